@@ -1,0 +1,52 @@
+# pybin2img: the two commands in README.md, and the pieces they are made of.
+# Everything installs what it needs: Debian packages (ci/install-system-packages.sh, as root)
+# and a virtualenv in .venv with pybin2img and its test tools.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_IMAGE ?= pybin2img-hello:demo
+
+.PHONY: demo test system venv engine lint typecheck unit integration bench clean
+
+## demo: build examples/hello into an image, load it into Docker and run it
+demo: venv engine
+	$(BIN)/pybin2img build examples/hello/hello.py -t $(DEMO_IMAGE) -o build/hello.tar --load
+	docker run --rm --read-only --network none $(DEMO_IMAGE) from a container
+
+## test: lint, types and the whole test suite against a real engine, registry and tools
+test: venv engine lint typecheck
+	$(BIN)/python -m pytest -v --durations=15 tests
+
+system:
+	ci/install-system-packages.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: system $(STAMP)
+
+engine: system
+	ci/start-dockerd.sh
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+## unit: the fast tier only (no Nuitka, no engine)
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: venv engine
+	$(BIN)/python -m pytest -v tests/integration
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,193 @@
+"""``build_image(options)``: the whole pipeline, one call.
+
+options -> compile -> resolve -> plan -> write -> (load). Each stage hands the next frozen data;
+this module only sequences them, times them and cleans up the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .compile import check_app, compile_app, probe_interpreter
+from .elf import read_elf
+from .errors import ImageWriteError, UsageError
+from .fsview import HostView, staged_view
+from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
+from .load import load_image
+from .log import Log
+from .options import BuildOptions
+from .plan import DEFAULT_PATH, elf_roots, plan_image
+from .reference import ImageReference
+from .resolve import resolve_closure, verify_closure
+from .write import write_image
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    """What a build produced."""
+
+    reference: ImageReference
+    #: The manifest digest (``sha256:…``).
+    digest: str
+    #: The config digest: the image ID an engine shows.
+    image_id: str
+    tarball: Path
+    size: int
+    layers: tuple[LayerBlob, ...]
+    files: int
+    loaded: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pinned_reference(self) -> str:
+        """``name:tag@sha256:…``, the line printed on stdout."""
+        return self.reference.with_digest(self.digest)
+
+
+def check_output(output: Path) -> None:
+    """Fail before compiling when the tarball could not be written anyway."""
+    if output.is_dir():
+        raise UsageError(f"output {output} is a directory; give a file name (-o FILE)")
+    parent = output.parent
+    if not parent.is_dir():
+        raise ImageWriteError(f"cannot write {output}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ImageWriteError(f"cannot write {output}: directory {parent} is not writable")
+
+
+def source_date_epoch(options: BuildOptions) -> int:
+    """SOURCE_DATE_EPOCH if given, else the app's last git commit time, else 0."""
+    if options.source_date_epoch is not None:
+        return options.source_date_epoch
+    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
+    git = shutil.which("git")
+    if git:
+        try:
+            proc = subprocess.run(
+                [git, "-C", str(app_dir), "log", "-1", "--format=%ct", "--", "."],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return 0
+        if proc.returncode == 0 and proc.stdout.strip().isdigit():
+            return int(proc.stdout.strip())
+    return 0
+
+
+@contextmanager
+def workspace(cache_dir: Path) -> Iterator[Path]:
+    """A private scratch directory under the cache, removed whatever happens."""
+    tmp_root = cache_dir / "tmp"
+    try:
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
+    except OSError as exc:
+        raise ImageWriteError(f"cannot create a work directory in {tmp_root}: {exc}") from exc
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
+    """Compile the app, collect its libraries, write the image tarball and optionally load it."""
+    log = log or Log()
+    check_output(options.output)
+    sources = check_app(options)
+    epoch = source_date_epoch(options)
+
+    with workspace(options.cache_dir) as workdir:
+        with log.stage("check") as stage:
+            interpreter = probe_interpreter(options, sources)
+            stage.summary = (
+                f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
+            )
+        with log.stage("compile") as stage:
+            compiled = compile_app(options, interpreter, workdir, log)
+            stage.summary = f"{compiled.dist_dir.name} ({_tree_size(compiled.dist_dir)} bytes)"
+
+        with log.stage("resolve") as stage:
+            roots = elf_roots(compiled.dist_dir, compiled.binary)
+            closure = resolve_closure(
+                [str(r) for r in roots],
+                HostView("/"),
+                library_path=options.library_path,
+                extra_libs=options.extra_libs,
+            )
+            copied = [o for o in closure.objects if not o.source.startswith(str(compiled.dist_dir))]
+            stage.summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
+            for conflict in closure.conflicts:
+                log.warning(str(conflict))
+            for obj in copied:
+                log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
+
+        with log.stage("plan") as stage:
+            plan = plan_image(base=options.base, dist_dir=compiled.dist_dir, roots=roots, closure=closure)
+            verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
+            files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
+            stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
+
+        machine = read_elf(str(compiled.binary)).machine
+        architecture, variant = ARCHITECTURES.get(machine, (None, None))
+        if architecture is None:
+            raise ImageWriteError(f"unsupported machine {machine} for {compiled.binary}")
+        config = ImageConfig(
+            architecture=architecture,
+            variant=variant,
+            entrypoint=(plan.binary,),
+            cmd=options.cmd,
+            env=(DEFAULT_PATH, "LANG=C.UTF-8", *plan.env, *options.env),
+            user=options.user,
+            workdir=options.workdir,
+            labels=options.labels,
+            ports=options.ports,
+            created=epoch,
+            created_by=f"pybin2img {__version__}",
+        )
+        annotations = {
+            "org.opencontainers.image.created": rfc3339(epoch),
+            "org.opencontainers.image.base.name": options.base,
+        }
+        with log.stage("write") as stage:
+            written = write_image(
+                layers=plan.layers,
+                config=config,
+                reference=options.reference,
+                annotations=annotations,
+                output=options.output,
+                workdir=workdir,
+                compression=options.compression,
+            )
+            stage.summary = f"{written.path} ({written.size} bytes)"
+
+    if options.load:
+        with log.stage("load") as stage:
+            load_image(written.path, image_id=written.config_digest, docker_env=options.docker_env)
+            stage.summary = options.reference.familiar
+
+    return BuildResult(
+        reference=options.reference,
+        digest=written.manifest_digest,
+        image_id=written.config_digest,
+        tarball=written.path,
+        size=written.size,
+        layers=written.layers,
+        files=files,
+        loaded=options.load,
+        timings=dict(log.timings),
+    )
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())

@@ -1,0 +1,57 @@
+"""Load stage: the tarball -> an image in a Docker engine, through the docker SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import EngineError
+
+
+def docker_client(docker_env: Mapping[str, str]) -> Any:
+    """A docker SDK client for ``DOCKER_HOST`` (or the default socket), checked with a ping."""
+    import docker  # imported here: only load (and tests) need it, and it is slow to import
+
+    host = docker_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    try:
+        client = docker.DockerClient.from_env(environment=dict(docker_env))
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise EngineError(
+            f"the Docker engine at {host} is not reachable ({_reason(exc)}); "
+            "start it or set DOCKER_HOST"
+        ) from exc
+    except Exception as exc:  # requests' connection errors, timeouts
+        raise EngineError(
+            f"the Docker engine at {host} is not reachable ({_reason(exc)}); "
+            "start it or set DOCKER_HOST"
+        ) from exc
+    return client
+
+
+def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -> None:
+    """``docker load`` the tarball and check the engine now has the image under ``image_id``."""
+    import docker
+
+    client = docker_client(docker_env)
+    try:
+        with tarball.open("rb") as f:
+            client.images.load(f)
+        loaded = client.images.get(image_id)
+    except docker.errors.ImageNotFound as exc:
+        raise EngineError(f"the Docker engine loaded {tarball} but has no image {image_id}") from exc
+    except docker.errors.APIError as exc:
+        raise EngineError(f"the Docker engine refused {tarball}: {exc.explanation or exc}") from exc
+    except OSError as exc:
+        raise EngineError(f"cannot read {tarball}: {exc.strerror}") from exc
+    finally:
+        client.close()
+    if loaded.id != image_id:
+        raise EngineError(f"the Docker engine loaded image {loaded.id}, expected {image_id}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    reason = text[-1] if text else type(exc).__name__
+    return reason[:200]

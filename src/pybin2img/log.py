@@ -1,0 +1,74 @@
+"""Progress and diagnostics on stderr. stdout is reserved for the one result line.
+
+A :class:`Log` is created once by the CLI (or by a library caller) and handed to every stage;
+stages never print on their own.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+
+@dataclass
+class Log:
+    """Writes progress lines to ``stream`` (stderr) and records how long each stage took.
+
+    ``verbosity``: -1 quiet (errors only), 0 normal (one line per stage), 1 verbose (details and
+    the compiler's own output), 2 debug.
+    """
+
+    verbosity: int = 0
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    #: Stage name -> seconds, in the order the stages ran.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verbose(self) -> bool:
+        return self.verbosity >= 1
+
+    def _emit(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def info(self, message: str) -> None:
+        """A progress line, shown unless ``--quiet``."""
+        if self.verbosity >= 0:
+            self._emit(message)
+
+    def detail(self, message: str) -> None:
+        """A line shown with ``-v`` only."""
+        if self.verbosity >= 1:
+            self._emit(f"  {message}")
+
+    def warning(self, message: str) -> None:
+        """A warning, shown even with ``--quiet``."""
+        self._emit(f"pybin2img: warning: {message}")
+
+    def raw(self, text: str) -> None:
+        """Pass-through output of a child program (shown with ``-v`` only)."""
+        if self.verbosity >= 1:
+            self.stream.write(text)
+            self.stream.flush()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Stage]:
+        """Time a stage; print ``name  12.3s  summary`` when it ends without an exception."""
+        stage = Stage()
+        start = time.monotonic()
+        yield stage
+        elapsed = time.monotonic() - start
+        self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 3)
+        suffix = f"  {stage.summary}" if stage.summary else ""
+        self.info(f"{name:<8} {elapsed:6.1f}s{suffix}")
+
+
+@dataclass
+class Stage:
+    """What a running stage reports when it ends."""
+
+    summary: str = ""

@@ -1,0 +1,184 @@
+"""Plan stage: dist + closure + base choice -> the image's layers and run-time settings.
+
+Pure with respect to the outside world except for reading host files' metadata; nothing is
+written. Layers are ordered by how rarely they change:
+
+1. ``base``: users, /tmp, name-service files, certificates, time zones;
+2. ``system-libraries``: the loader, glibc and every library copied from the build machine;
+3. ``dependencies``: the dist's extension modules, bundled libraries and package data;
+4. ``app``: the compiled binary (and the app's own data files).
+
+so that an app-only change produces a new top layer and identical lower ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import CA_BUNDLE, BaseSpec, add_base
+from .errors import ImageWriteError
+from .resolve import Closure
+from .rootfs import Entry, Layer, RootfsBuilder
+
+APP_DIR = "/app"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOST_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",  # openSUSE
+)
+_OPENSSLDIR = re.compile(rb'OPENSSLDIR: "([^"\x00]*)"')
+_ELF_MAGIC = b"\x7fELF"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePlan:
+    """The planned image: layers plus what the config needs to know about them."""
+
+    layers: tuple[Layer, ...]
+    #: Every path the container will see, the upper layer's entry winning.
+    nodes: Mapping[str, Entry]
+    #: The entry binary's path in the image.
+    binary: str
+    #: Image paths of the ELF roots (binary first), for re-resolving inside the image.
+    roots: tuple[str, ...]
+    #: Env entries the layers call for (``SSL_CERT_FILE`` when certificates are shipped).
+    env: tuple[str, ...]
+
+
+def is_elf(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == _ELF_MAGIC
+    except OSError:
+        return False
+
+
+def dist_files(dist_dir: Path) -> list[Path]:
+    """Every file and symlink in the dist, sorted, relative to it."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(dist_dir):
+        dirnames.sort()
+        for name in filenames:
+            found.append(Path(dirpath, name).relative_to(dist_dir))
+        for name in dirnames:
+            if Path(dirpath, name).is_symlink():
+                found.append(Path(dirpath, name).relative_to(dist_dir))
+    return sorted(found, key=lambda p: str(p).encode())
+
+
+def elf_roots(dist_dir: Path, binary: Path) -> list[Path]:
+    """The binary, then every other ELF file of the dist (what the process may dlopen)."""
+    others = [
+        dist_dir / rel
+        for rel in dist_files(dist_dir)
+        if (dist_dir / rel) != binary
+        and not (dist_dir / rel).is_symlink()
+        and is_elf(dist_dir / rel)
+    ]
+    return [binary, *others]
+
+
+def find_openssl_dir(paths: Sequence[str]) -> str | None:
+    """The ``OPENSSLDIR`` compiled into the first OpenSSL found among ``paths``."""
+    for path in paths:
+        name = os.path.basename(path)
+        if not (name.startswith(("libcrypto", "_ssl", "_hashlib"))):
+            continue
+        try:
+            with open(path, "rb") as f:
+                match = _OPENSSLDIR.search(f.read())
+        except OSError:
+            continue
+        if match:
+            return match.group(1).decode(errors="replace")
+    return None
+
+
+def plan_image(
+    *,
+    base: str,
+    dist_dir: Path,
+    roots: Sequence[Path],
+    closure: Closure,
+    app_files: Sequence[Path] = (),
+    ca_bundle: str | None = None,
+    zoneinfo: str | None = None,
+) -> ImagePlan:
+    """Lay out the image.
+
+    ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
+    closure was resolved from). ``app_files`` are dist-relative paths that belong to the app itself (layer 4 with the
+    binary); every other dist file goes to layer 3.
+    """
+    dist = str(dist_dir)
+    system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
+
+    openssl_dir = find_openssl_dir([obj.source for obj in closure.objects])
+    wants_certs = base == "distroless" or openssl_dir is not None
+    bundle = ca_bundle or (next((b for b in HOST_CA_BUNDLES if os.path.isfile(b)), None))
+    if wants_certs and bundle is None:
+        raise ImageWriteError(
+            "the app uses OpenSSL but no CA bundle was found on this machine "
+            f"({', '.join(HOST_CA_BUNDLES)}); install ca-certificates"
+        )
+    if base == "distroless" and zoneinfo is None and os.path.isdir("/usr/share/zoneinfo"):
+        zoneinfo = "/usr/share/zoneinfo"
+
+    builder = RootfsBuilder()
+    builder.layer("base", f"base files ({base})")
+    add_base(
+        builder,
+        BaseSpec(
+            name=base,
+            ca_bundle=bundle if wants_certs else None,
+            openssl_dir=openssl_dir,
+            zoneinfo=zoneinfo,
+        ),
+    )
+
+    builder.layer("system-libraries", "system libraries copied from the build machine")
+    for obj in system:
+        builder.add_host_path(obj.path)
+
+    app_dir = APP_DIR.lstrip("/")
+    binary_rel = roots[0].relative_to(dist_dir)
+    app_set = {binary_rel, *app_files}
+    builder.layer("dependencies", "extension modules, bundled libraries and package data")
+    for rel in dist_files(dist_dir):
+        if rel not in app_set:
+            _add_dist_file(builder, dist_dir, rel, app_dir)
+    builder.layer("app", "the compiled application")
+    for rel in sorted(app_set, key=lambda p: str(p).encode()):
+        _add_dist_file(builder, dist_dir, rel, app_dir)
+
+    env = (f"SSL_CERT_FILE={CA_BUNDLE}",) if wants_certs else ()
+    return ImagePlan(
+        layers=builder.finish(),
+        nodes=dict(builder.nodes),
+        binary=f"{APP_DIR}/{binary_rel.as_posix()}",
+        roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
+        env=env,
+    )
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _add_dist_file(builder: RootfsBuilder, dist_dir: Path, rel: Path, app_dir: str) -> None:
+    host = dist_dir / rel
+    image = f"{app_dir}/{rel.as_posix()}"
+    if host.is_symlink():
+        target = os.readlink(host)
+        resolved = (host.parent / target).resolve()
+        if not target.startswith("/") and _inside(str(resolved), str(dist_dir.resolve())):
+            builder.add_symlink(image, target)
+            return
+        builder.add_file(image, str(resolved))
+        return
+    builder.add_file(image, str(host))

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pybin2img.errors import ImageWriteError
+from pybin2img.image import ImageConfig
+from pybin2img.reference import parse_reference
+from pybin2img.rootfs import RootfsBuilder
+from pybin2img.write import write_image
+
+
+def _layers(src: Path) -> tuple:
+    b = RootfsBuilder()
+    b.layer("base", "base files")
+    b.add_dir("tmp", mode=0o1777)
+    b.add_data("etc/passwd", b"root:x:0:0::/:/sbin/nologin\n")
+    b.layer("app", "the app")
+    b.add_file("app/hello", str(src / "hello"))
+    b.add_file("app/data.txt", str(src / "data.txt"))
+    b.add_symlink("app/link", "data.txt")
+    return b.finish()
+
+
+def _inputs(dir: Path, mtime: int) -> Path:
+    dir.mkdir(parents=True, exist_ok=True)
+    (dir / "data.txt").write_text("data\n")
+    (dir / "hello").write_bytes(b"\x7fELF" + b"\0" * 100)
+    os.chmod(dir / "hello", 0o700)
+    for p in dir.iterdir():
+        os.utime(p, (mtime, mtime))
+    return dir
+
+
+def _write(tmp: Path, name: str, src: Path) -> Path:
+    out = tmp / f"{name}.tar"
+    work = tmp / f"work-{name}"
+    work.mkdir()
+    write_image(
+        layers=_layers(src),
+        config=ImageConfig(architecture="amd64", entrypoint=("/app/hello",), created=1700000000),
+        reference=parse_reference("example/app:1.0"),
+        annotations={"org.opencontainers.image.created": "2023-11-14T22:13:20Z"},
+        output=out,
+        workdir=work,
+    )
+    return out
+
+
+def test_tarball_layout_and_digests(tmp_path: Path) -> None:
+    out = _write(tmp_path, "a", _inputs(tmp_path / "src", 1))
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    assert names[:2] == ["blobs", "blobs/sha256"]
+    assert {"oci-layout", "index.json", "manifest.json"} <= set(names)
+    assert all(not n.startswith(("/", "./")) for n in names)
+    assert json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    for name, data in files.items():
+        if name.startswith("blobs/sha256/"):
+            assert hashlib.sha256(data).hexdigest() == name.rsplit("/", 1)[1]
+    index = json.loads(files["index.json"])
+    (desc,) = index["manifests"]
+    assert desc["annotations"] == {
+        "io.containerd.image.name": "docker.io/example/app:1.0",
+        "org.opencontainers.image.ref.name": "1.0",
+    }
+    manifest = json.loads(files["blobs/sha256/" + desc["digest"].split(":")[1]])
+    config = json.loads(files["blobs/sha256/" + manifest["config"]["digest"].split(":")[1]])
+    (docker,) = json.loads(files["manifest.json"])
+    assert docker["RepoTags"] == ["docker.io/example/app:1.0"]
+    assert docker["Config"] == "blobs/sha256/" + manifest["config"]["digest"].split(":")[1]
+    assert docker["Layers"] == ["blobs/sha256/" + layer["digest"].split(":")[1] for layer in manifest["layers"]]
+    assert len(config["history"]) == len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 2
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"]):
+        blob = files["blobs/sha256/" + layer["digest"].split(":")[1]]
+        assert layer["size"] == len(blob)
+        assert blob[:3] == b"\x1f\x8b\x08"
+        assert blob[3] == 0  # no flags: no FNAME
+        assert blob[4:8] == b"\0\0\0\0"  # mtime 0
+        assert blob[9] == 0xFF  # OS unknown: same header on every platform
+        raw = gzip.decompress(blob)
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == diff_id
+    app_layer = gzip.decompress(files["blobs/sha256/" + manifest["layers"][1]["digest"].split(":")[1]])
+    with tarfile.open(fileobj=io.BytesIO(app_layer)) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["app", "app/data.txt", "app/hello", "app/link"]
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 1700000000)}
+    modes = {m.name: m.mode for m in members}
+    assert modes["app/hello"] == 0o755 and modes["app/data.txt"] == 0o644
+
+
+def test_same_inputs_give_identical_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _write(tmp_path, "a", _inputs(tmp_path / "src1", 1))
+    old = os.umask(0o077)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    monkeypatch.chdir(tmp_path)
+    try:
+        second = _write(tmp_path, "b", _inputs(tmp_path / "src2", 2_000_000_000))
+    finally:
+        os.umask(old)
+    # Different source directories: only the file contents matter.
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_unwritable_output_leaves_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "x.tar"
+    with pytest.raises(ImageWriteError, match="cannot write"):
+        _write_to(missing, tmp_path)
+    assert not missing.parent.exists()
+
+
+def _write_to(out: Path, tmp: Path) -> None:
+    src = _inputs(tmp / "src", 1)
+    work = tmp / "work"
+    work.mkdir(exist_ok=True)
+    write_image(
+        layers=_layers(src),
+        config=ImageConfig(architecture="amd64", entrypoint=("/app/hello",)),
+        reference=parse_reference("x"),
+        annotations={},
+        output=out,
+        workdir=work,
+    )
