@@ -118,7 +118,9 @@ def os_release(host_etc: str) -> str:
     name = fields.get("NAME", "Linux")
     version = fields.get("VERSION", fields.get("VERSION_ID", ""))
     lines = {
-        "PRETTY_NAME": f"Distroless (pybin2img, libraries from {name} {version})".replace(" )", ")"),
+        "PRETTY_NAME": f"Distroless (pybin2img, libraries from {name} {version})".replace(
+            " )", ")"
+        ),
         "NAME": name,
         "ID": fields.get("ID", "linux"),
         "VERSION_ID": fields.get("VERSION_ID", ""),

@@ -19,12 +19,12 @@ from . import __version__
 from .compile import check_app, compile_app, probe_interpreter
 from .elf import read_elf
 from .errors import ImageWriteError, UsageError
-from .fsview import HostView, staged_view
+from .fsview import HostView
 from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
 from .load import load_image
 from .log import Log
 from .options import BuildOptions
-from .plan import DEFAULT_PATH, elf_roots, plan_image
+from .plan import DEFAULT_PATH, elf_roots, plan_image, staged_view
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
 from .write import write_image
@@ -133,7 +133,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
 
         with log.stage("plan") as stage:
-            plan = plan_image(base=options.base, dist_dir=compiled.dist_dir, roots=roots, closure=closure)
+            plan = plan_image(
+                base=options.base, dist_dir=compiled.dist_dir, roots=roots, closure=closure
+            )
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
             files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
@@ -147,7 +149,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             variant=variant,
             entrypoint=(plan.binary,),
             cmd=options.cmd,
-            env=(DEFAULT_PATH, "LANG=C.UTF-8", *plan.env, *options.env),
+            env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
             user=options.user,
             workdir=options.workdir,
             labels=options.labels,
@@ -187,6 +189,15 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         loaded=options.load,
         timings=dict(log.timings),
     )
+
+
+def merge_env(*entries: str) -> tuple[str, ...]:
+    """``KEY=VALUE`` entries with later keys replacing earlier ones, first position kept."""
+    merged: dict[str, str] = {}
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        merged[key] = value
+    return tuple(f"{key}={value}" for key, value in merged.items())
 
 
 def _tree_size(path: Path) -> int:

@@ -53,7 +53,11 @@ def _ports(values: Sequence[str]) -> tuple[str, ...]:
     for value in values:
         number, _, proto = value.partition("/")
         proto = proto or "tcp"
-        if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("tcp", "udp", "sctp"):
+        if (
+            not number.isdigit()
+            or not 0 < int(number) < 65536
+            or proto not in ("tcp", "udp", "sctp")
+        ):
             raise UsageError(f"port {value!r} must be NUMBER[/tcp|udp|sctp]")
         ports.append(f"{int(number)}/{proto}")
     return tuple(ports)
@@ -70,7 +74,10 @@ def cli(debug: bool) -> None:
 @click.argument("app", type=click.Path(path_type=Path))
 @click.option("-t", "--tag", "tag", required=True, metavar="NAME[:TAG]", help="Image reference.")
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="Tarball to write [default: ./NAME.tar]."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Tarball to write [default: ./NAME.tar].",
 )
 @click.option("--load", is_flag=True, help="Load the image into the Docker engine (DOCKER_HOST).")
 @click.option(

@@ -96,8 +96,7 @@ def probe_interpreter(options: BuildOptions, sources: list[Path]) -> Interpreter
         raise CompileError(f"syntax error in {error['file']}, line {error['line']}: {error['msg']}")
     if not info["nuitka"]:
         raise CompileError(
-            f"Nuitka is not installed for {python}; "
-            f"install it with: {python} -m pip install nuitka"
+            f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"
         )
     return Interpreter(
         executable=python,
@@ -114,12 +113,13 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def compile_app(options: BuildOptions, interpreter: Interpreter, workdir: Path, log: Log) -> CompileResult:
+def compile_app(
+    options: BuildOptions, interpreter: Interpreter, workdir: Path, log: Log
+) -> CompileResult:
     """Compile the app with Nuitka ``--standalone`` into ``workdir``."""
     if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")):
         raise CompileError(
-            "no C compiler found (gcc, cc or clang); Nuitka needs one "
-            "(Debian: apt-get install gcc)"
+            "no C compiler found (gcc, cc or clang); Nuitka needs one (Debian: apt-get install gcc)"
         )
     require_program("patchelf", CompileError, "Nuitka needs it (Debian: apt-get install patchelf)")
 
@@ -154,7 +154,9 @@ def compile_app(options: BuildOptions, interpreter: Interpreter, workdir: Path, 
     )
     dists = sorted(out_dir.glob("*.dist"))
     if len(dists) != 1 or not (dists[0] / name).is_file():
-        raise CompileError(f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}")
+        raise CompileError(
+            f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
+        )
     return CompileResult(
         dist_dir=dists[0],
         binary=dists[0] / name,

@@ -40,7 +40,9 @@ def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -
             client.images.load(f)
         loaded = client.images.get(image_id)
     except docker.errors.ImageNotFound as exc:
-        raise EngineError(f"the Docker engine loaded {tarball} but has no image {image_id}") from exc
+        raise EngineError(
+            f"the Docker engine loaded {tarball} but has no image {image_id}"
+        ) from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"the Docker engine refused {tarball}: {exc.explanation or exc}") from exc
     except OSError as exc:

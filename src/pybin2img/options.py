@@ -97,5 +97,5 @@ class BuildOptions:
     source_date_epoch: int | None = None
     #: Layer compression: ``gzip`` (default) or ``zstd``.
     compression: str = "gzip"
-    #: Environment for the docker SDK (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``).
+    #: Environment for the docker SDK: ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``.
     docker_env: Mapping[str, str] = field(default_factory=dict)

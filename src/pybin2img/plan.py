@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .base import CA_BUNDLE, BaseSpec, add_base
 from .errors import ImageWriteError
+from .fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .resolve import Closure
-from .rootfs import Entry, Layer, RootfsBuilder
+from .rootfs import Entry, Kind, Layer, RootfsBuilder
 
 APP_DIR = "/app"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -31,6 +32,9 @@ HOST_CA_BUNDLES = (
     "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
     "/etc/ssl/ca-bundle.pem",  # openSUSE
 )
+#: glibc's C.UTF-8 locale. Shipped with glibc so that ``LANG=C.UTF-8`` names a real locale:
+#: Nuitka's start-up code aborts when neither LANG's locale nor C.UTF-8 can be loaded.
+HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
 _OPENSSLDIR = re.compile(rb'OPENSSLDIR: "([^"\x00]*)"')
 _ELF_MAGIC = b"\x7fELF"
 
@@ -46,7 +50,8 @@ class ImagePlan:
     binary: str
     #: Image paths of the ELF roots (binary first), for re-resolving inside the image.
     roots: tuple[str, ...]
-    #: Env entries the layers call for (``SSL_CERT_FILE`` when certificates are shipped).
+    #: Env entries the layers call for: ``SSL_CERT_FILE`` when certificates are shipped,
+    #: ``LANG=C.UTF-8`` when that locale is.
     env: tuple[str, ...]
 
 
@@ -112,8 +117,8 @@ def plan_image(
     """Lay out the image.
 
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
-    closure was resolved from). ``app_files`` are dist-relative paths that belong to the app itself (layer 4 with the
-    binary); every other dist file goes to layer 3.
+    closure was resolved from). ``app_files`` are dist-relative paths that belong to the app
+    itself (layer 4 with the binary); every other dist file goes to layer 3.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -144,6 +149,11 @@ def plan_image(
     builder.layer("system-libraries", "system libraries copied from the build machine")
     for obj in system:
         builder.add_host_path(obj.path)
+    env = [f"SSL_CERT_FILE={CA_BUNDLE}"] if wants_certs else []
+    locale = next((d for d in HOST_UTF8_LOCALES if os.path.isdir(d)), None)
+    if closure.libc == "glibc" and locale is not None:
+        builder.add_tree(os.path.realpath(locale), os.path.realpath(locale).lstrip("/"))
+        env.append("LANG=C.UTF-8")
 
     app_dir = APP_DIR.lstrip("/")
     binary_rel = roots[0].relative_to(dist_dir)
@@ -156,13 +166,12 @@ def plan_image(
     for rel in sorted(app_set, key=lambda p: str(p).encode()):
         _add_dist_file(builder, dist_dir, rel, app_dir)
 
-    env = (f"SSL_CERT_FILE={CA_BUNDLE}",) if wants_certs else ()
     return ImagePlan(
         layers=builder.finish(),
         nodes=dict(builder.nodes),
         binary=f"{APP_DIR}/{binary_rel.as_posix()}",
         roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
-        env=env,
+        env=tuple(env),
     )
 
 
@@ -182,3 +191,21 @@ def _add_dist_file(builder: RootfsBuilder, dist_dir: Path, rel: Path, app_dir: s
         builder.add_file(image, str(resolved))
         return
     builder.add_file(image, str(host))
+
+
+def staged_view(nodes: Mapping[str, Entry]) -> TreeView:
+    """The planned image as the loader inside it will see it.
+
+    Generated files (passwd, nsswitch.conf, …) have no host bytes and are never libraries, so
+    they are left out.
+    """
+    tree: dict[str, Node] = {}
+    for path, entry in nodes.items():
+        if entry.kind is Kind.DIR:
+            tree[path] = Directory()
+        elif entry.kind is Kind.SYMLINK:
+            assert entry.target is not None
+            tree[path] = Symlink(target=entry.target)
+        elif entry.source is not None:
+            tree[path] = RegularFile(source=entry.source)
+    return TreeView(tree)

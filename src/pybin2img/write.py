@@ -61,7 +61,7 @@ class WrittenImage:
 class _HashingWriter(io.RawIOBase):
     """Passes bytes through to ``out`` while hashing and counting them."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO | io.RawIOBase | gzip.GzipFile) -> None:
         self.out = out
         self.hash = hashlib.sha256()
         self.size = 0
@@ -82,16 +82,15 @@ class _HashingWriter(io.RawIOBase):
 def write_layer(layer: Layer, out: BinaryIO, *, mtime: int, compression: str) -> LayerBlob:
     """Write ``layer`` as a compressed tar to ``out``; return its digests and sizes."""
     compressed = _HashingWriter(out)
+    compressor: gzip.GzipFile | None = None
     if compression == "gzip":
         # filename="" keeps the output file's name out of the gzip header (FNAME).
-        compressor: BinaryIO = gzip.GzipFile(
+        compressor = gzip.GzipFile(
             filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=GZIP_LEVEL
         )
-    elif compression == "none":
-        compressor = compressed  # type: ignore[assignment]
-    else:
+    elif compression != "none":
         raise ImageWriteError(f"unknown compression {compression!r}")
-    uncompressed = _HashingWriter(compressor)
+    uncompressed = _HashingWriter(compressor or compressed)
     with tarfile.open(fileobj=uncompressed, mode="w", format=tarfile.PAX_FORMAT) as tar:
         files = 0
         for entry in layer.entries:
@@ -105,7 +104,7 @@ def write_layer(layer: Layer, out: BinaryIO, *, mtime: int, compression: str) ->
                     _add_host_file(tar, info, entry.source)
             else:
                 tar.addfile(info)
-    if compressor is not compressed:
+    if compressor is not None:
         compressor.close()
     media_type = MEDIA_LAYER[compression]
     return LayerBlob(
@@ -215,9 +214,10 @@ def _write_tarball(output: Path, members: dict[str, bytes | Path], *, mtime: int
         raise ImageWriteError(f"cannot write to {directory}: {exc.strerror}") from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(
-            fileobj=raw, mode="w", format=tarfile.PAX_FORMAT
-        ) as tar:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for dirname in ("blobs", "blobs/sha256"):
                 info = tarfile.TarInfo(dirname)
                 info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime

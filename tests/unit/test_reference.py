@@ -25,7 +25,12 @@ from pybin2img.reference import parse_reference
             "registry.example.com/team/app:1.2",
             "app",
         ),
-        ("a__b.c-d---e:T_1.x-y", "a__b.c-d---e:T_1.x-y", "docker.io/library/a__b.c-d---e:T_1.x-y", "a__b.c-d---e"),
+        (
+            "a__b.c-d---e:T_1.x-y",
+            "a__b.c-d---e:T_1.x-y",
+            "docker.io/library/a__b.c-d---e:T_1.x-y",
+            "a__b.c-d---e",
+        ),
     ],
 )
 def test_valid_references(text: str, familiar: str, qualified: str, name: str) -> None:

@@ -32,7 +32,12 @@ def test_paths_through_planned_symlinks_are_canonical() -> None:
     b.layer("more", "more")
     b.add_data("lib/x86_64/libz.so.1", b"z")
     (libs, more) = b.finish()
-    assert [e.path for e in more.entries] == ["usr", "usr/lib", "usr/lib/x86_64", "usr/lib/x86_64/libz.so.1"]
+    assert [e.path for e in more.entries] == [
+        "usr",
+        "usr/lib",
+        "usr/lib/x86_64",
+        "usr/lib/x86_64/libz.so.1",
+    ]
     assert all(e.kind is not Kind.DIR or e.path not in ("lib", "lib64") for e in libs.entries)
 
 

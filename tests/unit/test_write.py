@@ -77,10 +77,14 @@ def test_tarball_layout_and_digests(tmp_path: Path) -> None:
     (docker,) = json.loads(files["manifest.json"])
     assert docker["RepoTags"] == ["docker.io/example/app:1.0"]
     assert docker["Config"] == "blobs/sha256/" + manifest["config"]["digest"].split(":")[1]
-    assert docker["Layers"] == ["blobs/sha256/" + layer["digest"].split(":")[1] for layer in manifest["layers"]]
-    assert len(config["history"]) == len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 2
+    assert docker["Layers"] == [
+        "blobs/sha256/" + layer["digest"].split(":")[1] for layer in manifest["layers"]
+    ]
+    assert (
+        len(config["history"]) == len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 2
+    )
     assert config["created"] == "2023-11-14T22:13:20Z"
-    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"]):
+    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=False):
         blob = files["blobs/sha256/" + layer["digest"].split(":")[1]]
         assert layer["size"] == len(blob)
         assert blob[:3] == b"\x1f\x8b\x08"
@@ -89,13 +93,18 @@ def test_tarball_layout_and_digests(tmp_path: Path) -> None:
         assert blob[9] == 0xFF  # OS unknown: same header on every platform
         raw = gzip.decompress(blob)
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == diff_id
-    app_layer = gzip.decompress(files["blobs/sha256/" + manifest["layers"][1]["digest"].split(":")[1]])
+    app_layer = gzip.decompress(
+        files["blobs/sha256/" + manifest["layers"][1]["digest"].split(":")[1]]
+    )
     with tarfile.open(fileobj=io.BytesIO(app_layer)) as tar:
         members = tar.getmembers()
     assert [m.name for m in members] == ["app", "app/data.txt", "app/hello", "app/link"]
-    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 1700000000)}
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {
+        (0, 0, "", "", 1700000000)
+    }
     modes = {m.name: m.mode for m in members}
-    assert modes["app/hello"] == 0o755 and modes["app/data.txt"] == 0o644
+    assert modes["app/hello"] == 0o755
+    assert modes["app/data.txt"] == 0o644
 
 
 def test_same_inputs_give_identical_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

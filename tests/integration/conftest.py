@@ -1,0 +1,88 @@
+"""Fixtures for the integration tier: real Nuitka, a real Docker engine, podman, skopeo.
+
+Each example app is compiled once per test run (session fixtures); tests share the result.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pybin2img(*args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI the way a user would (``python -m pybin2img`` of this interpreter)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybin2img", *args], capture_output=True, text=True, **kwargs
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"pybin2img {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
+    return proc
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tarball: Path
+    reference: str  # name:tag
+    pinned: str  # name:tag@sha256:…
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Any]:
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        client = None
+        reason = f"no Docker engine: {exc}"
+    require(client is not None, reason if client is None else "")
+    yield client
+    client.close()
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    require(shutil.which("docker"), "docker CLI not installed")
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("images")
+
+
+@pytest.fixture(scope="session")
+def hello_image(docker_engine: Any, build_dir: Path) -> Iterator[BuiltImage]:
+    """examples/hello, compiled once, written to a tarball and loaded into the engine."""
+    reference = f"pybin2img-test/hello:{RUN_ID}"
+    tarball = build_dir / "hello.tar"
+    proc = pybin2img(
+        "build", str(EXAMPLES / "hello" / "hello.py"), "-t", reference, "-o", str(tarball), "--load"
+    )
+    image = BuiltImage(
+        tarball=tarball, reference=reference, pinned=proc.stdout.strip(), stderr=proc.stderr
+    )
+    try:
+        yield image
+    finally:
+        docker_engine.images.remove(reference, force=True)
