@@ -1,6 +1,6 @@
 """A tiny app for pybin2img: greets, echoes its arguments, exits with the code it is given.
 
-    hello [ARGS...] [--exit CODE]
+hello [ARGS...] [--exit CODE]
 """
 
 import sys
