@@ -53,14 +53,20 @@ class BuildResult:
 
 
 def check_output(output: Path) -> None:
-    """Fail before compiling when the tarball could not be written anyway."""
+    """Fail before compiling when the tarball could not be written anyway.
+
+    A missing parent directory is fine (it is created when the tarball is written, like
+    ``go build -o``), as long as the nearest existing one is a writable directory.
+    """
     if output.is_dir():
         raise UsageError(f"output {output} is a directory; give a file name (-o FILE)")
-    parent = output.parent
-    if not parent.is_dir():
-        raise ImageWriteError(f"cannot write {output}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ImageWriteError(f"cannot write {output}: directory {parent} is not writable")
+    existing = output.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ImageWriteError(f"cannot write {output}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
 
 
 def source_date_epoch(options: BuildOptions) -> int:

@@ -209,6 +209,7 @@ def _write_tarball(output: Path, members: dict[str, bytes | Path], *, mtime: int
     """Write the outer tar atomically: a temp file beside ``output``, renamed at the end."""
     directory = output.parent
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
     except OSError as exc:
         raise ImageWriteError(f"cannot write to {directory}: {exc.strerror}") from exc

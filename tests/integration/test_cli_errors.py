@@ -74,9 +74,17 @@ def test_output_directory_not_writable(readonly_dir: Path) -> None:
     _assert_clean_failure(proc, ImageWriteError.exit_code, readonly_dir, "is not writable")
 
 
-def test_output_directory_missing(tmp_path: Path) -> None:
-    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(tmp_path / "no" / "x.tar"), check=False)
-    _assert_clean_failure(proc, ImageWriteError.exit_code, tmp_path, "does not exist")
+def test_output_below_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "sub" / "x.tar"
+    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(out), check=False)
+    _assert_clean_failure(proc, ImageWriteError.exit_code, tmp_path, "is not a directory")
+
+
+def test_missing_directory_below_a_read_only_one(readonly_dir: Path) -> None:
+    out = readonly_dir / "sub" / "x.tar"
+    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(out), check=False)
+    _assert_clean_failure(proc, ImageWriteError.exit_code, readonly_dir, "is not writable")
 
 
 def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:

@@ -120,11 +120,18 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path, monkeypatch: pytest.Mo
     assert first.read_bytes() == second.read_bytes()
 
 
+def test_missing_output_directory_is_created(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "dir" / "x.tar"
+    _write_to(out, tmp_path)
+    assert tarfile.is_tarfile(out)
+    assert [p.name for p in out.parent.iterdir()] == ["x.tar"]
+
+
 def test_unwritable_output_leaves_nothing(tmp_path: Path) -> None:
-    missing = tmp_path / "nope" / "x.tar"
+    (tmp_path / "file").write_text("")
     with pytest.raises(ImageWriteError, match="cannot write"):
-        _write_to(missing, tmp_path)
-    assert not missing.parent.exists()
+        _write_to(tmp_path / "file" / "x.tar", tmp_path)
+    assert (tmp_path / "file").read_text() == ""
 
 
 def _write_to(out: Path, tmp: Path) -> None:
