@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_IMAGE ?= pybin2img-hello:demo
 
-.PHONY: demo test system venv engine lint typecheck unit integration bench clean
+.PHONY: demo test system venv engine registry lint typecheck unit integration bench clean
 
 ## demo: build examples/hello into an image, load it into Docker and run it
 demo: venv engine
@@ -17,7 +17,7 @@ demo: venv engine
 	docker run --rm --read-only --network none $(DEMO_IMAGE) from a container
 
 ## test: lint, types and the whole test suite against a real engine, registry and tools
-test: venv engine lint typecheck
+test: venv engine registry lint typecheck
 	$(BIN)/python -m pytest -v --durations=15 tests
 
 system:
@@ -33,6 +33,10 @@ venv: system $(STAMP)
 
 engine: system
 	ci/start-dockerd.sh
+
+## registry: two local registries for the push tests (127.0.0.1:5000 open, :5001 Basic auth)
+registry: system
+	ci/start-registry.sh
 
 lint: venv
 	$(BIN)/ruff check .
