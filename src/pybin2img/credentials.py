@@ -1,0 +1,160 @@
+"""Registry credentials the way ``docker login`` stores them: ``config.json`` and its helpers.
+
+Lookup order, as the Docker CLI does it: ``credHelpers[host]``, else ``credsStore``, else the
+``auths`` entry (base64 ``user:password`` or an ``identitytoken``). A helper is the program
+``docker-credential-<name>``; ``get`` reads the server URL on stdin and prints
+``{"ServerURL", "Username", "Secret"}``, where the user name ``<token>`` marks an identity token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import RegistryError
+from .log import Log
+
+#: The key Docker Hub credentials are stored under (and the URL its helpers are asked about).
+DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
+_DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_HELPER_TIMEOUT = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """What to authenticate with, and where it came from (named in error messages)."""
+
+    username: str = ""
+    #: The password (or a personal access token used as one).
+    password: str = ""
+    #: An OAuth refresh token (``identitytoken``) exchanged at a Bearer token server.
+    identity_token: str = ""
+    #: Where these came from: ``--username/--password-stdin``, a file, a helper.
+    source: str
+
+
+def find_credentials(
+    registry: str, *, docker_config: Path | None, environ: Mapping[str, str], log: Log
+) -> Credentials | None:
+    """The credentials stored for ``registry`` (``host[:port]``), or ``None`` for anonymous.
+
+    ``docker_config`` is the directory holding ``config.json`` (``$DOCKER_CONFIG`` or
+    ``~/.docker``); ``environ`` is the environment helpers run in (its ``PATH`` finds them).
+    """
+    if docker_config is None:
+        return None
+    path = docker_config / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"cannot read registry credentials from {path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise RegistryError(f"cannot read registry credentials from {path}: not a JSON object")
+
+    hosts = _DOCKER_HUB_HOSTS if registry in _DOCKER_HUB_HOSTS else (registry,)
+    server = DOCKER_HUB_SERVER if registry in _DOCKER_HUB_HOSTS else registry
+
+    helpers = config.get("credHelpers") or {}
+    helper = next((helpers[h] for h in hosts if isinstance(helpers, dict) and h in helpers), None)
+    if helper:
+        return _from_helper(str(helper), server, environ, required=True, log=log)
+    store = config.get("credsStore")
+    if store:
+        found = _from_helper(str(store), server, environ, required=False, log=log)
+        if found:
+            return found
+    return _from_auths(config.get("auths") or {}, hosts, path)
+
+
+def _from_auths(auths: Any, hosts: tuple[str, ...], path: Path) -> Credentials | None:
+    if not isinstance(auths, dict):
+        return None
+    for key, entry in auths.items():
+        if _hostname(str(key)) not in hosts or not isinstance(entry, dict):
+            continue
+        source = f"{path} (auths[{key!r}])"
+        if entry.get("identitytoken"):
+            return Credentials(
+                username=str(entry.get("username", "")),
+                identity_token=str(entry["identitytoken"]),
+                source=source,
+            )
+        if entry.get("auth"):
+            try:
+                decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise RegistryError(f"{source}: 'auth' is not base64 of user:password") from exc
+            username, sep, password = decoded.partition(":")
+            if not sep:
+                raise RegistryError(f"{source}: 'auth' is not base64 of user:password")
+            return Credentials(username=username, password=password, source=source)
+        if entry.get("username") and entry.get("password"):
+            return Credentials(
+                username=str(entry["username"]), password=str(entry["password"]), source=source
+            )
+    return None
+
+
+def _hostname(key: str) -> str:
+    """``https://host:5000/v1/`` -> ``host:5000``, as Docker matches ``auths`` keys."""
+    for prefix in ("https://", "http://"):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+    return key.split("/", 1)[0]
+
+
+def _from_helper(
+    name: str, server: str, environ: Mapping[str, str], *, required: bool, log: Log
+) -> Credentials | None:
+    program = f"docker-credential-{name}"
+    found = shutil.which(program, path=environ.get("PATH"))
+    if not found:
+        if required:
+            raise RegistryError(
+                f"credential helper {program} (credHelpers for {server}) was not found on PATH; "
+                "install it or remove it from the Docker config"
+            )
+        # A stale credsStore (``desktop`` copied from a laptop) should not stop a CI push that
+        # has its credentials in ``auths``.
+        log.warning(f"credential store {program} was not found on PATH; ignoring credsStore")
+        return None
+    try:
+        proc = subprocess.run(
+            [found, "get"],
+            input=server,
+            capture_output=True,
+            text=True,
+            env=dict(environ),
+            timeout=_HELPER_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RegistryError(f"credential helper {program} failed: {exc}") from exc
+    if proc.returncode != 0:
+        message = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
+        text = message[-1] if message else f"exit code {proc.returncode}"
+        # The helper protocol's answer for "nothing stored for this server".
+        if "credentials not found" in text.lower():
+            return None
+        raise RegistryError(f"credential helper {program} get {server} failed: {text}")
+    try:
+        answer = json.loads(proc.stdout)
+        username, secret = str(answer.get("Username", "")), str(answer["Secret"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RegistryError(
+            f"credential helper {program} printed something other than "
+            '{"Username": …, "Secret": …}'
+        ) from exc
+    source = f"credential helper {program}"
+    if username == "<token>":
+        return Credentials(identity_token=secret, source=source)
+    return Credentials(username=username, password=secret, source=source)

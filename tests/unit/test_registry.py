@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from pybin2img.registry import (
+    RetryPolicy,
+    _bypasses_proxy,
+    _with_digest,
+    is_plain_http_allowed,
+    parse_challenges,
+    parse_retry_after,
+)
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_bearer_challenge_with_quoted_commas() -> None:
+    header = (
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:team/app:pull,push",error="insufficient_scope"'
+    )
+    assert parse_challenges(header) == {
+        "bearer": {
+            "realm": "https://auth.docker.io/token",
+            "service": "registry.docker.io",
+            "scope": "repository:team/app:pull,push",
+            "error": "insufficient_scope",
+        }
+    }
+
+
+def test_several_challenges_and_bare_tokens() -> None:
+    header = 'Basic realm="a \\"quoted\\" realm", Bearer realm=https://t.example/token ,service=s'
+    assert parse_challenges(header) == {
+        "basic": {"realm": 'a "quoted" realm'},
+        "bearer": {"realm": "https://t.example/token", "service": "s"},
+    }
+    assert parse_challenges("Basic") == {"basic": {}}
+    assert parse_challenges("") == {}
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == pytest.approx(30.0)
+    assert parse_retry_after(date, now=2_000_000) == 0.0
+
+
+def test_backoff_doubles_up_to_the_cap_and_honours_retry_after() -> None:
+    policy = RetryPolicy(delay=1.0, max_delay=5.0)
+    assert [policy.wait_before(n, None) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert policy.wait_before(1, 3.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("registry", "insecure", "allowed"),
+    [
+        ("localhost:5000", (), True),
+        ("127.0.0.1:5000", (), True),
+        ("127.1.2.3", (), True),
+        ("registry.example.com", (), False),
+        ("registry.example.com:5000", ("registry.example.com",), True),
+        ("registry.example.com:5000", ("registry.example.com:5000",), True),
+        ("registry.example.com:5000", ("registry.example.com:6000",), False),
+        ("10.0.0.5:5000", (), False),
+        ("localhost.example.com", (), False),
+    ],
+)
+def test_plain_http_only_for_loopback_and_insecure(
+    registry: str, insecure: tuple[str, ...], allowed: bool
+) -> None:
+    assert is_plain_http_allowed(registry, insecure) is allowed
+
+
+def test_no_proxy_matching() -> None:
+    assert _bypasses_proxy("reg.example.com", None, "example.com")
+    assert _bypasses_proxy("reg.example.com", None, ".example.com")
+    assert _bypasses_proxy("reg.example.com", 5000, "other, reg.example.com:5000")
+    assert not _bypasses_proxy("reg.example.com", 443, "reg.example.com:5000")
+    assert not _bypasses_proxy("notexample.com", None, "example.com")
+    assert _bypasses_proxy("anything", None, "*")
+    assert not _bypasses_proxy("anything", None, "")
+
+
+def test_digest_is_added_to_the_upload_url_keeping_its_query() -> None:
+    assert (
+        _with_digest("https://r/v2/a/blobs/uploads/u1?_state=x%3D", DIGEST)
+        == f"https://r/v2/a/blobs/uploads/u1?_state=x%3D&digest=sha256%3A{'ab' * 32}"
+    )
+    assert _with_digest("http://r/up/1", DIGEST) == f"http://r/up/1?digest=sha256%3A{'ab' * 32}"
