@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from . import __version__
-from .compile import check_app, compile_app, probe_interpreter
+from .buildenv import build_environment
+from .cache import Cache
+from .compile import check_app, compile_app, default_jobs, probe_interpreter
 from .elf import read_elf
 from .errors import ImageWriteError, UsageError
 from .fsview import HostView
@@ -91,37 +91,33 @@ def source_date_epoch(options: BuildOptions) -> int:
     return 0
 
 
-@contextmanager
-def workspace(cache_dir: Path) -> Iterator[Path]:
-    """A private scratch directory under the cache, removed whatever happens."""
-    tmp_root = cache_dir / "tmp"
-    try:
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
-    except OSError as exc:
-        raise ImageWriteError(f"cannot create a work directory in {tmp_root}: {exc}") from exc
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
     check_output(options.output)
     sources = check_app(options)
     epoch = source_date_epoch(options)
+    cache = Cache(options.cache_dir)
 
-    with workspace(options.cache_dir) as workdir:
+    with cache.workspace() as workdir:
         with log.stage("check") as stage:
-            interpreter = probe_interpreter(options, sources)
+            python = options.python
+            if options.requirements is not None:
+                python = build_environment(
+                    python=python,
+                    requirements=options.requirements,
+                    nuitka=nuitka_requirement(),
+                    cache=cache,
+                    log=log,
+                )
+            interpreter = probe_interpreter(python, sources)
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
         with log.stage("compile") as stage:
-            compiled = compile_app(options, interpreter, workdir, log)
-            stage.summary = f"{compiled.dist_dir.name} ({_tree_size(compiled.dist_dir)} bytes)"
+            compiled = compile_app(options, interpreter, cache, workdir, log)
+            size = _tree_size(compiled.dist_dir) / 1e6
+            stage.summary = f"{size:.1f} MB dist" + (" (cached)" if compiled.cached else "")
 
         with log.stage("resolve") as stage:
             roots = elf_roots(compiled.dist_dir, compiled.binary)
@@ -176,6 +172,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 output=options.output,
                 workdir=workdir,
                 compression=options.compression,
+                blob_cache=cache.ensure("blobs"),
+                jobs=options.jobs or default_jobs(),
             )
             stage.summary = f"{written.path} ({written.size} bytes)"
 
@@ -195,6 +193,14 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         loaded=options.load,
         timings=dict(log.timings),
     )
+
+
+def nuitka_requirement() -> str:
+    """The Nuitka that build environments get: the version installed next to pybin2img."""
+    try:
+        return f"nuitka=={metadata.version('nuitka')}"
+    except metadata.PackageNotFoundError:
+        return "nuitka>=4"
 
 
 def merge_env(*entries: str) -> tuple[str, ...]:

@@ -92,6 +92,12 @@ def cli(debug: bool) -> None:
     type=click.Path(path_type=Path),
     help="Interpreter that compiles the app [default: the one running pybin2img].",
 )
+@click.option(
+    "-r",
+    "--requirements",
+    type=click.Path(path_type=Path),
+    help="The app's requirements: installed with Nuitka into a cached build environment.",
+)
 @click.option("--user", default="65532", show_default=True, help="User the app runs as.")
 @click.option("--workdir", default="/app", show_default=True, help="Working directory.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable.")
@@ -122,6 +128,7 @@ def build(
     load: bool,
     base: str,
     python: Path | None,
+    requirements: Path | None,
     user: str,
     workdir: str,
     env: tuple[str, ...],
@@ -154,6 +161,7 @@ def build(
         output=(output or Path(f"{reference.name}.tar")).absolute(),
         base=base,
         python=(python or Path(sys.executable)).absolute(),
+        requirements=requirements.absolute() if requirements else None,
         load=load,
         user=user,
         workdir=workdir,

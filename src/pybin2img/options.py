@@ -61,6 +61,9 @@ class BuildOptions:
     base: str = "scratch"
     #: The interpreter that compiles the app (its site-packages provide the dependencies).
     python: Path
+    #: Requirements file: the app's dependencies, installed with Nuitka into a cached venv made
+    #: from ``python``. ``None``: compile with ``python`` itself.
+    requirements: Path | None = None
     #: Load the finished image into the Docker engine.
     load: bool = False
 

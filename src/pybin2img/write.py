@@ -11,10 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +43,7 @@ from .reference import ImageReference
 from .rootfs import Entry, Kind, Layer
 
 GZIP_LEVEL = 6
+ZSTD_LEVEL = 3
 _CHUNK = 1 << 20
 
 
@@ -79,46 +83,90 @@ class _HashingWriter(io.RawIOBase):
         return self.size
 
 
-def write_layer(layer: Layer, out: BinaryIO, *, mtime: int, compression: str) -> LayerBlob:
-    """Write ``layer`` as a compressed tar to ``out``; return its digests and sizes."""
-    compressed = _HashingWriter(out)
-    compressor: gzip.GzipFile | None = None
-    if compression == "gzip":
-        # filename="" keeps the output file's name out of the gzip header (FNAME).
-        compressor = gzip.GzipFile(
-            filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=GZIP_LEVEL
-        )
-    elif compression != "none":
-        raise ImageWriteError(f"unknown compression {compression!r}")
-    uncompressed = _HashingWriter(compressor or compressed)
-    with tarfile.open(fileobj=uncompressed, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        files = 0
-        for entry in layer.entries:
-            info = _tarinfo(entry, mtime)
-            if entry.kind is Kind.FILE:
-                files += 1
-                if entry.data is not None:
-                    tar.addfile(info, io.BytesIO(entry.data))
+@dataclass(frozen=True, kw_only=True)
+class LayerTar:
+    """An uncompressed layer tar on disk."""
+
+    path: Path
+    diff_id: str
+    size: int
+    files: int
+
+
+def write_layer_tar(layer: Layer, path: Path, *, mtime: int) -> LayerTar:
+    """Write ``layer`` as an uncompressed PAX tar to ``path``; its sha256 is the diff_id."""
+    files = 0
+    with path.open("wb") as out:
+        hashing = _HashingWriter(out)
+        with tarfile.open(fileobj=hashing, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for entry in layer.entries:
+                info = _tarinfo(entry, mtime)
+                if entry.kind is Kind.FILE:
+                    files += 1
+                    if entry.data is not None:
+                        tar.addfile(info, io.BytesIO(entry.data))
+                    else:
+                        assert entry.source is not None
+                        _add_host_file(tar, info, entry.source)
                 else:
-                    assert entry.source is not None
-                    _add_host_file(tar, info, entry.source)
-            else:
-                tar.addfile(info)
-    if compressor is not None:
-        compressor.close()
-    media_type = MEDIA_LAYER[compression]
-    return LayerBlob(
-        name=layer.name,
-        description=layer.description,
-        descriptor=Descriptor(
-            media_type=media_type,
-            digest="sha256:" + compressed.hash.hexdigest(),
-            size=compressed.size,
-        ),
-        diff_id="sha256:" + uncompressed.hash.hexdigest(),
-        uncompressed_size=uncompressed.size,
-        files=files,
+                    tar.addfile(info)
+    return LayerTar(
+        path=path, diff_id="sha256:" + hashing.hash.hexdigest(), size=hashing.size, files=files
     )
+
+
+def compress(source: Path, dest: Path, compression: str) -> Descriptor:
+    """Compress ``source`` into ``dest`` deterministically; return the blob's descriptor."""
+    with source.open("rb") as src, dest.open("wb") as out:
+        hashing = _HashingWriter(out)
+        if compression == "gzip":
+            # filename="" keeps the output file's name out of the gzip header (FNAME); mtime=0.
+            with gzip.GzipFile(
+                filename="", mode="wb", fileobj=hashing, mtime=0, compresslevel=GZIP_LEVEL
+            ) as gz:
+                shutil.copyfileobj(src, gz, _CHUNK)
+        elif compression == "zstd":
+            import zstandard
+
+            params = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0, write_checksum=True)
+            with params.stream_writer(hashing, closefd=False) as zs:  # type: ignore[arg-type]
+                shutil.copyfileobj(src, zs, _CHUNK)
+        elif compression == "none":
+            shutil.copyfileobj(src, hashing, _CHUNK)
+        else:
+            raise ImageWriteError(f"unknown compression {compression!r}")
+    return Descriptor(
+        media_type=MEDIA_LAYER[compression],
+        digest="sha256:" + hashing.hash.hexdigest(),
+        size=hashing.size,
+    )
+
+
+def _compressed_blob(
+    tar: LayerTar, compression: str, blob_cache: Path, workdir: Path
+) -> tuple[Descriptor, Path]:
+    """The compressed blob for ``tar``: from the cache by diff_id, or compressed now."""
+    codec = f"{compression}-{GZIP_LEVEL if compression == 'gzip' else ZSTD_LEVEL}"
+    directory = blob_cache / codec
+    hexdigest = tar.diff_id.split(":", 1)[1]
+    blob, meta = directory / hexdigest, directory / f"{hexdigest}.json"
+    try:
+        cached = json.loads(meta.read_text())
+        if blob.stat().st_size == cached["size"]:
+            return Descriptor(
+                media_type=MEDIA_LAYER[compression], digest=cached["digest"], size=cached["size"]
+            ), blob
+    except (OSError, ValueError, KeyError):
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = workdir / f"{hexdigest}.{codec}"
+    descriptor = compress(tar.path, tmp, compression)
+    # Renames are atomic: a concurrent build sees the old blob or the new one, never half.
+    os.replace(tmp, blob)
+    meta_tmp = workdir / f"{hexdigest}.json"
+    meta_tmp.write_text(json.dumps({"digest": descriptor.digest, "size": descriptor.size}))
+    os.replace(meta_tmp, meta)
+    return descriptor, blob
 
 
 def _tarinfo(entry: Entry, mtime: int) -> tarfile.TarInfo:
@@ -156,24 +204,49 @@ def write_image(
     output: Path,
     workdir: Path,
     compression: str = "gzip",
+    blob_cache: Path | None = None,
+    jobs: int = 2,
 ) -> WrittenImage:
-    """Write the image tarball to ``output`` (atomically); blobs are staged in ``workdir``."""
+    """Write the image tarball to ``output`` (atomically).
+
+    Uncompressed layer tars are staged in ``workdir``; compressed blobs are looked up in (and
+    added to) ``blob_cache`` by diff_id, so unchanged layers are not compressed again. Layers
+    are compressed in parallel (zlib and zstd release the GIL).
+    """
     if not layers:
         raise ImageWriteError("an image needs at least one layer")
-    blob_dir = workdir / "blobs"
-    blob_dir.mkdir(parents=True, exist_ok=True)
+    if compression not in MEDIA_LAYER:
+        raise ImageWriteError(f"unknown compression {compression!r}")
+    cache_dir = blob_cache or workdir / "blobs"
+    tars = [
+        write_layer_tar(layer, workdir / f"layer-{index}.tar", mtime=config.created)
+        for index, layer in enumerate(layers)
+    ]
+    seen = {tar.diff_id for tar in tars}
+    if len(seen) != len(tars):
+        raise ImageWriteError("two layers of the image have the same content")
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tars)))) as pool:
+            compressed = list(
+                pool.map(lambda t: _compressed_blob(t, compression, cache_dir, workdir), tars)
+            )
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write layer blobs: {exc}") from exc
     blobs: list[LayerBlob] = []
     staged: dict[str, Path] = {}
-    for index, layer in enumerate(layers):
-        tmp = blob_dir / f"layer-{index}.tmp"
-        with tmp.open("wb") as out:
-            blob = write_layer(layer, out, mtime=config.created, compression=compression)
-        final = blob_dir / blob.descriptor.digest.replace(":", "-")
-        os.replace(tmp, final)
-        if blob.descriptor.digest in staged:
-            raise ImageWriteError(f"layers {layer.name!r} and another one are identical")
-        staged[blob.descriptor.digest] = final
-        blobs.append(blob)
+    for layer, tar, (descriptor, path) in zip(layers, tars, compressed, strict=True):
+        blobs.append(
+            LayerBlob(
+                name=layer.name,
+                description=layer.description,
+                descriptor=descriptor,
+                diff_id=tar.diff_id,
+                uncompressed_size=tar.size,
+                files=tar.files,
+            )
+        )
+        staged[descriptor.digest] = path
+        tar.path.unlink()
 
     config_bytes = canonical_json(config_document(config, blobs))
     config_desc = Descriptor(
