@@ -79,6 +79,13 @@ class SmokeTestError(Pybin2imgError):
     kind = "smoke test"
 
 
+class InvalidImageError(Pybin2imgError):
+    """An image tarball is inconsistent (``pybin2img inspect``, ``push``)."""
+
+    exit_code = 10
+    kind = "invalid image"
+
+
 class Interrupted(Pybin2imgError):
     """The build was interrupted (Ctrl-C / SIGINT)."""
 
@@ -101,6 +108,7 @@ EXIT_CODES: dict[int, str] = {
             EngineError,
             RegistryError,
             SmokeTestError,
+            InvalidImageError,
             Interrupted,
         )
     },

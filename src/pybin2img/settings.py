@@ -1,0 +1,276 @@
+"""The one registry of build options: flags, ``PYBIN2IMG_*`` variables and ``[tool.pybin2img]``.
+
+Every option is declared once here. The CLI builds its click options from :data:`BUILD_SETTINGS`,
+the pyproject table is checked against it (unknown keys get a "did you mean"), and the README's
+option table is generated from it (a test keeps the two equal). Precedence: flag > environment
+variable > ``[tool.pybin2img]`` > default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "PYBIN2IMG_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting:
+    """One build option."""
+
+    #: Key in ``[tool.pybin2img]`` and the long flag (``--name``).
+    name: str
+    help: str
+    #: ``text``, ``path``, ``flag``, ``int``, ``choice``, ``list`` (repeatable), ``paths``
+    #: (repeatable paths) or ``pairs`` (repeatable ``KEY=VALUE``; a table in pyproject).
+    kind: str = "text"
+    short: str | None = None
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    #: Settable in ``[tool.pybin2img]`` and through the environment.
+    configurable: bool = True
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def envvar(self) -> str:
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kind in ("list", "paths", "pairs")
+
+
+BUILD_SETTINGS: tuple[Setting, ...] = (
+    Setting(name="tag", short="-t", metavar="NAME[:TAG]", help="Image reference (required)."),
+    Setting(
+        name="output",
+        short="-o",
+        kind="path",
+        metavar="FILE",
+        help="Tarball to write [default: ./NAME.tar].",
+    ),
+    Setting(
+        name="module",
+        short="-m",
+        metavar="MODULE",
+        help="Compile `python -m MODULE` (a package with __main__) instead of APP.",
+    ),
+    Setting(
+        name="script",
+        metavar="NAME",
+        help="Which [project.scripts] entry to build when APP is a project with several.",
+    ),
+    Setting(name="load", kind="flag", help="Load the image into the Docker engine (DOCKER_HOST)."),
+    Setting(
+        name="base",
+        kind="choice",
+        choices=("scratch", "distroless"),
+        default="scratch",
+        help="What the image holds besides the app.",
+    ),
+    Setting(
+        name="python",
+        kind="path",
+        metavar="PATH",
+        help="Interpreter that compiles the app [default: the one running pybin2img].",
+    ),
+    Setting(
+        name="requirements",
+        short="-r",
+        kind="path",
+        metavar="FILE",
+        help="The app's requirements, installed with Nuitka into a cached build environment.",
+    ),
+    Setting(name="user", default="65532", help="User the app runs as."),
+    Setting(name="workdir", default="/app", metavar="DIR", help="Working directory."),
+    Setting(name="env", kind="pairs", metavar="KEY=VALUE", help="Environment variable."),
+    Setting(name="label", kind="pairs", metavar="KEY=VALUE", help="Image label."),
+    Setting(name="annotation", kind="pairs", metavar="KEY=VALUE", help="Manifest annotation."),
+    Setting(name="port", kind="list", metavar="PORT[/PROTO]", help="Exposed port."),
+    Setting(name="cmd", kind="list", metavar="ARG", help="Default argument for the app (Cmd)."),
+    Setting(name="stop-signal", metavar="SIGNAL", help="Signal that stops the container."),
+    Setting(
+        name="library-path",
+        kind="paths",
+        metavar="DIR",
+        help="Directory searched for shared libraries before the system ones.",
+    ),
+    Setting(
+        name="add-library",
+        kind="list",
+        metavar="NAME",
+        help="Shared library the app dlopens by name (e.g. libuuid.so.1).",
+    ),
+    Setting(
+        name="include-data",
+        kind="list",
+        metavar="SRC=DEST",
+        help="Data file or directory to ship with the app (DEST relative to /app).",
+    ),
+    Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
+    Setting(
+        name="compression",
+        kind="choice",
+        choices=("gzip", "zstd"),
+        default="gzip",
+        help="Layer compression (zstd needs Docker 23+).",
+    ),
+    Setting(name="jobs", kind="int", metavar="N", help="Parallel C compile jobs [default: CPUs]."),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in BUILD_SETTINGS}
+
+
+def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
+    """A decorator adding one click option per setting."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        for setting in reversed(settings):
+            decls = [setting.flag, *([setting.short] if setting.short else []), setting.dest]
+            kwargs: dict[str, Any] = {
+                "help": setting.help,
+                "show_default": setting.default not in (None, False, ()),
+            }
+            if setting.configurable:
+                kwargs.update(envvar=setting.envvar, show_envvar=True)
+            if setting.kind == "flag":
+                kwargs.update(is_flag=True, default=False)
+            else:
+                kwargs.update(default=setting.default, metavar=setting.metavar)
+                if setting.repeatable:
+                    kwargs.update(multiple=True, default=())
+                if setting.kind in ("path", "paths"):
+                    kwargs["type"] = click.Path(path_type=Path)
+                elif setting.kind == "int":
+                    kwargs["type"] = click.IntRange(min=1)
+                elif setting.kind == "choice":
+                    kwargs["type"] = click.Choice(setting.choices)
+            function = click.option(*decls, **kwargs)(function)
+        return function
+
+    return decorate
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectConfig:
+    """``[tool.pybin2img]`` of a pyproject.toml, checked and converted to option values."""
+
+    path: Path | None
+    values: Mapping[str, Any]
+    #: The whole pyproject document (for ``[project]``).
+    document: Mapping[str, Any]
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` (a file or a directory)."""
+    directory = start if start.is_dir() else start.parent
+    for candidate in (directory, *directory.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate / "pyproject.toml"
+        if (candidate / ".git").exists():
+            break
+    return None
+
+
+def load_project_config(path: Path | None) -> ProjectConfig:
+    """Read and check ``[tool.pybin2img]``; relative paths are taken from the file's directory."""
+    if path is None:
+        return ProjectConfig(path=None, values={}, document={})
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    table = document.get("tool", {}).get("pybin2img", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.pybin2img] must be a table")
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        setting = BY_NAME.get(key)
+        if setting is None or not setting.configurable:
+            known = [s.name for s in BUILD_SETTINGS if s.configurable]
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{path}: unknown key {key!r} in [tool.pybin2img]{hint}")
+        values[setting.dest] = _convert(setting, raw, path)
+    return ProjectConfig(path=path, values=values, document=document)
+
+
+def _convert(setting: Setting, raw: Any, path: Path) -> Any:
+    where = f"{path}: [tool.pybin2img] {setting.name}"
+    base = path.parent
+    if setting.kind == "flag":
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return raw
+    if setting.kind == "int":
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+            raise ConfigError(f"{where} must be a positive integer")
+        return raw
+    if setting.kind == "pairs":
+        if isinstance(raw, dict):
+            return tuple(f"{k}={v}" for k, v in raw.items())
+        raw = _string_list(raw, where)
+        return tuple(raw)
+    if setting.repeatable:
+        items = _string_list(raw, where)
+        if setting.kind == "paths":
+            return tuple(base / item for item in items)
+        return tuple(items)
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where} must be a string")
+    if setting.kind == "choice" and raw not in setting.choices:
+        raise ConfigError(f"{where} must be one of {', '.join(setting.choices)}, not {raw!r}")
+    if setting.kind == "path":
+        return base / raw
+    return raw
+
+
+def _string_list(raw: Any, where: str) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, list) or not all(isinstance(item, (str, int)) for item in raw):
+        raise ConfigError(f"{where} must be a string or a list of strings")
+    return [str(item) for item in raw]
+
+
+def options_table() -> str:
+    """The README's option table, generated from the registry."""
+    lines = [
+        "| flag | environment | `[tool.pybin2img]` | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in BUILD_SETTINGS:
+        flag = f"`{s.short}`, `{s.flag}`" if s.short else f"`{s.flag}`"
+        if s.kind == "choice":
+            flag += " " + "\\|".join(s.choices)
+        elif s.metavar:
+            flag += f" {s.metavar}"
+        env = f"`{s.envvar}`" if s.configurable else ""
+        key = f"`{s.name}`" if s.configurable else ""
+        default = "" if s.default in (None, False, ()) else f"`{s.default}`"
+        repeat = " Repeatable." if s.repeatable else ""
+        lines.append(f"| {flag} | {env} | {key} | {default} | {s.help}{repeat} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pybin2img.errors import InvalidImageError
+from pybin2img.image import ImageConfig
+from pybin2img.inspect import format_report, inspect_tarball
+from pybin2img.reference import parse_reference
+from pybin2img.rootfs import RootfsBuilder
+from pybin2img.write import write_image
+
+
+@pytest.fixture
+def tarball(tmp_path: Path) -> Path:
+    b = RootfsBuilder()
+    b.layer("base", "base files")
+    b.add_data("etc/passwd", b"root:x:0:0::/:/sbin/nologin\n")
+    b.layer("app", "the app")
+    b.add_data("app/app", b"\x7fELF" + bytes(range(256)) * 64, mode=0o755)
+    b.add_data("app/libfoo.so.1", b"\x7fELF" + b"x" * 1000)
+    out = tmp_path / "img.tar"
+    work = tmp_path / "work"
+    work.mkdir()
+    write_image(
+        layers=b.finish(),
+        config=ImageConfig(architecture="amd64", entrypoint=("/app/app",)),
+        reference=parse_reference("example/app:1.0"),
+        annotations={"org.opencontainers.image.version": "1.0"},
+        output=out,
+        workdir=work,
+    )
+    return out
+
+
+def test_a_good_tarball_is_reported(tarball: Path) -> None:
+    report = inspect_tarball(str(tarball))
+    assert report.reference == "docker.io/example/app:1.0"
+    assert [layer.files for layer in report.layers] == [1, 2]
+    assert report.largest[0][1] == "/app/app"
+    assert report.layers[1].parts == {"binary": 16388, "bundled libraries": 1004}
+    text = format_report(report)
+    assert 'entrypoint    ["/app/app"]' in text
+    assert "the app" in text
+    assert not report.warnings
+
+
+def _rewrite(src: Path, dst: Path, change: Callable[[str, bytes], bytes | None]) -> None:
+    """Copy a tarball member by member; ``change`` may alter or (returning None) drop one."""
+    with tarfile.open(src) as tin, tarfile.open(dst, "w") as tout:
+        for member in tin.getmembers():
+            data = tin.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            new = change(member.name, data) if member.isfile() else data
+            if new is None:
+                continue
+            member.size = len(new)
+            tout.addfile(member, io.BytesIO(new) if member.isfile() else None)
+
+
+def _layer_names(tarball: Path) -> list[str]:
+    with tarfile.open(tarball) as tar:
+        return json.loads(tar.extractfile("manifest.json").read())[0]["Layers"]  # type: ignore[union-attr]
+
+
+def test_truncated_layer(tarball: Path, tmp_path: Path) -> None:
+    top = _layer_names(tarball)[-1]
+    bad = tmp_path / "bad.tar"
+    _rewrite(tarball, bad, lambda name, data: data[: len(data) // 2] if name == top else data)
+    with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+        inspect_tarball(str(bad))
+
+
+def test_wrong_size_in_a_descriptor(tarball: Path, tmp_path: Path) -> None:
+    top = _layer_names(tarball)[-1]
+    # One byte more in the layer blob: its size no longer matches the manifest's descriptor.
+    bad = tmp_path / "bad.tar"
+    _rewrite(tarball, bad, lambda name, data: data + b"\0" if name == top else data)
+    with pytest.raises(InvalidImageError, match="size is"):
+        inspect_tarball(str(bad))
+
+
+def test_missing_blob(tarball: Path, tmp_path: Path) -> None:
+    first = _layer_names(tarball)[0]
+    bad = tmp_path / "bad.tar"
+    _rewrite(tarball, bad, lambda name, data: None if name == first else data)
+    with pytest.raises(InvalidImageError, match=f"has no {first}"):
+        inspect_tarball(str(bad))
+
+
+def test_not_a_tarball(tmp_path: Path) -> None:
+    path = tmp_path / "x.tar"
+    path.write_bytes(b"hello")
+    with pytest.raises(InvalidImageError, match="not a readable image tarball"):
+        inspect_tarball(str(path))
