@@ -1,7 +1,7 @@
 """``build_image(options)``: the whole pipeline, one call.
 
-options -> compile -> resolve -> plan -> write -> (load). Each stage hands the next frozen data;
-this module only sequences them, times them and cleans up the workspace.
+options -> compile -> resolve -> plan -> write -> (load, push). Each stage hands the next frozen
+data; this module only sequences them, times them and cleans up the workspace.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .buildenv import build_environment
@@ -29,6 +30,9 @@ from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
 from .write import write_image
 
+if TYPE_CHECKING:
+    from .push import PushResult
+
 
 @dataclass(frozen=True, kw_only=True)
 class BuildResult:
@@ -44,6 +48,8 @@ class BuildResult:
     layers: tuple[LayerBlob, ...]
     files: int
     loaded: bool
+    #: What ``--push`` did, when it was asked for.
+    pushed: PushResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -182,6 +188,13 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             load_image(written.path, image_id=written.config_digest, docker_env=options.docker_env)
             stage.summary = options.reference.familiar
 
+    pushed = None
+    if options.push:
+        from .push import PushOptions, push_image  # requests is slow to import; only push needs it
+
+        push_options = options.push_options or PushOptions()
+        pushed = push_image(written.path, options.reference, options=push_options, log=log)
+
     return BuildResult(
         reference=options.reference,
         digest=written.manifest_digest,
@@ -191,6 +204,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         layers=written.layers,
         files=files,
         loaded=options.load,
+        pushed=pushed,
         timings=dict(log.timings),
     )
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,6 +21,11 @@ from .errors import Interrupted, Pybin2imgError, UsageError
 from .log import Log
 from .options import AppKind, AppSpec, BuildOptions
 from .reference import parse_reference
+
+if TYPE_CHECKING:
+    from .push import PushOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _cache_dir(environ: dict[str, str]) -> Path:
@@ -63,6 +69,70 @@ def _ports(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(ports)
 
 
+def _push_flags(command: F) -> F:
+    """The registry options ``build --push`` and ``push`` share."""
+    for option in reversed(
+        (
+            click.option(
+                "--insecure-registry",
+                "insecure_registries",
+                multiple=True,
+                metavar="HOST[:PORT]",
+                help="Registry reached over plain HTTP or unverified TLS (loopback always is).",
+            ),
+            click.option(
+                "--mount-from",
+                metavar="REPO",
+                help="Repository on the same registry to mount missing blobs from.",
+            ),
+            click.option("--username", help="Registry user [default: from Docker's config.json]."),
+            click.option(
+                "--password-stdin", is_flag=True, help="Read the registry password from stdin."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _push_options(
+    environ: dict[str, str],
+    *,
+    username: str | None,
+    password_stdin: bool,
+    insecure_registries: tuple[str, ...],
+    mount_from: str | None,
+    extra_tags: tuple[str, ...] = (),
+    metadata_file: Path | None = None,
+) -> PushOptions:
+    from .credentials import Credentials
+    from .push import PushOptions
+
+    if bool(username) != password_stdin:
+        raise UsageError("--username and --password-stdin go together")
+    credentials = None
+    if username:
+        # As `docker login --password-stdin`: all of stdin, without the final line break.
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise UsageError("--password-stdin: stdin holds no password")
+        credentials = Credentials(
+            username=username, password=password, source="--username/--password-stdin"
+        )
+    docker_config = environ.get("DOCKER_CONFIG") or os.path.join(Path.home(), ".docker")
+    ca_bundle = environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
+    return PushOptions(
+        credentials=credentials,
+        docker_config=Path(docker_config),
+        environ=environ,
+        insecure_registries=insecure_registries,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        mount_from=mount_from,
+        extra_tags=extra_tags,
+        metadata_file=metadata_file.absolute() if metadata_file else None,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pybin2img")
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
@@ -80,6 +150,8 @@ def cli(debug: bool) -> None:
     help="Tarball to write [default: ./NAME.tar].",
 )
 @click.option("--load", is_flag=True, help="Load the image into the Docker engine (DOCKER_HOST).")
+@click.option("--push", is_flag=True, help="Push the image to the registry the tag names.")
+@_push_flags
 @click.option(
     "--base",
     type=click.Choice(["scratch", "distroless"]),
@@ -126,6 +198,11 @@ def build(
     tag: str,
     output: Path | None,
     load: bool,
+    push: bool,
+    insecure_registries: tuple[str, ...],
+    mount_from: str | None,
+    username: str | None,
+    password_stdin: bool,
     base: str,
     python: Path | None,
     requirements: Path | None,
@@ -155,6 +232,8 @@ def build(
     for item in env:
         if "=" not in item or item.startswith("="):
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
+    if not push and (insecure_registries or mount_from or username or password_stdin):
+        raise UsageError("registry options (--username, --mount-from, …) need --push")
     options = BuildOptions(
         app=AppSpec(kind=AppKind.SCRIPT, path=app.absolute()),
         reference=reference,
@@ -163,6 +242,16 @@ def build(
         python=(python or Path(sys.executable)).absolute(),
         requirements=requirements.absolute() if requirements else None,
         load=load,
+        push=push,
+        push_options=_push_options(
+            environ,
+            username=username,
+            password_stdin=password_stdin,
+            insecure_registries=insecure_registries,
+            mount_from=mount_from,
+        )
+        if push
+        else None,
         user=user,
         workdir=workdir,
         env=env,
@@ -182,6 +271,56 @@ def build(
     )
     log = Log(verbosity=-1 if quiet else verbose)
     result = build_image(options, log)
+    click.echo(result.pinned_reference)
+
+
+@cli.command()
+@click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
+@click.argument("reference", metavar="REFERENCE")
+@click.option("--tag", "extra_tags", multiple=True, metavar="TAG", help="Also push under this tag.")
+@_push_flags
+@click.option(
+    "--metadata-file",
+    type=click.Path(path_type=Path),
+    help="Write what was pushed, and the bytes uploaded and skipped, as JSON.",
+)
+@click.option("-v", "--verbose", count=True, help="Show each blob and every retry.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result line.")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+def push(
+    tarball: Path,
+    reference: str,
+    extra_tags: tuple[str, ...],
+    insecure_registries: tuple[str, ...],
+    mount_from: str | None,
+    username: str | None,
+    password_stdin: bool,
+    metadata_file: Path | None,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Push IMAGE.tar to REFERENCE (registry.example.com/team/app:1.2), no Docker daemon needed.
+
+    Prints REFERENCE@sha256:DIGEST on stdout.
+    """
+    from .push import push_image  # requests is slow to import
+
+    target = parse_reference(reference)
+    for tag in extra_tags:
+        parse_reference(f"{target.repository}:{tag}")  # the tag grammar, with its error message
+    options = _push_options(
+        dict(os.environ),
+        username=username,
+        password_stdin=password_stdin,
+        insecure_registries=insecure_registries,
+        mount_from=mount_from,
+        extra_tags=extra_tags,
+        metadata_file=metadata_file,
+    )
+    result = push_image(
+        tarball.absolute(), target, options=options, log=Log(verbosity=-1 if quiet else verbose)
+    )
     click.echo(result.pinned_reference)
 
 

@@ -10,8 +10,12 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .reference import ImageReference
+
+if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
+    from .push import PushOptions
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532
@@ -66,6 +70,10 @@ class BuildOptions:
     requirements: Path | None = None
     #: Load the finished image into the Docker engine.
     load: bool = False
+    #: Push the finished image to the registry its reference names.
+    push: bool = False
+    #: How to push (credentials, insecure registries, …); ``None``: the defaults.
+    push_options: PushOptions | None = None
 
     # --- image config -------------------------------------------------------------------------
     #: ``User`` in the image config (numeric, so no passwd lookup is needed).
