@@ -7,25 +7,25 @@ data; this module only sequences them, times them and cleans up the workspace.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .app import compile_target, project_dependencies
 from .buildenv import build_environment
-from .cache import Cache
-from .compile import check_app, compile_app, default_jobs, probe_interpreter
+from .cache import Cache, digest_of
+from .compile import compile_app, default_jobs, probe_interpreter
 from .elf import read_elf
 from .errors import ImageWriteError, UsageError
 from .fsview import HostView
 from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
 from .load import load_image
 from .log import Log
-from .options import BuildOptions
+from .options import AppKind, BuildOptions
 from .plan import DEFAULT_PATH, elf_roots, plan_image, staged_view
+from .provenance import GitInfo, git_info
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
 from .write import write_image
@@ -48,6 +48,8 @@ class BuildResult:
     layers: tuple[LayerBlob, ...]
     files: int
     loaded: bool
+    #: ``scratch`` or ``distroless``.
+    base: str = "scratch"
     #: What ``--push`` did, when it was asked for.
     pushed: PushResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -56,6 +58,48 @@ class BuildResult:
     def pinned_reference(self) -> str:
         """``name:tag@sha256:…``, the line printed on stdout."""
         return self.reference.with_digest(self.digest)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--metadata-file`` document."""
+        return {
+            "reference": self.pinned_reference,
+            "digest": self.digest,
+            "image_id": self.image_id,
+            "tags": [self.reference.familiar],
+            "fully_qualified": self.reference.fully_qualified,
+            "tarball": str(self.tarball),
+            "size": self.size,
+            "uncompressed_size": sum(layer.uncompressed_size for layer in self.layers),
+            "files": self.files,
+            "base": self.base,
+            "layers": [
+                {
+                    "digest": layer.descriptor.digest,
+                    "diff_id": layer.diff_id,
+                    "media_type": layer.descriptor.media_type,
+                    "size": layer.descriptor.size,
+                    "uncompressed_size": layer.uncompressed_size,
+                    "files": layer.files,
+                    "holds": layer.description,
+                }
+                for layer in self.layers
+            ],
+            "loaded": self.loaded,
+            "pushed": self.pushed.to_json() if self.pushed else None,
+            "timings": self.timings,
+        }
+
+    def github_outputs(self) -> dict[str, str]:
+        """Step outputs for GitHub Actions."""
+        outputs = {
+            "digest": self.digest,
+            "reference": self.pinned_reference,
+            "image-id": self.image_id,
+            "tarball": str(self.tarball),
+        }
+        if self.pushed:
+            outputs["pushed-reference"] = self.pushed.pinned_reference
+        return outputs
 
 
 def check_output(output: Path) -> None:
@@ -75,53 +119,62 @@ def check_output(output: Path) -> None:
         raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
 
 
-def source_date_epoch(options: BuildOptions) -> int:
-    """SOURCE_DATE_EPOCH if given, else the app's last git commit time, else 0."""
-    if options.source_date_epoch is not None:
-        return options.source_date_epoch
-    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
-    git = shutil.which("git")
-    if git:
-        try:
-            proc = subprocess.run(
-                [git, "-C", str(app_dir), "log", "-1", "--format=%ct", "--", "."],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return 0
-        if proc.returncode == 0 and proc.stdout.strip().isdigit():
-            return int(proc.stdout.strip())
-    return 0
+def image_annotations(options: BuildOptions, git: GitInfo, epoch: int) -> dict[str, str]:
+    """The manifest's ``org.opencontainers.image.*`` annotations; ``--annotation`` wins."""
+    annotations = {
+        "org.opencontainers.image.created": rfc3339(epoch),
+        "org.opencontainers.image.base.name": options.base,
+    }
+    if options.reference.explicit_tag and options.reference.tag != "latest":
+        annotations["org.opencontainers.image.version"] = options.reference.tag
+    if git.source:
+        annotations["org.opencontainers.image.source"] = git.source
+    if git.commit:
+        annotations["org.opencontainers.image.revision"] = git.commit
+    annotations.update(dict(options.annotations))
+    return annotations
 
 
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
     check_output(options.output)
-    sources = check_app(options)
-    epoch = source_date_epoch(options)
+    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
+    git = git_info(app_dir)
+    # SOURCE_DATE_EPOCH, else the app's last commit, else 0: never the time of the build.
+    epoch = next(e for e in (options.source_date_epoch, git.commit_time, 0) if e is not None)
     cache = Cache(options.cache_dir)
 
     with cache.workspace() as workdir:
         with log.stage("check") as stage:
+            app = options.app
             python = options.python
-            if options.requirements is not None:
+            packages = project_dependencies(app.path) if app.kind is AppKind.PROJECT else ()
+            if options.requirements is not None or packages:
                 python = build_environment(
                     python=python,
                     requirements=options.requirements,
+                    packages=packages,
                     nuitka=nuitka_requirement(),
                     cache=cache,
                     log=log,
                 )
-            interpreter = probe_interpreter(python, sources)
+            launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
+            early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
+            interpreter = probe_interpreter(
+                python,
+                early.sources if early else (),
+                module=app.module,
+                cwd=app.path,
+            )
+            target = early or compile_target(app, launcher_dir, interpreter.module_origin)
+            if target.launcher is not None:
+                target.main.write_text(target.launcher, encoding="utf-8")
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
         with log.stage("compile") as stage:
-            compiled = compile_app(options, interpreter, cache, workdir, log)
+            compiled = compile_app(options, target, interpreter, cache, workdir, log)
             size = _tree_size(compiled.dist_dir) / 1e6
             stage.summary = f"{size:.1f} MB dist" + (" (cached)" if compiled.cached else "")
 
@@ -142,7 +195,11 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
         with log.stage("plan") as stage:
             plan = plan_image(
-                base=options.base, dist_dir=compiled.dist_dir, roots=roots, closure=closure
+                base=options.base,
+                dist_dir=compiled.dist_dir,
+                roots=roots,
+                closure=closure,
+                app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
             )
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
             files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
@@ -162,13 +219,11 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             workdir=options.workdir,
             labels=options.labels,
             ports=options.ports,
+            stop_signal=options.stop_signal,
             created=epoch,
             created_by=f"pybin2img {__version__}",
         )
-        annotations = {
-            "org.opencontainers.image.created": rfc3339(epoch),
-            "org.opencontainers.image.base.name": options.base,
-        }
+        annotations = image_annotations(options, git, epoch)
         with log.stage("write") as stage:
             written = write_image(
                 layers=plan.layers,
@@ -204,6 +259,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         layers=written.layers,
         files=files,
         loaded=options.load,
+        base=options.base,
         pushed=pushed,
         timings=dict(log.timings),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
@@ -18,23 +19,35 @@ _READY = ".pybin2img-ready"
 
 
 def build_environment(
-    *, python: Path, requirements: Path, nuitka: str, cache: Cache, log: Log
+    *,
+    python: Path,
+    requirements: Path | None,
+    packages: Sequence[str] = (),
+    nuitka: str,
+    cache: Cache,
+    log: Log,
 ) -> Path:
-    """Return the interpreter of a venv holding ``requirements`` and ``nuitka`` (a pip spec).
+    """Return the interpreter of a venv holding the requirements, ``packages`` and ``nuitka``.
 
     The venv lives in the cache under a hash of the interpreter (its real path, size and mtime),
-    the requirements file's bytes, the Nuitka spec and pybin2img's version.
+    the requirements file's bytes, the package specs, the Nuitka spec and pybin2img's version.
     """
     try:
         real = Path(os.path.realpath(python))
         st = real.stat()
-        content = requirements.read_bytes()
+        content = requirements.read_bytes() if requirements else b""
     except FileNotFoundError as exc:
         raise UsageError(f"{exc.filename} does not exist") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     key = digest_of(
-        str(real), st.st_size, st.st_mtime_ns, content.decode(errors="replace"), nuitka, __version__
+        str(real),
+        st.st_size,
+        st.st_mtime_ns,
+        content.decode(errors="replace"),
+        list(packages),
+        nuitka,
+        __version__,
     )[:32]
     env = cache.path("envs", key)
     env_python = env / "bin" / "python"
@@ -47,7 +60,8 @@ def build_environment(
         shutil.rmtree(env, ignore_errors=True)
         cache.ensure("envs")
         log_file = cache.path("logs", f"env-{key}.log")
-        log.info(f"creating build environment for {requirements} (once; cached in {env})")
+        what = requirements or ", ".join(packages)
+        log.info(f"creating build environment for {what} (once; cached in {env})")
         try:
             run_logged(
                 [str(python), "-m", "venv", str(env)],
@@ -65,18 +79,18 @@ def build_environment(
                     "--disable-pip-version-check",
                     "--no-input",
                     "--quiet",
-                    "-r",
-                    str(requirements.absolute()),
+                    *(["-r", str(requirements.absolute())] if requirements else []),
+                    *packages,
                     nuitka,
                 ],
                 log=log,
                 log_file=log_file,
                 error=CompileError,
-                what=f"installing {requirements}",
-                cwd=requirements.absolute().parent,
+                what=f"installing {what}",
+                cwd=requirements.absolute().parent if requirements else None,
             )
         except BaseException:
             shutil.rmtree(env, ignore_errors=True)
             raise
-        (env / _READY).write_text(str(requirements.absolute()) + "\n")
+        (env / _READY).write_text(f"{what}\n")
     return env_python

@@ -7,6 +7,7 @@ stderr. Failures are one line, ``pybin2img: error: …``, and a stable exit code
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -15,12 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
-from .errors import Interrupted, Pybin2imgError, UsageError
+from .app import resolve_app
+from .errors import ImageWriteError, Interrupted, Pybin2imgError, UsageError
 from .log import Log
-from .options import AppKind, AppSpec, BuildOptions
+from .options import BuildOptions
 from .reference import parse_reference
+from .settings import (
+    BUILD_SETTINGS,
+    ProjectConfig,
+    click_options,
+    find_pyproject,
+    load_project_config,
+)
 
 if TYPE_CHECKING:
     from .push import PushOptions
@@ -140,127 +150,89 @@ def cli(debug: bool) -> None:
     """Compile a Python app into a minimal container image (no interpreter, no shell)."""
 
 
-@cli.command()
-@click.argument("app", type=click.Path(path_type=Path))
-@click.option("-t", "--tag", "tag", required=True, metavar="NAME[:TAG]", help="Image reference.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Tarball to write [default: ./NAME.tar].",
-)
-@click.option("--load", is_flag=True, help="Load the image into the Docker engine (DOCKER_HOST).")
-@click.option("--push", is_flag=True, help="Push the image to the registry the tag names.")
-@_push_flags
-@click.option(
-    "--base",
-    type=click.Choice(["scratch", "distroless"]),
-    default="scratch",
-    show_default=True,
-    help="What the image holds besides the app.",
-)
-@click.option(
-    "--python",
-    type=click.Path(path_type=Path),
-    help="Interpreter that compiles the app [default: the one running pybin2img].",
-)
-@click.option(
-    "-r",
-    "--requirements",
-    type=click.Path(path_type=Path),
-    help="The app's requirements: installed with Nuitka into a cached build environment.",
-)
-@click.option("--user", default="65532", show_default=True, help="User the app runs as.")
-@click.option("--workdir", default="/app", show_default=True, help="Working directory.")
-@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable.")
-@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Image label.")
-@click.option("--port", "ports", multiple=True, metavar="PORT[/PROTO]", help="Exposed port.")
-@click.option(
-    "--library-path",
-    multiple=True,
-    metavar="DIR",
-    help="Directory searched for shared libraries before the system ones.",
-)
-@click.option(
-    "--add-library",
-    "extra_libs",
-    multiple=True,
-    metavar="NAME",
-    help="Shared library the app dlopens by name (e.g. libuuid.so.1).",
-)
-@click.option("--nuitka-arg", "nuitka_args", multiple=True, help="Extra argument for Nuitka.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Parallel C compile jobs [default: CPUs].")
+@cli.command(context_settings={"max_content_width": 100})
+@click.argument("app", required=False, type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1)
+@click_options(BUILD_SETTINGS)
 @click.option("-v", "--verbose", count=True, help="Show details and Nuitka's own output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result line.")
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+@click.pass_context
 def build(
-    app: Path,
-    tag: str,
-    output: Path | None,
-    load: bool,
-    push: bool,
-    insecure_registries: tuple[str, ...],
-    mount_from: str | None,
-    username: str | None,
-    password_stdin: bool,
-    base: str,
-    python: Path | None,
-    requirements: Path | None,
-    user: str,
-    workdir: str,
-    env: tuple[str, ...],
-    labels: tuple[str, ...],
-    ports: tuple[str, ...],
-    library_path: tuple[str, ...],
-    extra_libs: tuple[str, ...],
-    nuitka_args: tuple[str, ...],
-    jobs: int | None,
+    ctx: click.Context,
+    /,
+    app: Path | None,
+    args: tuple[str, ...],
     verbose: int,
     quiet: bool,
     debug: bool,
+    **given: Any,
 ) -> None:
-    """Compile APP (a .py script) and write it as an image tarball.
+    """Compile APP and write it as an image tarball; print NAME:TAG@sha256:DIGEST.
 
-    Prints NAME:TAG@sha256:DIGEST on stdout.
+    APP is a script (app.py), a package directory with __main__.py, or a project directory
+    whose pyproject.toml has [project.scripts]; or use -m MODULE. Arguments after `--` become
+    the image's default arguments (Cmd). Options also come from PYBIN2IMG_* variables and
+    [tool.pybin2img] in the app's pyproject.toml (flag > variable > pyproject > default).
     """
     from .build import build_image  # keeps `pybin2img --help` fast
 
     environ = dict(os.environ)
-    reference = parse_reference(tag)
+    log = Log(verbosity=-1 if quiet else verbose)
+    config = load_project_config(find_pyproject(app.absolute() if app else Path.cwd()))
+    values, sources = _merge(ctx, given, config)
+    if verbose:
+        where = f" ({config.path})" if config.path else ""
+        log.info(f"options{where}:")
+        for setting in BUILD_SETTINGS:
+            log.info(f"  {setting.name:<18} {values[setting.dest]!r}  [{sources[setting.dest]}]")
+
+    if not values["tag"]:
+        raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
+    reference = parse_reference(values["tag"])
+    app_spec = resolve_app(app, module=values["module"], script=values["script"])
+    workdir = values["workdir"]
     if not workdir.startswith("/"):
         raise UsageError(f"--workdir {workdir!r} must be an absolute path")
-    for item in env:
+    for item in values["env"]:
         if "=" not in item or item.startswith("="):
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
-    if not push and (insecure_registries or mount_from or username or password_stdin):
+    push_requested = values["push"]
+    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
+    if not push_requested and any(sources[k] == "flag" for k in registry_flags):
         raise UsageError("registry options (--username, --mount-from, …) need --push")
     options = BuildOptions(
-        app=AppSpec(kind=AppKind.SCRIPT, path=app.absolute()),
+        app=app_spec,
         reference=reference,
-        output=(output or Path(f"{reference.name}.tar")).absolute(),
-        base=base,
-        python=(python or Path(sys.executable)).absolute(),
-        requirements=requirements.absolute() if requirements else None,
-        load=load,
-        push=push,
+        output=(values["output"] or Path(f"{reference.name}.tar")).absolute(),
+        base=values["base"],
+        python=(values["python"] or Path(sys.executable)).absolute(),
+        requirements=values["requirements"].absolute() if values["requirements"] else None,
+        load=values["load"],
+        push=push_requested,
         push_options=_push_options(
             environ,
-            username=username,
-            password_stdin=password_stdin,
-            insecure_registries=insecure_registries,
-            mount_from=mount_from,
+            username=values["username"],
+            password_stdin=values["password_stdin"],
+            insecure_registries=values["insecure_registry"],
+            mount_from=values["mount_from"],
         )
-        if push
+        if push_requested
         else None,
-        user=user,
+        user=values["user"],
         workdir=workdir,
-        env=env,
-        labels=_pairs(labels, "--label"),
-        ports=_ports(ports),
-        library_path=library_path,
-        extra_libs=extra_libs,
-        nuitka_args=nuitka_args,
-        jobs=jobs,
+        env=values["env"],
+        cmd=args or values["cmd"],
+        labels=_pairs(values["label"], "--label"),
+        annotations=_pairs(values["annotation"], "--annotation"),
+        ports=_ports(values["port"]),
+        stop_signal=values["stop_signal"],
+        library_path=tuple(str(p.absolute()) for p in values["library_path"]),
+        extra_libs=values["add_library"],
+        include_data=values["include_data"],
+        nuitka_args=values["nuitka_arg"],
+        jobs=values["jobs"],
+        compression=values["compression"],
         cache_dir=_cache_dir(environ),
         source_date_epoch=_epoch(environ),
         docker_env={
@@ -269,9 +241,57 @@ def build(
             if k in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
         },
     )
-    log = Log(verbosity=-1 if quiet else verbose)
+    if options.compression == "zstd":
+        log.warning("zstd layers need Docker 23 or newer (and containerd 1.5, podman 4) to load")
     result = build_image(options, log)
-    click.echo(result.pinned_reference)
+    if values["metadata_file"]:
+        write_json(values["metadata_file"].absolute(), result.to_json())
+    if environ.get("GITHUB_OUTPUT"):
+        _github_output(Path(environ["GITHUB_OUTPUT"]), result.github_outputs())
+    click.echo(result.pushed.pinned_reference if result.pushed else result.pinned_reference)
+
+
+def _merge(
+    ctx: click.Context, given: dict[str, Any], config: ProjectConfig
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Flag > environment > [tool.pybin2img] > default, with where each value came from."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in BUILD_SETTINGS:
+        value = given[setting.dest]
+        source = ctx.get_parameter_source(setting.dest)
+        if source is ParameterSource.COMMANDLINE:
+            sources[setting.dest] = "flag"
+        elif source is ParameterSource.ENVIRONMENT:
+            sources[setting.dest] = setting.envvar
+        elif setting.dest in config.values:
+            value = config.values[setting.dest]
+            sources[setting.dest] = "pyproject"
+        else:
+            sources[setting.dest] = "default"
+        values[setting.dest] = value
+    return values, sources
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _github_output(path: Path, outputs: dict[str, str]) -> None:
+    """Append step outputs for GitHub Actions (``$GITHUB_OUTPUT``)."""
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            for key, value in outputs.items():
+                f.write(f"{key}={value}\n")
+    except OSError as exc:
+        raise ImageWriteError(f"cannot append to GITHUB_OUTPUT {path}: {exc.strerror}") from exc
 
 
 @cli.command()

@@ -12,23 +12,25 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
 from . import __version__
+from .app import CompileTarget
 from .cache import Cache, digest_of, file_digest
 from .errors import CompileError, UsageError
 from .log import Log
-from .options import AppKind, BuildOptions
+from .options import BuildOptions
 from .runner import require_program, run_logged
 
 # Runs under the build interpreter: its version, Nuitka's, the installed distributions (part of
-# the compile cache key), and whether the app parses.
+# the compile cache key), where a ``-m`` module is, and whether the app's files parse.
 _PROBE = r"""
 import json, sys
-out = {"python": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable,
-       "prefix": sys.prefix, "base_prefix": sys.base_prefix}
+args = json.loads(sys.argv[1])
+out = {"python": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable}
 try:
     from importlib.metadata import distributions, version
     out["nuitka"] = version("nuitka")
@@ -39,8 +41,20 @@ try:
         {(d.metadata["Name"] or "?").lower(): d.version for d in distributions()}.items())
 except Exception:
     out["distributions"] = []
+sources = list(args["sources"])
+out["module_origin"] = None
+if args["module"]:
+    import importlib.util
+    sys.path.insert(0, args["cwd"])
+    try:
+        spec = importlib.util.find_spec(args["module"])
+    except Exception:
+        spec = None
+    if spec is not None and spec.origin and spec.origin.endswith(".py"):
+        out["module_origin"] = spec.origin
+        sources.append(spec.origin)
 out["syntax_error"] = None
-for path in sys.argv[1:]:
+for path in sources:
     try:
         with open(path, "rb") as f:
             compile(f.read(), path, "exec", dont_inherit=True)
@@ -62,6 +76,8 @@ class Interpreter:
     distributions: tuple[tuple[str, str], ...] = ()
     #: What identifies the interpreter's build (real path, size, mtime).
     identity: tuple[str, int, int] = ("", 0, 0)
+    #: Where the interpreter finds the ``-m`` module, if one was asked for.
+    module_origin: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,27 +92,16 @@ class CompileResult:
     cached: bool = False
 
 
-def check_app(options: BuildOptions) -> list[Path]:
-    """Validate the app's path; return the Python files to syntax-check."""
-    app = options.app
-    if app.kind is not AppKind.SCRIPT:
-        raise UsageError(f"{app.kind.value} input is not supported yet; give a .py script")
-    if not app.path.exists():
-        raise UsageError(f"app {app.path} does not exist")
-    if app.path.is_dir():
-        raise UsageError(f"app {app.path} is a directory; give a .py script")
-    if app.path.suffix != ".py":
-        raise UsageError(f"app {app.path} is not a Python script (expected a .py file)")
-    return [app.path]
-
-
-def probe_interpreter(python: Path, sources: list[Path]) -> Interpreter:
+def probe_interpreter(
+    python: Path, sources: Sequence[Path], *, module: str | None = None, cwd: Path | None = None
+) -> Interpreter:
     """Run the build interpreter once: versions, Nuitka present, app free of syntax errors."""
     if not python.exists():
         raise UsageError(f"Python interpreter {python} does not exist")
+    args = {"sources": [str(p) for p in sources], "module": module, "cwd": str(cwd or Path.cwd())}
     try:
         proc = subprocess.run(
-            [str(python), "-I", "-c", _PROBE, *map(str, sources)],
+            [str(python), "-I", "-c", _PROBE, json.dumps(args)],
             capture_output=True,
             text=True,
             check=False,
@@ -115,6 +120,8 @@ def probe_interpreter(python: Path, sources: list[Path]) -> Interpreter:
         raise CompileError(
             f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"
         )
+    if module and not info["module_origin"]:
+        raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
     real = os.path.realpath(info["executable"])
     st = os.stat(real)
     return Interpreter(
@@ -123,6 +130,7 @@ def probe_interpreter(python: Path, sources: list[Path]) -> Interpreter:
         nuitka_version=info["nuitka"],
         distributions=tuple((name, ver) for name, ver in info["distributions"]),
         identity=(real, st.st_size, st.st_mtime_ns),
+        module_origin=Path(info["module_origin"]) if info["module_origin"] else None,
     )
 
 
@@ -134,7 +142,7 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def compile_key(options: BuildOptions, interpreter: Interpreter) -> str:
+def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
     """Hash of every input that can change the dist, except the app's own source files.
 
     Those are only known after a compile (Nuitka follows the app's imports); each cached dist
@@ -143,25 +151,31 @@ def compile_key(options: BuildOptions, interpreter: Interpreter) -> str:
     return digest_of(
         "dist",
         __version__,
-        options.app.kind.value,
-        str(options.app.path),
-        options.app.module,
-        options.app.script,
-        options.app.name,
+        str(target.main),
+        target.binary_name,
+        target.nuitka_args,
+        [str(p) for p in target.pythonpath],
+        target.launcher,
         interpreter.identity,
         interpreter.python_version,
         interpreter.nuitka_version,
         interpreter.distributions,
         options.nuitka_args,
+        options.include_data,
     )[:32]
 
 
 def compile_app(
-    options: BuildOptions, interpreter: Interpreter, cache: Cache, workdir: Path, log: Log
+    options: BuildOptions,
+    target: CompileTarget,
+    interpreter: Interpreter,
+    cache: Cache,
+    workdir: Path,
+    log: Log,
 ) -> CompileResult:
     """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile."""
-    name = options.app.name
-    key = compile_key(options, interpreter)
+    name = target.binary_name
+    key = compile_key(options, target, interpreter)
     log_file = cache.path("logs", f"{name}.nuitka.log")
     hit = _cached_dist(cache, key, name)
     if hit is not None:
@@ -178,8 +192,8 @@ def compile_app(
                 log_file=log_file,
                 cached=True,
             )
-        dist, report = _run_nuitka(options, interpreter, cache, workdir, log_file, log)
-        sources = _user_sources(report, options.app.path.parent)
+        dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
+        sources = _user_sources(report, target.cwd)
         entry_key = digest_of(key, sources)[:32]
         with cache.staging("dists", entry_key) as staging:
             shutil.move(str(dist), staging / "dist")
@@ -268,6 +282,7 @@ def _user_sources(report: Path, cwd: Path) -> dict[str, str]:
 
 def _run_nuitka(
     options: BuildOptions,
+    target: CompileTarget,
     interpreter: Interpreter,
     cache: Cache,
     workdir: Path,
@@ -283,7 +298,7 @@ def _run_nuitka(
     if not shutil.which("ccache"):
         log.warning("ccache is not installed: rebuilds will be several times slower")
 
-    name = options.app.name
+    name = target.binary_name
     out_dir = workdir / "nuitka"
     report = out_dir / "report.xml"
     argv = [
@@ -299,8 +314,10 @@ def _run_nuitka(
         "--assume-yes-for-downloads",
         "--reproducible=yes",
         "--remove-output",
+        *target.nuitka_args,
+        *include_data_args(options.include_data),
         *options.nuitka_args,
-        str(options.app.path),
+        str(target.main),
     ]
     env = dict(os.environ)
     env["NUITKA_CACHE_DIR"] = str(cache.ensure("nuitka"))
@@ -308,14 +325,18 @@ def _run_nuitka(
     # an unchanged C file hits the cache whatever the directory is called this time.
     env["CCACHE_BASEDIR"] = str(workdir)
     env["CCACHE_NOHASHDIR"] = "true"
+    if target.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*map(str, target.pythonpath), *filter(None, [env.get("PYTHONPATH")])]
+        )
     run_logged(
         argv,
         log=log,
         log_file=log_file,
         error=CompileError,
-        what=f"Nuitka compiling {options.app.path}",
+        what=f"Nuitka compiling {target.main}",
         env=env,
-        cwd=options.app.path.parent,
+        cwd=target.cwd,
     )
     dists = sorted(out_dir.glob("*.dist"))
     if len(dists) != 1 or not (dists[0] / name).is_file():
@@ -323,6 +344,23 @@ def _run_nuitka(
             f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
         )
     return dists[0], report
+
+
+def include_data_args(items: Sequence[str]) -> list[str]:
+    """Nuitka arguments for ``--include-data SRC=DEST`` (a file or a whole directory)."""
+    args = []
+    for item in items:
+        source, sep, dest = item.partition("=")
+        if not sep or not source or not dest or dest.startswith("/") or ".." in dest.split("/"):
+            raise UsageError(f"--include-data {item!r} must be SRC=DEST with DEST inside /app")
+        path = Path(source).absolute()
+        if path.is_dir():
+            args.append(f"--include-data-dir={path}={dest}")
+        elif path.is_file():
+            args.append(f"--include-data-files={path}={dest}")
+        else:
+            raise UsageError(f"--include-data: {path} does not exist")
+    return args
 
 
 @functools.lru_cache(maxsize=1)

@@ -88,6 +88,11 @@ class BuildOptions:
     labels: tuple[tuple[str, str], ...] = ()
     #: Exposed ports (``8080/tcp``).
     ports: tuple[str, ...] = ()
+    #: ``StopSignal`` (``SIGTERM`` when unset, as engines default).
+    stop_signal: str | None = None
+    #: Manifest annotations, added to (and overriding) the ``org.opencontainers.image.*`` ones
+    #: pybin2img fills in from git and the tag.
+    annotations: tuple[tuple[str, str], ...] = ()
 
     # --- resolver -----------------------------------------------------------------------------
     #: Explicit library directories searched before the defaults (``--library-path``).
@@ -96,6 +101,8 @@ class BuildOptions:
     extra_libs: tuple[str, ...] = ()
 
     # --- compile ------------------------------------------------------------------------------
+    #: ``SRC=DEST`` data files or directories shipped in /app (DEST relative to it).
+    include_data: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.

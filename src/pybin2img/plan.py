@@ -110,15 +110,15 @@ def plan_image(
     dist_dir: Path,
     roots: Sequence[Path],
     closure: Closure,
-    app_files: Sequence[Path] = (),
+    app_paths: Sequence[str] = (),
     ca_bundle: str | None = None,
     zoneinfo: str | None = None,
 ) -> ImagePlan:
     """Lay out the image.
 
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
-    closure was resolved from). ``app_files`` are dist-relative paths that belong to the app
-    itself (layer 4 with the binary); every other dist file goes to layer 3.
+    closure was resolved from). ``app_paths`` are dist-relative files or directories that belong
+    to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -157,13 +157,15 @@ def plan_image(
 
     app_dir = APP_DIR.lstrip("/")
     binary_rel = roots[0].relative_to(dist_dir)
-    app_set = {binary_rel, *app_files}
+    own = (binary_rel.as_posix(), *(p.strip("/") for p in app_paths))
+    files = dist_files(dist_dir)
+    mine = [rel for rel in files if any(_inside(rel.as_posix(), p) for p in own)]
     builder.layer("dependencies", "extension modules, bundled libraries and package data")
-    for rel in dist_files(dist_dir):
-        if rel not in app_set:
+    for rel in files:
+        if rel not in mine:
             _add_dist_file(builder, dist_dir, rel, app_dir)
-    builder.layer("app", "the compiled application")
-    for rel in sorted(app_set, key=lambda p: str(p).encode()):
+    builder.layer("app", "the compiled application and its own data")
+    for rel in mine:
         _add_dist_file(builder, dist_dir, rel, app_dir)
 
     return ImagePlan(

@@ -82,6 +82,36 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="Which [project.scripts] entry to build when APP is a project with several.",
     ),
     Setting(name="load", kind="flag", help="Load the image into the Docker engine (DOCKER_HOST)."),
+    Setting(name="push", kind="flag", help="Push the image to the registry the tag names."),
+    Setting(
+        name="insecure-registry",
+        kind="list",
+        metavar="HOST[:PORT]",
+        help="Registry reached over plain HTTP or unverified TLS (loopback always is).",
+    ),
+    Setting(
+        name="mount-from",
+        metavar="REPO",
+        help="Repository on the same registry to mount missing blobs from.",
+    ),
+    Setting(
+        name="username",
+        metavar="USER",
+        configurable=False,
+        help="Registry user [default: from Docker's config.json]; with --password-stdin.",
+    ),
+    Setting(
+        name="password-stdin",
+        kind="flag",
+        configurable=False,
+        help="Read the registry password from stdin.",
+    ),
+    Setting(
+        name="metadata-file",
+        kind="path",
+        metavar="FILE",
+        help="Write the build's result (digest, layers, timings, …) as JSON.",
+    ),
     Setting(
         name="base",
         kind="choice",

@@ -1,0 +1,1 @@
+"""A package that reads its own data files with importlib.resources."""

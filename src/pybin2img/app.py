@@ -1,0 +1,202 @@
+"""What APP names, and how Nuitka is pointed at it.
+
+APP may be a script (``app.py``), a package directory with ``__main__.py``, a module
+(``-m pkg.mod``), or a project directory whose ``pyproject.toml`` has ``[project.scripts]``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, UsageError
+from .options import AppKind, AppSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_ENTRY = re.compile(r"^\s*([\w.]+)\s*:\s*([\w.]+)\s*(\[.*\])?\s*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileTarget:
+    """How Nuitka compiles the app."""
+
+    #: What Nuitka is given: the script, the package directory, or a generated launcher.
+    main: Path
+    #: The binary's file name in /app.
+    binary_name: str
+    #: Arguments Nuitka needs for this kind of input.
+    nuitka_args: tuple[str, ...] = ()
+    #: Import roots added to ``PYTHONPATH`` while compiling (a project's ``src``).
+    pythonpath: tuple[Path, ...] = ()
+    #: The directory Nuitka runs in.
+    cwd: Path
+    #: Python files checked for syntax errors before compiling.
+    sources: tuple[Path, ...] = ()
+    #: Launcher source to write at ``main`` before compiling (project entry points).
+    launcher: str | None = None
+    #: Dist-relative directories holding the app's own files (its packages' data): they go
+    #: into the top layer with the binary.
+    app_data: tuple[str, ...] = ()
+
+
+def resolve_app(path: Path | None, *, module: str | None, script: str | None) -> AppSpec:
+    """Classify APP; raise :class:`UsageError` when it names nothing pybin2img can compile."""
+    if module:
+        if path is not None:
+            raise UsageError("give either APP or -m MODULE, not both")
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
+            raise UsageError(f"-m {module!r} is not a module name")
+        return AppSpec(kind=AppKind.MODULE, path=Path.cwd(), module=module)
+    if path is None:
+        raise UsageError("give the app to build: a script, a package directory, or -m MODULE")
+    path = path.absolute()
+    if not path.exists():
+        raise UsageError(f"app {path} does not exist")
+    if path.is_dir():
+        if (path / "pyproject.toml").is_file() and _project_scripts(path):
+            return AppSpec(kind=AppKind.PROJECT, path=path, script=_choose_script(path, script))
+        if (path / "__main__.py").is_file():
+            return AppSpec(kind=AppKind.PACKAGE, path=path)
+        raise UsageError(
+            f"app {path} is a directory without __main__.py or a pyproject.toml with "
+            "[project.scripts]"
+        )
+    if path.suffix != ".py":
+        raise UsageError(f"app {path} is not a Python script (expected a .py file)")
+    return AppSpec(kind=AppKind.SCRIPT, path=path)
+
+
+def _pyproject(project: Path) -> dict[str, Any]:
+    try:
+        document: dict[str, Any] = tomllib.loads(
+            (project / "pyproject.toml").read_text(encoding="utf-8")
+        )
+        return document
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {project / 'pyproject.toml'}: {exc}") from exc
+
+
+def _project_scripts(project: Path) -> dict[str, str]:
+    scripts = _pyproject(project).get("project", {}).get("scripts", {})
+    if not isinstance(scripts, dict):
+        raise ConfigError(f"{project / 'pyproject.toml'}: [project.scripts] must be a table")
+    return {str(k): str(v) for k, v in scripts.items()}
+
+
+def _choose_script(project: Path, script: str | None) -> str:
+    scripts = _project_scripts(project)
+    if script is not None:
+        if script not in scripts:
+            raise UsageError(
+                f"{project / 'pyproject.toml'} has no script {script!r}; "
+                f"[project.scripts] names: {', '.join(sorted(scripts))}"
+            )
+        return script
+    if len(scripts) > 1:
+        raise UsageError(
+            f"{project / 'pyproject.toml'} defines several scripts "
+            f"({', '.join(sorted(scripts))}); choose one with --script NAME"
+        )
+    return next(iter(scripts))
+
+
+def project_dependencies(project: Path) -> tuple[str, ...]:
+    """``[project.dependencies]``: what the build environment installs for a project."""
+    deps = _pyproject(project).get("project", {}).get("dependencies", [])
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise ConfigError(f"{project / 'pyproject.toml'}: [project.dependencies] must be a list")
+    return tuple(deps)
+
+
+def _top_packages(root: Path) -> set[str]:
+    if not root.is_dir():
+        return set()
+    return {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+
+
+def _binary_name(name: str, packages: set[str]) -> str:
+    # A package's data files live in /app/<package>/, so the binary cannot take that name.
+    return f"{name}.bin" if name in packages else name
+
+
+def compile_target(
+    app: AppSpec, launcher_dir: Path, module_origin: Path | None = None
+) -> CompileTarget:
+    """How to compile ``app``. ``module_origin`` is where the build interpreter finds a MODULE;
+    ``launcher_dir`` is a stable directory for a project's generated entry-point script."""
+    if app.kind is AppKind.SCRIPT:
+        return CompileTarget(
+            main=app.path, binary_name=app.name, cwd=app.path.parent, sources=(app.path,)
+        )
+    if app.kind is AppKind.PACKAGE:
+        return _package_target(app.path, app.path.name)
+    if app.kind is AppKind.MODULE:
+        assert app.module is not None
+        if module_origin is None:
+            raise UsageError(f"module {app.module!r} was not found by the build interpreter")
+        name = app.module.rsplit(".", 1)[-1]
+        if module_origin.name == "__init__.py":
+            package = module_origin.parent
+            if not (package / "__main__.py").is_file():
+                raise UsageError(f"-m {app.module}: package {package} has no __main__.py")
+            return _package_target(package, name)
+        root = module_origin.parent
+        for _ in range(app.module.count(".")):
+            root = root.parent
+        return CompileTarget(
+            main=module_origin,
+            binary_name=_binary_name(name, {app.module.split(".")[0]}),
+            pythonpath=(root,),
+            cwd=app.path,
+            sources=(module_origin,),
+        )
+    assert app.kind is AppKind.PROJECT
+    assert app.script is not None
+    entry = _project_scripts(app.path)[app.script]
+    match = _ENTRY.match(entry)
+    if not match:
+        raise ConfigError(f"[project.scripts] {app.script} = {entry!r} is not 'module:function'")
+    module, function = match.group(1), match.group(2)
+    src = app.path / "src"
+    root = src if src.is_dir() and (src / module.split(".")[0]).exists() else app.path
+    if not _NAME.match(app.script):
+        raise ConfigError(f"[project.scripts] name {app.script!r} is not a valid file name")
+    launcher = launcher_dir / f"{app.script.replace('-', '_').replace('.', '_')}.py"
+    obj, _, attr = function.partition(".")
+    call = f"{obj}.{attr}()" if attr else f"{obj}()"
+    code = (
+        f'"""Entry point {app.script} = {entry}, generated by pybin2img."""\n'
+        "import sys\n\n"
+        f"from {module} import {obj}\n\n"
+        f"sys.exit({call})\n"
+    )
+    return CompileTarget(
+        main=launcher,
+        binary_name=_binary_name(app.script, _top_packages(root)),
+        nuitka_args=tuple(f"--include-package-data={p}" for p in sorted(_top_packages(root))),
+        pythonpath=(root,),
+        cwd=app.path,
+        sources=tuple(sorted(root.rglob("*.py")))[:2000],
+        launcher=code,
+        app_data=tuple(sorted(_top_packages(root))),
+    )
+
+
+def _package_target(package: Path, name: str) -> CompileTarget:
+    return CompileTarget(
+        main=package,
+        binary_name=_binary_name(name, {package.name}),
+        nuitka_args=("--python-flag=-m", f"--include-package-data={package.name}"),
+        pythonpath=(package.parent,),
+        cwd=package.parent,
+        sources=tuple(sorted(package.rglob("*.py"))),
+        app_data=(package.name,),
+    )
