@@ -344,6 +344,60 @@ def push(
     click.echo(result.pinned_reference)
 
 
+@cli.command()
+@click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
+    """Check IMAGE.tar (digests, sizes, diff_ids, index and manifest.json agreeing) and show
+    its config, layers, size by part and largest files. Exits 10 on any inconsistency."""
+    from .inspect import format_report, inspect_tarball
+
+    report = inspect_tarball(str(tarball))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(format_report(report))
+
+
+@cli.command()
+@click.argument(
+    "files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the closures as JSON.")
+@click.option(
+    "--library-path",
+    multiple=True,
+    metavar="DIR",
+    help="Directory searched before the system ones (never the host's LD_LIBRARY_PATH).",
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("/"),
+    help="Resolve inside this root filesystem (FILEs are paths inside it).",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+def deps(
+    files: tuple[Path, ...], as_json: bool, library_path: tuple[str, ...], root: Path, debug: bool
+) -> None:
+    """Print the shared-library tree of each ELF FILE, found as glibc's loader would find it
+    (nothing is executed). Exits 5 when a library cannot be found."""
+    from .deps import closure_json, format_tree, resolve_files
+
+    paths = []
+    for file in files:
+        path = file if root != Path("/") else file.absolute()
+        if not (root / str(path).lstrip("/")).is_file():
+            raise UsageError(f"{file} is not a file")
+        paths.append(str(path))
+    closures = resolve_files(paths, root=str(root), library_path=library_path)
+    if as_json:
+        click.echo(json.dumps([closure_json(c) for c in closures], indent=2))
+    else:
+        click.echo("\n\n".join(format_tree(c) for c in closures))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -43,6 +43,18 @@ _PLATFORMS: dict[int, tuple[str, ...]] = {
     21: ("power9", "power10", "power8"),
 }
 #: Debian multiarch triplets, for a loader whose compiled-in directories cannot be read.
+#: glibc's loader for (e_machine, ELF class): what ``ld.so --list`` of a shared library uses
+#: when the library names no interpreter of its own.
+_DEFAULT_INTERPRETERS: dict[tuple[int, int], str] = {
+    (62, 2): "/lib64/ld-linux-x86-64.so.2",
+    (3, 1): "/lib/ld-linux.so.2",
+    (183, 2): "/lib/ld-linux-aarch64.so.1",
+    (40, 1): "/lib/ld-linux-armhf.so.3",
+    (21, 2): "/lib64/ld64.so.2",
+    (22, 2): "/lib/ld64.so.1",
+    (243, 2): "/lib/ld-linux-riscv64-lp64d.so.1",
+}
+
 _TRIPLETS: dict[tuple[int, int], str] = {
     (62, 2): "x86_64-linux-gnu",
     (3, 1): "i386-linux-gnu",
@@ -315,6 +327,7 @@ class _Process:
         self.root_ids: list[Hashable] = []
         self.main: _Object
         self.interp: _Object | None = None
+        self.interpreter: str | None = None
         self.target: _Target
 
     # -- the process ---------------------------------------------------------------------
@@ -323,14 +336,20 @@ class _Process:
         main_found = self._open_root(roots[0], main=True)
         self.root_ids.append(main_found.identity)
         facts = main_found.facts
-        self.musl = facts.interpreter is not None and _is_musl(facts.interpreter)
+        interpreter = facts.interpreter
+        if interpreter is None and facts.needed:
+            # A shared library as the root: resolved as `ld.so --list lib.so` would, with the
+            # machine's glibc loader as the program interpreter.
+            interpreter = _DEFAULT_INTERPRETERS.get((facts.e_machine, facts.ei_class))
+        self.musl = interpreter is not None and _is_musl(interpreter)
         self.main = self._add(main_found, loader=None, reason="root", needed_by=None, phase=0)
         # The kernel-started program's $ORIGIN comes from /proc/self/exe: its real path.
         self.main.origin = posixpath.dirname(main_found.realpath)
-        if facts.interpreter is None:
+        if interpreter is None:
             return self._static(roots, extra_libs)
-        self.target = self._derive_target(facts)
-        self._load_interpreter(facts.interpreter)
+        self.interpreter = interpreter
+        self.target = self._derive_target(facts, interpreter)
+        self._load_interpreter(interpreter)
         if not self.musl and self.view.lstat_kind("/etc/ld.so.preload") is not Kind.MISSING:
             self._warn("the target has /etc/ld.so.preload; the libraries it names are not resolved")
         self._walk([self.main])
@@ -594,16 +613,15 @@ class _Process:
         self._register(self.interp, interp)
         self._edge(self.main, interp, self.interp)
 
-    def _derive_target(self, facts: elf.ElfFacts) -> _Target:
-        assert facts.interpreter is not None
+    def _derive_target(self, facts: elf.ElfFacts, interpreter: str) -> _Target:
         musl = self.musl
         loader_bytes = b""
-        real = self.view.realpath(facts.interpreter)
+        real = self.view.realpath(interpreter)
         if real is not None and self.view.lstat_kind(real) is Kind.REGULAR:
             with open(self.view.source(real), "rb") as stream:
                 loader_bytes = stream.read()
         if musl:
-            default_dirs = self._musl_default_dirs(facts.interpreter)
+            default_dirs = self._musl_default_dirs(interpreter)
         else:
             default_dirs = loader_system_dirs(loader_bytes) or self._guess_default_dirs(facts)
         cache = None
@@ -997,7 +1015,7 @@ class _Process:
             libc = "musl" if self.musl else "glibc"
         return Closure(
             roots=roots,
-            interpreter=self.main.found.facts.interpreter,
+            interpreter=self.interpreter,
             objects=tuple(_freeze(o) for o in (*root_objects, *others)),
             edges=tuple(self.edges),
             conflicts=tuple(self.conflicts),

@@ -1,6 +1,6 @@
 """Print every message shipped in greeter/messages, and the package's version file.
 
-    python -m greeter [NAME]
+python -m greeter [NAME]
 """
 
 import sys
