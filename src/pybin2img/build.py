@@ -6,7 +6,9 @@ data; this module only sequences them, times them and cleans up the workspace.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -18,17 +20,18 @@ from .buildenv import build_environment
 from .cache import Cache, digest_of
 from .compile import compile_app, default_jobs, probe_interpreter
 from .elf import read_elf
-from .errors import ImageWriteError, UsageError
+from .errors import EngineError, ImageWriteError, UsageError
 from .fsview import HostView
 from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
-from .load import load_image
+from .load import docker_client, load_image
 from .log import Log
 from .options import AppKind, BuildOptions
 from .plan import DEFAULT_PATH, elf_roots, plan_image, staged_view
 from .provenance import GitInfo, git_info
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
-from .write import write_image
+from .smoke import smoke_test
+from .write import WrittenImage, write_image
 
 if TYPE_CHECKING:
     from .push import PushResult
@@ -199,6 +202,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 dist_dir=compiled.dist_dir,
                 roots=roots,
                 closure=closure,
+                modules=compiled.modules,
+                ca_certs=options.ca_certs,
+                tzdata=options.tzdata,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
             )
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
@@ -224,19 +230,30 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             created_by=f"pybin2img {__version__}",
         )
         annotations = image_annotations(options, git, epoch)
-        with log.stage("write") as stage:
-            written = write_image(
-                layers=plan.layers,
-                config=config,
-                reference=options.reference,
-                annotations=annotations,
-                output=options.output,
-                workdir=workdir,
-                compression=options.compression,
-                blob_cache=cache.ensure("blobs"),
-                jobs=options.jobs or default_jobs(),
-            )
-            stage.summary = f"{written.path} ({written.size} bytes)"
+        # The tarball is complete under a temporary name until the smoke test passed, so
+        # nothing that failed it is ever left where a later step would pick it up.
+        partial = options.output.parent / f".{options.output.name}.partial-{os.getpid()}"
+        try:
+            with log.stage("write") as stage:
+                written = write_image(
+                    layers=plan.layers,
+                    config=config,
+                    reference=options.reference,
+                    annotations=annotations,
+                    output=partial,
+                    workdir=workdir,
+                    compression=options.compression,
+                    blob_cache=cache.ensure("blobs"),
+                    jobs=options.jobs or default_jobs(),
+                )
+                stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
+            if options.smoke_test is not None:
+                with log.stage("smoke") as stage:
+                    stage.summary = _smoke(options, written)
+            os.replace(partial, options.output)
+        finally:
+            partial.unlink(missing_ok=True)
+        written = dataclasses.replace(written, path=options.output)
 
     if options.load:
         with log.stage("load") as stage:
@@ -263,6 +280,26 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         pushed=pushed,
         timings=dict(log.timings),
     )
+
+
+def _smoke(options: BuildOptions, written: WrittenImage) -> str:
+    """Run the smoke test; return its one-line summary."""
+    try:
+        docker_client(options.docker_env).close()
+        engine = True
+    except EngineError:
+        engine = False
+    result = smoke_test(
+        tarball=written.path,
+        image_id=written.config_digest,
+        args=shlex.split(options.smoke_test or ""),
+        timeout=options.smoke_timeout,
+        docker_env=options.docker_env,
+        engine=engine,
+    )
+    if result.still_running:
+        return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
+    return f"{result.where}: exit code 0"
 
 
 def nuitka_requirement() -> str:

@@ -206,6 +206,8 @@ def build(
         reference=reference,
         output=(values["output"] or Path(f"{reference.name}.tar")).absolute(),
         base=values["base"],
+        ca_certs=values["ca_certs"],
+        tzdata=values["tzdata"],
         python=(values["python"] or Path(sys.executable)).absolute(),
         requirements=values["requirements"].absolute() if values["requirements"] else None,
         load=values["load"],
@@ -233,6 +235,8 @@ def build(
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
+        smoke_test=values["smoke_test"],
+        smoke_timeout=values["smoke_timeout"],
         cache_dir=_cache_dir(environ),
         source_date_epoch=_epoch(environ),
         docker_env={

@@ -90,6 +90,10 @@ class CompileResult:
     log_file: Path
     #: Whether the dist came from the cache (no compile ran).
     cached: bool = False
+    #: Every module compiled or included (``ssl``, ``zoneinfo``, ``flask.app``, …).
+    modules: frozenset[str] = frozenset()
+    #: Names of the installed distributions the modules came from (``Flask``, ``numpy``).
+    distributions: tuple[str, ...] = ()
 
 
 def probe_interpreter(
@@ -174,42 +178,57 @@ def compile_app(
     log: Log,
 ) -> CompileResult:
     """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile."""
-    name = target.binary_name
     key = compile_key(options, target, interpreter)
-    log_file = cache.path("logs", f"{name}.nuitka.log")
-    hit = _cached_dist(cache, key, name)
-    if hit is not None:
-        return CompileResult(
-            dist_dir=hit, binary=hit / name, interpreter=interpreter, log_file=log_file, cached=True
-        )
-    with cache.lock(f"dist-{key}"):
-        hit = _cached_dist(cache, key, name)
-        if hit is not None:
-            return CompileResult(
-                dist_dir=hit,
-                binary=hit / name,
-                interpreter=interpreter,
-                log_file=log_file,
-                cached=True,
-            )
-        dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
-        sources = _user_sources(report, target.cwd)
-        entry_key = digest_of(key, sources)[:32]
-        with cache.staging("dists", entry_key) as staging:
-            shutil.move(str(dist), staging / "dist")
-            (staging / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True))
-        _remember(cache, key, entry_key)
-    dist_dir = cache.path("dists", entry_key, "dist")
+    log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
+    entry = _cached_entry(cache, key, target.binary_name)
+    cached = entry is not None
+    if entry is None:
+        with cache.lock(f"dist-{key}"):
+            entry = _cached_entry(cache, key, target.binary_name)
+            cached = entry is not None
+            if entry is None:
+                entry = _compile_into_cache(
+                    options, target, interpreter, cache, key, workdir, log_file, log
+                )
+    contents = json.loads((entry / "contents.json").read_text())
     return CompileResult(
-        dist_dir=dist_dir, binary=dist_dir / name, interpreter=interpreter, log_file=log_file
+        dist_dir=entry / "dist",
+        binary=entry / "dist" / target.binary_name,
+        interpreter=interpreter,
+        log_file=log_file,
+        cached=cached,
+        modules=frozenset(contents["modules"]),
+        distributions=tuple(contents["distributions"]),
     )
+
+
+def _compile_into_cache(
+    options: BuildOptions,
+    target: CompileTarget,
+    interpreter: Interpreter,
+    cache: Cache,
+    key: str,
+    workdir: Path,
+    log_file: Path,
+    log: Log,
+) -> Path:
+    dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
+    sources, modules, distributions = _read_report(report, target.cwd)
+    entry_key = digest_of(key, sources)[:32]
+    with cache.staging("dists", entry_key) as staging:
+        shutil.move(str(dist), staging / "dist")
+        (staging / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True))
+        contents = {"modules": sorted(modules), "distributions": sorted(distributions)}
+        (staging / "contents.json").write_text(json.dumps(contents, indent=1))
+    _remember(cache, key, entry_key)
+    return cache.path("dists", entry_key)
 
 
 _KEEP_PER_KEY = 3
 
 
-def _cached_dist(cache: Cache, key: str, name: str) -> Path | None:
-    """The dist of the newest entry for ``key`` whose recorded app sources are unchanged."""
+def _cached_entry(cache: Cache, key: str, name: str) -> Path | None:
+    """The newest cache entry for ``key`` whose recorded app sources are all unchanged."""
     try:
         entries = json.loads(cache.path("dists", f"{key}.json").read_text())
     except (OSError, ValueError):
@@ -220,10 +239,12 @@ def _cached_dist(cache: Cache, key: str, name: str) -> Path | None:
             sources = json.loads((entry / "sources.json").read_text())
         except (OSError, ValueError):
             continue
-        if (entry / "dist" / name).is_file() and all(
-            _hash_or_none(Path(path)) == digest for path, digest in sources.items()
+        if (
+            (entry / "dist" / name).is_file()
+            and (entry / "contents.json").is_file()
+            and all(_hash_or_none(Path(path)) == digest for path, digest in sources.items())
         ):
-            return entry / "dist"
+            return entry
     return None
 
 
@@ -249,21 +270,27 @@ def _hash_or_none(path: Path) -> str | None:
         return None
 
 
-def _user_sources(report: Path, cwd: Path) -> dict[str, str]:
-    """Every file the dist was made from that lies outside the interpreter's own tree.
+def _read_report(report: Path, cwd: Path) -> tuple[dict[str, str], set[str], set[str]]:
+    """From Nuitka's report: the files the dist was made from, its modules and distributions.
 
-    Nuitka's report names files with placeholders: ``${cwd}`` is the directory it ran in (the
-    app's), ``${sys.prefix}`` and friends the interpreter's tree, which the compile key already
-    covers (interpreter identity and installed distributions). Everything else — the app's
-    modules and data, and host libraries Nuitka copied into the dist — is hashed, so that a
-    change to any of them means a new compile.
+    Files: the report names them with placeholders; ``${cwd}`` is the directory Nuitka ran in
+    (the app's), ``${sys.prefix}`` and friends the interpreter's tree, which the compile key
+    already covers (interpreter identity and installed distributions). Everything else — the
+    app's modules and data, and host libraries Nuitka copied into the dist — is hashed, so that
+    a change to any of them means a new compile.
     """
     try:
         root = ElementTree.parse(report).getroot()  # noqa: S314 - Nuitka's own report
     except (OSError, ElementTree.ParseError) as exc:
         raise CompileError(f"cannot read Nuitka's report {report}: {exc}") from exc
     sources: dict[str, str] = {}
+    modules: set[str] = set()
+    distributions: set[str] = set()
     for element in root.iter():
+        if element.tag == "module":
+            modules.add(element.get("name", ""))
+            if element.get("distribution"):
+                distributions.add(element.get("distribution", ""))
         for attribute in ("source_path", "source"):
             value = element.get(attribute)
             if not value:
@@ -277,7 +304,7 @@ def _user_sources(report: Path, cwd: Path) -> dict[str, str]:
                 sources[str(path)] = file_digest(path)
     if not sources:
         raise CompileError(f"Nuitka's report {report} names no source file of the app")
-    return sources
+    return sources, modules, distributions
 
 
 def _run_nuitka(

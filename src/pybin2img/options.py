@@ -63,6 +63,11 @@ class BuildOptions:
     output: Path
     #: ``scratch`` or ``distroless``.
     base: str = "scratch"
+    #: CA bundle in the image: ``auto`` (when the app uses ssl), ``always`` or ``never``.
+    ca_certs: str = "auto"
+    #: /usr/share/zoneinfo in the image: ``auto`` (when the app uses zoneinfo), ``always``,
+    #: ``never``.
+    tzdata: str = "auto"
     #: The interpreter that compiles the app (its site-packages provide the dependencies).
     python: Path
     #: Requirements file: the app's dependencies, installed with Nuitka into a cached venv made
@@ -109,6 +114,12 @@ class BuildOptions:
     jobs: int | None = None
     #: Where Nuitka's cache, ccache and logs live.
     cache_dir: Path
+
+    # --- smoke test ---------------------------------------------------------------------------
+    #: Arguments for a test run of the finished image (``""``: none); ``None``: no test run.
+    smoke_test: str | None = None
+    #: Seconds the test run may take; a program still running then (a server) passes.
+    smoke_timeout: float = 10.0
 
     # --- output -------------------------------------------------------------------------------
     #: File mtimes and ``created`` in the image; ``None`` means the app's last git commit, else 0.

@@ -110,29 +110,43 @@ def plan_image(
     dist_dir: Path,
     roots: Sequence[Path],
     closure: Closure,
+    modules: frozenset[str] = frozenset(),
     app_paths: Sequence[str] = (),
+    ca_certs: str = "auto",
+    tzdata: str = "auto",
     ca_bundle: str | None = None,
-    zoneinfo: str | None = None,
+    zoneinfo: str = "/usr/share/zoneinfo",
 ) -> ImagePlan:
     """Lay out the image.
 
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
-    closure was resolved from). ``app_paths`` are dist-relative files or directories that belong
-    to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
+    closure was resolved from). ``modules`` are the Python modules compiled in: ``ssl`` calls for
+    the CA bundle and ``zoneinfo`` for time zones when ``ca_certs``/``tzdata`` are ``auto``
+    (``always``/``never`` force them). ``app_paths`` are dist-relative files or directories that
+    belong to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
 
     openssl_dir = find_openssl_dir([obj.source for obj in closure.objects])
-    wants_certs = base == "distroless" or openssl_dir is not None
+    uses_ssl = "ssl" in modules or openssl_dir is not None
+    wants_certs = ca_certs == "always" or (
+        ca_certs == "auto" and (base == "distroless" or uses_ssl)
+    )
     bundle = ca_bundle or (next((b for b in HOST_CA_BUNDLES if os.path.isfile(b)), None))
     if wants_certs and bundle is None:
         raise ImageWriteError(
-            "the app uses OpenSSL but no CA bundle was found on this machine "
-            f"({', '.join(HOST_CA_BUNDLES)}); install ca-certificates"
+            "the image needs CA certificates but no CA bundle was found on this machine "
+            f"({', '.join(HOST_CA_BUNDLES)}); install ca-certificates or pass --ca-certs never"
         )
-    if base == "distroless" and zoneinfo is None and os.path.isdir("/usr/share/zoneinfo"):
-        zoneinfo = "/usr/share/zoneinfo"
+    wants_tz = tzdata == "always" or (
+        tzdata == "auto" and (base == "distroless" or "zoneinfo" in modules)
+    )
+    if wants_tz and not os.path.isdir(zoneinfo):
+        raise ImageWriteError(
+            f"the image needs time zone data but {zoneinfo} does not exist on this machine; "
+            "install tzdata or pass --tzdata never"
+        )
 
     builder = RootfsBuilder()
     builder.layer("base", f"base files ({base})")
@@ -142,7 +156,7 @@ def plan_image(
             name=base,
             ca_bundle=bundle if wants_certs else None,
             openssl_dir=openssl_dir,
-            zoneinfo=zoneinfo,
+            zoneinfo=zoneinfo if wants_tz else None,
         ),
     )
 

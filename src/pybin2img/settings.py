@@ -35,7 +35,9 @@ class Setting:
     name: str
     help: str
     #: ``text``, ``path``, ``flag``, ``int``, ``choice``, ``list`` (repeatable), ``paths``
-    #: (repeatable paths) or ``pairs`` (repeatable ``KEY=VALUE``; a table in pyproject).
+    #: (repeatable paths), ``pairs`` (repeatable ``KEY=VALUE``; a table in pyproject) or
+    #: ``optional`` (a flag that may take a value: ``--smoke-test`` or ``--smoke-test=ARGS``;
+    #: ``true`` or a string in pyproject).
     kind: str = "text"
     short: str | None = None
     default: Any = None
@@ -132,6 +134,20 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         metavar="FILE",
         help="The app's requirements, installed with Nuitka into a cached build environment.",
     ),
+    Setting(
+        name="ca-certs",
+        kind="choice",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="Ship the CA bundle: auto = when the app uses ssl (always with distroless).",
+    ),
+    Setting(
+        name="tzdata",
+        kind="choice",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="Ship /usr/share/zoneinfo: auto = when the app uses zoneinfo (always: distroless).",
+    ),
     Setting(name="user", default="65532", help="User the app runs as."),
     Setting(name="workdir", default="/app", metavar="DIR", help="Working directory."),
     Setting(name="env", kind="pairs", metavar="KEY=VALUE", help="Environment variable."),
@@ -160,6 +176,19 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
     Setting(
+        name="smoke-test",
+        kind="optional",
+        metavar="[ARGS]",
+        help="Run the finished image once (locked down) with ARGS; fail the build if it fails.",
+    ),
+    Setting(
+        name="smoke-timeout",
+        kind="int",
+        metavar="SECONDS",
+        default=10,
+        help="How long the smoke test may run; a server still running then passes.",
+    ),
+    Setting(
         name="compression",
         kind="choice",
         choices=("gzip", "zstd"),
@@ -186,6 +215,8 @@ def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]
                 kwargs.update(envvar=setting.envvar, show_envvar=True)
             if setting.kind == "flag":
                 kwargs.update(is_flag=True, default=False)
+            elif setting.kind == "optional":
+                kwargs.update(is_flag=False, flag_value="", default=None, metavar=setting.metavar)
             else:
                 kwargs.update(default=setting.default, metavar=setting.metavar)
                 if setting.repeatable:
@@ -254,6 +285,14 @@ def _convert(setting: Setting, raw: Any, path: Path) -> Any:
     if setting.kind == "flag":
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} must be true or false")
+        return raw
+    if setting.kind == "optional":
+        if raw is True:
+            return ""
+        if raw is False:
+            return None
+        if not isinstance(raw, str):
+            raise ConfigError(f"{where} must be true, false or a string of arguments")
         return raw
     if setting.kind == "int":
         if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:

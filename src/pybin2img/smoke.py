@@ -1,0 +1,248 @@
+"""Smoke test: run the finished image once, locked down, before anything is shipped.
+
+In the Docker engine when one is reachable (``--read-only --network none --cap-drop ALL`` as the
+image's user); otherwise in private namespaces (mount, PID, network, IPC, UTS) rooted at the
+image's files, with a read-only root. The build fails when the app exits non-zero or its output
+shows a failed import or a missing shared object, which some packages only print as a warning.
+A program still running when the time is up (a server) passes if its output so far is clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EngineError, SmokeTestError
+
+#: Output that means the app is broken even when it exits 0.
+FAILURE_PATTERNS = re.compile(
+    r"ModuleNotFoundError|ImportError|No module named|cannot open shared object file"
+    r"|error while loading shared libraries|failed unexpectedly despite"
+    r"|RequestsDependencyWarning|Fatal Python error|Segmentation fault"
+)
+_TAIL = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeResult:
+    """How the smoke run went."""
+
+    where: str
+    exit_code: int | None
+    output: str
+    #: True when the app was still running at the timeout (a server) and was stopped.
+    still_running: bool = False
+
+
+def smoke_test(
+    *,
+    tarball: Path,
+    image_id: str,
+    args: Sequence[str],
+    timeout: float,
+    docker_env: Mapping[str, str],
+    engine: bool,
+) -> SmokeResult:
+    """Run the image once; raise :class:`SmokeTestError` when it fails.
+
+    ``engine``: use the Docker engine (the caller checked it is reachable); otherwise run in
+    private namespaces.
+    """
+    if engine:
+        result = _run_in_engine(tarball, image_id, args, timeout, docker_env)
+    else:
+        result = _run_in_namespace(tarball, args, timeout)
+    tail = "\n".join(f"  | {line}" for line in result.output.splitlines()[-_TAIL:])
+    if result.exit_code not in (0, None) and not result.still_running:
+        raise SmokeTestError(
+            f"smoke test ({result.where}): the app exited with code {result.exit_code}",
+            details=tail,
+        )
+    match = FAILURE_PATTERNS.search(result.output)
+    if match:
+        raise SmokeTestError(
+            f"smoke test ({result.where}): the output shows {match.group(0)!r}", details=tail
+        )
+    return result
+
+
+def _run_in_engine(
+    tarball: Path, image_id: str, args: Sequence[str], timeout: float, docker_env: Mapping[str, str]
+) -> SmokeResult:
+    import docker
+
+    from .load import docker_client
+
+    client = docker_client(docker_env)
+    previous: dict[str, str | None] | None = None
+    try:
+        try:
+            client.images.get(image_id)
+        except docker.errors.ImageNotFound:
+            previous = _tag_targets(client, _repo_tags(tarball))
+            with tarball.open("rb") as f:
+                client.images.load(f)
+        container = client.containers.create(
+            image_id,
+            command=list(args),
+            network_mode="none",
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+        )
+        try:
+            container.start()
+            still_running = False
+            try:
+                status: dict[str, Any] = container.wait(timeout=timeout)
+                code: int | None = int(status.get("StatusCode", 1))
+            except Exception:  # requests' ReadTimeout: the app is still running
+                still_running = True
+                container.stop(timeout=5)
+                code = None
+            output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        finally:
+            container.remove(force=True)
+    except docker.errors.APIError as exc:
+        raise EngineError(
+            f"smoke test: the Docker engine failed: {exc.explanation or exc}"
+        ) from exc
+    finally:
+        if previous is not None:
+            _restore(client, previous, image_id)
+        client.close()
+    return SmokeResult(
+        where="Docker engine", exit_code=code, output=output, still_running=still_running
+    )
+
+
+def _repo_tags(tarball: Path) -> list[str]:
+    with tarfile.open(tarball) as tar:
+        f = tar.extractfile("manifest.json")
+        tags: list[str] = json.loads(f.read())[0].get("RepoTags", []) if f else []
+    return tags
+
+
+def _tag_targets(client: Any, tags: Sequence[str]) -> dict[str, str | None]:
+    """Which image each tag names now (``None``: the tag does not exist)."""
+    import docker
+
+    targets: dict[str, str | None] = {}
+    for tag in tags:
+        try:
+            targets[tag] = client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            targets[tag] = None
+    return targets
+
+
+def _restore(client: Any, previous: Mapping[str, str | None], image_id: str) -> None:
+    """Undo the load the smoke test needed: the user did not ask for the image in the engine.
+
+    Tags that named another image before point at it again; the tested image is removed.
+    """
+    import docker
+
+    for tag, old in previous.items():
+        try:
+            if old is not None:
+                client.images.get(old).tag(tag)
+            else:
+                client.images.remove(tag)
+        except docker.errors.APIError:
+            pass
+    with contextlib.suppress(docker.errors.APIError):  # still tagged elsewhere: leave it
+        client.images.remove(image_id)
+
+
+def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> SmokeResult:
+    for program in ("unshare", "mount"):
+        if not shutil.which(program):
+            raise SmokeTestError(
+                f"smoke test: no Docker engine is reachable and {program} is not installed"
+            )
+    with tempfile.TemporaryDirectory(prefix="pybin2img-smoke-") as tmp:
+        root = Path(tmp) / "rootfs"
+        config = _extract(tarball, root)
+        run = config.get("config", {})
+        command = [*run.get("Entrypoint", []), *(args or run.get("Cmd") or [])]
+        user = run.get("User") or "0"
+        uid, _, gid = user.partition(":")
+        env = dict(entry.split("=", 1) for entry in run.get("Env", []) if "=" in entry)
+        # In fresh namespaces: a read-only bind of the root and a /proc for the new PID space,
+        # then the command inside that root, in its working directory, as the image's user.
+        # No network peers: the new network namespace has only loopback.
+        script = (
+            'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
+            'mount -o remount,bind,ro "$1"; mount -t proc proc "$1/proc"; '
+            'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
+            'exec unshare --root="$root" --wd="$wd" --setuid="$uid" --setgid="$gid" "$@"'
+        )
+        (root / "proc").mkdir(exist_ok=True)
+        argv = [
+            "unshare",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--net",
+            "--ipc",
+            "--uts",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(root),
+            run.get("WorkingDir") or "/",
+            uid,
+            gid or uid,
+            *command,
+        ]
+        try:
+            proc = subprocess.run(
+                argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            output = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode()
+            return SmokeResult(
+                where="private namespaces", exit_code=None, output=output, still_running=True
+            )
+    return SmokeResult(
+        where="private namespaces", exit_code=proc.returncode, output=proc.stdout + proc.stderr
+    )
+
+
+def _extract(tarball: Path, root: Path) -> dict[str, Any]:
+    """Unpack the image's layers in order into ``root``; return its config."""
+    root.mkdir(parents=True)
+    with tarfile.open(tarball) as outer:
+
+        def member(name: str) -> bytes:
+            f = outer.extractfile(name)
+            if f is None:
+                raise SmokeTestError(f"smoke test: {tarball} has no {name}")
+            return f.read()
+
+        manifest = json.loads(member("manifest.json"))[0]
+        config: dict[str, Any] = json.loads(member(manifest["Config"]))
+        for layer in manifest["Layers"]:
+            data = member(layer)
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            elif data[:4] == b"\x28\xb5\x2f\xfd":
+                import zstandard
+
+                data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(root, numeric_owner=True, filter="tar")
+    return config
