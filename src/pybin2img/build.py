@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -18,7 +19,7 @@ from . import __version__
 from .app import compile_target, project_dependencies
 from .buildenv import build_environment
 from .cache import Cache, digest_of
-from .compile import compile_app, default_jobs, probe_interpreter
+from .compile import CompileResult, compile_app, default_jobs, probe_interpreter
 from .elf import read_elf
 from .errors import EngineError, ImageWriteError, UsageError
 from .fsview import HostView
@@ -53,6 +54,12 @@ class BuildResult:
     loaded: bool
     #: ``scratch`` or ``distroless``.
     base: str = "scratch"
+    #: The build interpreter (a cached build environment's with ``--requirements``).
+    python: str = ""
+    python_version: str = ""
+    nuitka_version: str = ""
+    #: ``(name, version)`` of the Python distributions compiled into the binary.
+    distributions: tuple[tuple[str, str], ...] = ()
     #: What ``--push`` did, when it was asked for.
     pushed: PushResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -75,6 +82,9 @@ class BuildResult:
             "uncompressed_size": sum(layer.uncompressed_size for layer in self.layers),
             "files": self.files,
             "base": self.base,
+            "python": {"executable": self.python, "version": self.python_version},
+            "nuitka_version": self.nuitka_version,
+            "distributions": [{"name": n, "version": v} for n, v in self.distributions],
             "layers": [
                 {
                     "digest": layer.descriptor.digest,
@@ -277,6 +287,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         files=files,
         loaded=options.load,
         base=options.base,
+        python=str(compiled.interpreter.executable),
+        python_version=compiled.interpreter.python_version,
+        nuitka_version=compiled.interpreter.nuitka_version,
+        distributions=compiled_distributions(compiled),
         pushed=pushed,
         timings=dict(log.timings),
     )
@@ -300,6 +314,18 @@ def _smoke(options: BuildOptions, written: WrittenImage) -> str:
     if result.still_running:
         return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
     return f"{result.where}: exit code 0"
+
+
+def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ...]:
+    """The installed distributions (with versions) whose modules Nuitka compiled in."""
+
+    def normal(name: str) -> str:  # PEP 503
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    versions = {normal(name): version for name, version in compiled.interpreter.distributions}
+    return tuple(
+        (name, versions.get(normal(name), "unknown")) for name in sorted(compiled.distributions)
+    )
 
 
 def nuitka_requirement() -> str:
