@@ -11,7 +11,9 @@ packages=(
   # registry for push tests (one open, one with htpasswd Basic auth)
   docker-registry apache2-utils
   # helpers used by the scripts
-  ca-certificates curl iproute2 util-linux
+  ca-certificates curl iproute2 util-linux openssl
+  # benchmark baseline: a Debian minbase root with python3 (bench/images.py)
+  debootstrap
 )
 
 missing=()
