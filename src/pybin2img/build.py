@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .app import compile_target, project_dependencies
+from .base import BASES
+from .baseimage import BaseImage, base_blobs, read_base
 from .buildenv import build_environment
 from .cache import Cache, digest_of
 from .compile import CompileResult, compile_app, default_jobs, probe_interpreter
@@ -132,12 +134,16 @@ def check_output(output: Path) -> None:
         raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
 
 
-def image_annotations(options: BuildOptions, git: GitInfo, epoch: int) -> dict[str, str]:
+def image_annotations(
+    options: BuildOptions, git: GitInfo, epoch: int, base_image: BaseImage | None = None
+) -> dict[str, str]:
     """The manifest's ``org.opencontainers.image.*`` annotations; ``--annotation`` wins."""
     annotations = {
         "org.opencontainers.image.created": rfc3339(epoch),
-        "org.opencontainers.image.base.name": options.base,
+        "org.opencontainers.image.base.name": base_image.name if base_image else options.base,
     }
+    if base_image is not None and base_image.digest:
+        annotations["org.opencontainers.image.base.digest"] = base_image.digest
     if options.reference.explicit_tag and options.reference.tag != "latest":
         annotations["org.opencontainers.image.version"] = options.reference.tag
     if git.source:
@@ -191,6 +197,12 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             size = _tree_size(compiled.dist_dir) / 1e6
             stage.summary = f"{size:.1f} MB dist" + (" (cached)" if compiled.cached else "")
 
+        base_image = None
+        if options.base not in BASES:
+            with log.stage("base") as stage:
+                base_image = read_base(Path(options.base), workdir)
+                stage.summary = f"{base_image.name}: {len(base_image.layers)} layers reused"
+
         with log.stage("resolve") as stage:
             roots = elf_roots(compiled.dist_dir, compiled.binary)
             closure = resolve_closure(
@@ -213,6 +225,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 roots=roots,
                 closure=closure,
                 modules=compiled.modules,
+                base_image=base_image,
                 ca_certs=options.ca_certs,
                 tzdata=options.tzdata,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
@@ -238,8 +251,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             stop_signal=options.stop_signal,
             created=epoch,
             created_by=f"pybin2img {__version__}",
+            base=base_image.config if base_image else None,
         )
-        annotations = image_annotations(options, git, epoch)
+        annotations = image_annotations(options, git, epoch, base_image)
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
         partial = options.output.parent / f".{options.output.name}.partial-{os.getpid()}"
@@ -255,6 +269,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     compression=options.compression,
                     blob_cache=cache.ensure("blobs"),
                     jobs=options.jobs or default_jobs(),
+                    base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),
                 )
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
             if options.smoke_test is not None:

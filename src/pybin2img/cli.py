@@ -205,7 +205,7 @@ def build(
         app=app_spec,
         reference=reference,
         output=(values["output"] or Path(f"{reference.name}.tar")).absolute(),
-        base=values["base"],
+        base=_base(values["base"]),
         ca_certs=values["ca_certs"],
         tzdata=values["tzdata"],
         python=(values["python"] or Path(sys.executable)).absolute(),
@@ -253,6 +253,16 @@ def build(
     if environ.get("GITHUB_OUTPUT"):
         _github_output(Path(environ["GITHUB_OUTPUT"]), result.github_outputs())
     click.echo(result.pushed.pinned_reference if result.pushed else result.pinned_reference)
+
+
+def _base(value: str) -> str:
+    """``scratch``, ``distroless``, or the absolute path of an image tarball that exists."""
+    if value in ("scratch", "distroless"):
+        return value
+    path = Path(value).absolute()
+    if not path.is_file():
+        raise UsageError(f"--base {value!r} is neither scratch, distroless nor an image tarball")
+    return str(path)
 
 
 def _merge(

@@ -95,22 +95,33 @@ class ImageConfig:
     created: int = 0
     #: Recorded as the image history's ``created_by``.
     created_by: str = "pybin2img"
+    #: The base image's config (``--base IMAGE.tar``): its Env, Labels and ExposedPorts are
+    #: merged under pybin2img's, its history comes first.
+    base: dict[str, Any] | None = None
 
 
-def config_document(config: ImageConfig, layers: Sequence[LayerBlob]) -> dict[str, Any]:
+def config_document(
+    config: ImageConfig, layers: Sequence[LayerBlob], base_layers: int = 0
+) -> dict[str, Any]:
+    """The image config; the first ``base_layers`` of ``layers`` come from ``config.base``."""
     created = rfc3339(config.created)
+    base_run: dict[str, Any] = (config.base or {}).get("config") or {}
+    env = {e.partition("=")[0]: e for e in base_run.get("Env") or []}
+    env.update({e.partition("=")[0]: e for e in config.env})
+    labels = {**(base_run.get("Labels") or {}), **dict(config.labels)}
+    ports = {**(base_run.get("ExposedPorts") or {}), **{port: {} for port in config.ports}}
     run: dict[str, Any] = {
         "Entrypoint": list(config.entrypoint),
-        "Env": list(config.env),
+        "Env": list(env.values()),
         "User": config.user,
         "WorkingDir": config.workdir,
     }
     if config.cmd:
         run["Cmd"] = list(config.cmd)
-    if config.labels:
-        run["Labels"] = dict(config.labels)
-    if config.ports:
-        run["ExposedPorts"] = {port: {} for port in config.ports}
+    if labels:
+        run["Labels"] = labels
+    if ports:
+        run["ExposedPorts"] = ports
     if config.stop_signal:
         run["StopSignal"] = config.stop_signal
     document: dict[str, Any] = {
@@ -120,8 +131,11 @@ def config_document(config: ImageConfig, layers: Sequence[LayerBlob]) -> dict[st
         "config": run,
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
         "history": [
-            {"created": created, "created_by": config.created_by, "comment": layer.description}
-            for layer in layers
+            *(config.base or {}).get("history", []),
+            *(
+                {"created": created, "created_by": config.created_by, "comment": layer.description}
+                for layer in layers[base_layers:]
+            ),
         ],
     }
     if config.variant:

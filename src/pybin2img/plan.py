@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .base import CA_BUNDLE, BaseSpec, add_base
+from .baseimage import BaseImage
 from .errors import ImageWriteError
 from .fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .resolve import Closure
@@ -116,6 +117,7 @@ def plan_image(
     tzdata: str = "auto",
     ca_bundle: str | None = None,
     zoneinfo: str = "/usr/share/zoneinfo",
+    base_image: BaseImage | None = None,
 ) -> ImagePlan:
     """Lay out the image.
 
@@ -124,6 +126,8 @@ def plan_image(
     the CA bundle and ``zoneinfo`` for time zones when ``ca_certs``/``tzdata`` are ``auto``
     (``always``/``never`` force them). ``app_paths`` are dist-relative files or directories that
     belong to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
+    With ``base_image``, its tree lies below: pybin2img's base files are added only where it
+    has none.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -149,16 +153,19 @@ def plan_image(
         )
 
     builder = RootfsBuilder()
-    builder.layer("base", f"base files ({base})")
-    add_base(
-        builder,
-        BaseSpec(
-            name=base,
-            ca_bundle=bundle if wants_certs else None,
-            openssl_dir=openssl_dir,
-            zoneinfo=zoneinfo if wants_tz else None,
-        ),
-    )
+    if base_image is not None:
+        builder.seed(_base_entries(base_image))
+    builder.layer("base", f"base files ({base_image.name if base_image else base})")
+    with builder.missing_only(base_image is not None):
+        add_base(
+            builder,
+            BaseSpec(
+                name="scratch" if base_image else base,
+                ca_bundle=bundle if wants_certs else None,
+                openssl_dir=openssl_dir,
+                zoneinfo=zoneinfo if wants_tz else None,
+            ),
+        )
 
     builder.layer("system-libraries", "system libraries copied from the build machine")
     for obj in system:
@@ -207,6 +214,21 @@ def _add_dist_file(builder: RootfsBuilder, dist_dir: Path, rel: Path, app_dir: s
         builder.add_file(image, str(resolved))
         return
     builder.add_file(image, str(host))
+
+
+def _base_entries(base_image: BaseImage) -> Iterator[Entry]:
+    """The base image's tree as entries: never written again, only built upon."""
+    for path, item in base_image.tree.items():
+        kind = {"dir": Kind.DIR, "symlink": Kind.SYMLINK}.get(item.kind, Kind.FILE)
+        yield Entry(
+            path=path,
+            kind=kind,
+            mode=item.mode,
+            uid=item.uid,
+            gid=item.gid,
+            source=str(base_image.rootfs / path) if kind is Kind.FILE else None,
+            target=item.target or None,
+        )
 
 
 def staged_view(nodes: Mapping[str, Entry]) -> TreeView:

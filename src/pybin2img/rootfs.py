@@ -13,7 +13,8 @@ import enum
 import os
 import posixpath
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import ImageWriteError
@@ -90,6 +91,21 @@ class RootfsBuilder:
         self._layers: list[_LayerDraft] = []
         #: Every path of every layer, the latest entry winning (what the container sees).
         self.nodes: dict[str, Entry] = {}
+        self._missing_only = False
+
+    def seed(self, entries: Iterable[Entry]) -> None:
+        """Paths a base image already has, below every layer this builder writes."""
+        for entry in entries:
+            self.nodes[entry.path] = entry
+
+    @contextmanager
+    def missing_only(self, enabled: bool = True) -> Iterator[None]:
+        """While active, ``add*`` leaves paths that already exist alone."""
+        previous, self._missing_only = self._missing_only, enabled
+        try:
+            yield
+        finally:
+            self._missing_only = previous
 
     # --- layers -------------------------------------------------------------------------------
     def layer(self, name: str, description: str) -> None:
@@ -170,7 +186,7 @@ class RootfsBuilder:
             )
         existing = self.nodes.get(path)
         if existing is not None:
-            if existing.same_as(entry):
+            if self._missing_only or existing.same_as(entry):
                 # Already there with the same content; an earlier layer keeps it.
                 return existing
             if existing.kind is Kind.SYMLINK and entry.kind is Kind.DIR:
@@ -199,46 +215,60 @@ class RootfsBuilder:
 
         Every symlink met while resolving ``path`` on the host (``/lib -> usr/lib``,
         ``libz.so.1 -> libz.so.1.2.13``, ``/lib64/ld-linux…`` -> ``/lib/x86_64-linux-gnu/…``)
-        is recreated, so the loader in the image opens the same names as on the host. Returns
-        the image path of the regular file reached.
+        is recreated, so the loader in the image opens the same names as on the host — except
+        where a lower layer (a base image) has a real directory: the path then goes through that
+        directory and the host's link is only followed to find the bytes. Returns the image
+        path of the regular file placed.
         """
         parts = [p for p in path.strip("/").split("/") if p not in ("", ".")]
-        resolved: list[str] = []
+        host: list[str] = []  # the host path resolved so far
+        image: list[str] = []  # where it goes in the image
         hops = 0
         while parts:
             part = parts.pop(0)
             if part == "..":
-                if resolved:
-                    resolved.pop()
+                host = host[:-1]
+                image = image[:-1]
                 continue
-            candidate = "/".join([*resolved, part])
-            host = os.path.join(host_root, candidate)
+            host_path = os.path.join(host_root, *host, part)
+            image_path = "/".join([*image, part])
             try:
-                st = os.lstat(host)
+                st = os.lstat(host_path)
             except OSError as exc:
-                raise ImageWriteError(f"cannot read {host}: {exc.strerror}") from exc
+                raise ImageWriteError(f"cannot read {host_path}: {exc.strerror}") from exc
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
                 if hops > _MAX_SYMLINK_HOPS:
                     raise ImageWriteError(f"too many levels of symbolic links in {path}")
-                target = os.readlink(host)
-                self.add_symlink(candidate, target)
+                target = os.readlink(host_path)
+                if parts and self._is_dir(image_path):
+                    # A directory in the image already: go through it, follow the host's link.
+                    resolved = os.path.realpath(host_path)
+                    host = os.path.relpath(resolved, host_root).split("/")
+                    image.append(part)
+                    continue
+                self.add_symlink(image_path, target)
                 if target.startswith("/"):
-                    resolved = []
+                    host, image = [], []
                 parts = [p for p in target.split("/") if p not in ("", ".")] + parts
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if not parts:
-                    raise ImageWriteError(f"{host} is a directory, expected a file")
-                resolved.append(part)
+                    raise ImageWriteError(f"{host_path} is a directory, expected a file")
+                host.append(part)
+                image.append(part)
                 continue
             if not stat.S_ISREG(st.st_mode):
-                raise ImageWriteError(f"{host} is not a regular file")
+                raise ImageWriteError(f"{host_path} is not a regular file")
             if parts:
-                raise ImageWriteError(f"{host} is not a directory")
-            self.add_file(candidate, host)
-            return candidate
+                raise ImageWriteError(f"{host_path} is not a directory")
+            self.add_file(image_path, host_path)
+            return self.canonical(image_path)
         raise ImageWriteError(f"{path} resolves to the root directory")
+
+    def _is_dir(self, path: str) -> bool:
+        node = self.nodes.get(self.canonical(path))
+        return node is not None and node.kind is Kind.DIR
 
     def add_tree(self, host_dir: str, image_dir: str, *, skip: Iterable[str] = ()) -> None:
         """Copy a host directory tree (symlinks kept) under ``image_dir``."""

@@ -37,7 +37,7 @@ class Setting:
     #: ``text``, ``path``, ``flag``, ``int``, ``choice``, ``list`` (repeatable), ``paths``
     #: (repeatable paths), ``pairs`` (repeatable ``KEY=VALUE``; a table in pyproject) or
     #: ``optional`` (a flag that may take a value: ``--smoke-test`` or ``--smoke-test=ARGS``;
-    #: ``true`` or a string in pyproject).
+    #: ``true`` or a string in pyproject), or ``base`` (a keyword or a path).
     kind: str = "text"
     short: str | None = None
     default: Any = None
@@ -116,10 +116,10 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         name="base",
-        kind="choice",
-        choices=("scratch", "distroless"),
+        kind="base",
+        metavar="scratch|distroless|IMAGE.tar",
         default="scratch",
-        help="What the image holds besides the app.",
+        help="What the image holds besides the app: generated, or an image tarball's layers.",
     ),
     Setting(
         name="python",
@@ -286,6 +286,10 @@ def _convert(setting: Setting, raw: Any, path: Path) -> Any:
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} must be true or false")
         return raw
+    if setting.kind == "base":
+        if not isinstance(raw, str):
+            raise ConfigError(f"{where} must be scratch, distroless or an image tarball's path")
+        return raw if raw in ("scratch", "distroless") else str(base / raw)
     if setting.kind == "optional":
         if raw is True:
             return ""

@@ -206,12 +206,14 @@ def write_image(
     compression: str = "gzip",
     blob_cache: Path | None = None,
     jobs: int = 2,
+    base_blobs: Sequence[tuple[LayerBlob, Path]] = (),
 ) -> WrittenImage:
     """Write the image tarball to ``output`` (atomically).
 
     Uncompressed layer tars are staged in ``workdir``; compressed blobs are looked up in (and
     added to) ``blob_cache`` by diff_id, so unchanged layers are not compressed again. Layers
-    are compressed in parallel (zlib and zstd release the GIL).
+    are compressed in parallel (zlib and zstd release the GIL). ``base_blobs`` are a base
+    image's layers, stored as they are, below pybin2img's own.
     """
     if not layers:
         raise ImageWriteError("an image needs at least one layer")
@@ -232,8 +234,10 @@ def write_image(
             )
     except OSError as exc:
         raise ImageWriteError(f"cannot write layer blobs: {exc}") from exc
-    blobs: list[LayerBlob] = []
-    staged: dict[str, Path] = {}
+    blobs: list[LayerBlob] = [blob for blob, _ in base_blobs]
+    staged: dict[str, Path] = {blob.descriptor.digest: path for blob, path in base_blobs}
+    if seen & {blob.diff_id for blob in blobs}:
+        raise ImageWriteError("a layer of the image has the same content as a base layer")
     for layer, tar, (descriptor, path) in zip(layers, tars, compressed, strict=True):
         blobs.append(
             LayerBlob(
@@ -248,7 +252,7 @@ def write_image(
         staged[descriptor.digest] = path
         tar.path.unlink()
 
-    config_bytes = canonical_json(config_document(config, blobs))
+    config_bytes = canonical_json(config_document(config, blobs, base_layers=len(base_blobs)))
     config_desc = Descriptor(
         media_type=MEDIA_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
     )

@@ -1,0 +1,130 @@
+"""--base IMAGE.tar: an image saved by `docker save` (and the same as an OCI archive) below
+pybin2img's layers, reused unchanged, its config merged."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require
+from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, docker, pybin2img
+
+pytestmark = pytest.mark.integration
+
+HELLO = str(EXAMPLES / "hello" / "hello.py")
+
+
+@pytest.fixture(scope="module")
+def saved_base(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small base made with `docker import`, written by `docker save` (docker-archive)."""
+    d = tmp_path_factory.mktemp("base")
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        for name, data in {
+            "etc/passwd": b"root:x:0:0:root:/root:/bin/false\nbaseuser:x:1234:1234::/:/bin/false\n",
+            "opt/base/hello.txt": b"from the base\n",
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("lib")
+        link.type, link.linkname = tarfile.SYMTYPE, "usr/lib"
+        tar.addfile(link)
+        usr = tarfile.TarInfo("usr/lib")
+        usr.type, usr.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(usr)
+    tag = f"pybin2img-test/base:{RUN_ID}"
+    subprocess.run(
+        ["docker", "import", "-c", "ENV BASEVAR=1", "-c", "LABEL from=base", "-", tag],
+        input=layer.getvalue(),
+        check=True,
+        capture_output=True,
+    )
+    path = d / "base.tar"
+    docker("save", "-o", str(path), tag)
+    docker("rmi", tag)
+    return path
+
+
+def _build_on(base: Path, build_dir: Path, name: str) -> tuple[str, Path]:
+    reference = f"pybin2img-test/{name}:{RUN_ID}"
+    tarball = build_dir / f"{name}.tar"
+    pybin2img("build", HELLO, "-t", reference, "-o", str(tarball), "--base", str(base), "--load")
+    return reference, tarball
+
+
+def _layer_digests(tarball: Path) -> list[str]:
+    with tarfile.open(tarball) as tar:
+        return [
+            layer.rsplit("/", 1)[1]
+            for layer in json.loads(tar.extractfile("manifest.json").read())[0]["Layers"]  # type: ignore[union-attr]
+        ]
+
+
+def test_docker_saved_base(saved_base: Path, build_dir: Path, hello_image: BuiltImage) -> None:
+    reference, tarball = _build_on(saved_base, build_dir, "on-docker-base")
+    try:
+        run = docker("run", "--rm", "--read-only", "--network", "none", reference, "x")
+        assert "args: x" in run.stdout
+        cat = docker("run", "--rm", "--entrypoint", "/app/hello", reference)
+        assert "Hello" in cat.stdout
+        config = json.loads(docker("image", "inspect", reference).stdout)[0]["Config"]
+        assert "BASEVAR=1" in config["Env"]
+        assert "LANG=C.UTF-8" in config["Env"]
+        assert config["Labels"] == {"from": "base"}
+        assert config["User"] == "65532"
+        # The base's layer is reused byte for byte, at the bottom; the dist's layers are the
+        # same as in the scratch build (the system libraries' differ: the base has /lib).
+        with tarfile.open(saved_base) as tar:
+            base_layer = json.loads(tar.extractfile("manifest.json").read())[0]["Layers"][0]  # type: ignore[union-attr]
+            base_digest = hashlib.sha256(tar.extractfile(base_layer).read()).hexdigest()  # type: ignore[union-attr]
+        layers = _layer_digests(tarball)
+        assert layers[0] == base_digest
+        assert layers[-2:] == _layer_digests(hello_image.tarball)[-2:]
+        # pybin2img adds only the base files the base lacks: its own /etc/passwd stays.
+        with tarfile.open(tarball) as tar:
+            own_base = tar.extractfile(f"blobs/sha256/{layers[1]}").read()  # type: ignore[union-attr]
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(own_base))) as tar:
+            names = tar.getnames()
+        assert "etc/passwd" not in names
+        assert "etc/group" in names
+    finally:
+        docker("rmi", "-f", reference, check=False)
+
+
+def test_oci_archive_base(saved_base: Path, build_dir: Path) -> None:
+    require(shutil.which("skopeo"), "skopeo not installed")
+    oci = build_dir / "base-oci.tar"
+    subprocess.run(
+        ["skopeo", "copy", f"docker-archive:{saved_base}", f"oci-archive:{oci}:base"],
+        check=True,
+        capture_output=True,
+    )
+    reference, tarball = _build_on(oci, build_dir, "on-oci-base")
+    try:
+        assert "args: y" in docker("run", "--rm", reference, "y").stdout
+        inspect = json.loads(pybin2img("inspect", "--json", str(tarball)).stdout)
+        annotations = inspect["annotations"]
+        assert annotations["org.opencontainers.image.base.digest"].startswith("sha256:")
+    finally:
+        docker("rmi", "-f", reference, check=False)
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.tar"
+    with tarfile.open(bogus, "w") as tar:
+        tar.addfile(tarfile.TarInfo("hello"))
+    proc = pybin2img(
+        "build", HELLO, "-t", "x", "-o", str(tmp_path / "x.tar"), "--base", str(bogus), check=False
+    )
+    assert proc.returncode == 2
+    assert "neither an OCI layout nor Docker's manifest.json" in proc.stderr
