@@ -10,6 +10,7 @@ import dataclasses
 import os
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,7 @@ from .baseimage import BaseImage, base_blobs, read_base
 from .buildenv import build_environment
 from .cache import Cache, digest_of
 from .compile import CompileResult, compile_app, default_jobs, probe_interpreter
+from .dpkg import SystemPackages
 from .elf import read_elf
 from .errors import EngineError, ImageWriteError, UsageError
 from .fsview import HostView
@@ -29,10 +31,11 @@ from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
 from .load import docker_client, load_image
 from .log import Log
 from .options import AppKind, BuildOptions
-from .plan import DEFAULT_PATH, elf_roots, plan_image, staged_view
+from .plan import APP_DIR, DEFAULT_PATH, elf_roots, plan_image, staged_view
 from .provenance import GitInfo, git_info
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
+from .sbom import ImageSubject, SbomInput, compiler_version, python_distributions, sbom_document
 from .smoke import smoke_test
 from .write import WrittenImage, write_image
 
@@ -62,6 +65,8 @@ class BuildResult:
     nuitka_version: str = ""
     #: ``(name, version)`` of the Python distributions compiled into the binary.
     distributions: tuple[tuple[str, str], ...] = ()
+    #: The SBOM written next to the tarball.
+    sbom: Path | None = None
     #: What ``--push`` did, when it was asked for.
     pushed: PushResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -80,6 +85,7 @@ class BuildResult:
             "tags": [self.reference.familiar],
             "fully_qualified": self.reference.fully_qualified,
             "tarball": str(self.tarball),
+            "sbom": str(self.sbom) if self.sbom else None,
             "size": self.size,
             "uncompressed_size": sum(layer.uncompressed_size for layer in self.layers),
             "files": self.files,
@@ -218,6 +224,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             for obj in copied:
                 log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
 
+        sbom_bytes = _sbom_maker(options, compiled, epoch)
         with log.stage("plan") as stage:
             plan = plan_image(
                 base=options.base,
@@ -226,6 +233,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 closure=closure,
                 modules=compiled.modules,
                 base_image=base_image,
+                sbom=lambda packages: sbom_bytes(packages, None),
                 ca_certs=options.ca_certs,
                 tzdata=options.tzdata,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
@@ -279,6 +287,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         finally:
             partial.unlink(missing_ok=True)
         written = dataclasses.replace(written, path=options.output)
+        sbom_file = sbom_path(options.output)
+        write_file(sbom_file, sbom_bytes(plan.packages, written.manifest_digest))
 
     if options.load:
         with log.stage("load") as stage:
@@ -297,6 +307,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         digest=written.manifest_digest,
         image_id=written.config_digest,
         tarball=written.path,
+        sbom=sbom_file,
         size=written.size,
         layers=written.layers,
         files=files,
@@ -329,6 +340,54 @@ def _smoke(options: BuildOptions, written: WrittenImage) -> str:
     if result.still_running:
         return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
     return f"{result.where}: exit code 0"
+
+
+def sbom_path(tarball: Path) -> Path:
+    """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json``."""
+    return tarball.with_name(tarball.name.removesuffix(".tar") + ".sbom.cdx.json")
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _sbom_maker(
+    options: BuildOptions, compiled: CompileResult, epoch: int
+) -> Callable[[SystemPackages, str | None], bytes]:
+    """A function making the build's SBOM from the packages found while planning, with the
+    image's digest when it is known (the copy next to the tarball) or without (in the image)."""
+    versions = dict(compiled_distributions(compiled))
+    distributions = tuple(
+        d
+        for d in python_distributions(compiled.interpreter.executable, versions)
+        if d.version == versions.get(d.name, d.version)
+    )
+    compiler = compiler_version()
+
+    def make(packages: SystemPackages, digest: str | None) -> bytes:
+        return sbom_document(
+            SbomInput(
+                image=ImageSubject(
+                    name=options.reference.repository, tag=options.reference.tag, digest=digest
+                ),
+                created=epoch,
+                python_version=compiled.interpreter.python_version,
+                nuitka_version=compiled.interpreter.nuitka_version,
+                compiler=compiler,
+                distributions=distributions,
+                system=packages,
+                binary=f"{APP_DIR}/{compiled.binary.name}",
+            )
+        )
+
+    return make
 
 
 def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ...]:

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import CA_BUNDLE, BaseSpec, add_base
+from .base import CA_BUNDLE, BaseSpec, add_base, os_release
 from .baseimage import BaseImage
+from .dpkg import SystemPackages, status_d_entries, system_packages
 from .errors import ImageWriteError
 from .fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .resolve import Closure
 from .rootfs import Entry, Kind, Layer, RootfsBuilder
 
 APP_DIR = "/app"
+#: Where the image's own SBOM (CycloneDX JSON) lives.
+SBOM_PATH = "/usr/share/pybin2img/sbom.cdx.json"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
@@ -51,6 +54,8 @@ class ImagePlan:
     binary: str
     #: Image paths of the ELF roots (binary first), for re-resolving inside the image.
     roots: tuple[str, ...]
+    #: The build machine's packages whose files the image holds.
+    packages: SystemPackages
     #: Env entries the layers call for: ``SSL_CERT_FILE`` when certificates are shipped,
     #: ``LANG=C.UTF-8`` when that locale is.
     env: tuple[str, ...]
@@ -118,6 +123,7 @@ def plan_image(
     ca_bundle: str | None = None,
     zoneinfo: str = "/usr/share/zoneinfo",
     base_image: BaseImage | None = None,
+    sbom: Callable[[SystemPackages], bytes] | None = None,
 ) -> ImagePlan:
     """Lay out the image.
 
@@ -127,7 +133,8 @@ def plan_image(
     (``always``/``never`` force them). ``app_paths`` are dist-relative files or directories that
     belong to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
     With ``base_image``, its tree lies below: pybin2img's base files are added only where it
-    has none.
+    has none. The Debian packages files were copied from get distroless-style dpkg entries
+    (so scanners see them), and ``sbom`` makes the SBOM shipped in a small top layer.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -189,9 +196,14 @@ def plan_image(
     for rel in mine:
         _add_dist_file(builder, dist_dir, rel, app_dir)
 
+    packages = _record_packages(builder, dist, base_image)
+    if sbom is not None:
+        builder.layer("sbom", "software bill of materials")
+        builder.add_data(SBOM_PATH.lstrip("/"), sbom(packages))
     return ImagePlan(
         layers=builder.finish(),
         nodes=dict(builder.nodes),
+        packages=packages,
         binary=f"{APP_DIR}/{binary_rel.as_posix()}",
         roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
         env=tuple(env),
@@ -214,6 +226,33 @@ def _add_dist_file(builder: RootfsBuilder, dist_dir: Path, rel: Path, app_dir: s
         builder.add_file(image, str(resolved))
         return
     builder.add_file(image, str(host))
+
+
+def _record_packages(
+    builder: RootfsBuilder, dist: str, base_image: BaseImage | None
+) -> SystemPackages:
+    """Find the packages owning the files copied from this machine; record them in the image."""
+    base_root = str(base_image.rootfs) if base_image else None
+    copied = sorted(
+        {
+            e.source
+            for e in builder.nodes.values()
+            if e.kind is Kind.FILE
+            and e.source
+            and not _inside(e.source, dist)
+            and not (base_root and _inside(e.source, base_root))
+        }
+    )
+    packages = system_packages(copied)
+    if packages.packages:
+        with builder.into("system-libraries"):
+            for path, data in status_d_entries(packages.packages):
+                builder.add_data(path, data)
+            # Scanners (trivy, grype) read dpkg data only next to an os-release.
+            with builder.missing_only():
+                builder.add_data("usr/lib/os-release", os_release("/etc").encode(), mode=0o444)
+                builder.add_symlink("etc/os-release", "../usr/lib/os-release")
+    return packages
 
 
 def _base_entries(base_image: BaseImage) -> Iterator[Entry]:

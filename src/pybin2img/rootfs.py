@@ -92,6 +92,7 @@ class RootfsBuilder:
         #: Every path of every layer, the latest entry winning (what the container sees).
         self.nodes: dict[str, Entry] = {}
         self._missing_only = False
+        self._current = -1
 
     def seed(self, entries: Iterable[Entry]) -> None:
         """Paths a base image already has, below every layer this builder writes."""
@@ -111,6 +112,19 @@ class RootfsBuilder:
     def layer(self, name: str, description: str) -> None:
         """Start a new layer; following ``add*`` calls go into it."""
         self._layers.append(_LayerDraft(name, description))
+        self._current = len(self._layers) - 1
+
+    @contextmanager
+    def into(self, name: str) -> Iterator[None]:
+        """Add to the earlier layer ``name`` for the duration of the block."""
+        index = next((i for i, d in enumerate(self._layers) if d.name == name), None)
+        if index is None:
+            raise RuntimeError(f"no layer named {name!r}")
+        previous, self._current = self._current, index
+        try:
+            yield
+        finally:
+            self._current = previous
 
     def finish(self) -> tuple[Layer, ...]:
         """The non-empty layers, each with explicit parent directories, sorted by path."""
@@ -193,7 +207,7 @@ class RootfsBuilder:
                 raise ImageWriteError(
                     f"/{path} is a symlink in the image; a directory cannot be placed over it"
                 )
-        self._layers[-1].entries[path] = entry
+        self._layers[self._current].entries[path] = entry
         self.nodes[path] = entry
         return entry
 

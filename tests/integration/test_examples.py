@@ -271,3 +271,45 @@ def test_web_serves_json_and_stops_cleanly_on_sigterm(examples: Any) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert host == {**index, "compiled": False}
+
+
+def test_web_sbom_names_flask_python_and_libc6(examples: Any, build_dir: Path) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    example = examples("web")
+    sbom_file = Path(example.metadata["sbom"])
+    text = sbom_file.read_text()
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    assert errors is None, errors
+    sbom = json.loads(text)
+    components = {c["name"]: c for c in sbom["components"]}
+    flask = components.get("flask") or components["Flask"]
+    assert flask["purl"].startswith("pkg:pypi/flask@")
+    assert components["python"]["version"] == example.metadata["python"]["version"]
+    libc_version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "libc6"], capture_output=True, text=True, check=True
+    ).stdout
+    assert components["libc6"]["version"] == libc_version
+    # The copy inside the image is the same document without the image's digest.
+    container = f"pybin2img-sbom-{RUN_ID}"
+    docker("create", "--name", container, example.reference)
+    try:
+        inside = build_dir / "web-sbom-inside"
+        docker("cp", f"{container}:/usr/share/pybin2img/sbom.cdx.json", str(inside))
+        docker("cp", f"{container}:/var/lib/dpkg/status.d/libc6", str(build_dir / "libc6"))
+    finally:
+        docker("rm", container, check=False)
+    assert {c["name"] for c in json.loads(inside.read_text())["components"]} == set(components)
+    # status.d entries are dpkg control files: dpkg-query reads them as an admin directory.
+    admin = build_dir / "dpkg-admin"
+    (admin / "status.d").mkdir(parents=True, exist_ok=True)
+    shutil.copy(build_dir / "libc6", admin / "status.d" / "libc6")
+    (admin / "status").write_text((build_dir / "libc6").read_text())
+    query = subprocess.run(
+        ["dpkg-query", f"--admindir={admin}", "-W", "-f=${Package} ${Version} ${Status}", "libc6"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert query.stdout == f"libc6 {libc_version} install ok installed"
