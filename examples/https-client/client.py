@@ -1,9 +1,9 @@
 """An HTTPS client: the default CA store, and a verified TLS connection.
 
-    client                          print how many CA certificates the default store holds
-    client --serve CERT KEY         also start a TLS server on 127.0.0.1 with CERT/KEY and
-                                    fetch https://localhost:PORT/ from it, verifying the
-                                    certificate against the default store (SSL_CERT_FILE)
+client                          print how many CA certificates the default store holds
+client --serve CERT KEY         also start a TLS server on 127.0.0.1 with CERT/KEY and
+                                fetch https://localhost:PORT/ from it, verifying the
+                                certificate against the default store (SSL_CERT_FILE)
 """
 
 from __future__ import annotations
