@@ -169,6 +169,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     # SOURCE_DATE_EPOCH, else the app's last commit, else 0: never the time of the build.
     epoch = next(e for e in (options.source_date_epoch, git.commit_time, 0) if e is not None)
     cache = Cache(options.cache_dir)
+    if options.load:
+        # Fail before a long compile when the engine the image is for cannot be reached.
+        docker_client(options.docker_env).close()
 
     with cache.workspace() as workdir:
         with log.stage("check") as stage:
@@ -191,6 +194,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 early.sources if early else (),
                 module=app.module,
                 cwd=app.path,
+                import_path=(early.cwd, *early.pythonpath) if early else (),
             )
             target = early or compile_target(app, launcher_dir, interpreter.module_origin)
             if target.launcher is not None:

@@ -54,12 +54,35 @@ if args["module"]:
         out["module_origin"] = spec.origin
         sources.append(spec.origin)
 out["syntax_error"] = None
+out["missing_import"] = None
+import ast, importlib.util
+sys.path[:0] = args["path"]
 for path in sources:
     try:
         with open(path, "rb") as f:
-            compile(f.read(), path, "exec", dont_inherit=True)
+            tree = ast.parse(f.read(), path)
     except SyntaxError as e:
         out["syntax_error"] = {"file": e.filename or path, "line": e.lineno, "msg": e.msg}
+        break
+    # Unconditional module-level imports only: those in try/if blocks may be optional.
+    for node in tree.body:
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            try:
+                found = importlib.util.find_spec(top) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found and top != "__main__":
+                out["missing_import"] = {"file": path, "line": node.lineno, "module": top}
+                break
+        if out["missing_import"]:
+            break
+    if out["missing_import"]:
         break
 print(json.dumps(out))
 """
@@ -97,12 +120,24 @@ class CompileResult:
 
 
 def probe_interpreter(
-    python: Path, sources: Sequence[Path], *, module: str | None = None, cwd: Path | None = None
+    python: Path,
+    sources: Sequence[Path],
+    *,
+    module: str | None = None,
+    cwd: Path | None = None,
+    import_path: Sequence[Path] = (),
 ) -> Interpreter:
-    """Run the build interpreter once: versions, Nuitka present, app free of syntax errors."""
+    """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
+    errors and of module-level imports the interpreter cannot find (``import_path`` is where
+    the app's own modules are)."""
     if not python.exists():
         raise UsageError(f"Python interpreter {python} does not exist")
-    args = {"sources": [str(p) for p in sources], "module": module, "cwd": str(cwd or Path.cwd())}
+    args = {
+        "sources": [str(p) for p in sources],
+        "module": module,
+        "cwd": str(cwd or Path.cwd()),
+        "path": [str(p) for p in import_path],
+    }
     try:
         proc = subprocess.run(
             [str(python), "-I", "-c", _PROBE, json.dumps(args)],
@@ -120,6 +155,12 @@ def probe_interpreter(
     error = info["syntax_error"]
     if error:
         raise CompileError(f"syntax error in {error['file']}, line {error['line']}: {error['msg']}")
+    missing = info["missing_import"]
+    if missing:
+        raise CompileError(
+            f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is not "
+            f"installed for {python}; install it there or list it in -r requirements.txt"
+        )
     if not info["nuitka"]:
         raise CompileError(
             f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"

@@ -7,6 +7,7 @@ stages never print on their own.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,16 +56,49 @@ class Log:
             self.stream.write(text)
             self.stream.flush()
 
+    @property
+    def live(self) -> bool:
+        """Whether to animate running stages: on a terminal, at normal verbosity."""
+        isatty = getattr(self.stream, "isatty", None)
+        return self.verbosity == 0 and bool(isatty and isatty())
+
     @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
-        """Time a stage; print ``name  12.3s  summary`` when it ends without an exception."""
+        """Time a stage; print ``name  12.3s  summary`` when it ends without an exception.
+
+        On a terminal a spinner with the elapsed time shows while the stage runs.
+        """
         stage = Stage()
         start = time.monotonic()
-        yield stage
+        done = threading.Event()
+        spinner = None
+        if self.live:
+            spinner = threading.Thread(
+                target=self._spin, args=(name, start, done), daemon=True, name="pybin2img-spinner"
+            )
+            spinner.start()
+        try:
+            yield stage
+        finally:
+            done.set()
+            if spinner is not None:
+                spinner.join()
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
         elapsed = time.monotonic() - start
         self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 3)
         suffix = f"  {stage.summary}" if stage.summary else ""
         self.info(f"{name:<8} {elapsed:6.1f}s{suffix}")
+
+    def _spin(self, name: str, start: float, done: threading.Event) -> None:
+        frames = "|/-\\"
+        tick = 0
+        # Only after a moment: quick stages print their one line without flicker.
+        while not done.wait(0.5 if tick == 0 else 0.2):
+            elapsed = time.monotonic() - start
+            self.stream.write(f"\r{name:<8} {elapsed:6.1f}s  {frames[tick % 4]}")
+            self.stream.flush()
+            tick += 1
 
 
 @dataclass

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pybin2img.errors import CompileError, ImageWriteError, UsageError
+from pybin2img.errors import (
+    CompileError,
+    ConfigError,
+    EngineError,
+    ImageWriteError,
+    Interrupted,
+    UsageError,
+)
 from tests.integration.conftest import EXAMPLES, pybin2img
 
 pytestmark = pytest.mark.integration
@@ -20,13 +32,15 @@ HELLO = str(EXAMPLES / "hello" / "hello.py")
 def _assert_clean_failure(
     proc: subprocess.CompletedProcess[str], code: int, out_dir: Path, pattern: str
 ) -> None:
+    """One error line (after any progress lines), the documented code, nothing written."""
     assert proc.returncode == code, proc.stderr
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("pybin2img: error: ")
-    assert pattern in lines[0]
+    errors = [line for line in lines if line.startswith("pybin2img: error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0] == lines[-1], proc.stderr
+    assert pattern in errors[0]
     assert not list(out_dir.glob("*.tar*")), list(out_dir.iterdir())
 
 
@@ -90,3 +104,126 @@ def test_missing_directory_below_a_read_only_one(readonly_dir: Path) -> None:
 def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     proc = pybin2img("build", HELLO, "-t", "x", "--no-such-option", check=False)
     _assert_clean_failure(proc, UsageError.exit_code, tmp_path, "No such option")
+
+
+def test_import_that_is_not_installed(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("import json\nimport no_such_module_here\n")
+    proc = pybin2img("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar"), check=False)
+    _assert_clean_failure(
+        proc, CompileError.exit_code, tmp_path, "module 'no_such_module_here' is not installed for"
+    )
+    assert sys.executable in proc.stderr
+
+
+def test_unknown_config_key_suggests_the_right_one(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.pybin2img]\ntga = "x"\n')
+    app = tmp_path / "app.py"
+    app.write_text("print(1)\n")
+    proc = pybin2img("build", str(app), "-o", str(tmp_path / "x.tar"), check=False)
+    _assert_clean_failure(proc, ConfigError.exit_code, tmp_path, "did you mean 'tag'?")
+
+
+def test_engine_unreachable_on_load(tmp_path: Path) -> None:
+    proc = pybin2img(
+        "build",
+        HELLO,
+        "-t",
+        "x",
+        "-o",
+        str(tmp_path / "x.tar"),
+        "--load",
+        check=False,
+        env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
+    )
+    _assert_clean_failure(proc, EngineError.exit_code, tmp_path, "is not reachable")
+
+
+def _fresh_app(tmp_path: Path) -> Path:
+    """A copy of hello that no earlier build has compiled (so the compile really runs)."""
+    app = tmp_path / "fresh.py"
+    app.write_text((EXAMPLES / "hello" / "hello.py").read_text() + f"# {uuid.uuid4()}\n")
+    return app
+
+
+def test_no_c_compiler(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(shutil.which("patchelf") or "/usr/bin/patchelf", bin_dir / "patchelf")
+    proc = pybin2img(
+        "build",
+        str(_fresh_app(tmp_path)),
+        "-t",
+        "x",
+        "-o",
+        str(tmp_path / "x.tar"),
+        check=False,
+        env={**os.environ, "PATH": str(bin_dir)},
+    )
+    _assert_clean_failure(proc, CompileError.exit_code, tmp_path, "no C compiler found")
+
+
+def test_nuitka_failing_shows_its_log(tmp_path: Path) -> None:
+    proc = pybin2img(
+        "build",
+        str(_fresh_app(tmp_path)),
+        "-t",
+        "x",
+        "-o",
+        str(tmp_path / "x.tar"),
+        "--nuitka-arg=--no-such-nuitka-option",
+        check=False,
+    )
+    assert proc.returncode == CompileError.exit_code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("pybin2img: error: "))
+    first, tail = lines[index], lines[index + 1 :]
+    assert first.startswith("pybin2img: error: Nuitka compiling")
+    log = Path(first.rsplit("full log: ", 1)[1])
+    assert log.is_file()
+    assert any("no-such-nuitka-option" in line for line in tail)
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.tar*"))
+
+
+def test_ctrl_c_during_the_compile_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYBIN2IMG_CACHE_DIR": str(cache)}
+    app = _fresh_app(tmp_path)
+    out = tmp_path / "out"
+    argv = [
+        sys.executable,
+        "-m",
+        "pybin2img",
+        "build",
+        str(app),
+        "-t",
+        "x",
+        "-o",
+        str(out / "x.tar"),
+    ]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    # Wait until Nuitka runs (its work directory exists), then interrupt as a terminal would.
+    while not list((cache / "tmp").glob("build-*/nuitka")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == Interrupted.exit_code, stderr
+    assert stdout == ""
+    assert stderr.strip().splitlines()[-1] == "pybin2img: error: interrupted"
+    assert not out.exists() or not list(out.iterdir())
+    assert not list((cache / "tmp").iterdir()), "the work directory was left behind"
+    assert not list((cache / "dists").glob("*/")) or all(
+        (entry / "contents.json").exists()
+        for entry in (cache / "dists").iterdir()
+        if entry.is_dir()
+    )
+    # Nothing of Nuitka is still running, and the next build works from the same cache.
+    leftover = subprocess.run(["pgrep", "-f", str(app)], capture_output=True, text=True)
+    assert leftover.stdout == ""
+    again = pybin2img("build", str(app), "-t", "x", "-o", str(out / "x.tar"), env=env)
+    assert again.stdout.startswith("x:latest@sha256:")
