@@ -187,6 +187,11 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
+#: that cached dists made the old way are not reused.
+_DIST_FORMAT = 2
+
+
 def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
     """Hash of every input that can change the dist, except the app's own source files.
 
@@ -195,6 +200,7 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
     """
     return digest_of(
         "dist",
+        _DIST_FORMAT,
         __version__,
         str(target.main),
         target.binary_name,
@@ -254,6 +260,7 @@ def _compile_into_cache(
     log: Log,
 ) -> Path:
     dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
+    _strip_libraries(dist, target.binary_name, log)
     sources, modules, distributions = _read_report(report, target.cwd)
     entry_key = digest_of(key, sources)[:32]
     with cache.staging("dists", entry_key) as staging:
@@ -412,6 +419,32 @@ def _run_nuitka(
             f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
         )
     return dists[0], report
+
+
+def _strip_libraries(dist: Path, binary: str, log: Log) -> None:
+    """Strip symbol tables and debug info from the dist's shared objects.
+
+    Nuitka strips the binary it links but copies extension modules as the interpreter has
+    them; a self-built Python (pyenv) ships them unstripped, about a third of their size.
+    ``--strip-unneeded`` keeps everything the dynamic loader uses.
+    """
+    strip = shutil.which("strip")
+    if strip is None:
+        log.detail("strip (binutils) not found: shared objects are shipped unstripped")
+        return
+    libraries = sorted(
+        str(p)
+        for p in dist.rglob("*.so*")
+        if p.is_file() and not p.is_symlink() and p.name != binary
+    )
+    for start in range(0, len(libraries), 200):
+        batch = libraries[start : start + 200]
+        proc = subprocess.run(
+            [strip, "--strip-unneeded", *batch], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            # A file strip does not understand is shipped as it is; nothing else changes.
+            log.detail(f"strip: {proc.stderr.strip().splitlines()[-1:]}")
 
 
 def include_data_args(items: Sequence[str]) -> list[str]:
