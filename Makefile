@@ -52,5 +52,10 @@ unit: venv
 integration: venv engine
 	$(BIN)/python -m pytest -v tests/integration
 
+## bench: figures, not tests: images vs a slim-Python image and a static C floor, assembly speed
+bench: venv engine
+	$(BIN)/python bench/images.py
+	$(BIN)/python bench/assembly.py
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
