@@ -228,6 +228,12 @@ def _render(bom: Bom) -> bytes:
     # The library keeps every collection sorted, so equal content gives equal text. It appends
     # the format keys last; readers (and people) expect them first, as the spec's examples do.
     document = json.loads(JsonV1Dot6(bom).output_as_string())
+    # Except occurrences: sorted by a key that is not their location, which changes from run to
+    # run. Put them in path order.
+    for component in document.get("components", []):
+        occurrences = component.get("evidence", {}).get("occurrences")
+        if occurrences:
+            occurrences.sort(key=lambda o: o.get("location", ""))
     first = {key: document.pop(key) for key in _LEADING_KEYS if key in document}
     return (json.dumps({**first, **document}, indent=2, ensure_ascii=False) + "\n").encode()
 
