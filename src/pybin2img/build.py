@@ -10,7 +10,7 @@ import dataclasses
 import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +28,7 @@ from .elf import read_elf
 from .errors import EngineError, ImageWriteError, UsageError
 from .fsview import HostView
 from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
+from .inspect import part_of
 from .load import docker_client, load_image
 from .log import Log
 from .options import AppKind, BuildOptions
@@ -35,6 +36,7 @@ from .plan import APP_DIR, DEFAULT_PATH, elf_roots, plan_image, staged_view
 from .provenance import GitInfo, git_info
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
+from .rootfs import Entry, Kind
 from .sbom import ImageSubject, SbomInput, compiler_version, python_distributions, sbom_document
 from .smoke import smoke_test
 from .write import WrittenImage, write_image
@@ -284,6 +286,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),
                 )
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
+            for line in size_report(plan.nodes, written):
+                log.detail(line)
             if options.smoke_test is not None:
                 with log.stage("smoke") as stage:
                     stage.summary = _smoke(options, written)
@@ -344,6 +348,36 @@ def _smoke(options: BuildOptions, written: WrittenImage) -> str:
     if result.still_running:
         return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
     return f"{result.where}: exit code 0"
+
+
+def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
+    """Per-layer and per-part sizes, for ``-v``."""
+    lines = [f"{'layer':<40} {'compressed':>11} {'uncompressed':>13} {'files':>6}"]
+    for layer in written.layers:
+        lines.append(
+            f"{layer.description[:40]:<40} {layer.descriptor.size / 1e6:>8.2f} MB "
+            f"{layer.uncompressed_size / 1e6:>10.2f} MB {layer.files:>6}"
+        )
+    parts: dict[str, int] = {}
+    for path, entry in nodes.items():
+        if entry.kind is Kind.FILE:
+            size = len(entry.data) if entry.data is not None else _size(entry.source)
+            parts[part_of(path)] = parts.get(part_of(path), 0) + size
+    lines.append(
+        "size by part (uncompressed): "
+        + ", ".join(
+            f"{part} {size / 1e6:.2f} MB"
+            for part, size in sorted(parts.items(), key=lambda i: -i[1])
+        )
+    )
+    return lines
+
+
+def _size(path: str | None) -> int:
+    try:
+        return os.stat(path).st_size if path else 0
+    except OSError:
+        return 0
 
 
 def sbom_path(tarball: Path) -> Path:

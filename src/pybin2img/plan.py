@@ -82,6 +82,22 @@ def dist_files(dist_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: str(p).encode())
 
 
+#: Files a package ships for building or testing against it, never used at run time.
+BUILD_ONLY_SUFFIXES = frozenset(
+    {".h", ".hpp", ".a", ".la", ".o", ".c", ".cpp", ".pxd", ".pxi", ".pyx", ".pyi"}
+)
+TEST_DIRECTORIES = frozenset({"tests", "test", "testing"})
+
+
+def build_only(rel: Path) -> bool:
+    """Whether a third-party dist file is for building or testing only: headers, static
+    libraries, Cython sources, type stubs, and the data of test suites (never their extension
+    modules, which the package may import)."""
+    if rel.suffix in BUILD_ONLY_SUFFIXES:
+        return True
+    return bool(TEST_DIRECTORIES & set(rel.parts[:-1])) and ".so" not in rel.name
+
+
 def elf_roots(dist_dir: Path, binary: Path) -> list[Path]:
     """The binary, then every other ELF file of the dist (what the process may dlopen)."""
     others = [
@@ -190,7 +206,7 @@ def plan_image(
     mine = [rel for rel in files if any(_inside(rel.as_posix(), p) for p in own)]
     builder.layer("dependencies", "extension modules, bundled libraries and package data")
     for rel in files:
-        if rel not in mine:
+        if rel not in mine and not build_only(rel):
             _add_dist_file(builder, dist_dir, rel, app_dir)
     builder.layer("app", "the compiled application and its own data")
     for rel in mine:
