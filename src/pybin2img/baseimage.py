@@ -9,8 +9,6 @@ entrypoint/cmd/user/workdir come from pybin2img.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import posixpath
 import shutil
@@ -18,14 +16,20 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .errors import UsageError
-from .image import MEDIA_LAYER, Descriptor, LayerBlob, blob_path
+from .image import (
+    MEDIA_LAYER,
+    Descriptor,
+    HashingReader,
+    LayerBlob,
+    blob_path,
+    codec_of,
+    decompressing,
+)
 
 _CHUNK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass(frozen=True)
@@ -179,27 +183,10 @@ def _blob_facts(tar: tarfile.TarFile, member: str) -> tuple[str, int, str]:
     f = tar.extractfile(member.removeprefix("./"))
     if f is None:
         raise UsageError(f"the base tarball has no file {member}")
-    h = hashlib.sha256()
-    size = 0
-    head = b""
-    for chunk in iter(lambda: f.read(_CHUNK), b""):
-        if not head:
-            head = chunk[:4]
-        h.update(chunk)
-        size += len(chunk)
-    codec = "gzip" if head[:2] == _GZIP_MAGIC else "zstd" if head[:4] == _ZSTD_MAGIC else "none"
-    return "sha256:" + h.hexdigest(), size, codec
-
-
-class _Hashing:
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.hash.update(data)
-        return data
+    hashing = HashingReader(f)
+    head = hashing.read(4)
+    hashing.drain()
+    return hashing.digest, hashing.size, codec_of(head)
 
 
 def _unpack(
@@ -212,20 +199,12 @@ def _unpack(
     """Apply one layer to ``rootfs`` and ``tree`` (whiteouts included); return its diff_id."""
     f = tar.extractfile(member.removeprefix("./"))
     assert f is not None
-    stream: Any = f
-    if codec == "gzip":
-        stream = gzip.GzipFile(fileobj=f, mode="rb")
-    elif codec == "zstd":
-        import zstandard
-
-        stream = zstandard.ZstdDecompressor().stream_reader(f)
-    hashing = _Hashing(stream)
+    hashing = HashingReader(decompressing(f, codec))
     with tarfile.open(fileobj=hashing, mode="r|") as layer:  # type: ignore[call-overload]
         for info in layer:
             _apply(layer, info, rootfs, tree)
-    while hashing.read(_CHUNK):
-        pass
-    return "sha256:" + hashing.hash.hexdigest()
+    hashing.drain()
+    return hashing.digest
 
 
 def _apply(

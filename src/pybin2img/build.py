@@ -39,7 +39,7 @@ from .resolve import resolve_closure, verify_closure
 from .rootfs import Entry, Kind
 from .sbom import ImageSubject, SbomInput, compiler_version, python_distributions, sbom_document
 from .smoke import smoke_test
-from .write import WrittenImage, write_image
+from .write import WrittenImage, write_atomically, write_image
 
 if TYPE_CHECKING:
     from .push import PushResult
@@ -296,7 +296,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             partial.unlink(missing_ok=True)
         written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output)
-        write_file(sbom_file, sbom_bytes(plan.packages, written.manifest_digest))
+        write_atomically(sbom_file, sbom_bytes(plan.packages, written.manifest_digest))
 
     if options.load:
         with log.stage("load") as stage:
@@ -383,17 +383,6 @@ def _size(path: str | None) -> int:
 def sbom_path(tarball: Path) -> Path:
     """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json``."""
     return tarball.with_name(tarball.name.removesuffix(".tar") + ".sbom.cdx.json")
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically (a temporary file renamed into place)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _sbom_maker(

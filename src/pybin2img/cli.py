@@ -289,13 +289,10 @@ def _merge(
 
 def write_json(path: Path, document: Any) -> None:
     """Write JSON atomically (a temporary file renamed into place)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
+    from .write import write_atomically
+
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    write_atomically(path, text.encode())
 
 
 def _github_output(path: Path, outputs: dict[str, str]) -> None:

@@ -7,16 +7,22 @@ reports the config, the layers with their sizes, a size breakdown by part, and t
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import posixpath
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from .errors import InvalidImageError
-from .image import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST, blob_path
+from .image import (
+    MEDIA_CONFIG,
+    MEDIA_LAYER,
+    MEDIA_MANIFEST,
+    HashingReader,
+    blob_path,
+    decompressing,
+)
 
 _CHUNK = 1 << 20
 _MANIFEST_TYPES = (MEDIA_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json")
@@ -224,42 +230,15 @@ def _inspect(t: _Tarball, largest: int) -> ImageReport:
     )
 
 
-class _Hashing:
-    """A read-only stream that hashes and counts what passes through."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.hash.update(data)
-        self.size += len(data)
-        return data
-
-
-def _decompressor(stream: _Hashing, codec: str) -> Any:
-    """A readable stream of the layer's tar (``stream`` itself when uncompressed)."""
-    source = cast(IO[bytes], stream)
-    if codec == "gzip":
-        return gzip.GzipFile(fileobj=source, mode="rb")
-    if codec == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(source)
-    return stream
-
-
 def _check_layer(
     t: _Tarball, layer: dict[str, Any], diff_id: str, comment: str, files: list[tuple[int, str]]
 ) -> LayerReport:
     codec = _LAYER_TYPES.get(layer.get("mediaType", ""))
     if codec is None:
         raise InvalidImageError(f"layer {layer.get('digest')}: unknown media type")
-    raw = _Hashing(t.open(_blob_name(layer, "layer")))
+    raw = HashingReader(t.open(_blob_name(layer, "layer")))
     try:
-        uncompressed = _Hashing(_decompressor(raw, codec))
+        uncompressed = HashingReader(decompressing(raw, codec))
         parts: dict[str, int] = {}
         count = 0
         with tarfile.open(fileobj=uncompressed, mode="r|") as tar:  # type: ignore[call-overload]
@@ -269,10 +248,8 @@ def _check_layer(
                     files.append((member.size, "/" + member.name))
                     part = part_of(member.name)
                     parts[part] = parts.get(part, 0) + member.size
-        while uncompressed.read(_CHUNK):
-            pass
-        while raw.read(_CHUNK):
-            pass
+        uncompressed.drain()
+        raw.drain()
     except (OSError, EOFError, tarfile.TarError, ValueError) as exc:
         raise InvalidImageError(
             f"layer {layer['digest']} cannot be read ({exc.__class__.__name__}: {exc}); "
@@ -282,9 +259,9 @@ def _check_layer(
         raise InvalidImageError(
             f"layer {layer['digest']}: size is {raw.size}, the manifest says {layer.get('size')}"
         )
-    if "sha256:" + raw.hash.hexdigest() != layer["digest"]:
+    if raw.digest != layer["digest"]:
         raise InvalidImageError(f"layer {layer['digest']}: content does not match its digest")
-    actual_diff = "sha256:" + uncompressed.hash.hexdigest()
+    actual_diff = uncompressed.digest
     if actual_diff != diff_id:
         raise InvalidImageError(
             f"layer {layer['digest']}: uncompressed content hashes to {actual_diff}, "

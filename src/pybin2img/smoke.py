@@ -10,7 +10,6 @@ A program still running when the time is up (a server) passes if its output so f
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import json
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EngineError, SmokeTestError
+from .image import codec_of, decompressing
 
 #: Output that means the app is broken even when it exits 0.
 FAILURE_PATTERNS = re.compile(
@@ -237,12 +237,7 @@ def _extract(tarball: Path, root: Path) -> dict[str, Any]:
         config: dict[str, Any] = json.loads(member(manifest["Config"]))
         for layer in manifest["Layers"]:
             data = member(layer)
-            if data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-            elif data[:4] == b"\x28\xb5\x2f\xfd":
-                import zstandard
-
-                data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            stream = decompressing(io.BytesIO(data), codec_of(data[:4]))
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
                 tar.extractall(root, numeric_owner=True, filter="tar")
     return config

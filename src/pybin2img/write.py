@@ -321,3 +321,15 @@ def _write_tarball(output: Path, members: dict[str, bytes | Path], *, mtime: int
             raise ImageWriteError(f"cannot write {output}: {exc.strerror or exc}") from exc
         raise
     return output.stat().st_size
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
