@@ -146,3 +146,24 @@ def _write_to(out: Path, tmp: Path) -> None:
         output=out,
         workdir=work,
     )
+
+
+def test_parallel_gzip_is_one_valid_stream_whatever_the_threads(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pybin2img.write import GZIP_BLOCK, compress
+
+    source = tmp_path / "layer.tar"
+    # Several blocks, partly compressible, the last one short.
+    chunk = bytes(range(256)) * 1024 + os.urandom(4096)
+    source.write_bytes(chunk * (3 * GZIP_BLOCK // len(chunk) + 1))
+    single = compress(source, tmp_path / "one.gz", "gzip")
+    with ThreadPoolExecutor(3) as pool:
+        threaded = compress(source, tmp_path / "many.gz", "gzip", pool)
+    assert single == threaded
+    assert (tmp_path / "one.gz").read_bytes() == (tmp_path / "many.gz").read_bytes()
+    assert gzip.decompress((tmp_path / "many.gz").read_bytes()) == source.read_bytes()
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    compress(empty, tmp_path / "empty.gz", "gzip")
+    assert gzip.decompress((tmp_path / "empty.gz").read_bytes()) == b""
