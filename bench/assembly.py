@@ -31,6 +31,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -211,7 +212,9 @@ def phases(tree: Tree, scratch: Path) -> dict[str, float]:
     written = write_layer_tar(layer, layer_tar, mtime=0)
     result["layer tar + sha256 (write_layer_tar)"] = time.perf_counter() - start
     start = time.perf_counter()
-    compress(written.path, scratch / "layer.tar.gz", "gzip")
+    # The same thread pool write_image hands to compress(): one thread per CPU.
+    with ThreadPoolExecutor(max_workers=default_jobs()) as pool:
+        compress(written.path, scratch / "layer.tar.gz", "gzip", pool)
     result["gzip + sha256 (compress)"] = time.perf_counter() - start
     start = time.perf_counter()
     with layer_tar.open("rb") as src, (scratch / "layer.gz").open("wb") as dst:
