@@ -118,16 +118,20 @@ def write_layer_tar(layer: Layer, path: Path, *, mtime: int) -> LayerTar:
 
 
 def compress(
-    source: Path, dest: Path, compression: str, pool: ThreadPoolExecutor | None = None
+    source: Path,
+    dest: Path,
+    compression: str,
+    pool: ThreadPoolExecutor | None = None,
+    jobs: int = 1,
 ) -> Descriptor:
     """Compress ``source`` into ``dest`` deterministically; return the blob's descriptor.
 
-    gzip uses the threads of ``pool`` when given (see :func:`_gzip_blocks`).
+    gzip uses ``pool`` (of ``jobs`` threads) when given (see :func:`_gzip_blocks`).
     """
     with source.open("rb") as src, dest.open("wb") as out:
         hashing = _HashingWriter(out)
         if compression == "gzip":
-            _gzip_blocks(src, hashing, pool)
+            _gzip_blocks(src, hashing, pool, jobs)
         elif compression == "zstd":
             import zstandard
 
@@ -161,7 +165,9 @@ def _deflate(block: bytes, history: bytes, last: bool) -> bytes:
     return c.compress(block) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
-def _gzip_blocks(src: BinaryIO, out: _HashingWriter, pool: ThreadPoolExecutor | None) -> None:
+def _gzip_blocks(
+    src: BinaryIO, out: _HashingWriter, pool: ThreadPoolExecutor | None, jobs: int
+) -> None:
     """One gzip stream, its input deflated block by block in parallel (as pigz does).
 
     Each block but the last ends on a byte boundary with a sync flush, so the raw deflate
@@ -195,10 +201,22 @@ def _gzip_blocks(src: BinaryIO, out: _HashingWriter, pool: ThreadPoolExecutor | 
 
 
 def _compressed_blob(
-    tar: LayerTar, compression: str, blob_cache: Path, workdir: Path, pool: ThreadPoolExecutor
+    tar: LayerTar,
+    compression: str,
+    blob_cache: Path,
+    workdir: Path,
+    pool: ThreadPoolExecutor,
+    jobs: int,
 ) -> tuple[Descriptor, Path]:
     """The compressed blob for ``tar``: from the cache by diff_id, or compressed now."""
-    codec = f"{compression}-{GZIP_LEVEL if compression == 'gzip' else ZSTD_LEVEL}"
+    # The name says everything that decides the bytes: a blob made another way is not reused.
+    codec = (
+        f"gzip-{GZIP_LEVEL}-b{GZIP_BLOCK >> 10}k-zlib{zlib.ZLIB_RUNTIME_VERSION}"
+        if compression == "gzip"
+        else f"zstd-{ZSTD_LEVEL}"
+        if compression == "zstd"
+        else "none"
+    )
     directory = blob_cache / codec
     hexdigest = tar.diff_id.split(":", 1)[1]
     blob, meta = directory / hexdigest, directory / f"{hexdigest}.json"
@@ -212,7 +230,7 @@ def _compressed_blob(
         pass
     directory.mkdir(parents=True, exist_ok=True)
     tmp = workdir / f"{hexdigest}.{codec}"
-    descriptor = compress(tar.path, tmp, compression, pool)
+    descriptor = compress(tar.path, tmp, compression, pool, jobs)
     # Renames are atomic: a concurrent build sees the old blob or the new one, never half.
     os.replace(tmp, blob)
     meta_tmp = workdir / f"{hexdigest}.json"
@@ -282,7 +300,7 @@ def write_image(
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             compressed = [
-                _compressed_blob(tar, compression, cache_dir, workdir, pool) for tar in tars
+                _compressed_blob(tar, compression, cache_dir, workdir, pool, jobs) for tar in tars
             ]
     except OSError as exc:
         raise ImageWriteError(f"cannot write layer blobs: {exc}") from exc

@@ -159,7 +159,7 @@ def test_parallel_gzip_is_one_valid_stream_whatever_the_threads(tmp_path: Path) 
     source.write_bytes(chunk * (3 * GZIP_BLOCK // len(chunk) + 1))
     single = compress(source, tmp_path / "one.gz", "gzip")
     with ThreadPoolExecutor(3) as pool:
-        threaded = compress(source, tmp_path / "many.gz", "gzip", pool)
+        threaded = compress(source, tmp_path / "many.gz", "gzip", pool, 3)
     assert single == threaded
     assert (tmp_path / "one.gz").read_bytes() == (tmp_path / "many.gz").read_bytes()
     assert gzip.decompress((tmp_path / "many.gz").read_bytes()) == source.read_bytes()
