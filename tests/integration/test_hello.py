@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -144,3 +145,31 @@ def test_umoci_unpacks_it(hello_image: BuiltImage, tmp_path: Path) -> None:
     config = json.loads((tmp_path / "bundle" / "config.json").read_text())
     assert config["process"]["user"]["uid"] == 65532
     assert config["process"]["args"][:1] == ["/app/hello"]
+
+
+def test_smoke_test_without_an_engine_runs_in_private_namespaces(hello_image: BuiltImage) -> None:
+    """The fallback when no engine is reachable: the image's files, a read-only root, its user."""
+    require(os.geteuid() == 0, "private mount namespaces need root")
+    from pybin2img.errors import SmokeTestError
+    from pybin2img.smoke import smoke_test
+
+    result = smoke_test(
+        tarball=hello_image.tarball,
+        image_id="",
+        args=["n", "s"],
+        timeout=60,
+        docker_env={},
+        engine=False,
+    )
+    assert result.where == "private namespaces"
+    assert result.exit_code == 0
+    assert "args: n s" in result.output
+    with pytest.raises(SmokeTestError, match="exited with code 5"):
+        smoke_test(
+            tarball=hello_image.tarball,
+            image_id="",
+            args=["--exit", "5"],
+            timeout=60,
+            docker_env={},
+            engine=False,
+        )

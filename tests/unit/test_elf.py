@@ -11,6 +11,7 @@ import pytest
 
 from pybin2img import elf
 from pybin2img.elf import ElfCache, ElfFormatError, read_elf
+from tests.conftest import require
 from tests.unit.elfgen import EM_AARCH64, make_elf
 
 HOST_LOADER = "/lib64/ld-linux-x86-64.so.2"
@@ -50,8 +51,8 @@ def test_32_bit_big_endian_and_other_machine(tmp_path: Path) -> None:
     assert arm.machine == "EM_AARCH64"
 
 
-@pytest.mark.skipif(not os.path.exists(HOST_LOADER), reason="needs the x86-64 glibc loader")
 def test_real_files_with_section_headers_stripped(tmp_path: Path) -> None:
+    require(os.path.exists(HOST_LOADER), "needs the x86-64 glibc loader")
     libc = os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6")
     copy = tmp_path / "libc.so.6"
     shutil.copyfile(libc, copy)

@@ -16,6 +16,7 @@ from pybin2img.ldcache import (
     parse_ld_so_cache,
     read_ld_so_cache,
 )
+from tests.conftest import require
 from tests.unit.elfgen import build_cache
 
 X86_64 = CACHE_FLAGS[(62, 2)]
@@ -59,8 +60,8 @@ def test_bad_caches_are_rejected() -> None:
         parse_ld_so_cache(build_cache([("a", "/a", 0x0303, None)])[:60])
 
 
-@pytest.mark.skipif(not os.path.exists(HOST_CACHE), reason="the host has no ld.so.cache")
 def test_host_cache_has_libc() -> None:
+    require(os.path.exists(HOST_CACHE), "the host has no ld.so.cache")
     cache = read_ld_so_cache(HostView("/"))
     assert cache is not None
     path, _ = cache.lookup("libc.so.6", None)
@@ -125,10 +126,8 @@ def test_loader_system_dirs() -> None:
     assert loader_system_dirs(b"\0/proc/self/\0/dev/\0") == ()
 
 
-@pytest.mark.skipif(
-    not os.path.exists("/lib64/ld-linux-x86-64.so.2"), reason="needs the x86-64 glibc loader"
-)
 def test_host_loader_system_dirs() -> None:
+    require(os.path.exists("/lib64/ld-linux-x86-64.so.2"), "needs the x86-64 glibc loader")
     with open("/lib64/ld-linux-x86-64.so.2", "rb") as f:
         dirs = loader_system_dirs(f.read())
     assert dirs[-2:] in (("/lib", "/usr/lib"), ("/lib64", "/usr/lib64"))
