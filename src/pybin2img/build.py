@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .app import compile_target, project_dependencies
+from .app import CompileTarget, compile_target, project_dependencies
 from .base import BASES
 from .baseimage import BaseImage, base_blobs, read_base
 from .buildenv import build_environment
 from .cache import Cache, digest_of
-from .compile import CompileResult, compile_app, default_jobs, probe_interpreter
+from .compile import CompileResult, Interpreter, compile_app, default_jobs, probe_interpreter
 from .dpkg import SystemPackages
 from .elf import read_elf
 from .errors import EngineError, ImageWriteError, UsageError
@@ -32,7 +32,7 @@ from .inspect import part_of
 from .load import docker_client, load_image
 from .log import Log
 from .options import AppKind, BuildOptions
-from .plan import APP_DIR, DEFAULT_PATH, elf_roots, plan_image, staged_view
+from .plan import APP_DIR, DEFAULT_PATH, ImagePlan, elf_roots, plan_image, staged_view
 from .provenance import GitInfo, git_info
 from .reference import ImageReference
 from .resolve import resolve_closure, verify_closure
@@ -177,30 +177,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
     with cache.workspace() as workdir:
         with log.stage("check") as stage:
-            app = options.app
-            python = options.python
-            packages = project_dependencies(app.path) if app.kind is AppKind.PROJECT else ()
-            if options.requirements is not None or packages:
-                python = build_environment(
-                    python=python,
-                    requirements=options.requirements,
-                    packages=packages,
-                    nuitka=nuitka_requirement(),
-                    cache=cache,
-                    log=log,
-                )
-            launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
-            early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
-            interpreter = probe_interpreter(
-                python,
-                early.sources if early else (),
-                module=app.module,
-                cwd=app.path,
-                import_path=(early.cwd, *early.pythonpath) if early else (),
-            )
-            target = early or compile_target(app, launcher_dir, interpreter.module_origin)
-            if target.launcher is not None:
-                target.main.write_text(target.launcher, encoding="utf-8")
+            interpreter, target = _prepare(options, cache, log)
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
@@ -223,7 +200,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 library_path=options.library_path,
                 extra_libs=options.extra_libs,
             )
-            copied = [o for o in closure.objects if not o.source.startswith(str(compiled.dist_dir))]
+            dist = str(compiled.dist_dir) + "/"
+            copied = [o for o in closure.objects if not o.source.startswith(dist)]
             stage.summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
             for conflict in closure.conflicts:
                 log.warning(str(conflict))
@@ -248,25 +226,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 
-        machine = read_elf(str(compiled.binary)).machine
-        architecture, variant = ARCHITECTURES.get(machine, (None, None))
-        if architecture is None:
-            raise ImageWriteError(f"unsupported machine {machine} for {compiled.binary}")
-        config = ImageConfig(
-            architecture=architecture,
-            variant=variant,
-            entrypoint=(plan.binary,),
-            cmd=options.cmd,
-            env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
-            user=options.user,
-            workdir=options.workdir,
-            labels=options.labels,
-            ports=options.ports,
-            stop_signal=options.stop_signal,
-            created=epoch,
-            created_by=f"pybin2img {__version__}",
-            base=base_image.config if base_image else None,
-        )
+        config = _image_config(options, compiled, plan, epoch, base_image)
         annotations = image_annotations(options, git, epoch, base_image)
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
@@ -327,6 +287,65 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         distributions=compiled_distributions(compiled),
         pushed=pushed,
         timings=dict(log.timings),
+    )
+
+
+def _prepare(options: BuildOptions, cache: Cache, log: Log) -> tuple[Interpreter, CompileTarget]:
+    """The build interpreter (a cached build environment when there are requirements), checked
+    with the app's files, and how Nuitka is to compile the app."""
+    app = options.app
+    python = options.python
+    packages = project_dependencies(app.path) if app.kind is AppKind.PROJECT else ()
+    if options.requirements is not None or packages:
+        python = build_environment(
+            python=python,
+            requirements=options.requirements,
+            packages=packages,
+            nuitka=nuitka_requirement(),
+            cache=cache,
+            log=log,
+        )
+    launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
+    # A -m module is found by the interpreter first; every other kind is known beforehand.
+    early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
+    interpreter = probe_interpreter(
+        python,
+        early.sources if early else (),
+        module=app.module,
+        cwd=app.path,
+        import_path=(early.cwd, *early.pythonpath) if early else (),
+    )
+    target = early or compile_target(app, launcher_dir, interpreter.module_origin)
+    if target.launcher is not None:
+        target.main.write_text(target.launcher, encoding="utf-8")
+    return interpreter, target
+
+
+def _image_config(
+    options: BuildOptions,
+    compiled: CompileResult,
+    plan: ImagePlan,
+    epoch: int,
+    base_image: BaseImage | None,
+) -> ImageConfig:
+    machine = read_elf(str(compiled.binary)).machine
+    architecture, variant = ARCHITECTURES.get(machine, (None, None))
+    if architecture is None:
+        raise ImageWriteError(f"unsupported machine {machine} for {compiled.binary}")
+    return ImageConfig(
+        architecture=architecture,
+        variant=variant,
+        entrypoint=(plan.binary,),
+        cmd=options.cmd,
+        env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
+        user=options.user,
+        workdir=options.workdir,
+        labels=options.labels,
+        ports=options.ports,
+        stop_signal=options.stop_signal,
+        created=epoch,
+        created_by=f"pybin2img {__version__}",
+        base=base_image.config if base_image else None,
     )
 
 
