@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .credentials import Credentials, find_credentials
-from .errors import ImageWriteError, UsageError
+from .errors import ImageWriteError, InvalidImageError, UsageError
 from .log import Log
 from .reference import ImageReference, parse_reference
 from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
@@ -273,7 +273,7 @@ def _open_archive(path: Path) -> Iterator[_Archive]:
     except FileNotFoundError as exc:
         raise UsageError(f"image tarball {path} does not exist") from exc
     except (OSError, tarfile.TarError) as exc:
-        raise UsageError(f"cannot read image tarball {path}: {exc}") from exc
+        raise InvalidImageError(f"cannot read image tarball {path}: {exc}") from exc
     try:
         yield _read_archive(tar, path)
     finally:
@@ -284,10 +284,10 @@ def _read_archive(tar: tarfile.TarFile, path: Path) -> _Archive:
     try:
         members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
     except (OSError, tarfile.TarError, EOFError) as exc:
-        raise UsageError(f"cannot read image tarball {path}: {exc}") from exc
+        raise InvalidImageError(f"cannot read image tarball {path}: {exc}") from exc
 
-    def bad(why: str) -> UsageError:
-        return UsageError(f"{path} is not an OCI image tarball pybin2img can push: {why}")
+    def bad(why: str) -> InvalidImageError:
+        return InvalidImageError(f"{path} is not an OCI image tarball pybin2img can push: {why}")
 
     def read(name: str, limit: int) -> bytes:
         member = members.get(name)
@@ -300,7 +300,7 @@ def _read_archive(tar: tarfile.TarFile, path: Path) -> _Archive:
         try:
             return stream.read()
         except (OSError, tarfile.TarError, EOFError) as exc:
-            raise UsageError(f"cannot read {name} from {path}: {exc}") from exc
+            raise InvalidImageError(f"cannot read {name} from {path}: {exc}") from exc
 
     def descriptor(value: Any, what: str) -> _Blob:
         if not isinstance(value, dict):

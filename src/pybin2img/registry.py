@@ -30,7 +30,7 @@ import urllib3
 
 from . import __version__
 from .credentials import Credentials
-from .errors import RegistryError, UsageError
+from .errors import InvalidImageError, RegistryError
 from .log import Log
 
 T = TypeVar("T")
@@ -591,9 +591,9 @@ class _BlobBody:
             data = self._stream.read(want)
         except Exception as exc:  # tarfile raises ReadError/EOFError/OSError for a bad member
             # Not an OSError: urllib3 would take that for a network failure and retry.
-            raise UsageError(f"cannot read blob {_short(self._digest)}: {exc}") from exc
+            raise InvalidImageError(f"cannot read blob {_short(self._digest)}: {exc}") from exc
         if not data:
-            raise UsageError(
+            raise InvalidImageError(
                 f"blob {_short(self._digest)} in the tarball is shorter than its {self._size} bytes"
             )
         self._hash.update(data)
@@ -606,7 +606,7 @@ class _BlobBody:
         """Check the digest once every byte was read."""
         actual = "sha256:" + self._hash.hexdigest()
         if self._read == self._size and actual != self._digest:
-            raise UsageError(
+            raise InvalidImageError(
                 f"blob {_short(self._digest)} in the tarball is corrupt: its content has "
                 f"digest {actual}"
             )

@@ -27,7 +27,7 @@ import requests
 
 from pybin2img import push as push_module
 from pybin2img.credentials import Credentials
-from pybin2img.errors import RegistryError, UsageError
+from pybin2img.errors import InvalidImageError, RegistryError, UsageError
 from pybin2img.log import Log
 from pybin2img.push import PushOptions, PushResult, push_image
 from pybin2img.reference import parse_reference
@@ -556,7 +556,7 @@ def test_corrupt_blob_in_the_tarball_fails_before_anything_is_tagged(
         byte = f.read(1)
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(UsageError, match=rf"blob {blobs[1][:19]} in the tarball is corrupt"):
+    with pytest.raises(InvalidImageError, match=rf"blob {blobs[1][:19]} in the tarball is corrupt"):
         _push(corrupt, _stub_reference(stub))
     assert stub.manifests == {}
     assert blobs[1] not in stub.blobs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.errors import UsageError
+from pybin2img.errors import InvalidImageError, UsageError
 from pybin2img.push import PushedBlob, PushResult, _mount_source, _open_archive
 from pybin2img.reference import parse_reference
 from tests.imagegen import write_test_image
@@ -58,7 +58,7 @@ def test_reads_manifest_bytes_and_blobs_in_push_order(tmp_path: Path) -> None:
 def test_not_a_tarball_or_missing(tmp_path: Path) -> None:
     (tmp_path / "x.tar").write_text("hello")
     with (
-        pytest.raises(UsageError, match="cannot read image tarball"),
+        pytest.raises(InvalidImageError, match="cannot read image tarball"),
         _open_archive(tmp_path / "x.tar"),
     ):
         pass
@@ -86,7 +86,7 @@ def test_bad_layouts_are_named(tmp_path: Path) -> None:
     ]
     for number, (change, message) in enumerate(cases):
         broken = _rewrite(tarball, tmp_path / f"broken{number}.tar", change)
-        with pytest.raises(UsageError, match=message), _open_archive(broken):
+        with pytest.raises(InvalidImageError, match=message), _open_archive(broken):
             pass
 
 
