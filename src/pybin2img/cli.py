@@ -190,6 +190,10 @@ def build(
     if not values["tag"]:
         raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
     reference = parse_reference(values["tag"])
+    push_requested = values["push"]
+    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
+    if not push_requested and any(sources[k] == "flag" for k in registry_flags):
+        raise UsageError("registry options (--username, --mount-from, …) need --push")
     app_spec = resolve_app(app, module=values["module"], script=values["script"])
     workdir = values["workdir"]
     if not workdir.startswith("/"):
@@ -197,10 +201,6 @@ def build(
     for item in values["env"]:
         if "=" not in item or item.startswith("="):
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
-    push_requested = values["push"]
-    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
-    if not push_requested and any(sources[k] == "flag" for k in registry_flags):
-        raise UsageError("registry options (--username, --mount-from, …) need --push")
     options = BuildOptions(
         app=app_spec,
         reference=reference,
