@@ -56,6 +56,7 @@ integration: venv engine
 bench: venv engine
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/assembly.py
+	$(BIN)/python bench/examples.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

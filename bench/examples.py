@@ -56,7 +56,12 @@ def build(name: str, scratch: Path) -> dict[str, object]:
         "--metadata-file", str(meta), "-q", *args,
     ]  # fmt: skip
     start = time.monotonic()
-    subprocess.run(argv, check=True, env={**os.environ, "PYBIN2IMG_CACHE_DIR": str(cache)})
+    subprocess.run(
+        argv,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYBIN2IMG_CACHE_DIR": str(cache)},
+    )
     seconds = time.monotonic() - start
     result = json.loads(meta.read_text())
     return {
