@@ -34,7 +34,7 @@ from .log import Log
 from .options import AppKind, BuildOptions
 from .plan import APP_DIR, DEFAULT_PATH, ImagePlan, elf_roots, plan_image, staged_view
 from .provenance import GitInfo, git_info
-from .reference import ImageReference
+from .reference import ImageReference, parse_reference
 from .resolve import resolve_closure, verify_closure
 from .rootfs import Entry, Kind
 from .sbom import ImageSubject, SbomInput, compiler_version, python_distributions, sbom_document
@@ -142,24 +142,26 @@ def check_output(output: Path) -> None:
         raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
 
 
-def image_annotations(
+def provenance(
     options: BuildOptions, git: GitInfo, epoch: int, base_image: BaseImage | None = None
 ) -> dict[str, str]:
-    """The manifest's ``org.opencontainers.image.*`` annotations; ``--annotation`` wins."""
-    annotations = {
+    """The ``org.opencontainers.image.*`` keys pybin2img fills in from git, the tag, the
+    project's metadata and the base; used as manifest annotations and as config labels."""
+    keys = {
         "org.opencontainers.image.created": rfc3339(epoch),
         "org.opencontainers.image.base.name": base_image.name if base_image else options.base,
     }
     if base_image is not None and base_image.digest:
-        annotations["org.opencontainers.image.base.digest"] = base_image.digest
+        keys["org.opencontainers.image.base.digest"] = base_image.digest
     if options.reference.explicit_tag and options.reference.tag != "latest":
-        annotations["org.opencontainers.image.version"] = options.reference.tag
+        keys["org.opencontainers.image.version"] = options.reference.tag
     if git.source:
-        annotations["org.opencontainers.image.source"] = git.source
+        keys["org.opencontainers.image.source"] = git.source
     if git.commit:
-        annotations["org.opencontainers.image.revision"] = git.commit
-    annotations.update(dict(options.annotations))
-    return annotations
+        keys["org.opencontainers.image.revision"] = git.commit
+    if options.licenses:
+        keys["org.opencontainers.image.licenses"] = options.licenses
+    return keys
 
 
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
@@ -226,8 +228,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 
-        config = _image_config(options, compiled, plan, epoch, base_image)
-        annotations = image_annotations(options, git, epoch, base_image)
+        # What pybin2img knows goes into labels and annotations; --label/--annotation win.
+        oci = provenance(options, git, epoch, base_image)
+        annotations = {**oci, **dict(options.annotations)}
+        config = _image_config(options, compiled, plan, epoch, base_image, oci)
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
         partial = options.output.parent / f".{options.output.name}.partial-{os.getpid()}"
@@ -268,6 +272,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         from .push import PushOptions, push_image  # requests is slow to import; only push needs it
 
         push_options = options.push_options or PushOptions()
+        mount = _base_repository(base_image, options.reference)
+        if push_options.mount_from is None and mount is not None:
+            # The base's layers are likely in its own repository on the same registry.
+            push_options = dataclasses.replace(push_options, mount_from=mount)
         pushed = push_image(written.path, options.reference, options=push_options, log=log)
 
     return BuildResult(
@@ -327,6 +335,7 @@ def _image_config(
     plan: ImagePlan,
     epoch: int,
     base_image: BaseImage | None,
+    oci: dict[str, str],
 ) -> ImageConfig:
     machine = read_elf(str(compiled.binary)).machine
     architecture, variant = ARCHITECTURES.get(machine, (None, None))
@@ -340,13 +349,26 @@ def _image_config(
         env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
         user=options.user,
         workdir=options.workdir,
-        labels=options.labels,
+        labels=tuple({**oci, **dict(options.labels)}.items()),
         ports=options.ports,
         stop_signal=options.stop_signal,
         created=epoch,
         created_by=f"pybin2img {__version__}",
         base=base_image.config if base_image else None,
     )
+
+
+def _base_repository(base_image: BaseImage | None, target: ImageReference) -> str | None:
+    """The base image's repository when it lives on the registry pushed to, else ``None``."""
+    if base_image is None:
+        return None
+    try:
+        base = parse_reference(base_image.name.rsplit("@", 1)[0])
+    except UsageError:
+        return None
+    if base.domain is None or base.registry != target.registry or base.path == target.path:
+        return None
+    return base.repository
 
 
 def _smoke(options: BuildOptions, written: WrittenImage) -> str:

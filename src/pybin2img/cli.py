@@ -226,6 +226,7 @@ def build(
         env=values["env"],
         cmd=args or values["cmd"],
         labels=_pairs(values["label"], "--label"),
+        licenses=_project_license(config),
         annotations=_pairs(values["annotation"], "--annotation"),
         ports=_ports(values["port"]),
         stop_signal=values["stop_signal"],
@@ -253,6 +254,14 @@ def build(
     if environ.get("GITHUB_OUTPUT"):
         _github_output(Path(environ["GITHUB_OUTPUT"]), result.github_outputs())
     click.echo(result.pushed.pinned_reference if result.pushed else result.pinned_reference)
+
+
+def _project_license(config: ProjectConfig) -> str | None:
+    """``[project] license`` of the pyproject.toml: an SPDX expression or ``{text = ...}``."""
+    license_ = config.document.get("project", {}).get("license")
+    if isinstance(license_, dict):
+        license_ = license_.get("text")
+    return license_ if isinstance(license_, str) and license_ else None
 
 
 def _base(value: str) -> str:

@@ -95,6 +95,9 @@ class BuildOptions:
     ports: tuple[str, ...] = ()
     #: ``StopSignal`` (``SIGTERM`` when unset, as engines default).
     stop_signal: str | None = None
+    #: The app's license (an SPDX expression from its pyproject.toml), for the
+    #: ``org.opencontainers.image.licenses`` label and annotation.
+    licenses: str | None = None
     #: Manifest annotations, added to (and overriding) the ``org.opencontainers.image.*`` ones
     #: pybin2img fills in from git and the tag.
     annotations: tuple[tuple[str, str], ...] = ()

@@ -80,7 +80,8 @@ def test_docker_saved_base(saved_base: Path, build_dir: Path, hello_image: Built
         config = json.loads(docker("image", "inspect", reference).stdout)[0]["Config"]
         assert "BASEVAR=1" in config["Env"]
         assert "LANG=C.UTF-8" in config["Env"]
-        assert config["Labels"] == {"from": "base"}
+        assert config["Labels"]["from"] == "base"
+        assert config["Labels"]["org.opencontainers.image.base.name"].endswith(f"base:{RUN_ID}")
         assert config["User"] == "65532"
         # The base's layer is reused byte for byte, at the bottom; the app's layer is the same
         # as in the scratch build (the system libraries' differ: the base has /lib).
@@ -128,3 +129,74 @@ def test_not_an_image(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "neither an OCI layout nor Docker's manifest.json" in proc.stderr
+
+
+def test_push_mounts_the_base_layers_from_the_base_repository(build_dir: Path) -> None:
+    """A base that lives on the registry pushed to: its layers are mounted, not uploaded."""
+    import urllib.request
+
+    registry = "127.0.0.1:5000"
+    try:
+        urllib.request.urlopen(f"http://{registry}/v2/", timeout=5).close()
+        up = True
+    except OSError:
+        up = False
+    require(up, f"no registry on {registry} (ci/start-registry.sh starts one)")
+    base_ref = f"{registry}/pybin2img-test/mount-base:{RUN_ID}"
+    base = build_dir / "mount-base.tar"
+    pybin2img("build", HELLO, "-t", base_ref, "-o", str(base), "--push")
+    meta = build_dir / "on-mount-base.json"
+    pybin2img(
+        "build",
+        str(EXAMPLES / "data" / "greeter"),
+        "-t",
+        f"{registry}/pybin2img-test/on-mount-base:{RUN_ID}",
+        "-o",
+        str(build_dir / "omb.tar"),
+        "--base",
+        str(base),
+        "--push",
+        "--metadata-file",
+        str(meta),
+    )
+    blobs = json.loads(meta.read_text())["pushed"]["blobs"]
+    base_layers = set(_layer_digests(base))
+    actions = {b["digest"].split(":")[1]: b["action"] for b in blobs if b["kind"] == "layer"}
+    assert {actions[d] for d in base_layers} == {"mounted"}
+
+
+def test_distroless_base_has_what_distroless_static_has(build_dir: Path) -> None:
+    tarball = build_dir / "hello-distroless.tar"
+    pybin2img(
+        "build",
+        HELLO,
+        "-t",
+        "distroless-hello:1",
+        "-o",
+        str(tarball),
+        "--base",
+        "distroless",
+        "--smoke-test",
+    )
+    files: dict[str, tarfile.TarInfo] = {}
+    with tarfile.open(tarball) as outer:
+        manifest = json.loads(outer.extractfile("manifest.json").read())[0]  # type: ignore[union-attr]
+        config = json.loads(outer.extractfile(manifest["Config"]).read())  # type: ignore[union-attr]
+        for layer in manifest["Layers"]:
+            data = gzip.decompress(outer.extractfile(layer).read())  # type: ignore[union-attr]
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                files.update({m.name: m for m in tar.getmembers()})
+    for path in (
+        "etc/ssl/certs/ca-certificates.crt",
+        "usr/share/zoneinfo/UTC",
+        "usr/share/zoneinfo/Europe/Paris",
+        "usr/lib/os-release",
+        "etc/passwd",
+    ):
+        assert path in files, path
+    assert files["etc/os-release"].issym()
+    assert files["etc/os-release"].linkname == "../usr/lib/os-release"
+    assert files["root"].mode == 0o700
+    assert files["var/tmp"].mode == 0o1777
+    assert files["home/nonroot"].uid == 65532
+    assert "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" in config["config"]["Env"]

@@ -75,3 +75,27 @@ def test_an_app_only_change_changes_only_the_app_layer(tmp_path: Path) -> None:
     assert before[:3] == after[:3], "base, system libraries and dependencies must not change"
     assert before[3] != after[3], "the app's layer must change"
     assert before[4:] == after[4:], "nothing above the app changes for an app-only edit"
+
+
+def test_concurrent_builds_sharing_the_cache(tmp_path: Path) -> None:
+    """Two builds of a new app at once: one compiles, the other waits for it and reuses it."""
+    app = tmp_path / "hello.py"
+    app.write_text(SOURCE + f"# {tmp_path.name}\n")
+    argv = [sys.executable, "-m", "pybin2img", "build", str(app), "-t", "same:1"]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    procs = [
+        subprocess.Popen(
+            [*argv, "-o", str(tmp_path / f"{i}.tar")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert results[0][0] == results[1][0]
+    compiles = [err for _, err in results if "(cached)" not in err]
+    assert len(compiles) == 1, "exactly one of the two builds compiled"
+    assert (tmp_path / "0.tar").read_bytes() == (tmp_path / "1.tar").read_bytes()
