@@ -142,7 +142,8 @@ def test_push_mounts_the_base_layers_from_the_base_repository(build_dir: Path) -
     except OSError:
         up = False
     require(up, f"no registry on {registry} (ci/start-registry.sh starts one)")
-    base_ref = f"{registry}/pybin2img-test/mount-base:{RUN_ID}"
+    # Repositories of their own: the registry may keep blobs from earlier runs in others.
+    base_ref = f"{registry}/pybin2img-test/mount-base-{RUN_ID}:1"
     base = build_dir / "mount-base.tar"
     pybin2img("build", HELLO, "-t", base_ref, "-o", str(base), "--push")
     meta = build_dir / "on-mount-base.json"
