@@ -163,7 +163,10 @@ def test_push_mounts_the_base_layers_from_the_base_repository(build_dir: Path) -
     blobs = json.loads(meta.read_text())["pushed"]["blobs"]
     base_layers = set(_layer_digests(base))
     actions = {b["digest"].split(":")[1]: b["action"] for b in blobs if b["kind"] == "layer"}
-    assert {actions[d] for d in base_layers} == {"mounted"}
+    # None uploaded: mounted from the base's repository (this registry also answers "exists"
+    # for blobs any repository holds, which the base's top layer, unique to this run, is not).
+    assert {actions[d] for d in base_layers} <= {"mounted", "exists"}
+    assert "mounted" in {actions[d] for d in base_layers}
 
 
 def test_distroless_base_has_what_distroless_static_has(build_dir: Path) -> None:
