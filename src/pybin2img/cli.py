@@ -150,7 +150,10 @@ def cli(debug: bool) -> None:
     """Compile a Python app into a minimal container image (no interpreter, no shell)."""
 
 
-@cli.command(context_settings={"max_content_width": 100})
+@cli.command(
+    context_settings={"max_content_width": 100},
+    short_help="Compile an app into an image tarball (and load or push it).",
+)
 @click.argument("app", required=False, type=click.Path(path_type=Path))
 @click.argument("args", nargs=-1)
 @click_options(BUILD_SETTINGS)
@@ -314,7 +317,7 @@ def _github_output(path: Path, outputs: dict[str, str]) -> None:
         raise ImageWriteError(f"cannot append to GITHUB_OUTPUT {path}: {exc.strerror}") from exc
 
 
-@cli.command()
+@cli.command(short_help="Push an image tarball to a registry, no Docker daemon needed.")
 @click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
 @click.argument("reference", metavar="REFERENCE")
 @click.option("--tag", "extra_tags", multiple=True, metavar="TAG", help="Also push under this tag.")
@@ -364,7 +367,7 @@ def push(
     click.echo(result.pinned_reference)
 
 
-@cli.command()
+@cli.command(short_help="Check an image tarball and show what is in it.")
 @click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
@@ -380,7 +383,7 @@ def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
         click.echo(format_report(report))
 
 
-@cli.command()
+@cli.command(short_help="Show the shared libraries of ELF files, as glibc's loader finds them.")
 @click.argument(
     "files", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path)
 )
