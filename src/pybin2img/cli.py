@@ -376,6 +376,8 @@ def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
     its config, layers, size by part and largest files. Exits 10 on any inconsistency."""
     from .inspect import format_report, inspect_tarball
 
+    if not tarball.is_file():
+        raise UsageError(f"image tarball {tarball} does not exist")
     report = inspect_tarball(str(tarball))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))

@@ -227,3 +227,8 @@ def test_ctrl_c_during_the_compile_leaves_nothing_behind(tmp_path: Path) -> None
     assert leftover.stdout == ""
     again = pybin2img("build", str(app), "-t", "x", "-o", str(out / "x.tar"), env=env)
     assert again.stdout.startswith("x:latest@sha256:")
+
+
+def test_inspect_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    proc = pybin2img("inspect", str(tmp_path / "nope.tar"), check=False)
+    _assert_clean_failure(proc, UsageError.exit_code, tmp_path, "does not exist")
