@@ -35,11 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pybin2img.compile import default_jobs
-from pybin2img.image import ImageConfig
+from pybin2img.compile.nuitka import default_jobs
+from pybin2img.oci.documents import ImageConfig
+from pybin2img.oci.write import GZIP_LEVEL, compress, write_image, write_layer_tar
+from pybin2img.plan.rootfs import Layer, RootfsBuilder
 from pybin2img.reference import parse_reference
-from pybin2img.rootfs import Layer, RootfsBuilder
-from pybin2img.write import GZIP_LEVEL, compress, write_image, write_layer_tar
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY_DIR = Path("/usr/lib/x86_64-linux-gnu")

@@ -6,10 +6,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pybin2img.image import ImageConfig
+from pybin2img.oci.documents import ImageConfig
+from pybin2img.oci.write import WrittenImage, write_image
+from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
-from pybin2img.rootfs import RootfsBuilder
-from pybin2img.write import WrittenImage, write_image
 
 
 def write_test_image(

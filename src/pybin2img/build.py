@@ -17,32 +17,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .app import CompileTarget, compile_target, project_dependencies
-from .base import BASES
-from .baseimage import BaseImage, base_blobs, read_base
-from .buildenv import build_environment
 from .cache import Cache, digest_of
-from .compile import CompileResult, Interpreter, compile_app, default_jobs, probe_interpreter
-from .dpkg import SystemPackages
-from .elf import read_elf
+from .compile.app import CompileTarget, compile_target, project_dependencies
+from .compile.buildenv import build_environment
+from .compile.nuitka import CompileResult, Interpreter, compile_app, default_jobs, probe_interpreter
 from .errors import EngineError, ImageWriteError, UsageError
-from .fsview import HostView
-from .image import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
-from .inspect import part_of
-from .load import docker_client, load_image
 from .log import Log
+from .oci.baseimage import BaseImage, base_blobs, read_base
+from .oci.documents import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
+from .oci.inspection import part_of
+from .oci.write import WrittenImage, write_atomically, write_image
 from .options import AppKind, BuildOptions
-from .plan import APP_DIR, DEFAULT_PATH, ImagePlan, elf_roots, plan_image, staged_view
+from .plan.dpkg import SystemPackages
+from .plan.planner import APP_DIR, DEFAULT_PATH, ImagePlan, elf_roots, plan_image, staged_view
+from .plan.rootfs import Entry, Kind
+from .plan.sbom import (
+    ImageSubject,
+    SbomInput,
+    compiler_version,
+    python_distributions,
+    sbom_document,
+)
+from .plan.scratch import BASES
 from .provenance import GitInfo, git_info
 from .reference import ImageReference, parse_reference
-from .resolve import resolve_closure, verify_closure
-from .rootfs import Entry, Kind
-from .sbom import ImageSubject, SbomInput, compiler_version, python_distributions, sbom_document
-from .smoke import smoke_test
-from .write import WrittenImage, write_atomically, write_image
+from .resolve.closure import resolve_closure, verify_closure
+from .resolve.elf import read_elf
+from .resolve.fsview import HostView
+from .ship.load import docker_client, load_image
+from .ship.smoke import smoke_test
 
 if TYPE_CHECKING:
-    from .push import PushResult
+    from .ship.push import PushResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,7 +275,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
     pushed = None
     if options.push:
-        from .push import PushOptions, push_image  # requests is slow to import; only push needs it
+        from .ship.push import (  # requests is slow to import; only push needs it
+            PushOptions,
+            push_image,
+        )
 
         push_options = options.push_options or PushOptions()
         mount = _base_repository(base_image, options.reference)

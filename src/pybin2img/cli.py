@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .app import resolve_app
+from .compile.app import resolve_app
 from .errors import ImageWriteError, Interrupted, Pybin2imgError, UsageError
 from .log import Log
 from .options import BuildOptions
@@ -33,7 +33,7 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
-    from .push import PushOptions
+    from .ship.push import PushOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,8 +115,8 @@ def _push_options(
     extra_tags: tuple[str, ...] = (),
     metadata_file: Path | None = None,
 ) -> PushOptions:
-    from .credentials import Credentials
-    from .push import PushOptions
+    from .ship.credentials import Credentials
+    from .ship.push import PushOptions
 
     if bool(username) != password_stdin:
         raise UsageError("--username and --password-stdin go together")
@@ -301,7 +301,7 @@ def _merge(
 
 def write_json(path: Path, document: Any) -> None:
     """Write JSON atomically (a temporary file renamed into place)."""
-    from .write import write_atomically
+    from .oci.write import write_atomically
 
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     write_atomically(path, text.encode())
@@ -347,7 +347,7 @@ def push(
 
     Prints REFERENCE@sha256:DIGEST on stdout.
     """
-    from .push import push_image  # requests is slow to import
+    from .ship.push import push_image  # requests is slow to import
 
     target = parse_reference(reference)
     for tag in extra_tags:
@@ -374,7 +374,7 @@ def push(
 def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
     """Check IMAGE.tar (digests, sizes, diff_ids, index and manifest.json agreeing) and show
     its config, layers, size by part and largest files. Exits 10 on any inconsistency."""
-    from .inspect import format_report, inspect_tarball
+    from .oci.inspection import format_report, inspect_tarball
 
     if not tarball.is_file():
         raise UsageError(f"image tarball {tarball} does not exist")
@@ -408,7 +408,7 @@ def deps(
 ) -> None:
     """Print the shared-library tree of each ELF FILE, found as glibc's loader would find it
     (nothing is executed). Exits 5 when a library cannot be found."""
-    from .deps import closure_json, format_tree, resolve_files
+    from .resolve.deps import closure_json, format_tree, resolve_files
 
     paths = []
     for file in files:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .reference import ImageReference
 
 if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
-    from .push import PushOptions
+    from .ship.push import PushOptions
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532

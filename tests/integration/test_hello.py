@@ -151,7 +151,7 @@ def test_smoke_test_without_an_engine_runs_in_private_namespaces(hello_image: Bu
     """The fallback when no engine is reachable: the image's files, a read-only root, its user."""
     require(os.geteuid() == 0, "private mount namespaces need root")
     from pybin2img.errors import SmokeTestError
-    from pybin2img.smoke import smoke_test
+    from pybin2img.ship.smoke import smoke_test
 
     result = smoke_test(
         tarball=hello_image.tarball,

@@ -25,13 +25,13 @@ from typing import IO, Any
 import pytest
 import requests
 
-from pybin2img import push as push_module
-from pybin2img.credentials import Credentials
 from pybin2img.errors import InvalidImageError, RegistryError, UsageError
 from pybin2img.log import Log
-from pybin2img.push import PushOptions, PushResult, push_image
 from pybin2img.reference import parse_reference
-from pybin2img.registry import RetryPolicy
+from pybin2img.ship import push as push_module
+from pybin2img.ship.credentials import Credentials
+from pybin2img.ship.push import PushOptions, PushResult, push_image
+from pybin2img.ship.registry import RetryPolicy
 from tests.conftest import require
 from tests.imagegen import write_test_image
 from tests.integration.conftest import RUN_ID, docker, pybin2img

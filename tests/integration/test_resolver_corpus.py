@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pybin2img.elf import read_elf
 from pybin2img.errors import ResolveError
-from pybin2img.fsview import HostView
-from pybin2img.resolve import resolve_closure
+from pybin2img.resolve.closure import resolve_closure
+from pybin2img.resolve.elf import read_elf
+from pybin2img.resolve.fsview import HostView
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img import elf, fsview
 from pybin2img.errors import ResolveError
-from pybin2img.fsview import HostView, Node, RegularFile, Symlink, TreeView
-from pybin2img.resolve import Closure, resolve_closure, verify_closure
+from pybin2img.resolve import elf, fsview
+from pybin2img.resolve.closure import Closure, resolve_closure, verify_closure
+from pybin2img.resolve.fsview import HostView, Node, RegularFile, Symlink, TreeView
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ import os
 import struct
 from pathlib import Path
 
-from pybin2img.compile import _segments_aligned
+from pybin2img.compile.nuitka import _segments_aligned
 from tests.conftest import require
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.credentials import Credentials, find_credentials
 from pybin2img.errors import RegistryError
 from pybin2img.log import Log
+from pybin2img.ship.credentials import Credentials, find_credentials
 
 
 def _config(tmp_path: Path, document: object) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.dpkg import (
+from pybin2img.plan.dpkg import (
     STATUS_D,
     DebianPackage,
     Distro,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img import elf
-from pybin2img.elf import ElfCache, ElfFormatError, read_elf
+from pybin2img.resolve import elf
+from pybin2img.resolve.elf import ElfCache, ElfFormatError, read_elf
 from tests.conftest import require
 from tests.unit.elfgen import EM_AARCH64, make_elf
 

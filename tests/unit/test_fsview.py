@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img import fsview
-from pybin2img.fsview import Directory, HostView, Kind, RegularFile, Symlink, TreeView
+from pybin2img.resolve import fsview
+from pybin2img.resolve.fsview import Directory, HostView, Kind, RegularFile, Symlink, TreeView
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import InvalidImageError
-from pybin2img.image import ImageConfig
-from pybin2img.inspect import format_report, inspect_tarball
+from pybin2img.oci.documents import ImageConfig
+from pybin2img.oci.inspection import format_report, inspect_tarball
+from pybin2img.oci.write import write_image
+from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
-from pybin2img.rootfs import RootfsBuilder
-from pybin2img.write import write_image
 
 
 @pytest.fixture

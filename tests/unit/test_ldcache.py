@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.fsview import HostView, RegularFile, TreeView
-from pybin2img.ldcache import (
+from pybin2img.resolve.fsview import HostView, RegularFile, TreeView
+from pybin2img.resolve.ldcache import (
     CACHE_FLAGS,
     CacheFormatError,
     ld_so_conf_dirs,

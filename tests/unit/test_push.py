@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import InvalidImageError, UsageError
-from pybin2img.push import PushedBlob, PushResult, _mount_source, _open_archive
 from pybin2img.reference import parse_reference
+from pybin2img.ship.push import PushedBlob, PushResult, _mount_source, _open_archive
 from tests.imagegen import write_test_image
 
 

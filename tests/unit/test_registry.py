@@ -4,7 +4,7 @@ import email.utils
 
 import pytest
 
-from pybin2img.registry import (
+from pybin2img.ship.registry import (
     RetryPolicy,
     _bypasses_proxy,
     _with_digest,

@@ -17,8 +17,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from pybin2img import __version__
-from pybin2img.dpkg import DebianPackage, Distro, SystemPackages, system_packages
-from pybin2img.sbom import (
+from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages, system_packages
+from pybin2img.plan.sbom import (
     ImageSubject,
     PythonDistribution,
     SbomInput,
@@ -145,7 +145,7 @@ def test_serial_number_follows_the_content() -> None:
 def test_same_bytes_in_another_process() -> None:
     """No hash-ordered set leaks into the output: another hash seed, the same document."""
     script = (
-        "import pickle, sys; from pybin2img.sbom import sbom_document; "
+        "import pickle, sys; from pybin2img.plan.sbom import sbom_document; "
         "sys.stdout.buffer.write(sbom_document(pickle.load(sys.stdin.buffer)))"
     )
     outputs = {

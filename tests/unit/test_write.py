@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import ImageWriteError
-from pybin2img.image import ImageConfig
+from pybin2img.oci.documents import ImageConfig
+from pybin2img.oci.write import write_image
+from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
-from pybin2img.rootfs import RootfsBuilder
-from pybin2img.write import write_image
 
 
 def _layers(src: Path) -> tuple:
@@ -151,7 +151,7 @@ def _write_to(out: Path, tmp: Path) -> None:
 def test_parallel_gzip_is_one_valid_stream_whatever_the_threads(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from pybin2img.write import GZIP_BLOCK, compress
+    from pybin2img.oci.write import GZIP_BLOCK, compress
 
     source = tmp_path / "layer.tar"
     # Several blocks, partly compressible, the last one short.

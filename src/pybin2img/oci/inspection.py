@@ -14,8 +14,8 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .errors import InvalidImageError
-from .image import (
+from ..errors import InvalidImageError
+from .documents import (
     MEDIA_CONFIG,
     MEDIA_LAYER,
     MEDIA_MANIFEST,

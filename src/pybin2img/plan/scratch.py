@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import ImageWriteError
-from .options import NONROOT_UID
+from ..errors import ImageWriteError
+from ..options import NONROOT_UID
 from .rootfs import RootfsBuilder
 
 BASES = ("scratch", "distroless")

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ImageWriteError
-from .image import (
+from ..errors import ImageWriteError
+from ..plan.rootfs import Entry, Kind, Layer
+from ..reference import ImageReference
+from .documents import (
     MEDIA_CONFIG,
     MEDIA_LAYER,
     MEDIA_MANIFEST,
@@ -41,8 +43,6 @@ from .image import (
     manifest_document,
     sha256_digest,
 )
-from .reference import ImageReference
-from .rootfs import Entry, Kind, Layer
 
 GZIP_LEVEL = 6
 ZSTD_LEVEL = 3

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .closure import Closure, resolve_closure
 from .fsview import HostView
-from .resolve import Closure, resolve_closure
 
 
 def resolve_files(

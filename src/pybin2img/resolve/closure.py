@@ -20,10 +20,10 @@ import re
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pybin2img import elf
-from pybin2img.errors import ResolveError
-from pybin2img.fsview import FileSystemView, Kind
-from pybin2img.ldcache import (
+from ..errors import ResolveError
+from . import elf
+from .fsview import FileSystemView, Kind
+from .ldcache import (
     CACHE_FLAGS,
     CacheFormatError,
     LdCache,

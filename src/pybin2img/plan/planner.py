@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import CA_BUNDLE, BaseSpec, add_base, os_release
-from .baseimage import BaseImage
+from ..errors import ImageWriteError
+from ..oci.baseimage import BaseImage
+from ..resolve.closure import Closure
+from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .dpkg import SystemPackages, status_d_entries, system_packages
-from .errors import ImageWriteError
-from .fsview import Directory, Node, RegularFile, Symlink, TreeView
-from .resolve import Closure
 from .rootfs import Entry, Kind, Layer, RootfsBuilder
+from .scratch import CA_BUNDLE, BaseSpec, add_base, os_release
 
 APP_DIR = "/app"
 #: Where the image's own SBOM (CycloneDX JSON) lives.

@@ -39,9 +39,9 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.spdx import is_expression
 from packageurl import PackageURL
 
-from . import __version__
+from .. import __version__
+from ..errors import CompileError
 from .dpkg import DebianPackage, SystemPackages
-from .errors import CompileError
 
 #: The CycloneDX version written: the newest that trivy, grype/syft and Dependency-Track read.
 SPEC_VERSION = "1.6"

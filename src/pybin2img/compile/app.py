@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, UsageError
-from .options import AppKind, AppSpec
+from ..errors import ConfigError, UsageError
+from ..options import AppKind, AppSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import RegistryError
-from .log import Log
+from ..errors import RegistryError
+from ..log import Log
 
 #: The key Docker Hub credentials are stored under (and the URL its helpers are asked about).
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError, SmokeTestError
-from .image import codec_of, decompressing
+from ..errors import EngineError, SmokeTestError
+from ..oci.documents import codec_of, decompressing
 
 #: Output that means the app is broken even when it exits 0.
 FAILURE_PATTERNS = re.compile(

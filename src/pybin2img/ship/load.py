@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError
+from ..errors import EngineError
 
 
 def docker_client(docker_env: Mapping[str, str]) -> Any:

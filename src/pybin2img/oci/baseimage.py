@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .image import (
+from ..errors import UsageError
+from .documents import (
     MEDIA_LAYER,
     Descriptor,
     HashingReader,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .errors import ImageWriteError
+from ..errors import ImageWriteError
 
 WHITEOUT_PREFIX = ".wh."
 _MAX_SYMLINK_HOPS = 40

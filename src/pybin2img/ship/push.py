@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import ImageWriteError, InvalidImageError, UsageError
+from ..log import Log
+from ..reference import ImageReference, parse_reference
 from .credentials import Credentials, find_credentials
-from .errors import ImageWriteError, InvalidImageError, UsageError
-from .log import Log
-from .reference import ImageReference, parse_reference
 from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
 
 #: Manifests pybin2img pushes; an index (several platforms) is not something it writes.

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from . import __version__
+from .. import __version__
+from ..cache import Cache, digest_of, file_digest
+from ..errors import CompileError, UsageError
+from ..log import Log
+from ..options import BuildOptions
+from ..runner import require_program, run_logged
 from .app import CompileTarget
-from .cache import Cache, digest_of, file_digest
-from .errors import CompileError, UsageError
-from .log import Log
-from .options import BuildOptions
-from .runner import require_program, run_logged
 
 # Runs under the build interpreter: its version, Nuitka's, the installed distributions (part of
 # the compile cache key), where a ``-m`` module is, and whether the app's files parse.

@@ -9,11 +9,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .cache import Cache, digest_of
-from .errors import CompileError, UsageError
-from .log import Log
-from .runner import run_logged
+from .. import __version__
+from ..cache import Cache, digest_of
+from ..errors import CompileError, UsageError
+from ..log import Log
+from ..runner import run_logged
 
 _READY = ".pybin2img-ready"
 

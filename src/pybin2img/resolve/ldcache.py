@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pybin2img.fsview import FileSystemView, Kind
+from .fsview import FileSystemView, Kind
 
 CACHE_PATH = "/etc/ld.so.cache"
 CONF_PATH = "/etc/ld.so.conf"
