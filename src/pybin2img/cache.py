@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ImageWriteError
+from .errors import HostError
 
 
 def digest_of(*parts: Any) -> str:
@@ -59,7 +59,7 @@ class Cache:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ImageWriteError(f"cannot create cache directory {path}: {exc.strerror}") from exc
+            raise HostError(f"cannot create cache directory {path}: {exc.strerror}") from exc
         return path
 
     @contextmanager
@@ -98,7 +98,7 @@ class Cache:
         try:
             path = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
         except OSError as exc:
-            raise ImageWriteError(f"cannot create a work directory in {tmp_root}: {exc}") from exc
+            raise HostError(f"cannot create a work directory in {tmp_root}: {exc}") from exc
         try:
             yield path
         finally:

@@ -52,7 +52,8 @@ class ResolveError(Pybin2imgError):
 
 
 class ImageWriteError(Pybin2imgError):
-    """The image tarball could not be written (unwritable output, bad input file, disk full)."""
+    """An output could not be written: the tarball, the SBOM, the metadata file or
+    ``GITHUB_OUTPUT`` (unwritable folder, disk full, an input file that vanished)."""
 
     exit_code = 6
     kind = "image write"
@@ -86,6 +87,14 @@ class InvalidImageError(Pybin2imgError):
     kind = "invalid image"
 
 
+class HostError(Pybin2imgError):
+    """The build machine lacks something the image needs (a CA bundle, zoneinfo, a supported
+    machine type) or pybin2img's own cache or work directory cannot be used."""
+
+    exit_code = 11
+    kind = "build host"
+
+
 class Interrupted(Pybin2imgError):
     """The build was interrupted (Ctrl-C / SIGINT)."""
 
@@ -109,6 +118,7 @@ EXIT_CODES: dict[int, str] = {
             RegistryError,
             SmokeTestError,
             InvalidImageError,
+            HostError,
             Interrupted,
         )
     },
