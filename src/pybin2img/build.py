@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cache import Cache, digest_of
-from .compile.app import CompileTarget, compile_target, project_dependencies
-from .compile.buildenv import build_environment
 from .compile.nuitka import CompileResult, Interpreter, compile_app, default_jobs, probe_interpreter
 from .errors import EngineError, ImageWriteError, UsageError
 from .log import Log
@@ -39,7 +37,10 @@ from .plan.sbom import (
     sbom_document,
 )
 from .plan.scratch import BASES
-from .provenance import GitInfo, git_info
+from .compile.prepare import prepare_compile
+from .oci.config import image_config
+from .options import check_output
+from .provenance import git_info, oci_keys
 from .reference import ImageReference, parse_reference
 from .resolve.closure import resolve_closure, verify_closure
 from .resolve.elf import read_elf
@@ -131,45 +132,6 @@ class BuildResult:
         return outputs
 
 
-def check_output(output: Path) -> None:
-    """Fail before compiling when the tarball could not be written anyway.
-
-    A missing parent directory is fine (it is created when the tarball is written, like
-    ``go build -o``), as long as the nearest existing one is a writable directory.
-    """
-    if output.is_dir():
-        raise UsageError(f"output {output} is a directory; give a file name (-o FILE)")
-    existing = output.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ImageWriteError(f"cannot write {output}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
-
-
-def provenance(
-    options: BuildOptions, git: GitInfo, epoch: int, base_image: BaseImage | None = None
-) -> dict[str, str]:
-    """The ``org.opencontainers.image.*`` keys pybin2img fills in from git, the tag, the
-    project's metadata and the base; used as manifest annotations and as config labels."""
-    keys = {
-        "org.opencontainers.image.created": rfc3339(epoch),
-        "org.opencontainers.image.base.name": base_image.name if base_image else options.base,
-    }
-    if base_image is not None and base_image.digest:
-        keys["org.opencontainers.image.base.digest"] = base_image.digest
-    if options.reference.explicit_tag and options.reference.tag != "latest":
-        keys["org.opencontainers.image.version"] = options.reference.tag
-    if git.source:
-        keys["org.opencontainers.image.source"] = git.source
-    if git.commit:
-        keys["org.opencontainers.image.revision"] = git.commit
-    if options.licenses:
-        keys["org.opencontainers.image.licenses"] = options.licenses
-    return keys
-
-
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
@@ -185,7 +147,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
     with cache.workspace() as workdir:
         with log.stage("check") as stage:
-            interpreter, target = _prepare(options, cache, log)
+            interpreter, target = prepare_compile(options, cache, log)
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
@@ -235,9 +197,16 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
-        oci = provenance(options, git, epoch, base_image)
+        oci = oci_keys(options, git, epoch, base_image)
         annotations = {**oci, **dict(options.annotations)}
-        config = _image_config(options, compiled, plan, epoch, base_image, oci)
+        config = image_config(
+            options,
+            binary=compiled.binary,
+            plan=plan,
+            epoch=epoch,
+            base_image=base_image,
+            labels=oci,
+        )
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
         partial = options.output.parent / f".{options.output.name}.partial-{os.getpid()}"
@@ -304,66 +273,6 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         distributions=compiled_distributions(compiled),
         pushed=pushed,
         timings=dict(log.timings),
-    )
-
-
-def _prepare(options: BuildOptions, cache: Cache, log: Log) -> tuple[Interpreter, CompileTarget]:
-    """The build interpreter (a cached build environment when there are requirements), checked
-    with the app's files, and how Nuitka is to compile the app."""
-    app = options.app
-    python = options.python
-    packages = project_dependencies(app.path) if app.kind is AppKind.PROJECT else ()
-    if options.requirements is not None or packages:
-        python = build_environment(
-            python=python,
-            requirements=options.requirements,
-            packages=packages,
-            nuitka=nuitka_requirement(),
-            cache=cache,
-            log=log,
-        )
-    launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
-    # A -m module is found by the interpreter first; every other kind is known beforehand.
-    early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
-    interpreter = probe_interpreter(
-        python,
-        early.sources if early else (),
-        module=app.module,
-        cwd=app.path,
-        import_path=(early.cwd, *early.pythonpath) if early else (),
-    )
-    target = early or compile_target(app, launcher_dir, interpreter.module_origin)
-    if target.launcher is not None:
-        target.main.write_text(target.launcher, encoding="utf-8")
-    return interpreter, target
-
-
-def _image_config(
-    options: BuildOptions,
-    compiled: CompileResult,
-    plan: ImagePlan,
-    epoch: int,
-    base_image: BaseImage | None,
-    oci: dict[str, str],
-) -> ImageConfig:
-    machine = read_elf(str(compiled.binary)).machine
-    architecture, variant = ARCHITECTURES.get(machine, (None, None))
-    if architecture is None:
-        raise ImageWriteError(f"unsupported machine {machine} for {compiled.binary}")
-    return ImageConfig(
-        architecture=architecture,
-        variant=variant,
-        entrypoint=(plan.binary,),
-        cmd=options.cmd,
-        env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
-        user=options.user,
-        workdir=options.workdir,
-        labels=tuple({**oci, **dict(options.labels)}.items()),
-        ports=options.ports,
-        stop_signal=options.stop_signal,
-        created=epoch,
-        created_by=f"pybin2img {__version__}",
-        base=base_image.config if base_image else None,
     )
 
 
@@ -477,23 +386,6 @@ def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ..
     return tuple(
         (name, versions.get(normal(name), "unknown")) for name in sorted(compiled.distributions)
     )
-
-
-def nuitka_requirement() -> str:
-    """The Nuitka that build environments get: the version installed next to pybin2img."""
-    try:
-        return f"nuitka=={metadata.version('nuitka')}"
-    except metadata.PackageNotFoundError:
-        return "nuitka>=4"
-
-
-def merge_env(*entries: str) -> tuple[str, ...]:
-    """``KEY=VALUE`` entries with later keys replacing earlier ones, first position kept."""
-    merged: dict[str, str] = {}
-    for entry in entries:
-        key, _, value = entry.partition("=")
-        merged[key] = value
-    return tuple(f"{key}={value}" for key, value in merged.items())
 
 
 def _tree_size(path: Path) -> int:

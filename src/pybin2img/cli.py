@@ -1,8 +1,9 @@
 """The ``pybin2img`` command: a thin click layer over :func:`pybin2img.build.build_image`.
 
-stdout carries exactly one line (the image reference with its digest); everything else goes to
-stderr. Failures are one line, ``pybin2img: error: …``, and a stable exit code (see
-:mod:`pybin2img.errors`); ``--debug`` adds the traceback.
+It parses, builds the options (:func:`pybin2img.options.build_options`), calls the library and
+maps failures to exit codes. stdout carries exactly one line (the image reference with its
+digest); everything else goes to stderr. Failures are one line, ``pybin2img: error: …``, and a
+stable exit code (see :mod:`pybin2img.errors`); ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -11,142 +12,60 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from . import __version__
-from .compile.app import resolve_app
 from .errors import ImageWriteError, Interrupted, Pybin2imgError, UsageError
 from .log import Log
-from .options import BuildOptions
+from .options import build_options, push_options
 from .reference import parse_reference
 from .settings import (
     BUILD_SETTINGS,
-    ProjectConfig,
+    PUSH_SETTINGS,
+    Source,
     click_options,
     find_pyproject,
-    load_project_config,
+    merge,
+    read_project,
 )
 
-if TYPE_CHECKING:
-    from .ship.push import PushOptions
 
-F = TypeVar("F", bound=Callable[..., Any])
+@dataclass
+class _State:
+    """What the command line says about pybin2img itself, for :func:`main`."""
 
-
-def _cache_dir(environ: dict[str, str]) -> Path:
-    if environ.get("PYBIN2IMG_CACHE_DIR"):
-        return Path(environ["PYBIN2IMG_CACHE_DIR"]).absolute()
-    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(xdg, "pybin2img").absolute()
+    debug: bool = False
 
 
-def _epoch(environ: dict[str, str]) -> int | None:
-    value = environ.get("SOURCE_DATE_EPOCH")
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
-    return int(value)
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(_State).debug = True
 
 
-def _pairs(values: Sequence[str], what: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{what} {value!r} must be KEY=VALUE")
-        pairs.append((key, val))
-    return tuple(pairs)
-
-
-def _ports(values: Sequence[str]) -> tuple[str, ...]:
-    ports = []
-    for value in values:
-        number, _, proto = value.partition("/")
-        proto = proto or "tcp"
-        if (
-            not number.isdigit()
-            or not 0 < int(number) < 65536
-            or proto not in ("tcp", "udp", "sctp")
-        ):
-            raise UsageError(f"port {value!r} must be NUMBER[/tcp|udp|sctp]")
-        ports.append(f"{int(number)}/{proto}")
-    return tuple(ports)
-
-
-def _push_flags(command: F) -> F:
-    """The registry options ``build --push`` and ``push`` share."""
-    for option in reversed(
-        (
-            click.option(
-                "--insecure-registry",
-                "insecure_registries",
-                multiple=True,
-                metavar="HOST[:PORT]",
-                help="Registry reached over plain HTTP or unverified TLS (loopback always is).",
-            ),
-            click.option(
-                "--mount-from",
-                metavar="REPO",
-                help="Repository on the same registry to mount missing blobs from.",
-            ),
-            click.option("--username", help="Registry user [default: from Docker's config.json]."),
-            click.option(
-                "--password-stdin", is_flag=True, help="Read the registry password from stdin."
-            ),
-        )
-    ):
-        command = option(command)
-    return command
-
-
-def _push_options(
-    environ: dict[str, str],
-    *,
-    username: str | None,
-    password_stdin: bool,
-    insecure_registries: tuple[str, ...],
-    mount_from: str | None,
-    extra_tags: tuple[str, ...] = (),
-    metadata_file: Path | None = None,
-) -> PushOptions:
-    from .ship.credentials import Credentials
-    from .ship.push import PushOptions
-
-    if bool(username) != password_stdin:
-        raise UsageError("--username and --password-stdin go together")
-    credentials = None
-    if username:
-        # As `docker login --password-stdin`: all of stdin, without the final line break.
-        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
-        if not password:
-            raise UsageError("--password-stdin: stdin holds no password")
-        credentials = Credentials(
-            username=username, password=password, source="--username/--password-stdin"
-        )
-    docker_config = environ.get("DOCKER_CONFIG") or os.path.join(Path.home(), ".docker")
-    ca_bundle = environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
-    return PushOptions(
-        credentials=credentials,
-        docker_config=Path(docker_config),
-        environ=environ,
-        insecure_registries=insecure_registries,
-        ca_bundle=Path(ca_bundle) if ca_bundle else None,
-        mount_from=mount_from,
-        extra_tags=extra_tags,
-        metadata_file=metadata_file.absolute() if metadata_file else None,
-    )
+#: ``--debug``, declared once; accepted before or after the command's name. Arguments after
+#: ``--`` are the app's, so ``build app.py -t x -- --debug`` passes it to the app only.
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Show the traceback of a failure (also PYBIN2IMG_DEBUG=1).",
+)
+verbose_option = click.option("-v", "--verbose", count=True, help="Show details.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pybin2img")
-@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
-def cli(debug: bool) -> None:
+@debug_option
+def cli() -> None:
     """Compile a Python app into a minimal container image (no interpreter, no shell)."""
 
 
@@ -157,9 +76,9 @@ def cli(debug: bool) -> None:
 @click.argument("app", required=False, type=click.Path(path_type=Path))
 @click.argument("args", nargs=-1)
 @click_options(BUILD_SETTINGS)
-@click.option("-v", "--verbose", count=True, help="Show details and Nuitka's own output.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result line.")
-@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+@verbose_option
+@quiet_option
+@debug_option
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -168,7 +87,6 @@ def build(
     args: tuple[str, ...],
     verbose: int,
     quiet: bool,
-    debug: bool,
     **given: Any,
 ) -> None:
     """Compile APP and write it as an image tarball; print NAME:TAG@sha256:DIGEST.
@@ -180,123 +98,51 @@ def build(
     """
     from .build import build_image  # keeps `pybin2img --help` fast
 
-    environ = dict(os.environ)
     log = Log(verbosity=-1 if quiet else verbose)
-    config = load_project_config(find_pyproject(app.absolute() if app else Path.cwd()))
-    values, sources = _merge(ctx, given, config)
+    project = read_project(find_pyproject(app.absolute() if app else Path.cwd()))
+    values, sources = merge(_given(ctx, given), project)
     if verbose:
-        where = f" ({config.path})" if config.path else ""
+        where = f" ({project.path})" if project.path else ""
         log.info(f"options{where}:")
         for setting in BUILD_SETTINGS:
             log.info(f"  {setting.name:<18} {values[setting.dest]!r}  [{sources[setting.dest]}]")
-
-    if not values["tag"]:
-        raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
-    reference = parse_reference(values["tag"])
-    push_requested = values["push"]
-    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
-    if not push_requested and any(sources[k] == "flag" for k in registry_flags):
-        raise UsageError("registry options (--username, --mount-from, …) need --push")
-    app_spec = resolve_app(app, module=values["module"], script=values["script"])
-    workdir = values["workdir"]
-    if not workdir.startswith("/"):
-        raise UsageError(f"--workdir {workdir!r} must be an absolute path")
-    for item in values["env"]:
-        if "=" not in item or item.startswith("="):
-            raise UsageError(f"--env {item!r} must be KEY=VALUE")
-    options = BuildOptions(
-        app=app_spec,
-        reference=reference,
-        output=(values["output"] or Path(f"{reference.name}.tar")).absolute(),
-        base=_base(values["base"]),
-        ca_certs=values["ca_certs"],
-        tzdata=values["tzdata"],
-        python=(values["python"] or Path(sys.executable)).absolute(),
-        requirements=values["requirements"].absolute() if values["requirements"] else None,
-        load=values["load"],
-        push=push_requested,
-        push_options=_push_options(
-            environ,
-            username=values["username"],
-            password_stdin=values["password_stdin"],
-            insecure_registries=values["insecure_registry"],
-            mount_from=values["mount_from"],
-        )
-        if push_requested
-        else None,
-        user=values["user"],
-        workdir=workdir,
-        env=values["env"],
-        cmd=args or values["cmd"],
-        labels=_pairs(values["label"], "--label"),
-        licenses=_project_license(config),
-        annotations=_pairs(values["annotation"], "--annotation"),
-        ports=_ports(values["port"]),
-        stop_signal=values["stop_signal"],
-        library_path=tuple(str(p.absolute()) for p in values["library_path"]),
-        extra_libs=values["add_library"],
-        include_data=values["include_data"],
-        nuitka_args=values["nuitka_arg"],
-        jobs=values["jobs"],
-        compression=values["compression"],
-        smoke_test=values["smoke_test"],
-        smoke_timeout=values["smoke_timeout"],
-        cache_dir=_cache_dir(environ),
-        source_date_epoch=_epoch(environ),
-        docker_env={
-            k: v
-            for k, v in environ.items()
-            if k in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-        },
+    options = build_options(
+        values,
+        sources=sources,
+        app=app,
+        args=args,
+        project=project,
+        environ=os.environ,
+        password=_password() if values["password_stdin"] else None,
+        default_python=Path(sys.executable),
     )
     if options.compression == "zstd":
         log.warning("zstd layers need Docker 23 or newer (and containerd 1.5, podman 4) to load")
     result = build_image(options, log)
     if values["metadata_file"]:
         write_json(values["metadata_file"].absolute(), result.to_json())
-    if environ.get("GITHUB_OUTPUT"):
-        _github_output(Path(environ["GITHUB_OUTPUT"]), result.github_outputs())
+    if os.environ.get("GITHUB_OUTPUT"):
+        _github_output(Path(os.environ["GITHUB_OUTPUT"]), result.github_outputs())
     click.echo(result.pushed.pinned_reference if result.pushed else result.pinned_reference)
 
 
-def _project_license(config: ProjectConfig) -> str | None:
-    """``[project] license`` of the pyproject.toml: an SPDX expression or ``{text = ...}``."""
-    license_ = config.document.get("project", {}).get("license")
-    if isinstance(license_, dict):
-        license_ = license_.get("text")
-    return license_ if isinstance(license_, str) and license_ else None
-
-
-def _base(value: str) -> str:
-    """``scratch``, ``distroless``, or the absolute path of an image tarball that exists."""
-    if value in ("scratch", "distroless"):
-        return value
-    path = Path(value).absolute()
-    if not path.is_file():
-        raise UsageError(f"--base {value!r} is neither scratch, distroless nor an image tarball")
-    return str(path)
-
-
-def _merge(
-    ctx: click.Context, given: dict[str, Any], config: ProjectConfig
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Flag > environment > [tool.pybin2img] > default, with where each value came from."""
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+def _given(ctx: click.Context, given: dict[str, Any]) -> dict[str, tuple[Any, Source | None]]:
+    """Each setting's value with where click found it: ``flag``, its variable, or nowhere."""
+    found: dict[str, tuple[Any, Source | None]] = {}
     for setting in BUILD_SETTINGS:
-        value = given[setting.dest]
         source = ctx.get_parameter_source(setting.dest)
         if source is ParameterSource.COMMANDLINE:
-            sources[setting.dest] = "flag"
+            found[setting.dest] = (given[setting.dest], "flag")
         elif source is ParameterSource.ENVIRONMENT:
-            sources[setting.dest] = setting.envvar
-        elif setting.dest in config.values:
-            value = config.values[setting.dest]
-            sources[setting.dest] = "pyproject"
+            found[setting.dest] = (given[setting.dest], setting.envvar)
         else:
-            sources[setting.dest] = "default"
-        values[setting.dest] = value
-    return values, sources
+            found[setting.dest] = (given[setting.dest], None)
+    return found
+
+
+def _password() -> str:
+    """As `docker login --password-stdin`: all of stdin, without the final line break."""
+    return sys.stdin.read().removesuffix("\n").removesuffix("\r")
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -321,27 +167,26 @@ def _github_output(path: Path, outputs: dict[str, str]) -> None:
 @click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
 @click.argument("reference", metavar="REFERENCE")
 @click.option("--tag", "extra_tags", multiple=True, metavar="TAG", help="Also push under this tag.")
-@_push_flags
+@click_options(PUSH_SETTINGS)
 @click.option(
     "--metadata-file",
     type=click.Path(path_type=Path),
     help="Write what was pushed, and the bytes uploaded and skipped, as JSON.",
 )
-@click.option("-v", "--verbose", count=True, help="Show each blob and every retry.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result line.")
-@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+@verbose_option
+@quiet_option
+@debug_option
 def push(
     tarball: Path,
     reference: str,
     extra_tags: tuple[str, ...],
-    insecure_registries: tuple[str, ...],
+    insecure_registry: tuple[str, ...],
     mount_from: str | None,
     username: str | None,
     password_stdin: bool,
     metadata_file: Path | None,
     verbose: int,
     quiet: bool,
-    debug: bool,
 ) -> None:
     """Push IMAGE.tar to REFERENCE (registry.example.com/team/app:1.2), no Docker daemon needed.
 
@@ -352,11 +197,11 @@ def push(
     target = parse_reference(reference)
     for tag in extra_tags:
         parse_reference(f"{target.repository}:{tag}")  # the tag grammar, with its error message
-    options = _push_options(
-        dict(os.environ),
+    options = push_options(
+        os.environ,
         username=username,
-        password_stdin=password_stdin,
-        insecure_registries=insecure_registries,
+        password=_password() if password_stdin else None,
+        insecure_registries=insecure_registry,
         mount_from=mount_from,
         extra_tags=extra_tags,
         metadata_file=metadata_file,
@@ -370,8 +215,8 @@ def push(
 @cli.command(short_help="Check an image tarball and show what is in it.")
 @click.argument("tarball", metavar="IMAGE.tar", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
-def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
+@debug_option
+def inspect(tarball: Path, as_json: bool) -> None:
     """Check IMAGE.tar (digests, sizes, diff_ids, index and manifest.json agreeing) and show
     its config, layers, size by part and largest files. Exits 10 on any inconsistency."""
     from .oci.inspection import format_report, inspect_tarball
@@ -402,10 +247,8 @@ def inspect(tarball: Path, as_json: bool, debug: bool) -> None:
     default=Path("/"),
     help="Resolve inside this root filesystem (FILEs are paths inside it).",
 )
-@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
-def deps(
-    files: tuple[Path, ...], as_json: bool, library_path: tuple[str, ...], root: Path, debug: bool
-) -> None:
+@debug_option
+def deps(files: tuple[Path, ...], as_json: bool, library_path: tuple[str, ...], root: Path) -> None:
     """Print the shared-library tree of each ELF FILE, found as glibc's loader would find it
     (nothing is executed). Exits 5 when a library cannot be found."""
     from .resolve.deps import closure_json, format_tree, resolve_files
@@ -426,24 +269,24 @@ def deps(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("PYBIN2IMG_DEBUG") == "1"
+    state = _State(debug=os.environ.get("PYBIN2IMG_DEBUG") == "1")
     try:
-        cli.main(args=args, prog_name="pybin2img", standalone_mode=False)
+        cli.main(args=args, prog_name="pybin2img", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         message = exc.format_message()
         hint = " (see pybin2img --help)" if isinstance(exc, click.UsageError) else ""
-        _fail(f"{message}{hint}", exc.exit_code, debug)
+        _fail(f"{message}{hint}", exc.exit_code, state.debug)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        _fail(Interrupted("interrupted").message, Interrupted.exit_code, debug)
+        _fail(Interrupted("interrupted").message, Interrupted.exit_code, state.debug)
     except Pybin2imgError as exc:
-        _fail(exc.message, exc.exit_code, debug, exc.details)
-    except Exception as exc:
+        _fail(exc.message, exc.exit_code, state.debug, exc.details)
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, exit 1, never a traceback
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug and report it)",
             1,
-            debug,
+            state.debug,
         )
     sys.exit(0)
 

@@ -1,24 +1,30 @@
-"""The one frozen options object every stage receives.
+"""The one frozen options object every stage receives, and the one function that builds it.
 
-The CLI (or a library caller) builds :class:`BuildOptions` once; no stage reads the environment
-or the command line on its own.
+The CLI (or a library caller) builds :class:`BuildOptions` once, with :func:`build_options`
+from the merged settings; no stage reads the environment or the command line on its own.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from .reference import ImageReference
+from .errors import ImageWriteError, UsageError
+from .reference import ImageReference, parse_reference
 
 if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
+    from .settings import Project
     from .ship.push import PushOptions
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532
+#: The bases pybin2img generates itself; any other ``--base`` is an image tarball's path.
+BASES = ("scratch", "distroless")
 
 
 class AppKind(enum.Enum):
@@ -41,6 +47,10 @@ class AppSpec:
     module: str | None = None
     #: For PROJECT: which ``[project.scripts]`` entry to build.
     script: str | None = None
+    #: For PROJECT: that entry's ``module:function``.
+    entry_point: str | None = None
+    #: For PROJECT: ``[project.dependencies]``, installed into the build environment.
+    dependencies: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -61,7 +71,8 @@ class BuildOptions:
     reference: ImageReference
     #: Where the tarball is written.
     output: Path
-    #: ``scratch`` or ``distroless``.
+    #: ``scratch``, ``distroless`` (see :data:`BASES`), or the absolute path of an image tarball
+    #: whose layers go below pybin2img's.
     base: str = "scratch"
     #: CA bundle in the image: ``auto`` (when the app uses ssl), ``always`` or ``never``.
     ca_certs: str = "auto"
@@ -109,7 +120,8 @@ class BuildOptions:
     extra_libs: tuple[str, ...] = ()
 
     # --- compile ------------------------------------------------------------------------------
-    #: ``SRC=DEST`` data files or directories shipped in /app (DEST relative to it).
+    #: ``SRC=DEST`` data files or directories shipped in /app (SRC absolute and existing, DEST
+    #: relative to /app).
     include_data: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
@@ -130,4 +142,208 @@ class BuildOptions:
     #: Layer compression: ``gzip`` (default) or ``zstd``.
     compression: str = "gzip"
     #: Environment for the docker SDK: ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``.
-    docker_env: Mapping[str, str] = field(default_factory=dict)
+    docker_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+# --- building the options ---------------------------------------------------------------------
+
+
+def build_options(
+    values: Mapping[str, Any],
+    *,
+    sources: Mapping[str, str],
+    app: Path | None,
+    args: tuple[str, ...] = (),
+    project: Project,
+    environ: Mapping[str, str],
+    password: str | None = None,
+    default_python: Path,
+) -> BuildOptions:
+    """The one place options are checked and converted: ``values`` are the merged settings
+    (:func:`pybin2img.settings.merge`, keyed by dest), ``environ`` the process environment,
+    ``sources`` where each value came from, ``password`` what ``--password-stdin`` read.
+    Raises :class:`UsageError` before anything slow (an environment, a compile) happens."""
+    from .compile.app import resolve_app
+
+    if not values["tag"]:
+        raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
+    reference = parse_reference(values["tag"])
+    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
+    if not values["push"] and any(sources.get(k) == "flag" for k in registry_flags):
+        raise UsageError("registry options (--username, --mount-from, …) need --push")
+    app_spec = resolve_app(app, module=values["module"], script=values["script"], project=project)
+    workdir = values["workdir"]
+    if not workdir.startswith("/"):
+        raise UsageError(f"--workdir {workdir!r} must be an absolute path")
+    for item in values["env"]:
+        if "=" not in item or item.startswith("="):
+            raise UsageError(f"--env {item!r} must be KEY=VALUE")
+    output = (values["output"] or Path(f"{reference.name}.tar")).absolute()
+    check_output(output)
+    return BuildOptions(
+        app=app_spec,
+        reference=reference,
+        output=output,
+        base=_base(values["base"]),
+        ca_certs=values["ca_certs"],
+        tzdata=values["tzdata"],
+        python=(values["python"] or default_python).absolute(),
+        requirements=values["requirements"].absolute() if values["requirements"] else None,
+        load=values["load"],
+        push=values["push"],
+        push_options=push_options(
+            environ,
+            username=values["username"],
+            password=password,
+            insecure_registries=values["insecure_registry"],
+            mount_from=values["mount_from"],
+        )
+        if values["push"]
+        else None,
+        user=values["user"],
+        workdir=workdir,
+        env=values["env"],
+        cmd=args or values["cmd"],
+        labels=_pairs(values["label"], "--label"),
+        licenses=project.license,
+        annotations=_pairs(values["annotation"], "--annotation"),
+        ports=_ports(values["port"]),
+        stop_signal=values["stop_signal"],
+        library_path=tuple(str(p.absolute()) for p in values["library_path"]),
+        extra_libs=values["add_library"],
+        include_data=_include_data(values["include_data"]),
+        nuitka_args=values["nuitka_arg"],
+        jobs=values["jobs"],
+        compression=values["compression"],
+        smoke_test=values["smoke_test"],
+        smoke_timeout=values["smoke_timeout"],
+        cache_dir=cache_dir(environ),
+        source_date_epoch=_epoch(environ),
+        docker_env=MappingProxyType(
+            {
+                k: v
+                for k, v in environ.items()
+                if k in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+            }
+        ),
+    )
+
+
+def push_options(
+    environ: Mapping[str, str],
+    *,
+    username: str | None,
+    password: str | None,
+    insecure_registries: tuple[str, ...],
+    mount_from: str | None,
+    extra_tags: tuple[str, ...] = (),
+    metadata_file: Path | None = None,
+) -> PushOptions:
+    """How to push: credentials given on the command line, Docker's config, the CA bundle."""
+    from .ship.credentials import Credentials
+    from .ship.push import PushOptions  # requests is slow to import; only push needs it
+
+    if bool(username) != (password is not None):
+        raise UsageError("--username and --password-stdin go together")
+    credentials = None
+    if username:
+        if not password:
+            raise UsageError("--password-stdin: stdin holds no password")
+        credentials = Credentials(
+            username=username, password=password, source="--username/--password-stdin"
+        )
+    docker_config = environ.get("DOCKER_CONFIG") or os.path.join(Path.home(), ".docker")
+    ca_bundle = environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
+    return PushOptions(
+        credentials=credentials,
+        docker_config=Path(docker_config),
+        environ=dict(environ),
+        insecure_registries=insecure_registries,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        mount_from=mount_from,
+        extra_tags=extra_tags,
+        metadata_file=metadata_file.absolute() if metadata_file else None,
+    )
+
+
+def check_output(output: Path) -> None:
+    """Fail before compiling when the tarball could not be written anyway.
+
+    A missing parent directory is fine (it is created when the tarball is written, like
+    ``go build -o``), as long as the nearest existing one is a writable directory.
+    """
+    if output.is_dir():
+        raise UsageError(f"output {output} is a directory; give a file name (-o FILE)")
+    existing = output.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ImageWriteError(f"cannot write {output}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ImageWriteError(f"cannot write {output}: directory {existing} is not writable")
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    """``PYBIN2IMG_CACHE_DIR``, else ``$XDG_CACHE_HOME/pybin2img``, else ``~/.cache/pybin2img``."""
+    if environ.get("PYBIN2IMG_CACHE_DIR"):
+        return Path(environ["PYBIN2IMG_CACHE_DIR"]).absolute()
+    xdg = environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(xdg, "pybin2img").absolute()
+
+
+def _epoch(environ: Mapping[str, str]) -> int | None:
+    value = environ.get("SOURCE_DATE_EPOCH")
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
+    return int(value)
+
+
+def _pairs(values: Sequence[str], what: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {value!r} must be KEY=VALUE")
+        pairs.append((key, val))
+    return tuple(pairs)
+
+
+def _ports(values: Sequence[str]) -> tuple[str, ...]:
+    ports = []
+    for value in values:
+        number, _, proto = value.partition("/")
+        proto = proto or "tcp"
+        if (
+            not number.isdigit()
+            or not 0 < int(number) < 65536
+            or proto not in ("tcp", "udp", "sctp")
+        ):
+            raise UsageError(f"port {value!r} must be NUMBER[/tcp|udp|sctp]")
+        ports.append(f"{int(number)}/{proto}")
+    return tuple(ports)
+
+
+def _base(value: str) -> str:
+    """``scratch``, ``distroless``, or the absolute path of an image tarball that exists."""
+    if value in BASES:
+        return value
+    path = Path(value).absolute()
+    if not path.is_file():
+        raise UsageError(f"--base {value!r} is neither scratch, distroless nor an image tarball")
+    return str(path)
+
+
+def _include_data(items: Sequence[str]) -> tuple[str, ...]:
+    """``--include-data SRC=DEST`` with SRC made absolute and checked to exist."""
+    checked = []
+    for item in items:
+        source, sep, dest = item.partition("=")
+        if not sep or not source or not dest or dest.startswith("/") or ".." in dest.split("/"):
+            raise UsageError(f"--include-data {item!r} must be SRC=DEST with DEST inside /app")
+        path = Path(source).absolute()
+        if not path.exists():
+            raise UsageError(f"--include-data: {path} does not exist")
+        checked.append(f"{path}={dest}")
+    return tuple(checked)

@@ -1,7 +1,7 @@
 """Where the app came from: its git commit, commit time and repository URL.
 
 Used for ``SOURCE_DATE_EPOCH`` (the app's last commit time by default) and the
-``org.opencontainers.image.source`` / ``.revision`` annotations.
+``org.opencontainers.image.*`` annotations and labels (:func:`oci_keys`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .oci.documents import rfc3339
+
+if TYPE_CHECKING:
+    from .oci.baseimage import BaseImage
+    from .options import BuildOptions
 
 _CREDENTIALS = re.compile(r"^(\w+://)[^/@]+@")
 
@@ -55,3 +62,25 @@ def git_info(app_dir: Path) -> GitInfo:
         commit_time=int(when) if when and when.isdigit() else None,
         source=_CREDENTIALS.sub(r"\1", source) if source else None,
     )
+
+
+def oci_keys(
+    options: BuildOptions, git: GitInfo, epoch: int, base_image: BaseImage | None = None
+) -> dict[str, str]:
+    """The ``org.opencontainers.image.*`` keys pybin2img fills in from git, the tag, the
+    project's metadata and the base; used as manifest annotations and as config labels."""
+    keys = {
+        "org.opencontainers.image.created": rfc3339(epoch),
+        "org.opencontainers.image.base.name": base_image.name if base_image else options.base,
+    }
+    if base_image is not None and base_image.digest:
+        keys["org.opencontainers.image.base.digest"] = base_image.digest
+    if options.reference.explicit_tag and options.reference.tag != "latest":
+        keys["org.opencontainers.image.version"] = options.reference.tag
+    if git.source:
+        keys["org.opencontainers.image.source"] = git.source
+    if git.commit:
+        keys["org.opencontainers.image.revision"] = git.commit
+    if options.licenses:
+        keys["org.opencontainers.image.licenses"] = options.licenses
+    return keys

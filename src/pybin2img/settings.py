@@ -11,13 +11,15 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import click
 
 from .errors import ConfigError
+from .options import BASES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -199,6 +201,10 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in BUILD_SETTINGS}
+#: The registry options that ``build --push`` and ``push`` share.
+PUSH_SETTINGS: tuple[Setting, ...] = tuple(
+    BY_NAME[name] for name in ("insecure-registry", "mount-from", "username", "password-stdin")
+)
 
 
 def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
@@ -233,14 +239,28 @@ def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]
     return decorate
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProjectConfig:
-    """``[tool.pybin2img]`` of a pyproject.toml, checked and converted to option values."""
+#: Where an option's value came from, as ``-v`` shows it.
+Source = str  # "flag", "default", "pyproject" or the environment variable's name
 
-    path: Path | None
-    values: Mapping[str, Any]
-    #: The whole pyproject document (for ``[project]``).
-    document: Mapping[str, Any]
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    """The app's nearest ``pyproject.toml``, read once: ``[tool.pybin2img]`` checked and
+    converted to option values, and the ``[project]`` fields pybin2img uses."""
+
+    path: Path | None = None
+    #: ``[tool.pybin2img]`` as option values, keyed by :attr:`Setting.dest`.
+    values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[project.scripts]``: script name -> ``module:function``.
+    scripts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[project.dependencies]``.
+    dependencies: tuple[str, ...] = ()
+    #: ``[project] license``: an SPDX expression, or the text of ``{text = ...}``.
+    license: str | None = None
+
+    @property
+    def directory(self) -> Path | None:
+        return self.path.parent if self.path else None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -254,10 +274,10 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_project_config(path: Path | None) -> ProjectConfig:
-    """Read and check ``[tool.pybin2img]``; relative paths are taken from the file's directory."""
+def read_project(path: Path | None) -> Project:
+    """Read and check a pyproject.toml; relative paths are taken from the file's directory."""
     if path is None:
-        return ProjectConfig(path=None, values={}, document={})
+        return Project()
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -276,7 +296,50 @@ def load_project_config(path: Path | None) -> ProjectConfig:
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
             raise ConfigError(f"{path}: unknown key {key!r} in [tool.pybin2img]{hint}")
         values[setting.dest] = _convert(setting, raw, path)
-    return ProjectConfig(path=path, values=values, document=document)
+    project = document.get("project", {})
+    if not isinstance(project, dict):
+        raise ConfigError(f"{path}: [project] must be a table")
+    scripts = project.get("scripts", {})
+    if not isinstance(scripts, dict):
+        raise ConfigError(f"{path}: [project.scripts] must be a table")
+    dependencies = project.get("dependencies", [])
+    if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
+        raise ConfigError(f"{path}: [project.dependencies] must be a list")
+    license_ = project.get("license")
+    if isinstance(license_, dict):
+        license_ = license_.get("text")
+    return Project(
+        path=path,
+        values=MappingProxyType(values),
+        scripts=MappingProxyType({str(k): str(v) for k, v in scripts.items()}),
+        dependencies=tuple(dependencies),
+        license=license_ if isinstance(license_, str) and license_ else None,
+    )
+
+
+def merge(
+    given: Mapping[str, tuple[Any, Source | None]], project: Project
+) -> tuple[dict[str, Any], dict[str, Source]]:
+    """Flag > environment > ``[tool.pybin2img]`` > default, with where each value came from.
+
+    ``given`` maps each setting's dest to its value from the command line and ``"flag"``,
+    the environment variable's name, or ``None`` (the value is the default).
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for setting in BUILD_SETTINGS:
+        value, source = given.get(setting.dest, (_empty(setting), None))
+        if source is None and setting.dest in project.values:
+            value, source = project.values[setting.dest], "pyproject"
+        values[setting.dest] = value
+        sources[setting.dest] = source or "default"
+    return values, sources
+
+
+def _empty(setting: Setting) -> Any:
+    if setting.kind == "flag":
+        return False
+    return () if setting.repeatable else setting.default
 
 
 def _convert(setting: Setting, raw: Any, path: Path) -> Any:
@@ -289,7 +352,7 @@ def _convert(setting: Setting, raw: Any, path: Path) -> Any:
     if setting.kind == "base":
         if not isinstance(raw, str):
             raise ConfigError(f"{where} must be scratch, distroless or an image tarball's path")
-        return raw if raw in ("scratch", "distroless") else str(base / raw)
+        return raw if raw in BASES else str(base / raw)
     if setting.kind == "optional":
         if raw is True:
             return ""

@@ -7,18 +7,12 @@ APP may be a script (``app.py``), a package directory with ``__main__.py``, a mo
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError, UsageError
 from ..options import AppKind, AppSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from ..settings import Project
 
 _ENTRY = re.compile(r"^\s*([\w.]+)\s*:\s*([\w.]+)\s*(\[.*\])?\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -47,8 +41,11 @@ class CompileTarget:
     app_data: tuple[str, ...] = ()
 
 
-def resolve_app(path: Path | None, *, module: str | None, script: str | None) -> AppSpec:
-    """Classify APP; raise :class:`UsageError` when it names nothing pybin2img can compile."""
+def resolve_app(
+    path: Path | None, *, module: str | None, script: str | None, project: Project
+) -> AppSpec:
+    """Classify APP; raise :class:`UsageError` when it names nothing pybin2img can compile.
+    ``project`` is APP's nearest pyproject.toml, already read."""
     if module:
         if path is not None:
             raise UsageError("give either APP or -m MODULE, not both")
@@ -61,8 +58,15 @@ def resolve_app(path: Path | None, *, module: str | None, script: str | None) ->
     if not path.exists():
         raise UsageError(f"app {path} does not exist")
     if path.is_dir():
-        if (path / "pyproject.toml").is_file() and _project_scripts(path):
-            return AppSpec(kind=AppKind.PROJECT, path=path, script=_choose_script(path, script))
+        if project.path == path / "pyproject.toml" and project.scripts:
+            chosen = _choose_script(project, script)
+            return AppSpec(
+                kind=AppKind.PROJECT,
+                path=path,
+                script=chosen,
+                entry_point=project.scripts[chosen],
+                dependencies=project.dependencies,
+            )
         if (path / "__main__.py").is_file():
             return AppSpec(kind=AppKind.PACKAGE, path=path)
         raise UsageError(
@@ -74,46 +78,21 @@ def resolve_app(path: Path | None, *, module: str | None, script: str | None) ->
     return AppSpec(kind=AppKind.SCRIPT, path=path)
 
 
-def _pyproject(project: Path) -> dict[str, Any]:
-    try:
-        document: dict[str, Any] = tomllib.loads(
-            (project / "pyproject.toml").read_text(encoding="utf-8")
-        )
-        return document
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {project / 'pyproject.toml'}: {exc}") from exc
-
-
-def _project_scripts(project: Path) -> dict[str, str]:
-    scripts = _pyproject(project).get("project", {}).get("scripts", {})
-    if not isinstance(scripts, dict):
-        raise ConfigError(f"{project / 'pyproject.toml'}: [project.scripts] must be a table")
-    return {str(k): str(v) for k, v in scripts.items()}
-
-
-def _choose_script(project: Path, script: str | None) -> str:
-    scripts = _project_scripts(project)
+def _choose_script(project: Project, script: str | None) -> str:
+    scripts = project.scripts
     if script is not None:
         if script not in scripts:
             raise UsageError(
-                f"{project / 'pyproject.toml'} has no script {script!r}; "
+                f"{project.path} has no script {script!r}; "
                 f"[project.scripts] names: {', '.join(sorted(scripts))}"
             )
         return script
     if len(scripts) > 1:
         raise UsageError(
-            f"{project / 'pyproject.toml'} defines several scripts "
+            f"{project.path} defines several scripts "
             f"({', '.join(sorted(scripts))}); choose one with --script NAME"
         )
     return next(iter(scripts))
-
-
-def project_dependencies(project: Path) -> tuple[str, ...]:
-    """``[project.dependencies]``: what the build environment installs for a project."""
-    deps = _pyproject(project).get("project", {}).get("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise ConfigError(f"{project / 'pyproject.toml'}: [project.dependencies] must be a list")
-    return tuple(deps)
 
 
 def _top_packages(root: Path) -> set[str]:
@@ -159,8 +138,8 @@ def compile_target(
             sources=(module_origin,),
         )
     assert app.kind is AppKind.PROJECT
-    assert app.script is not None
-    entry = _project_scripts(app.path)[app.script]
+    assert app.script is not None and app.entry_point is not None
+    entry = app.entry_point
     match = _ENTRY.match(entry)
     if not match:
         raise ConfigError(f"[project.scripts] {app.script} = {entry!r} is not 'module:function'")
@@ -184,6 +163,7 @@ def compile_target(
         nuitka_args=tuple(f"--include-package-data={p}" for p in sorted(_top_packages(root))),
         pythonpath=(root,),
         cwd=app.path,
+        # Checked for syntax errors before compiling; a bound keeps a huge tree cheap.
         sources=tuple(sorted(root.rglob("*.py")))[:2000],
         launcher=code,
         app_data=tuple(sorted(_top_packages(root))),

@@ -1,0 +1,57 @@
+"""Before compiling: the build interpreter and what Nuitka is to compile.
+
+With requirements (``-r``, or a project's ``[project.dependencies]``) the interpreter is a cached
+build environment; it is probed with the app's own files, so a syntax error or an import it
+cannot find fails here, in seconds, rather than inside Nuitka.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from ..cache import Cache, digest_of
+from ..log import Log
+from ..options import AppKind, BuildOptions
+from .app import CompileTarget, compile_target
+from .buildenv import build_environment
+from .nuitka import Interpreter, probe_interpreter
+
+
+def prepare_compile(
+    options: BuildOptions, cache: Cache, log: Log
+) -> tuple[Interpreter, CompileTarget]:
+    """The build interpreter (a cached build environment when there are requirements), checked
+    with the app's files, and how Nuitka is to compile the app."""
+    app = options.app
+    python = options.python
+    if options.requirements is not None or app.dependencies:
+        python = build_environment(
+            python=python,
+            requirements=options.requirements,
+            packages=app.dependencies,
+            nuitka=nuitka_requirement(),
+            cache=cache,
+            log=log,
+        )
+    launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
+    # A -m module is found by the interpreter first; every other kind is known beforehand.
+    early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
+    interpreter = probe_interpreter(
+        python,
+        early.sources if early else (),
+        module=app.module,
+        cwd=app.path,
+        import_path=(early.cwd, *early.pythonpath) if early else (),
+    )
+    target = early or compile_target(app, launcher_dir, interpreter.module_origin)
+    if target.launcher is not None:
+        target.main.write_text(target.launcher, encoding="utf-8")
+    return interpreter, target
+
+
+def nuitka_requirement() -> str:
+    """The Nuitka that build environments get: the version installed next to pybin2img."""
+    try:
+        return f"nuitka=={metadata.version('nuitka')}"
+    except metadata.PackageNotFoundError:
+        return "nuitka>=4"

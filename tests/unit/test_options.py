@@ -1,0 +1,132 @@
+"""Options are built in one place: precedence, conversion and validation, without Nuitka."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybin2img.cli import main
+from pybin2img.errors import ConfigError, UsageError
+from pybin2img.options import AppKind, build_options
+from pybin2img.settings import BUILD_SETTINGS, Project, merge, read_project
+
+
+def _given(**flags: Any) -> dict[str, tuple[Any, str | None]]:
+    return {dest: (value, "flag") for dest, value in flags.items()}
+
+
+def _project(tmp_path: Path, text: str) -> Project:
+    (tmp_path / "pyproject.toml").write_text(text)
+    return read_project(tmp_path / "pyproject.toml")
+
+
+def _options(tmp_path: Path, project: Project | None = None, **flags: Any) -> Any:
+    app = tmp_path / "app.py"
+    app.write_text("print('hi')\n")
+    project = project or Project()
+    values, sources = merge(_given(**flags), project)
+    return build_options(
+        values,
+        sources=sources,
+        app=app,
+        project=project,
+        environ={"PYBIN2IMG_CACHE_DIR": str(tmp_path / "cache")},
+        default_python=Path("/usr/bin/python3"),
+    )
+
+
+def test_flag_beats_environment_beats_pyproject_beats_default(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path, '[tool.pybin2img]\ntag = "from-pyproject"\nuser = "1000"\nworkdir = "/srv"\n'
+    )
+    given = {
+        "tag": ("from-flag", "flag"),
+        "user": ("2000", "PYBIN2IMG_USER"),
+        "workdir": ("/app", None),  # click's default: pyproject wins
+    }
+    values, sources = merge(given, project)
+    assert values["tag"] == "from-flag" and sources["tag"] == "flag"
+    assert values["user"] == "2000" and sources["user"] == "PYBIN2IMG_USER"
+    assert values["workdir"] == "/srv" and sources["workdir"] == "pyproject"
+    assert values["compression"] == "gzip" and sources["compression"] == "default"
+    assert set(values) == {s.dest for s in BUILD_SETTINGS}
+
+
+def test_pyproject_paths_are_relative_to_its_directory(tmp_path: Path) -> None:
+    project = _project(tmp_path, '[tool.pybin2img]\nrequirements = "req.txt"\n')
+    assert project.values["requirements"] == tmp_path / "req.txt"
+
+
+def test_unknown_pyproject_key_suggests_the_close_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'tzdata'"):
+        _project(tmp_path, '[tool.pybin2img]\ntzdat = "always"\n')
+
+
+def test_project_fields_are_read_once(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path,
+        '[project]\nname = "x"\nlicense = {text = "MIT"}\ndependencies = ["click"]\n'
+        '[project.scripts]\nx = "x.cli:main"\n',
+    )
+    assert project.license == "MIT"
+    assert project.dependencies == ("click",)
+    assert dict(project.scripts) == {"x": "x.cli:main"}
+
+
+def test_options_are_converted(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    options = _options(
+        tmp_path,
+        tag="reg.example/team/app:1.2",
+        port=("8080", "53/udp"),
+        label=("a=b",),
+        include_data=(f"{tmp_path / 'data'}=data",),
+    )
+    assert options.app.kind is AppKind.SCRIPT
+    assert options.reference.tag == "1.2"
+    assert options.output == Path("app.tar").absolute()
+    assert options.ports == ("8080/tcp", "53/udp")
+    assert options.labels == (("a", "b"),)
+    assert options.include_data == (f"{tmp_path / 'data'}=data",)
+    assert options.cache_dir == tmp_path / "cache"
+    assert options.push_options is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({}, "give the image reference"),
+        ({"tag": "x", "workdir": "rel"}, "must be an absolute path"),
+        ({"tag": "x", "env": ("=v",)}, "must be KEY=VALUE"),
+        ({"tag": "x", "port": ("99999",)}, "NUMBER"),
+        ({"tag": "x", "label": ("novalue",)}, "must be KEY=VALUE"),
+        ({"tag": "x", "include_data": ("missing=data",)}, "does not exist"),
+        ({"tag": "x", "include_data": ("src=/etc",)}, "DEST inside /app"),
+        ({"tag": "x", "base": "nonexistent.tar"}, "neither scratch"),
+        ({"tag": "x", "mount_from": "team/base"}, "need --push"),
+    ],
+)
+def test_bad_values_are_usage_errors(tmp_path: Path, flags: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        _options(tmp_path, **flags)
+
+
+def test_debug_after_double_dash_belongs_to_the_app(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("print('hi')\n")
+    argv = ["build", str(app), "-t", "x", "--workdir", "relative"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--", "--debug"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("pybin2img: error:")
+    with pytest.raises(SystemExit):
+        main([*argv, "--debug"])
+    assert "Traceback" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--debug", *argv])
+    assert "Traceback" in capsys.readouterr().err
