@@ -1,7 +1,69 @@
-"""pybin2img: compile a Python app with Nuitka and ship it as a minimal container image."""
+"""pybin2img: compile a Python app with Nuitka and ship it as a minimal container image.
+
+The library API is one call::
+
+    from pybin2img import build_image, build_options
+
+    result = build_image(options)  # a BuildOptions, e.g. from build_options(...)
+    print(result.pinned_reference)
+
+Every failure is a :class:`Pybin2imgError` subclass with a stable ``exit_code``.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+#: Set before the imports below: modules they load read it.
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .errors import (
+    CompileError,
+    ConfigError,
+    EngineError,
+    HostError,
+    ImageWriteError,
+    Interrupted,
+    InvalidImageError,
+    Pybin2imgError,
+    RegistryError,
+    ResolveError,
+    SmokeTestError,
+    UsageError,
+)
+from .options import AppKind, AppSpec, BuildOptions, build_options
+
+if TYPE_CHECKING:
+    from .build import BuildResult, build_image
+
+
+__all__ = [
+    "AppKind",
+    "AppSpec",
+    "BuildOptions",
+    "BuildResult",
+    "CompileError",
+    "ConfigError",
+    "EngineError",
+    "HostError",
+    "ImageWriteError",
+    "Interrupted",
+    "InvalidImageError",
+    "Pybin2imgError",
+    "RegistryError",
+    "ResolveError",
+    "SmokeTestError",
+    "UsageError",
+    "__version__",
+    "build_image",
+    "build_options",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline pulls in pyelftools, the docker SDK and more; `pybin2img --help` should not.
+    if name in ("build_image", "BuildResult"):
+        from . import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module 'pybin2img' has no attribute {name!r}")
