@@ -1,20 +1,15 @@
-"""ELF facts through program headers only: synthetic files, stripped copies of real ones."""
+"""ELF facts through program headers only, on synthetic files (real ones: test_host_elf.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import struct
 from pathlib import Path
 
 import pytest
 
 from pybin2img.resolve import elf
 from pybin2img.resolve.elf import ElfCache, ElfFormatError, read_elf
-from tests.conftest import require
 from tests.unit.elfgen import EM_AARCH64, make_elf
-
-HOST_LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
 def test_synthetic_facts_round_trip(tmp_path: Path) -> None:
@@ -49,23 +44,6 @@ def test_32_bit_big_endian_and_other_machine(tmp_path: Path) -> None:
     assert (big.ei_data, big.soname, big.verneed[0].file) == (2, "b", "q")
     arm = read_elf(str(make_elf(tmp_path / "c", machine=EM_AARCH64)))
     assert arm.machine == "EM_AARCH64"
-
-
-def test_real_files_with_section_headers_stripped(tmp_path: Path) -> None:
-    require(os.path.exists(HOST_LOADER), "needs the x86-64 glibc loader")
-    libc = os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6")
-    copy = tmp_path / "libc.so.6"
-    shutil.copyfile(libc, copy)
-    data = bytearray(copy.read_bytes())
-    struct.pack_into("<Q", data, 0x28, 0)  # e_shoff
-    struct.pack_into("<HHH", data, 0x3A, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
-    copy.write_bytes(bytes(data))
-    stripped, original = read_elf(str(copy)), read_elf(libc)
-    assert stripped == original
-    assert stripped.soname == "libc.so.6"
-    assert "GLIBC_2.34" in stripped.verdef
-    assert stripped.verneed[0].file == "ld-linux-x86-64.so.2"
-    assert read_elf(HOST_LOADER).soname == "ld-linux-x86-64.so.2"
 
 
 def test_non_elf_files(tmp_path: Path) -> None:
