@@ -138,7 +138,8 @@ def compile_target(
             sources=(module_origin,),
         )
     assert app.kind is AppKind.PROJECT
-    assert app.script is not None and app.entry_point is not None
+    assert app.script is not None
+    assert app.entry_point is not None
     entry = app.entry_point
     match = _ENTRY.match(entry)
     if not match:

@@ -473,19 +473,13 @@ def _segments_aligned(path: Path) -> bool:
 
 
 def include_data_args(items: Sequence[str]) -> list[str]:
-    """Nuitka arguments for ``--include-data SRC=DEST`` (a file or a whole directory)."""
+    """Nuitka arguments for ``--include-data SRC=DEST`` (a file or a whole directory), as
+    checked by :func:`pybin2img.options.build_options` (SRC absolute, DEST inside /app)."""
     args = []
     for item in items:
-        source, sep, dest = item.partition("=")
-        if not sep or not source or not dest or dest.startswith("/") or ".." in dest.split("/"):
-            raise UsageError(f"--include-data {item!r} must be SRC=DEST with DEST inside /app")
-        path = Path(source).absolute()
-        if path.is_dir():
-            args.append(f"--include-data-dir={path}={dest}")
-        elif path.is_file():
-            args.append(f"--include-data-files={path}={dest}")
-        else:
-            raise UsageError(f"--include-data: {path} does not exist")
+        source, _, dest = item.partition("=")
+        kind = "dir" if Path(source).is_dir() else "files"
+        args.append(f"--include-data-{kind}={source}={dest}")
     return args
 
 
