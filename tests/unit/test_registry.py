@@ -6,12 +6,11 @@ import pytest
 
 from pybin2img.ship.registry import (
     RetryPolicy,
-    _bypasses_proxy,
-    _with_digest,
     is_plain_http_allowed,
     parse_challenges,
     parse_retry_after,
 )
+from pybin2img.ship.registry.client import _bypasses_proxy, _with_digest
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -28,10 +28,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
-from .. import __version__
-from ..errors import InvalidImageError, RegistryError
-from ..log import Log
-from .credentials import Credentials
+from ... import __version__
+from ...errors import InvalidImageError, RegistryError
+from ...log import Log
+from ..credentials import Credentials
 
 T = TypeVar("T")
 
