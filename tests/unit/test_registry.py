@@ -1,16 +1,23 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
 
 import pytest
 
+from pybin2img.errors import InvalidImageError
 from pybin2img.ship.registry import (
     RetryPolicy,
     is_plain_http_allowed,
     parse_challenges,
     parse_retry_after,
 )
-from pybin2img.ship.registry.client import _bypasses_proxy, _with_digest
+from pybin2img.ship.registry.client import _BlobBody, _with_digest
+from pybin2img.ship.registry.transport import bypasses_proxy
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -76,13 +83,13 @@ def test_plain_http_only_for_loopback_and_insecure(
 
 
 def test_no_proxy_matching() -> None:
-    assert _bypasses_proxy("reg.example.com", None, "example.com")
-    assert _bypasses_proxy("reg.example.com", None, ".example.com")
-    assert _bypasses_proxy("reg.example.com", 5000, "other, reg.example.com:5000")
-    assert not _bypasses_proxy("reg.example.com", 443, "reg.example.com:5000")
-    assert not _bypasses_proxy("notexample.com", None, "example.com")
-    assert _bypasses_proxy("anything", None, "*")
-    assert not _bypasses_proxy("anything", None, "")
+    assert bypasses_proxy("reg.example.com", None, "example.com")
+    assert bypasses_proxy("reg.example.com", None, ".example.com")
+    assert bypasses_proxy("reg.example.com", 5000, "other, reg.example.com:5000")
+    assert not bypasses_proxy("reg.example.com", 443, "reg.example.com:5000")
+    assert not bypasses_proxy("notexample.com", None, "example.com")
+    assert bypasses_proxy("anything", None, "*")
+    assert not bypasses_proxy("anything", None, "")
 
 
 def test_digest_is_added_to_the_upload_url_keeping_its_query() -> None:
@@ -91,3 +98,56 @@ def test_digest_is_added_to_the_upload_url_keeping_its_query() -> None:
         == f"https://r/v2/a/blobs/uploads/u1?_state=x%3D&digest=sha256%3A{'ab' * 32}"
     )
     assert _with_digest("http://r/up/1", DIGEST) == f"http://r/up/1?digest=sha256%3A{'ab' * 32}"
+
+
+def _truncated_member(tmp_path: Path, data: bytes) -> tuple[tarfile.TarFile, tarfile.TarInfo]:
+    path = tmp_path / "image.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("blobs/sha256/blob")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    os.truncate(path, 512 + len(data) // 2)  # the header, then half the member
+    tar = tarfile.open(path, "r:")  # noqa: SIM115 (closed by the caller)
+    member = tar.next()
+    assert member is not None
+    return tar, member
+
+
+def test_a_truncated_blob_in_the_tarball_is_an_invalid_image(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 40
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    tar, member = _truncated_member(tmp_path, data)
+    with tar:
+        stream = tar.extractfile(member)
+        assert stream is not None
+        body = _BlobBody(stream, len(data), digest)
+        with pytest.raises(InvalidImageError, match=r"cannot read blob sha256:"):
+            _read_all(body)
+
+
+def _read_all(body: _BlobBody) -> None:
+    while body.read(4096):
+        pass
+
+
+class _Broken(io.BytesIO):
+    """A stream whose read fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self._error = error
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise self._error
+
+
+def test_a_bug_while_reading_a_blob_is_not_taken_for_a_bad_tarball() -> None:
+    body = _BlobBody(_Broken(RuntimeError("a bug")), 10, DIGEST)
+    with pytest.raises(RuntimeError, match="a bug"):
+        body.read()
+
+
+def test_a_blob_whose_content_does_not_match_its_digest_is_corrupt() -> None:
+    body = _BlobBody(io.BytesIO(b"0123456789"), 10, DIGEST)
+    with pytest.raises(InvalidImageError, match="is corrupt"):
+        body.read()
