@@ -1,4 +1,10 @@
-"""Bad input: one line on stderr, a documented non-zero exit code, no traceback, no tarball."""
+"""Bad input found once the build is under way: one line on stderr, a documented non-zero exit
+code, no traceback, no tarball.
+
+These run the interpreter's probe, Nuitka, a C compiler, the Docker SDK or mount(8). Bad input
+found before any of that (unknown options, bad tags, bad configuration keys, missing apps) is
+tested in process, in tests/unit/test_cli.py.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pybin2img.errors import (
     CompileError,
-    ConfigError,
     EngineError,
     ImageWriteError,
     Interrupted,
-    UsageError,
 )
 from tests.integration.conftest import EXAMPLES, pybin2img
 
@@ -29,10 +34,12 @@ pytestmark = pytest.mark.integration
 HELLO = str(EXAMPLES / "hello" / "hello.py")
 
 
-def _assert_clean_failure(
-    proc: subprocess.CompletedProcess[str], code: int, out_dir: Path, pattern: str
-) -> None:
-    """One error line (after any progress lines), the documented code, nothing written."""
+def _fails(
+    out_dir: Path, *args: str, code: int, pattern: str, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``pybin2img ARGS``, run in ``out_dir`` (where a tarball without ``-o`` would go): one
+    error line (after any progress lines), the documented code, nothing written in ``out_dir``."""
+    proc = pybin2img(*args, check=False, cwd=out_dir, **kwargs)
     assert proc.returncode == code, proc.stderr
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
@@ -42,26 +49,17 @@ def _assert_clean_failure(
     assert errors[0] == lines[-1], proc.stderr
     assert pattern in errors[0]
     assert not list(out_dir.glob("*.tar*")), list(out_dir.iterdir())
-
-
-def test_app_that_does_not_exist(tmp_path: Path) -> None:
-    proc = pybin2img(
-        "build", str(tmp_path / "nope.py"), "-t", "x", "-o", str(tmp_path / "x.tar"), check=False
-    )
-    _assert_clean_failure(proc, UsageError.exit_code, tmp_path, "does not exist")
+    return proc
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     app = tmp_path / "broken.py"
     app.write_text("print('ok')\n\ndef f(:\n    pass\n")
-    proc = pybin2img("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar"), check=False)
-    _assert_clean_failure(proc, CompileError.exit_code, tmp_path, f"syntax error in {app}, line 3")
-
-
-def test_invalid_tag(tmp_path: Path) -> None:
-    proc = pybin2img("build", HELLO, "-t", "My Image", "-o", str(tmp_path / "x.tar"), check=False)
-    _assert_clean_failure(
-        proc, UsageError.exit_code, tmp_path, "invalid image reference 'My Image'"
+    _fails(
+        tmp_path,
+        *("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar")),
+        code=CompileError.exit_code,
+        pattern=f"syntax error in {app}, line 3",
     )
 
 
@@ -84,59 +82,44 @@ def readonly_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_output_directory_not_writable(readonly_dir: Path) -> None:
     out = readonly_dir / "x.tar"
-    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(out), check=False)
-    _assert_clean_failure(proc, ImageWriteError.exit_code, readonly_dir, "is not writable")
-
-
-def test_output_below_a_file(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("")
-    out = tmp_path / "file" / "sub" / "x.tar"
-    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(out), check=False)
-    _assert_clean_failure(proc, ImageWriteError.exit_code, tmp_path, "is not a directory")
+    _fails(
+        readonly_dir,
+        *("build", HELLO, "-t", "x", "-o", str(out)),
+        code=ImageWriteError.exit_code,
+        pattern="is not writable",
+    )
 
 
 def test_missing_directory_below_a_read_only_one(readonly_dir: Path) -> None:
     out = readonly_dir / "sub" / "x.tar"
-    proc = pybin2img("build", HELLO, "-t", "x", "-o", str(out), check=False)
-    _assert_clean_failure(proc, ImageWriteError.exit_code, readonly_dir, "is not writable")
-
-
-def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
-    proc = pybin2img("build", HELLO, "-t", "x", "--no-such-option", check=False)
-    _assert_clean_failure(proc, UsageError.exit_code, tmp_path, "No such option")
+    _fails(
+        readonly_dir,
+        *("build", HELLO, "-t", "x", "-o", str(out)),
+        code=ImageWriteError.exit_code,
+        pattern="is not writable",
+    )
 
 
 def test_import_that_is_not_installed(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text("import json\nimport no_such_module_here\n")
-    proc = pybin2img("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar"), check=False)
-    _assert_clean_failure(
-        proc, CompileError.exit_code, tmp_path, "module 'no_such_module_here' is not installed for"
+    proc = _fails(
+        tmp_path,
+        *("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar")),
+        code=CompileError.exit_code,
+        pattern="module 'no_such_module_here' is not installed for",
     )
     assert sys.executable in proc.stderr
 
 
-def test_unknown_config_key_suggests_the_right_one(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.pybin2img]\ntga = "x"\n')
-    app = tmp_path / "app.py"
-    app.write_text("print(1)\n")
-    proc = pybin2img("build", str(app), "-o", str(tmp_path / "x.tar"), check=False)
-    _assert_clean_failure(proc, ConfigError.exit_code, tmp_path, "did you mean 'tag'?")
-
-
 def test_engine_unreachable_on_load(tmp_path: Path) -> None:
-    proc = pybin2img(
-        "build",
-        HELLO,
-        "-t",
-        "x",
-        "-o",
-        str(tmp_path / "x.tar"),
-        "--load",
-        check=False,
+    _fails(
+        tmp_path,
+        *("build", HELLO, "-t", "x", "-o", str(tmp_path / "x.tar"), "--load"),
+        code=EngineError.exit_code,
+        pattern="is not reachable",
         env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
     )
-    _assert_clean_failure(proc, EngineError.exit_code, tmp_path, "is not reachable")
 
 
 def _fresh_app(tmp_path: Path) -> Path:
@@ -150,17 +133,13 @@ def test_no_c_compiler(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     os.symlink(shutil.which("patchelf") or "/usr/bin/patchelf", bin_dir / "patchelf")
-    proc = pybin2img(
-        "build",
-        str(_fresh_app(tmp_path)),
-        "-t",
-        "x",
-        "-o",
-        str(tmp_path / "x.tar"),
-        check=False,
+    _fails(
+        tmp_path,
+        *("build", str(_fresh_app(tmp_path)), "-t", "x", "-o", str(tmp_path / "x.tar")),
+        code=CompileError.exit_code,
+        pattern="no C compiler found",
         env={**os.environ, "PATH": str(bin_dir)},
     )
-    _assert_clean_failure(proc, CompileError.exit_code, tmp_path, "no C compiler found")
 
 
 def test_nuitka_failing_shows_its_log(tmp_path: Path) -> None:
@@ -227,8 +206,3 @@ def test_ctrl_c_during_the_compile_leaves_nothing_behind(tmp_path: Path) -> None
     assert leftover.stdout == ""
     again = pybin2img("build", str(app), "-t", "x", "-o", str(out / "x.tar"), env=env)
     assert again.stdout.startswith("x:latest@sha256:")
-
-
-def test_inspect_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    proc = pybin2img("inspect", str(tmp_path / "nope.tar"), check=False)
-    _assert_clean_failure(proc, UsageError.exit_code, tmp_path, "does not exist")
