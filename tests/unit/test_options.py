@@ -47,10 +47,14 @@ def test_flag_beats_environment_beats_pyproject_beats_default(tmp_path: Path) ->
         "workdir": ("/app", None),  # click's default: pyproject wins
     }
     values, sources = merge(given, project)
-    assert values["tag"] == "from-flag" and sources["tag"] == "flag"
-    assert values["user"] == "2000" and sources["user"] == "PYBIN2IMG_USER"
-    assert values["workdir"] == "/srv" and sources["workdir"] == "pyproject"
-    assert values["compression"] == "gzip" and sources["compression"] == "default"
+    assert values["tag"] == "from-flag"
+    assert sources["tag"] == "flag"
+    assert values["user"] == "2000"
+    assert sources["user"] == "PYBIN2IMG_USER"
+    assert values["workdir"] == "/srv"
+    assert sources["workdir"] == "pyproject"
+    assert values["compression"] == "gzip"
+    assert sources["compression"] == "default"
     assert set(values) == {s.dest for s in BUILD_SETTINGS}
 
 
@@ -123,7 +127,8 @@ def test_debug_after_double_dash_belongs_to_the_app(
         main([*argv, "--", "--debug"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and err.startswith("pybin2img: error:")
+    assert "Traceback" not in err
+    assert err.startswith("pybin2img: error:")
     with pytest.raises(SystemExit):
         main([*argv, "--debug"])
     assert "Traceback" in capsys.readouterr().err
