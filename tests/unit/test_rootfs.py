@@ -87,3 +87,59 @@ def test_add_host_path_recreates_symlink_components(tmp_path: Path) -> None:
     assert kinds["usr/lib/arch/libz.so.1"] == (Kind.SYMLINK, "libz.so.1.2")
     assert kinds["usr/lib/arch/ld-2.so"][0] is Kind.FILE
     assert "lib/arch" not in kinds
+
+
+def _planned(b: RootfsBuilder) -> None:
+    b.layer("base", "base")
+    b.add_dir("home/nonroot", mode=0o700, uid=65532, gid=65532)
+    b.add_symlink("lib", "usr/lib")
+    b.layer("libs", "libs")
+    b.add_data("lib/x86_64/libz.so.1", b"z")
+    b.add_data("home/nonroot/.profile", b"")
+    b.layer("app", "app")
+    b.add_data("app/main", b"main", mode=0o755)
+
+
+def _more(b: RootfsBuilder) -> None:
+    with b.into("libs"):
+        b.add_data("var/lib/dpkg/status.d/zlib1g", b"Package: zlib1g\n")
+        b.add_data("lib/x86_64/libz.so.1", b"z")  # already there: stays where it is
+        with b.missing_only():
+            b.add_data("home/nonroot/.profile", b"other")
+    b.layer("top", "top")
+    b.add_data("usr/share/doc/sbom.json", b"{}")
+
+
+def test_resume_continues_as_if_never_finished() -> None:
+    whole = RootfsBuilder()
+    _planned(whole)
+    _more(whole)
+
+    first = RootfsBuilder()
+    _planned(first)
+    planned = first.finish()
+    resumed = RootfsBuilder.resume(planned, first.nodes)
+    assert resumed.finish() == planned
+    _more(resumed)
+    assert resumed.finish() == whole.finish()
+    assert resumed.nodes == whole.nodes
+
+
+def test_into_makes_a_layer_that_stayed_empty() -> None:
+    b = RootfsBuilder()
+    b.layer("base", "base")
+    b.add_dir("etc")
+    b.layer("libs", "libs")
+    b.layer("app", "app")
+    b.add_data("app/main", b"main")
+    resumed = RootfsBuilder.resume(b.finish(), b.nodes)
+    with pytest.raises(RuntimeError, match="no layer named 'libs'"), resumed.into("libs"):
+        pass
+    with resumed.into("libs", "libraries", after=("base",)):
+        resumed.add_data("var/lib/x", b"x")
+    resumed.add_data("app/more", b"more")  # still the current layer
+    assert [(layer.name, [e.path for e in layer.entries]) for layer in resumed.finish()] == [
+        ("base", ["etc"]),
+        ("libs", ["var", "var/lib", "var/lib/x"]),
+        ("app", ["app", "app/main", "app/more"]),
+    ]

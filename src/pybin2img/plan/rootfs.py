@@ -13,7 +13,7 @@ import enum
 import os
 import posixpath
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -94,6 +94,24 @@ class RootfsBuilder:
         self._missing_only = False
         self._current = -1
 
+    @classmethod
+    def resume(cls, layers: Iterable[Layer], nodes: Mapping[str, Entry]) -> RootfsBuilder:
+        """A builder that goes on from finished ``layers``, planned with ``nodes`` (the
+        :attr:`nodes` of the builder that made them, a base image's included).
+
+        Adding to an earlier layer (:meth:`into`) or on top (:meth:`layer`), then finishing,
+        gives the layers that adding before the first :meth:`finish` would have, provided no
+        directory entry is added where a finished layer has an implied parent directory (that
+        one keeps the metadata it was finished with). With nothing added, the same layers.
+        """
+        builder = cls()
+        for layer in layers:
+            entries = {entry.path: entry for entry in layer.entries}
+            builder._layers.append(_LayerDraft(layer.name, layer.description, entries))
+        builder._current = len(builder._layers) - 1
+        builder.nodes = dict(nodes)
+        return builder
+
     def seed(self, entries: Iterable[Entry]) -> None:
         """Paths a base image already has, below every layer this builder writes."""
         for entry in entries:
@@ -115,9 +133,21 @@ class RootfsBuilder:
         self._current = len(self._layers) - 1
 
     @contextmanager
-    def into(self, name: str) -> Iterator[None]:
-        """Add to the earlier layer ``name`` for the duration of the block."""
+    def into(
+        self, name: str, description: str | None = None, *, after: Collection[str] = ()
+    ) -> Iterator[None]:
+        """Add to the earlier layer ``name`` for the duration of the block.
+
+        With a ``description``, a layer ``name`` that is not there (a finished layer that stayed
+        empty was dropped) is made, right above the last layer named in ``after``, else first.
+        """
         index = next((i for i, d in enumerate(self._layers) if d.name == name), None)
+        if index is None and description is not None:
+            below = [i for i, d in enumerate(self._layers) if d.name in after]
+            index = below[-1] + 1 if below else 0
+            self._layers.insert(index, _LayerDraft(name, description))
+            if self._current >= index:
+                self._current += 1
         if index is None:
             raise RuntimeError(f"no layer named {name!r}")
         previous, self._current = self._current, index
