@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cache import Cache, digest_of
-from .compile.nuitka import CompileResult, Interpreter, compile_app, default_jobs, probe_interpreter
+from .compile.nuitka import Interpreter, compile_app, default_jobs, probe_interpreter
 from .errors import EngineError, ImageWriteError, UsageError
 from .log import Log
 from .oci.baseimage import BaseImage, base_blobs, read_base
@@ -26,20 +25,15 @@ from .oci.documents import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
 from .oci.inspection import part_of
 from .oci.write import WrittenImage, write_atomically, write_image
 from .options import AppKind, BuildOptions
-from .plan.dpkg import SystemPackages
-from .plan.planner import APP_DIR, DEFAULT_PATH, ImagePlan, elf_roots, plan_image, staged_view
+from .plan.dpkg import system_packages
+from .plan.host import probe_host
+from .plan.packages import add_records
+from .plan.planner import elf_roots, plan_image, staged_view
 from .plan.rootfs import Entry, Kind
-from .plan.sbom import (
-    ImageSubject,
-    SbomInput,
-    compiler_version,
-    python_distributions,
-    sbom_document,
-)
-from .plan.scratch import BASES
+from .plan.sbom import compiled_distributions, sbom_maker, sbom_path
 from .compile.prepare import prepare_compile
 from .oci.config import image_config
-from .options import check_output
+from .options import BASES, check_output
 from .provenance import git_info, oci_keys
 from .reference import ImageReference, parse_reference
 from .resolve.closure import resolve_closure, verify_closure
@@ -178,20 +172,24 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             for obj in copied:
                 log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
 
-        sbom_bytes = _sbom_maker(options, compiled, epoch)
         with log.stage("plan") as stage:
+            host = probe_host(closure)
             plan = plan_image(
                 base=options.base,
                 dist_dir=compiled.dist_dir,
                 roots=roots,
                 closure=closure,
+                host=host,
                 modules=compiled.modules,
                 base_image=base_image,
-                sbom=lambda packages: sbom_bytes(packages, None),
                 ca_certs=options.ca_certs,
                 tzdata=options.tzdata,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
             )
+            # Which packages the copied files come from, recorded in the image with the SBOM.
+            packages = system_packages(plan.host_files)
+            sbom_bytes = sbom_maker(options.reference, compiled, epoch)
+            plan = add_records(plan, packages, sbom_bytes(packages, None), host=host)
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
             files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
@@ -337,55 +335,6 @@ def _size(path: str | None) -> int:
         return os.stat(path).st_size if path else 0
     except OSError:
         return 0
-
-
-def sbom_path(tarball: Path) -> Path:
-    """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json``."""
-    return tarball.with_name(tarball.name.removesuffix(".tar") + ".sbom.cdx.json")
-
-
-def _sbom_maker(
-    options: BuildOptions, compiled: CompileResult, epoch: int
-) -> Callable[[SystemPackages, str | None], bytes]:
-    """A function making the build's SBOM from the packages found while planning, with the
-    image's digest when it is known (the copy next to the tarball) or without (in the image)."""
-    versions = dict(compiled_distributions(compiled))
-    distributions = tuple(
-        d
-        for d in python_distributions(compiled.interpreter.executable, versions)
-        if d.version == versions.get(d.name, d.version)
-    )
-    compiler = compiler_version()
-
-    def make(packages: SystemPackages, digest: str | None) -> bytes:
-        return sbom_document(
-            SbomInput(
-                image=ImageSubject(
-                    name=options.reference.repository, tag=options.reference.tag, digest=digest
-                ),
-                created=epoch,
-                python_version=compiled.interpreter.python_version,
-                nuitka_version=compiled.interpreter.nuitka_version,
-                compiler=compiler,
-                distributions=distributions,
-                system=packages,
-                binary=f"{APP_DIR}/{compiled.binary.name}",
-            )
-        )
-
-    return make
-
-
-def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ...]:
-    """The installed distributions (with versions) whose modules Nuitka compiled in."""
-
-    def normal(name: str) -> str:  # PEP 503
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    versions = {normal(name): version for name, version in compiled.interpreter.distributions}
-    return tuple(
-        (name, versions.get(normal(name), "unknown")) for name in sorted(compiled.distributions)
-    )
 
 
 def _tree_size(path: Path) -> int:

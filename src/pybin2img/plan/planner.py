@@ -1,45 +1,42 @@
-"""Plan stage: dist + closure + base choice -> the image's layers and run-time settings.
+"""Plan stage: dist + closure + base choice + host facts -> the image's layers and run-time
+settings.
 
-Pure with respect to the outside world except for reading host files' metadata; nothing is
-written. Layers are ordered by how rarely they change:
+A function of its arguments: what it needs from the build machine comes in as
+:class:`~.host.HostFacts`; it reads only the dist and the metadata of the files it places
+(symlinks, modes), and writes nothing. Layers are ordered by how rarely they change:
 
 1. ``base``: users, /tmp, name-service files, certificates, time zones;
 2. ``system-libraries``: the loader, glibc and every library copied from the build machine;
 3. ``dependencies``: the dist's extension modules, bundled libraries and package data;
 4. ``app``: the compiled binary (and the app's own data files).
 
-so that an app-only change produces a new top layer and identical lower ones.
+so that an app-only change produces a new top layer and identical lower ones. The dpkg records
+and the SBOM are added afterwards (:func:`~.packages.add_records`), once the packages owning
+the copied files are known.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
-from ..errors import ImageWriteError
+from ..errors import HostError
 from ..oci.baseimage import BaseImage
 from ..resolve.closure import Closure
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
-from .dpkg import SystemPackages, status_d_entries, system_packages
+from .dpkg import SystemPackages
+from .host import HOST_CA_BUNDLES, HOST_ZONEINFO, HostFacts
 from .rootfs import Entry, Kind, Layer, RootfsBuilder
-from .scratch import CA_BUNDLE, BaseSpec, add_base, os_release
+from .scratch import CA_BUNDLE, BaseSpec, add_base
 
 APP_DIR = "/app"
-#: Where the image's own SBOM (CycloneDX JSON) lives.
-SBOM_PATH = "/usr/share/pybin2img/sbom.cdx.json"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOST_CA_BUNDLES = (
-    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
-    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
-    "/etc/ssl/ca-bundle.pem",  # openSUSE
-)
-#: glibc's C.UTF-8 locale. Shipped with glibc so that ``LANG=C.UTF-8`` names a real locale:
-#: Nuitka's start-up code aborts when neither LANG's locale nor C.UTF-8 can be loaded.
-HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
-_OPENSSLDIR = re.compile(rb'OPENSSLDIR: "([^"\x00]*)"')
+#: The layer of the files copied from the build machine, where their dpkg records go too.
+SYSTEM_LAYER = "system-libraries"
+SYSTEM_LAYER_DESCRIPTION = "system libraries copied from the build machine"
 _ELF_MAGIC = b"\x7fELF"
 
 
@@ -54,11 +51,15 @@ class ImagePlan:
     binary: str
     #: Image paths of the ELF roots (binary first), for re-resolving inside the image.
     roots: tuple[str, ...]
-    #: The build machine's packages whose files the image holds.
-    packages: SystemPackages
     #: Env entries the layers call for: ``SSL_CERT_FILE`` when certificates are shipped,
     #: ``LANG=C.UTF-8`` when that locale is.
     env: tuple[str, ...]
+    #: The build machine's files the image holds copies of (neither the dist's nor the base
+    #: image's), sorted: what the package database is asked about.
+    host_files: tuple[str, ...] = ()
+    #: The build machine's packages whose files the image holds, once
+    #: :func:`~.packages.add_records` recorded them.
+    packages: SystemPackages | None = None
 
 
 def is_elf(path: Path) -> bool:
@@ -110,69 +111,48 @@ def elf_roots(dist_dir: Path, binary: Path) -> list[Path]:
     return [binary, *others]
 
 
-def find_openssl_dir(paths: Sequence[str]) -> str | None:
-    """The ``OPENSSLDIR`` compiled into the first OpenSSL found among ``paths``."""
-    for path in paths:
-        name = os.path.basename(path)
-        if not (name.startswith(("libcrypto", "_ssl", "_hashlib"))):
-            continue
-        try:
-            with open(path, "rb") as f:
-                match = _OPENSSLDIR.search(f.read())
-        except OSError:
-            continue
-        if match:
-            return match.group(1).decode(errors="replace")
-    return None
-
-
 def plan_image(
     *,
     base: str,
     dist_dir: Path,
     roots: Sequence[Path],
     closure: Closure,
+    host: HostFacts,
     modules: frozenset[str] = frozenset(),
     app_paths: Sequence[str] = (),
     ca_certs: str = "auto",
     tzdata: str = "auto",
-    ca_bundle: str | None = None,
-    zoneinfo: str = "/usr/share/zoneinfo",
     base_image: BaseImage | None = None,
-    sbom: Callable[[SystemPackages], bytes] | None = None,
 ) -> ImagePlan:
     """Lay out the image.
 
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
     closure was resolved from). ``modules`` are the Python modules compiled in: ``ssl`` calls for
     the CA bundle and ``zoneinfo`` for time zones when ``ca_certs``/``tzdata`` are ``auto``
-    (``always``/``never`` force them). ``app_paths`` are dist-relative files or directories that
-    belong to the app itself (layer 4 with the binary); every other dist file goes to layer 3.
-    With ``base_image``, its tree lies below: pybin2img's base files are added only where it
-    has none. The Debian packages files were copied from get distroless-style dpkg entries
-    (so scanners see them), and ``sbom`` makes the SBOM shipped in a small top layer.
+    (``always``/``never`` force them); ``host`` says where the build machine has them.
+    ``app_paths`` are dist-relative files or directories that belong to the app itself (layer 4
+    with the binary); every other dist file goes to layer 3. With ``base_image``, its tree lies
+    below: pybin2img's base files are added only where it has none.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
 
-    openssl_dir = find_openssl_dir([obj.source for obj in closure.objects])
-    uses_ssl = "ssl" in modules or openssl_dir is not None
+    uses_ssl = "ssl" in modules or host.openssl_dir is not None
     wants_certs = ca_certs == "always" or (
         ca_certs == "auto" and (base == "distroless" or uses_ssl)
     )
-    bundle = ca_bundle or (next((b for b in HOST_CA_BUNDLES if os.path.isfile(b)), None))
-    if wants_certs and bundle is None:
-        raise ImageWriteError(
+    if wants_certs and host.ca_bundle is None:
+        raise HostError(
             "the image needs CA certificates but no CA bundle was found on this machine "
             f"({', '.join(HOST_CA_BUNDLES)}); install ca-certificates or pass --ca-certs never"
         )
     wants_tz = tzdata == "always" or (
         tzdata == "auto" and (base == "distroless" or "zoneinfo" in modules)
     )
-    if wants_tz and not os.path.isdir(zoneinfo):
-        raise ImageWriteError(
-            f"the image needs time zone data but {zoneinfo} does not exist on this machine; "
-            "install tzdata or pass --tzdata never"
+    if wants_tz and host.zoneinfo is None:
+        raise HostError(
+            f"the image needs time zone data but {HOST_ZONEINFO} does not exist on this "
+            "machine; install tzdata or pass --tzdata never"
         )
 
     builder = RootfsBuilder()
@@ -184,19 +164,20 @@ def plan_image(
             builder,
             BaseSpec(
                 name="scratch" if base_image else base,
-                ca_bundle=bundle if wants_certs else None,
-                openssl_dir=openssl_dir,
-                zoneinfo=zoneinfo if wants_tz else None,
+                ca_bundle=host.ca_bundle if wants_certs else None,
+                openssl_dir=host.openssl_dir,
+                zoneinfo=host.zoneinfo if wants_tz else None,
+                etc_files=host.etc_files,
+                os_release=host.os_release,
             ),
         )
 
-    builder.layer("system-libraries", "system libraries copied from the build machine")
+    builder.layer(SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION)
     for obj in system:
         builder.add_host_path(obj.path)
     env = [f"SSL_CERT_FILE={CA_BUNDLE}"] if wants_certs else []
-    locale = next((d for d in HOST_UTF8_LOCALES if os.path.isdir(d)), None)
-    if closure.libc == "glibc" and locale is not None:
-        builder.add_tree(os.path.realpath(locale), os.path.realpath(locale).lstrip("/"))
+    if closure.libc == "glibc" and host.utf8_locale is not None:
+        builder.add_tree(host.utf8_locale, host.utf8_locale.lstrip("/"))
         env.append("LANG=C.UTF-8")
 
     app_dir = APP_DIR.lstrip("/")
@@ -212,17 +193,13 @@ def plan_image(
     for rel in mine:
         _add_dist_file(builder, dist_dir, rel, app_dir)
 
-    packages = _record_packages(builder, dist, base_image)
-    if sbom is not None:
-        builder.layer("sbom", "software bill of materials")
-        builder.add_data(SBOM_PATH.lstrip("/"), sbom(packages))
     return ImagePlan(
         layers=builder.finish(),
-        nodes=dict(builder.nodes),
-        packages=packages,
+        nodes=MappingProxyType(dict(builder.nodes)),
         binary=f"{APP_DIR}/{binary_rel.as_posix()}",
         roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
         env=tuple(env),
+        host_files=_host_files(builder.nodes, dist, base_image),
     )
 
 
@@ -244,31 +221,23 @@ def _add_dist_file(builder: RootfsBuilder, dist_dir: Path, rel: Path, app_dir: s
     builder.add_file(image, str(host))
 
 
-def _record_packages(
-    builder: RootfsBuilder, dist: str, base_image: BaseImage | None
-) -> SystemPackages:
-    """Find the packages owning the files copied from this machine; record them in the image."""
+def _host_files(
+    nodes: Mapping[str, Entry], dist: str, base_image: BaseImage | None
+) -> tuple[str, ...]:
+    """The host files the image copies that are neither the dist's nor the base image's."""
     base_root = str(base_image.rootfs) if base_image else None
-    copied = sorted(
-        {
-            e.source
-            for e in builder.nodes.values()
-            if e.kind is Kind.FILE
-            and e.source
-            and not _inside(e.source, dist)
-            and not (base_root and _inside(e.source, base_root))
-        }
+    return tuple(
+        sorted(
+            {
+                e.source
+                for e in nodes.values()
+                if e.kind is Kind.FILE
+                and e.source
+                and not _inside(e.source, dist)
+                and not (base_root and _inside(e.source, base_root))
+            }
+        )
     )
-    packages = system_packages(copied)
-    if packages.packages:
-        with builder.into("system-libraries"):
-            for path, data in status_d_entries(packages.packages):
-                builder.add_data(path, data)
-            # Scanners (trivy, grype) read dpkg data only next to an os-release.
-            with builder.missing_only():
-                builder.add_data("usr/lib/os-release", os_release("/etc").encode(), mode=0o444)
-                builder.add_symlink("etc/os-release", "../usr/lib/os-release")
-    return packages
 
 
 def _base_entries(base_image: BaseImage) -> Iterator[Entry]:

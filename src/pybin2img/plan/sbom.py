@@ -9,7 +9,7 @@ compiler. Package URLs let scanners match each component: ``pkg:pypi/flask@3.1.3
 The document is deterministic: components are sorted, the timestamp is
 ``SOURCE_DATE_EPOCH`` and the serial number is derived from the content, so identical builds
 give identical bytes. :func:`python_distributions` and :func:`compiler_version` gather the
-inputs that only another program can tell.
+inputs that only another program can tell; :func:`sbom_maker` gathers them for a build.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
@@ -42,6 +43,11 @@ from packageurl import PackageURL
 from .. import __version__
 from ..errors import CompileError
 from .dpkg import DebianPackage, SystemPackages
+from .planner import APP_DIR
+
+if TYPE_CHECKING:
+    from ..compile.nuitka import CompileResult
+    from ..reference import ImageReference
 
 #: The CycloneDX version written: the newest that trivy, grype/syft and Dependency-Track read.
 SPEC_VERSION = "1.6"
@@ -132,6 +138,56 @@ def sbom_document(facts: SbomInput) -> bytes:
     # rebuild with the same inputs repeats it and any change gives a new one.
     digest = hashlib.sha256(_render(bom)).hexdigest()
     return _render(_bom(facts, uuid.uuid5(_NAMESPACE, digest)))
+
+
+def sbom_path(tarball: Path) -> Path:
+    """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json``."""
+    return tarball.with_name(tarball.name.removesuffix(".tar") + ".sbom.cdx.json")
+
+
+def sbom_maker(
+    reference: ImageReference, compiled: CompileResult, epoch: int
+) -> Callable[[SystemPackages | None, str | None], bytes]:
+    """A function making the build's SBOM from the packages found while planning, with the
+    image's digest when it is known (the copy next to the tarball) or without (in the image).
+
+    The metadata of the compiled distributions is read here, once, with the build interpreter.
+    """
+    versions = dict(compiled_distributions(compiled))
+    distributions = tuple(
+        d
+        for d in python_distributions(compiled.interpreter.executable, versions)
+        if d.version == versions.get(d.name, d.version)
+    )
+    compiler = compiler_version()
+
+    def make(packages: SystemPackages | None, digest: str | None) -> bytes:
+        return sbom_document(
+            SbomInput(
+                image=ImageSubject(name=reference.repository, tag=reference.tag, digest=digest),
+                created=epoch,
+                python_version=compiled.interpreter.python_version,
+                nuitka_version=compiled.interpreter.nuitka_version,
+                compiler=compiler,
+                distributions=distributions,
+                system=packages,
+                binary=f"{APP_DIR}/{compiled.binary.name}",
+            )
+        )
+
+    return make
+
+
+def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ...]:
+    """The installed distributions (with versions) whose modules Nuitka compiled in."""
+
+    def normal(name: str) -> str:  # PEP 503
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    versions = {normal(name): version for name, version in compiled.interpreter.distributions}
+    return tuple(
+        (name, versions.get(normal(name), "unknown")) for name in sorted(compiled.distributions)
+    )
 
 
 def python_distributions(

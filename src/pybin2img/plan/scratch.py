@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import ImageWriteError
-from ..options import NONROOT_UID
+from ..options import BASES, NONROOT_UID
 from .rootfs import RootfsBuilder
-
-BASES = ("scratch", "distroless")
 
 #: Where the CA bundle lives in every image, and what ``SSL_CERT_FILE`` points at.
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -61,14 +58,17 @@ class BaseSpec:
     openssl_dir: str | None
     #: Host zoneinfo directory to install at :data:`ZONEINFO`, or ``None``.
     zoneinfo: str | None
-    #: Host ``/etc`` to copy ``services`` and ``protocols`` from.
-    host_etc: str = "/etc"
+    #: ``(image path, host path)`` of the name-service files to copy (``etc/services``…).
+    etc_files: tuple[tuple[str, str], ...] = ()
+    #: The host's ``os-release`` text, which the distroless base's own is made from.
+    os_release: str = ""
 
 
 def add_base(builder: RootfsBuilder, spec: BaseSpec) -> None:
     """Add the base files to the builder's current layer."""
     if spec.name not in BASES:
-        raise ImageWriteError(f"unknown base {spec.name!r}; expected one of {', '.join(BASES)}")
+        # The options allow only these names; any other --base is an image tarball's path.
+        raise ValueError(f"unknown base {spec.name!r}; expected one of {', '.join(BASES)}")
     builder.add_dir("etc")
     builder.add_dir("tmp", mode=0o1777)
     builder.add_dir("home")
@@ -76,10 +76,8 @@ def add_base(builder: RootfsBuilder, spec: BaseSpec) -> None:
     builder.add_data("etc/passwd", PASSWD.encode())
     builder.add_data("etc/group", GROUP.encode())
     builder.add_data("etc/nsswitch.conf", NSSWITCH.encode())
-    for name in ("services", "protocols"):
-        host = os.path.join(spec.host_etc, name)
-        if os.path.isfile(host):
-            builder.add_file(f"etc/{name}", host, mode=0o644)
+    for path, host in spec.etc_files:
+        builder.add_file(path, host, mode=0o644)
 
     if spec.ca_bundle:
         builder.add_file(CA_BUNDLE.lstrip("/"), spec.ca_bundle, mode=0o644)
@@ -98,23 +96,18 @@ def add_base(builder: RootfsBuilder, spec: BaseSpec) -> None:
         builder.add_dir("root", mode=0o700)
         builder.add_dir("var")
         builder.add_dir("var/tmp", mode=0o1777)
-        builder.add_data("usr/lib/os-release", os_release(spec.host_etc).encode(), mode=0o444)
+        builder.add_data("usr/lib/os-release", os_release(spec.os_release).encode(), mode=0o444)
         builder.add_symlink("etc/os-release", "../usr/lib/os-release")
 
 
-def os_release(host_etc: str) -> str:
-    """An os-release naming the distribution the system libraries were copied from."""
+def os_release(host: str) -> str:
+    """An os-release naming the distribution the system libraries were copied from, made from
+    the host's (its text, empty when it has none)."""
     fields: dict[str, str] = {}
-    for candidate in (os.path.join(host_etc, "os-release"), "/usr/lib/os-release"):
-        try:
-            with open(candidate, encoding="utf-8") as f:
-                for line in f:
-                    key, sep, value = line.strip().partition("=")
-                    if sep and key:
-                        fields[key] = value.strip().strip('"')
-            break
-        except OSError:
-            continue
+    for line in host.split("\n"):
+        key, sep, value = line.strip().partition("=")
+        if sep and key:
+            fields[key] = value.strip().strip('"')
     name = fields.get("NAME", "Linux")
     version = fields.get("VERSION", fields.get("VERSION_ID", ""))
     lines = {

@@ -1,0 +1,96 @@
+"""What planning needs from the build machine, probed once: :class:`HostFacts`.
+
+:func:`probe_host` is the one place the plan stage looks at the host's own files: the CA bundle,
+the time zone data, glibc's UTF-8 locale, the ``/etc`` files the base copies, ``os-release`` and
+the ``OPENSSLDIR`` compiled into the closure's OpenSSL. :func:`~.planner.plan_image` is then a
+function of its arguments, and a test hands it facts pointing into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..resolve.closure import Closure
+
+HOST_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",  # openSUSE
+)
+HOST_ZONEINFO = "/usr/share/zoneinfo"
+#: glibc's C.UTF-8 locale. Shipped with glibc so that ``LANG=C.UTF-8`` names a real locale:
+#: Nuitka's start-up code aborts when neither LANG's locale nor C.UTF-8 can be loaded.
+HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
+#: Name-service files the base copies from the host's ``/etc`` when it has them.
+HOST_ETC_FILES = ("services", "protocols")
+HOST_OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+_OPENSSLDIR = re.compile(rb'OPENSSLDIR: "([^"\x00]*)"')
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostFacts:
+    """The build machine's files that planning uses, as :func:`probe_host` found them.
+
+    Paths are host paths: the planner copies their bytes (and the writer reads them), so the
+    image records where each file came from, and the dpkg lookup finds the package owning it.
+    """
+
+    #: The host's CA bundle, or ``None`` when it has none.
+    ca_bundle: str | None = None
+    #: The host's zoneinfo directory, or ``None`` when it has none.
+    zoneinfo: str | None = None
+    #: glibc's C.UTF-8 locale directory (symlinks resolved), or ``None``.
+    utf8_locale: str | None = None
+    #: ``(image path, host path)`` of the ``/etc`` files the base copies
+    #: (``etc/services``, ``etc/protocols``) that the host has.
+    etc_files: tuple[tuple[str, str], ...] = ()
+    #: The host's ``os-release`` text; empty when it has none.
+    os_release: str = ""
+    #: The ``OPENSSLDIR`` compiled into the closure's OpenSSL (``/usr/lib/ssl``), or ``None``.
+    openssl_dir: str | None = None
+
+
+def probe_host(closure: Closure) -> HostFacts:
+    """Look at the build machine once, for planning the image of ``closure``."""
+    locale = next((d for d in HOST_UTF8_LOCALES if os.path.isdir(d)), None)
+    return HostFacts(
+        ca_bundle=next((b for b in HOST_CA_BUNDLES if os.path.isfile(b)), None),
+        zoneinfo=HOST_ZONEINFO if os.path.isdir(HOST_ZONEINFO) else None,
+        utf8_locale=os.path.realpath(locale) if locale is not None else None,
+        etc_files=tuple(
+            (f"etc/{name}", host)
+            for name in HOST_ETC_FILES
+            if os.path.isfile(host := os.path.join("/etc", name))
+        ),
+        os_release=_read_first(HOST_OS_RELEASE),
+        openssl_dir=find_openssl_dir([obj.source for obj in closure.objects]),
+    )
+
+
+def find_openssl_dir(paths: Sequence[str]) -> str | None:
+    """The ``OPENSSLDIR`` compiled into the first OpenSSL found among ``paths``."""
+    for path in paths:
+        name = os.path.basename(path)
+        if not (name.startswith(("libcrypto", "_ssl", "_hashlib"))):
+            continue
+        try:
+            with open(path, "rb") as f:
+                match = _OPENSSLDIR.search(f.read())
+        except OSError:
+            continue
+        if match:
+            return match.group(1).decode(errors="replace")
+    return None
+
+
+def _read_first(candidates: Sequence[str]) -> str:
+    for candidate in candidates:
+        try:
+            with open(candidate, encoding="utf-8") as f:
+                return f.read()
+        except OSError:
+            continue
+    return ""
