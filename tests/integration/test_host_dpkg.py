@@ -122,8 +122,8 @@ def test_owners_agree_with_dpkg_query() -> None:
     ).stdout
     theirs: dict[str, list[str]] = {}
     for line in answer.splitlines():
-        owners, _, path = line.rpartition(": ")
-        theirs[path] = owners.split(", ")
+        names, _, path = line.rpartition(": ")
+        theirs[path] = names.split(", ")
     for recorded, key in ours.items():
         owners = theirs[recorded]
         assert key in owners or key.partition(":")[0] in owners, (recorded, owners)
