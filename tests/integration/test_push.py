@@ -27,8 +27,8 @@ import requests
 
 from pybin2img.errors import InvalidImageError, RegistryError, UsageError
 from pybin2img.log import Log
+from pybin2img.oci.archive import Archive, open_archive
 from pybin2img.reference import parse_reference
-from pybin2img.ship import push as push_module
 from pybin2img.ship.credentials import Credentials
 from pybin2img.ship.push import PushOptions, PushResult, push_image
 from pybin2img.ship.registry import RetryPolicy
@@ -420,13 +420,15 @@ def test_registry_stopped_mid_push_fails_cleanly_and_a_retry_succeeds(
         ],
     )
     big_layer = big.layers[2].descriptor.digest
-    open_blob = push_module._Archive.open_blob
+    open_blob = Archive.open_blob
 
-    def killing_open_blob(archive: Any, digest: str) -> Any:
-        stream = open_blob(archive, digest)
-        return _KillAfter(stream, 1 << 20, registry.kill) if digest == big_layer else stream
+    def killing_open_blob(archive: Archive, descriptor: Any, what: str = "blob") -> Any:
+        stream = open_blob(archive, descriptor, what)
+        if descriptor.digest == big_layer:
+            return _KillAfter(stream, 1 << 20, registry.kill)
+        return stream
 
-    monkeypatch.setattr(push_module._Archive, "open_blob", killing_open_blob)
+    monkeypatch.setattr(Archive, "open_blob", killing_open_blob)
     with pytest.raises(RegistryError) as failure:
         _push(big.path, reference)
     message = str(failure.value)
@@ -556,7 +558,7 @@ def test_corrupt_blob_in_the_tarball_fails_before_anything_is_tagged(
         byte = f.read(1)
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(InvalidImageError, match=rf"blob {blobs[1][:19]} in the tarball is corrupt"):
+    with pytest.raises(InvalidImageError, match=rf"layer blob {blobs[1]} is corrupt"):
         _push(corrupt, _stub_reference(stub))
     assert stub.manifests == {}
     assert blobs[1] not in stub.blobs
@@ -565,5 +567,6 @@ def test_corrupt_blob_in_the_tarball_fails_before_anything_is_tagged(
 @contextmanager
 def _archive_blobs(tarball: Path) -> Iterator[list[str]]:
     """The digests of the tarball's blobs, in push order."""
-    with push_module._open_archive(tarball) as archive:
-        yield [blob.digest for _, blob in archive.blobs]
+    with open_archive(tarball) as archive:
+        digests = [layer.descriptor.digest for layer in archive.layers]
+        yield list(dict.fromkeys([*digests, archive.config_descriptor.digest]))

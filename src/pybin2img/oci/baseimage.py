@@ -9,25 +9,16 @@ entrypoint/cmd/user/workdir come from pybin2img.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import shutil
 import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from .documents import (
-    MEDIA_LAYER,
-    Descriptor,
-    HashingReader,
-    LayerBlob,
-    blob_path,
-    codec_of,
-    decompressing,
-)
+from ..errors import HostError, InvalidImageError, UsageError
+from .archive import Archive, open_archive
+from .documents import MEDIA_LAYER, Descriptor, LayerBlob
 
 _CHUNK = 1 << 20
 
@@ -49,8 +40,6 @@ class BaseLayer:
 
     descriptor: Descriptor
     diff_id: str
-    #: Member of the base tarball holding the blob.
-    member: str
     #: The history entry that goes with the layer.
     history: dict[str, Any]
 
@@ -73,138 +62,66 @@ class BaseImage:
 
 
 def read_base(path: Path, workdir: Path) -> BaseImage:
-    """Read and unpack the base image at ``path``; raise :class:`UsageError` when it is not one."""
+    """Read and unpack the base image at ``path``; raise :class:`UsageError` when it is not one
+    (or is not consistent: ``--base`` is an option value, so exit 2 as for any other)."""
     try:
-        with tarfile.open(path) as tar:
-            names = set(tar.getnames())
-            if "index.json" in names and "oci-layout" in names:
-                return _read(path, tar, _oci(tar), workdir)
-            if "manifest.json" in names:
-                return _read(path, tar, _docker(tar), workdir)
-    except (OSError, tarfile.TarError, ValueError, KeyError) as exc:
-        raise UsageError(f"--base {path} is not a readable image tarball: {exc}") from exc
-    raise UsageError(f"--base {path} holds neither an OCI layout nor Docker's manifest.json")
+        with open_archive(path) as archive:
+            return _read(archive, workdir)
+    except InvalidImageError as exc:
+        raise UsageError(f"--base {exc.message}") from exc
+    except UsageError as exc:  # open_archive: the file does not exist
+        raise UsageError(f"--base {path} does not exist") from exc
+    except OSError as exc:  # writing the base's files into the work directory
+        raise HostError(f"cannot unpack the base image into {workdir}: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class _Layout:
-    name: str | None
-    digest: str | None
-    config_member: str
-    layer_members: list[str]
-    media_types: list[str | None]
-
-
-def _json(tar: tarfile.TarFile, name: str) -> Any:
-    f = tar.extractfile(name.removeprefix("./"))
-    if f is None:
-        raise UsageError(f"{name} is not a file in the base tarball")
-    return json.loads(f.read())
-
-
-def _oci(tar: tarfile.TarFile) -> _Layout:
-    index = _json(tar, "index.json")
-    manifests = index.get("manifests", [])
-    if len(manifests) != 1:
-        raise UsageError(f"the base's index.json lists {len(manifests)} images; give one image")
-    descriptor = manifests[0]
-    manifest = _json(tar, blob_path(descriptor["digest"]))
-    if "manifests" in manifest:
-        raise UsageError("the base is a multi-platform index; save one platform's image")
-    annotations = descriptor.get("annotations", {})
-    return _Layout(
-        name=annotations.get("io.containerd.image.name")
-        or annotations.get("org.opencontainers.image.ref.name"),
-        digest=descriptor["digest"],
-        config_member=blob_path(manifest["config"]["digest"]),
-        layer_members=[blob_path(layer["digest"]) for layer in manifest["layers"]],
-        media_types=[layer.get("mediaType") for layer in manifest["layers"]],
-    )
-
-
-def _docker(tar: tarfile.TarFile) -> _Layout:
-    entries = _json(tar, "manifest.json")
-    if len(entries) != 1:
-        raise UsageError(f"the base's manifest.json lists {len(entries)} images; give one image")
-    entry = entries[0]
-    tags = entry.get("RepoTags") or []
-    return _Layout(
-        name=tags[0] if tags else None,
-        digest=None,
-        config_member=entry["Config"],
-        layer_members=list(entry["Layers"]),
-        media_types=[None] * len(entry["Layers"]),
-    )
-
-
-def _read(path: Path, tar: tarfile.TarFile, layout: _Layout, workdir: Path) -> BaseImage:
-    config = _json(tar, layout.config_member)
-    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
-    if len(diff_ids) != len(layout.layer_members):
-        raise UsageError(f"--base {path}: the config and the manifest disagree on the layers")
+def _read(archive: Archive, workdir: Path) -> BaseImage:
+    config = dict(archive.config_document)
     history = [h for h in config.get("history", []) if not h.get("empty_layer")]
-    if len(history) != len(diff_ids):
-        history = [{"created_by": f"layer of {path.name}"} for _ in diff_ids]
+    if len(history) != len(archive.layers):
+        history = [{"created_by": f"layer of {archive.path.name}"} for _ in archive.layers]
         config["history"] = history
     rootfs = workdir / "base-rootfs"
     rootfs.mkdir(parents=True)
     tree: dict[str, TreeEntry] = {}
     layers = []
-    for member, declared, diff_id, entry in zip(
-        layout.layer_members, layout.media_types, diff_ids, history, strict=True
-    ):
-        digest, size, codec = _blob_facts(tar, member)
-        known = declared is not None and declared in MEDIA_LAYER.values()
-        media_type = declared if known and declared else MEDIA_LAYER[codec]
-        actual_diff = _unpack(tar, member, codec, rootfs, tree)
-        if actual_diff != diff_id:
-            raise UsageError(f"--base {path}: layer {member} does not match its diff_id")
+    for layer, entry in zip(archive.layers, history, strict=True):
+        with archive.open_layer(layer) as stream:
+            tar = stream.tar()
+            for info in tar:
+                _apply(tar, info, rootfs, tree)
+        # The image pybin2img writes has an OCI manifest: a Docker media type is replaced by
+        # the OCI one for the same compression (open_layer checked there is one).
+        media_type = layer.descriptor.media_type
+        if media_type not in MEDIA_LAYER.values() and layer.codec is not None:
+            media_type = MEDIA_LAYER[layer.codec]
         layers.append(
             BaseLayer(
-                descriptor=Descriptor(media_type=media_type, digest=digest, size=size),
-                diff_id=diff_id,
-                member=member.removeprefix("./"),
+                descriptor=Descriptor(
+                    media_type=media_type,
+                    digest=layer.descriptor.digest,
+                    size=layer.descriptor.size,
+                ),
+                diff_id=layer.diff_id,
                 history=entry,
             )
         )
-    name = layout.name or path.name
+    annotations = archive.annotations
+    name = (
+        annotations.get("io.containerd.image.name")
+        or annotations.get("org.opencontainers.image.ref.name")
+        or (archive.repo_tags[0] if archive.repo_tags else None)
+        or archive.path.name
+    )
     return BaseImage(
-        path=path,
-        name=name,
-        digest=layout.digest,
+        path=archive.path,
+        name=str(name),
+        digest=archive.manifest_descriptor.digest if archive.manifest_descriptor else None,
         layers=tuple(layers),
         config=config,
         rootfs=rootfs,
         tree=tree,
     )
-
-
-def _blob_facts(tar: tarfile.TarFile, member: str) -> tuple[str, int, str]:
-    f = tar.extractfile(member.removeprefix("./"))
-    if f is None:
-        raise UsageError(f"the base tarball has no file {member}")
-    hashing = HashingReader(f)
-    head = hashing.read(4)
-    hashing.drain()
-    return hashing.digest, hashing.size, codec_of(head)
-
-
-def _unpack(
-    tar: tarfile.TarFile,
-    member: str,
-    codec: str,
-    rootfs: Path,
-    tree: dict[str, TreeEntry],
-) -> str:
-    """Apply one layer to ``rootfs`` and ``tree`` (whiteouts included); return its diff_id."""
-    f = tar.extractfile(member.removeprefix("./"))
-    assert f is not None
-    hashing = HashingReader(decompressing(f, codec))
-    with tarfile.open(fileobj=hashing, mode="r|") as layer:  # type: ignore[call-overload]
-        for info in layer:
-            _apply(layer, info, rootfs, tree)
-    hashing.drain()
-    return hashing.digest
 
 
 def _apply(
@@ -264,36 +181,32 @@ def _clear(path: Path) -> None:
         path.unlink()
 
 
-def _parents(name: str) -> Iterator[str]:
-    parts = name.split("/")[:-1]
-    for i in range(1, len(parts) + 1):
-        yield "/".join(parts[:i])
-
-
 def base_blobs(base: BaseImage, directory: Path) -> list[tuple[LayerBlob, Path]]:
     """Copy the base's layer blobs out of its tarball, as they are, for the image writer."""
     directory.mkdir(parents=True, exist_ok=True)
     blobs = []
-    with tarfile.open(base.path) as tar:
-        for index, layer in enumerate(base.layers):
-            source = tar.extractfile(layer.member)
-            if source is None:
-                raise UsageError(f"the base tarball has no file {layer.member}")
-            path = directory / f"base-{index}"
-            with path.open("wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
-            comment = layer.history.get("comment") or layer.history.get("created_by") or ""
-            blobs.append(
-                (
-                    LayerBlob(
-                        name=f"base-{index}",
-                        description=f"{base.name}: {comment}".strip(": "),
-                        descriptor=layer.descriptor,
-                        diff_id=layer.diff_id,
-                        uncompressed_size=0,
-                        files=0,
-                    ),
-                    path,
+    try:
+        with open_archive(base.path) as archive:
+            for index, layer in enumerate(base.layers):
+                path = directory / f"base-{index}"
+                # Its digest and size are checked again: the tarball is read a second time.
+                source = archive.open_blob(layer.descriptor, f"layer {index}")
+                with path.open("wb") as out:
+                    shutil.copyfileobj(source, out, _CHUNK)
+                comment = layer.history.get("comment") or layer.history.get("created_by") or ""
+                blobs.append(
+                    (
+                        LayerBlob(
+                            name=f"base-{index}",
+                            description=f"{base.name}: {comment}".strip(": "),
+                            descriptor=layer.descriptor,
+                            diff_id=layer.diff_id,
+                            uncompressed_size=0,
+                            files=0,
+                        ),
+                        path,
+                    )
                 )
-            )
+    except InvalidImageError as exc:
+        raise UsageError(f"--base {exc.message}") from exc
     return blobs

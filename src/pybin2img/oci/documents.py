@@ -7,13 +7,12 @@ hashed, written into the tarball and later pushed, so every digest is stable.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import Any
 
 from ..reference import ImageReference
 
@@ -38,51 +37,6 @@ ARCHITECTURES: dict[str, tuple[str, str | None]] = {
     "EM_S390": ("s390x", None),
     "EM_RISCV": ("riscv64", None),
 }
-
-
-class HashingReader:
-    """A read-only stream that hashes (sha256) and counts the bytes read through it."""
-
-    def __init__(self, raw: IO[bytes] | HashingReader) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.hash.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        """Read to the end (tar readers stop before the padding)."""
-        while self.read(1 << 20):
-            pass
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
-
-
-def codec_of(head: bytes) -> str:
-    """``gzip``, ``zstd`` or ``none`` from a blob's first bytes."""
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    return "none"
-
-
-def decompressing(stream: IO[bytes] | HashingReader, codec: str) -> Any:
-    """A readable stream of the uncompressed layer (``stream`` itself for ``none``)."""
-    source = cast(IO[bytes], stream)
-    if codec == "gzip":
-        return gzip.GzipFile(fileobj=source, mode="rb")
-    if codec == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(source)
-    return stream
 
 
 def canonical_json(document: Any) -> bytes:

@@ -3,33 +3,26 @@
 Checks every blob's digest and size, the diff_ids against the decompressed layers, that
 ``index.json`` and ``manifest.json`` describe the same image, and the config's history; then
 reports the config, the layers with their sizes, a size breakdown by part, and the largest files.
+``size_report`` is the same breakdown for a build (``build -v``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import posixpath
-import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidImageError
-from .documents import (
-    MEDIA_CONFIG,
-    MEDIA_LAYER,
-    MEDIA_MANIFEST,
-    HashingReader,
-    blob_path,
-    decompressing,
-)
+from ..plan.rootfs import Entry, Kind
+from .archive import Archive, Layer, open_archive
+from .documents import blob_path
 
-_CHUNK = 1 << 20
-_MANIFEST_TYPES = (MEDIA_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json")
-_LAYER_TYPES = {
-    **{media: codec for codec, media in MEDIA_LAYER.items()},
-    "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
-}
+if TYPE_CHECKING:
+    from .write import WrittenImage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,128 +93,66 @@ def part_of(path: str) -> str:
     return "base files"
 
 
-class _Tarball:
-    """Random access to the members of the outer tarball."""
-
-    def __init__(self, tar: tarfile.TarFile) -> None:
-        self.tar = tar
-        self.members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
-
-    def open(self, name: str) -> IO[bytes]:
-        member = self.members.get(name)
-        if member is None or not member.isfile():
-            raise InvalidImageError(f"the tarball has no {name}")
-        f = self.tar.extractfile(member)
-        assert f is not None
-        return f
-
-    def json(self, name: str) -> Any:
-        try:
-            return json.loads(self.open(name).read())
-        except ValueError as exc:
-            raise InvalidImageError(f"{name} is not valid JSON: {exc}") from exc
-
-    def blob(self, descriptor: dict[str, Any], what: str) -> bytes:
-        data = self.open(_blob_name(descriptor, what)).read()
-        _check(data, descriptor, what)
-        return data
-
-
-def _blob_name(descriptor: dict[str, Any], what: str) -> str:
-    digest = descriptor.get("digest", "")
-    if not isinstance(digest, str) or not digest.startswith("sha256:"):
-        raise InvalidImageError(f"{what} has no sha256 digest")
-    return blob_path(digest)
-
-
-def _check(data: bytes, descriptor: dict[str, Any], what: str) -> None:
-    if len(data) != descriptor.get("size"):
-        raise InvalidImageError(
-            f"{what} {descriptor['digest']}: size is {len(data)}, "
-            f"the descriptor says {descriptor.get('size')}"
-        )
-    actual = "sha256:" + hashlib.sha256(data).hexdigest()
-    if actual != descriptor["digest"]:
-        raise InvalidImageError(f"{what} {descriptor['digest']}: content hashes to {actual}")
-
-
 def inspect_tarball(path: str, *, largest: int = 10) -> ImageReport:
     """Check the tarball at ``path``; raise :class:`InvalidImageError` naming the first problem."""
-    try:
-        with tarfile.open(path) as tar:
-            return _inspect(_Tarball(tar), largest)
-    except (OSError, tarfile.TarError) as exc:
-        raise InvalidImageError(f"{path} is not a readable image tarball: {exc}") from exc
+    with open_archive(Path(path), oci=True) as archive:
+        return _inspect(archive, largest)
 
 
-def _inspect(t: _Tarball, largest: int) -> ImageReport:
+def _inspect(archive: Archive, largest: int) -> ImageReport:
+    """What :func:`open_archive` and reading the layers do not check: what pybin2img writes
+    besides the OCI layout (``oci-layout``, Docker's ``manifest.json``) and the config's
+    history and platform."""
+
+    def bad(why: str) -> InvalidImageError:
+        return InvalidImageError(f"{archive.path}: {why}")
+
     warnings: list[str] = []
-    for name in t.members:
-        if name.startswith("/") or ".." in name.split("/"):
-            raise InvalidImageError(f"member {name!r} is not a relative path inside the image")
-    layout = t.json("oci-layout")
-    if layout != {"imageLayoutVersion": "1.0.0"}:
-        raise InvalidImageError(f"oci-layout is {layout}, expected imageLayoutVersion 1.0.0")
-    index = t.json("index.json")
-    manifests = index.get("manifests") or []
-    if len(manifests) != 1:
-        raise InvalidImageError(f"index.json lists {len(manifests)} manifests; expected exactly 1")
-    descriptor = manifests[0]
-    if descriptor.get("mediaType") not in _MANIFEST_TYPES:
-        raise InvalidImageError(f"index.json: unexpected media type {descriptor.get('mediaType')}")
-    manifest = json.loads(t.blob(descriptor, "manifest"))
-    config_desc = manifest.get("config", {})
-    if config_desc.get("mediaType") not in (
-        MEDIA_CONFIG,
-        "application/vnd.docker.container.image.v1+json",
-    ):
-        raise InvalidImageError(f"manifest: unexpected config type {config_desc.get('mediaType')}")
-    config = json.loads(t.blob(config_desc, "config"))
-    layers = manifest.get("layers") or []
-    if not layers:
-        raise InvalidImageError("the manifest lists no layers")
-    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
-    if len(diff_ids) != len(layers):
-        raise InvalidImageError(f"the config has {len(diff_ids)} diff_ids for {len(layers)} layers")
+    if not archive.has("oci-layout"):
+        raise bad("it has no oci-layout")
+    manifest = archive.manifest_document
+    descriptor = archive.manifest_descriptor
+    assert manifest is not None  # oci=True: an OCI layout has one
+    assert descriptor is not None
+    config = archive.config_document
+    layers = archive.layers
     history = [h for h in config.get("history", []) if not h.get("empty_layer")]
     if len(history) != len(layers):
-        raise InvalidImageError(
-            f"the config's history has {len(history)} entries for {len(layers)} layers"
-        )
+        raise bad(f"the config's history has {len(history)} entries for {len(layers)} layers")
     for key in ("architecture", "os"):
         if not config.get(key):
-            raise InvalidImageError(f"the config has no {key}")
+            raise bad(f"the config has no {key}")
 
-    docker = t.json("manifest.json")
-    if not isinstance(docker, list) or len(docker) != 1:
-        raise InvalidImageError("manifest.json must list exactly one image")
-    if docker[0].get("Config") != _blob_name(config_desc, "config"):
-        raise InvalidImageError("manifest.json and index.json name different configs")
-    if docker[0].get("Layers") != [_blob_name(layer, "layer") for layer in layers]:
-        raise InvalidImageError("manifest.json and index.json list different layers")
-    annotations = descriptor.get("annotations", {})
-    reference = annotations.get("io.containerd.image.name")
-    repo_tags = docker[0].get("RepoTags") or []
+    docker = archive.docker_manifest
+    if docker is None:
+        raise bad("it has no manifest.json")
+    if docker.get("Config") != blob_path(archive.config_descriptor.digest):
+        raise bad("manifest.json and index.json name different configs")
+    if docker.get("Layers") != [blob_path(layer.descriptor.digest) for layer in layers]:
+        raise bad("manifest.json and index.json list different layers")
+    reference = archive.annotations.get("io.containerd.image.name")
+    repo_tags = list(archive.repo_tags)
     if reference and repo_tags and reference not in repo_tags:
         warnings.append(f"manifest.json tags {repo_tags} but index.json names {reference}")
 
     files: list[tuple[int, str]] = []
-    reports = []
-    for i, (layer, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
-        reports.append(_check_layer(t, layer, diff_id, history[i].get("comment", ""), files))
+    reports = [
+        _check_layer(archive, layer, entry.get("comment", ""), files)
+        for layer, entry in zip(layers, history, strict=True)
+    ]
     referenced = {
-        blob_path(descriptor["digest"]),
-        blob_path(config_desc["digest"]),
-        *(blob_path(layer["digest"]) for layer in layers),
+        blob_path(descriptor.digest),
+        blob_path(archive.config_descriptor.digest),
+        *(blob_path(layer.descriptor.digest) for layer in layers),
     }
-    for name, member in t.members.items():
-        if name.startswith("blobs/") and member.isfile() and name not in referenced:
+    for name in archive.names:
+        if name.startswith("blobs/") and archive.is_file(name) and name not in referenced:
             warnings.append(f"{name} is not referenced by the image")
     files.sort(key=lambda item: (-item[0], item[1]))
     return ImageReport(
         reference=reference,
-        manifest_digest=descriptor["digest"],
-        config_digest=config_desc["digest"],
+        manifest_digest=descriptor.digest,
+        config_digest=archive.config_descriptor.digest,
         config=config,
         annotations=manifest.get("annotations", {}),
         layers=tuple(reports),
@@ -231,52 +162,57 @@ def _inspect(t: _Tarball, largest: int) -> ImageReport:
 
 
 def _check_layer(
-    t: _Tarball, layer: dict[str, Any], diff_id: str, comment: str, files: list[tuple[int, str]]
+    archive: Archive, layer: Layer, comment: str, files: list[tuple[int, str]]
 ) -> LayerReport:
-    codec = _LAYER_TYPES.get(layer.get("mediaType", ""))
-    if codec is None:
-        raise InvalidImageError(f"layer {layer.get('digest')}: unknown media type")
-    raw = HashingReader(t.open(_blob_name(layer, "layer")))
-    try:
-        uncompressed = HashingReader(decompressing(raw, codec))
-        parts: dict[str, int] = {}
-        count = 0
-        with tarfile.open(fileobj=uncompressed, mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                if member.isfile():
-                    count += 1
-                    files.append((member.size, "/" + member.name))
-                    part = part_of(member.name)
-                    parts[part] = parts.get(part, 0) + member.size
-        uncompressed.drain()
-        raw.drain()
-    except (OSError, EOFError, tarfile.TarError, ValueError) as exc:
-        raise InvalidImageError(
-            f"layer {layer['digest']} cannot be read ({exc.__class__.__name__}: {exc}); "
-            "it is truncated or corrupt"
-        ) from exc
-    if raw.size != layer.get("size"):
-        raise InvalidImageError(
-            f"layer {layer['digest']}: size is {raw.size}, the manifest says {layer.get('size')}"
-        )
-    if raw.digest != layer["digest"]:
-        raise InvalidImageError(f"layer {layer['digest']}: content does not match its digest")
-    actual_diff = uncompressed.digest
-    if actual_diff != diff_id:
-        raise InvalidImageError(
-            f"layer {layer['digest']}: uncompressed content hashes to {actual_diff}, "
-            f"the config's diff_id is {diff_id}"
-        )
+    parts: dict[str, int] = {}
+    count = 0
+    with archive.open_layer(layer) as stream:
+        for member in stream.tar():
+            if member.isfile():
+                count += 1
+                files.append((member.size, "/" + member.name))
+                part = part_of(member.name)
+                parts[part] = parts.get(part, 0) + member.size
     return LayerReport(
-        digest=layer["digest"],
-        diff_id=diff_id,
-        media_type=layer["mediaType"],
-        size=raw.size,
-        uncompressed_size=uncompressed.size,
+        digest=layer.descriptor.digest,
+        diff_id=layer.diff_id,
+        media_type=layer.descriptor.media_type,
+        size=layer.descriptor.size,
+        uncompressed_size=stream.size,
         files=count,
         comment=comment,
         parts=parts,
     )
+
+
+def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
+    """Per-layer and per-part sizes of a build, for ``build -v``."""
+    lines = [f"{'layer':<40} {'compressed':>11} {'uncompressed':>13} {'files':>6}"]
+    for layer in written.layers:
+        lines.append(
+            f"{layer.description[:40]:<40} {layer.descriptor.size / 1e6:>8.2f} MB "
+            f"{layer.uncompressed_size / 1e6:>10.2f} MB {layer.files:>6}"
+        )
+    parts: dict[str, int] = {}
+    for path, entry in nodes.items():
+        if entry.kind is Kind.FILE:
+            size = len(entry.data) if entry.data is not None else _size(entry.source)
+            parts[part_of(path)] = parts.get(part_of(path), 0) + size
+    lines.append(
+        "size by part (uncompressed): "
+        + ", ".join(
+            f"{part} {size / 1e6:.2f} MB"
+            for part, size in sorted(parts.items(), key=lambda i: -i[1])
+        )
+    )
+    return lines
+
+
+def _size(path: str | None) -> int:
+    try:
+        return os.stat(path).st_size if path else 0
+    except OSError:
+        return 0
 
 
 def format_report(report: ImageReport) -> str:

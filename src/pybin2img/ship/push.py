@@ -1,38 +1,30 @@
 """Push stage: an image tarball -> a registry, over the registry HTTP API, no Docker daemon.
 
 ``push_image(tarball, reference, options=…, log=…)`` reads the tarball's OCI layout (``index.json``
--> manifest -> blobs), uploads the blobs the repository lacks (checking first, mounting from
-``mount_from`` when it can, streaming each blob out of the tarball), then ``PUT``s the manifest's
-exact bytes: by digest first, then under each tag. Nothing is tagged until every blob is there,
-so a failed push leaves the registry's tags as they were.
+-> manifest -> blobs, through ``oci.archive``), uploads the blobs the repository lacks (checking
+first, mounting from ``mount_from`` when it can, streaming each blob out of the tarball), then
+``PUT``s the manifest's exact bytes: by digest first, then under each tag. Nothing is tagged
+until every blob is there, so a failed push leaves the registry's tags as they were.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import tarfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from ..errors import ImageWriteError, InvalidImageError, UsageError
+from ..errors import ImageWriteError, UsageError
 from ..log import Log
+from ..oci.archive import Archive, open_archive
+from ..oci.documents import Descriptor
 from ..reference import ImageReference, parse_reference
 from .credentials import Credentials, find_credentials
 from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
 
-#: Manifests pybin2img pushes; an index (several platforms) is not something it writes.
-MANIFEST_MEDIA_TYPES = (
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-)
-#: Registries accept at least this much; more than that is not an image manifest anyway.
-_MAX_MANIFEST = 4 << 20
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+if TYPE_CHECKING:
+    from ..oci.baseimage import BaseImage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +137,7 @@ def push_image(
     )
     with (
         log.stage("push") as stage,
-        _open_archive(tarball) as archive,
+        open_archive(tarball, oci=True) as archive,
         RegistryClient(
             registry=registry,
             repository=repository,
@@ -161,8 +153,8 @@ def push_image(
     ):
         client.ping()
         pushed = []
-        for kind, blob in archive.blobs:
-            action = _push_blob(client, archive, blob, mount_from)
+        for kind, blob in _blobs(archive):
+            action = _push_blob(client, archive, kind, blob, mount_from)
             log.detail(f"{kind} {blob.digest}  {blob.size} bytes  {action}")
             pushed.append(
                 PushedBlob(
@@ -174,13 +166,16 @@ def push_image(
                 )
             )
         # By digest first: the image exists before any tag points at it.
-        digest = client.put_manifest(archive.manifest_digest, archive.manifest, archive.media_type)
+        manifest, descriptor = archive.manifest, archive.manifest_descriptor
+        assert manifest is not None  # oci=True: an OCI layout has one
+        assert descriptor is not None
+        digest = client.put_manifest(descriptor.digest, manifest, descriptor.media_type)
         for tag in tags:
-            client.put_manifest(tag, archive.manifest, archive.media_type)
+            client.put_manifest(tag, manifest, descriptor.media_type)
         result = PushResult(
             reference=reference,
             digest=digest,
-            media_type=archive.media_type,
+            media_type=descriptor.media_type,
             tags=tags,
             blobs=tuple(pushed),
         )
@@ -194,8 +189,19 @@ def push_image(
     return result
 
 
+def _blobs(archive: Archive) -> list[tuple[str, Descriptor]]:
+    """``(kind, blob)``: the layers bottom-up, then the config (as the Docker CLI pushes them);
+    a layer listed twice (an empty layer, say) is pushed and counted once."""
+    blobs = [("layer", layer.descriptor) for layer in archive.layers]
+    blobs.append(("config", archive.config_descriptor))
+    unique: dict[str, tuple[str, Descriptor]] = {}
+    for kind, blob in blobs:
+        unique.setdefault(blob.digest, (kind, blob))
+    return list(unique.values())
+
+
 def _push_blob(
-    client: RegistryClient, archive: _Archive, blob: _Blob, mount_from: str | None
+    client: RegistryClient, archive: Archive, kind: str, blob: Descriptor, mount_from: str | None
 ) -> str:
     if client.blob_exists(blob.digest):
         return "exists"
@@ -205,9 +211,26 @@ def _push_blob(
         if session is None:
             return "mounted"
     client.upload_blob(
-        blob.digest, blob.size, lambda: archive.open_blob(blob.digest), session=session
+        blob.digest,
+        blob.size,
+        lambda: cast(IO[bytes], archive.open_blob(blob, kind)),
+        session=session,
     )
     return "uploaded"
+
+
+def base_repository(base_image: BaseImage | None, target: ImageReference) -> str | None:
+    """The base image's repository when it lives on the registry pushed to, else ``None``:
+    ``build --push`` mounts the base's layers from there."""
+    if base_image is None:
+        return None
+    try:
+        base = parse_reference(base_image.name.rsplit("@", 1)[0])
+    except UsageError:
+        return None
+    if base.domain is None or base.registry != target.registry or base.path == target.path:
+        return None
+    return base.repository
 
 
 def _mount_source(mount_from: str | None, reference: ImageReference) -> str | None:
@@ -234,131 +257,3 @@ def _write_metadata(path: Path, document: dict[str, Any]) -> None:
         path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-# --- reading the tarball -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Blob:
-    digest: str
-    size: int
-    media_type: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Archive:
-    """The image in an open tarball: the manifest's bytes and a way to stream each blob."""
-
-    tar: tarfile.TarFile
-    path: Path
-    manifest: bytes
-    manifest_digest: str
-    media_type: str
-    #: ``(kind, blob)``: the layers bottom-up, then the config (as the Docker CLI pushes).
-    blobs: tuple[tuple[str, _Blob], ...]
-    members: Mapping[str, tarfile.TarInfo]
-
-    def open_blob(self, digest: str) -> IO[bytes]:
-        stream = self.tar.extractfile(self.members[_member(digest)])
-        assert stream is not None  # _blob_member checked it is a regular file
-        return stream
-
-
-@contextmanager
-def _open_archive(path: Path) -> Iterator[_Archive]:
-    """Open the outer tar once; read ``index.json``, the manifest, and the blob list."""
-    try:
-        tar = tarfile.open(path, "r:")  # noqa: SIM115 (kept open while blobs stream)
-    except FileNotFoundError as exc:
-        raise UsageError(f"image tarball {path} does not exist") from exc
-    except (OSError, tarfile.TarError) as exc:
-        raise InvalidImageError(f"cannot read image tarball {path}: {exc}") from exc
-    try:
-        yield _read_archive(tar, path)
-    finally:
-        tar.close()
-
-
-def _read_archive(tar: tarfile.TarFile, path: Path) -> _Archive:
-    try:
-        members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
-    except (OSError, tarfile.TarError, EOFError) as exc:
-        raise InvalidImageError(f"cannot read image tarball {path}: {exc}") from exc
-
-    def bad(why: str) -> InvalidImageError:
-        return InvalidImageError(f"{path} is not an OCI image tarball pybin2img can push: {why}")
-
-    def read(name: str, limit: int) -> bytes:
-        member = members.get(name)
-        if member is None or not member.isfile():
-            raise bad(f"it has no {name}")
-        if member.size > limit:
-            raise bad(f"{name} is larger than {limit} bytes")
-        stream = tar.extractfile(member)
-        assert stream is not None
-        try:
-            return stream.read()
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            raise InvalidImageError(f"cannot read {name} from {path}: {exc}") from exc
-
-    def descriptor(value: Any, what: str) -> _Blob:
-        if not isinstance(value, dict):
-            raise bad(f"{what} is not a descriptor")
-        digest, size = value.get("digest"), value.get("size")
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            raise bad(f"{what} has digest {digest!r}, expected sha256:<64 hex digits>")
-        if not isinstance(size, int) or size < 0:
-            raise bad(f"{what} has size {size!r}")
-        return _Blob(digest=digest, size=size, media_type=str(value.get("mediaType", "")))
-
-    def document(data: bytes, name: str) -> dict[str, Any]:
-        try:
-            value = json.loads(data)
-        except ValueError as exc:
-            raise bad(f"{name} is not JSON ({exc})") from exc
-        if not isinstance(value, dict):
-            raise bad(f"{name} is not a JSON object")
-        return value
-
-    index = document(read("index.json", _MAX_MANIFEST), "index.json")
-    entries = index.get("manifests")
-    if not isinstance(entries, list) or len(entries) != 1:
-        count = len(entries) if isinstance(entries, list) else 0
-        raise bad(f"index.json lists {count} manifests; pybin2img pushes exactly one image")
-    manifest_desc = descriptor(entries[0], "index.json's manifest")
-    manifest = read(_member(manifest_desc.digest), _MAX_MANIFEST)
-    if "sha256:" + hashlib.sha256(manifest).hexdigest() != manifest_desc.digest:
-        raise bad(f"the manifest blob does not match its digest {manifest_desc.digest}")
-    parsed = document(manifest, "the manifest")
-    media_type = str(parsed.get("mediaType") or manifest_desc.media_type)
-    if media_type not in MANIFEST_MEDIA_TYPES:
-        raise bad(f"its manifest has media type {media_type!r}, not an image manifest")
-    layers = parsed.get("layers")
-    if not isinstance(layers, list):
-        raise bad("the manifest has no layers list")
-    blobs = [("layer", descriptor(layer, f"layer {n}")) for n, layer in enumerate(layers)]
-    blobs.append(("config", descriptor(parsed.get("config"), "the manifest's config")))
-    # A layer listed twice (an empty layer, say) is pushed and counted once.
-    unique: dict[str, tuple[str, _Blob]] = {}
-    for kind, blob in blobs:
-        unique.setdefault(blob.digest, (kind, blob))
-    for _, blob in unique.values():
-        member = members.get(_member(blob.digest))
-        if member is None or not member.isfile():
-            raise bad(f"blob {blob.digest} is missing")
-        if member.size != blob.size:
-            raise bad(f"blob {blob.digest} has {member.size} bytes, the manifest says {blob.size}")
-    return _Archive(
-        tar=tar,
-        path=path,
-        manifest=manifest,
-        manifest_digest=manifest_desc.digest,
-        media_type=media_type,
-        blobs=tuple(unique.values()),
-        members=members,
-    )
-
-
-def _member(digest: str) -> str:
-    return "blobs/" + digest.replace(":", "/", 1)

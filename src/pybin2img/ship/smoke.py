@@ -10,20 +10,23 @@ A program still running when the time is up (a server) passes if its output so f
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import re
+import shlex
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, SmokeTestError
-from ..oci.documents import codec_of, decompressing
+from ..oci.archive import open_archive
+from .load import docker_client
+
+if TYPE_CHECKING:
+    from ..oci.write import WrittenImage
+    from ..options import BuildOptions
 
 #: Output that means the app is broken even when it exits 0.
 FAILURE_PATTERNS = re.compile(
@@ -43,6 +46,27 @@ class SmokeResult:
     output: str
     #: True when the app was still running at the timeout (a server) and was stopped.
     still_running: bool = False
+
+
+def run_smoke_test(options: BuildOptions, written: WrittenImage) -> str:
+    """The build's smoke test (``--smoke-test``): in the engine when one is reachable, else in
+    private namespaces; return its one-line summary."""
+    try:
+        docker_client(options.docker_env).close()
+        engine = True
+    except EngineError:
+        engine = False
+    result = smoke_test(
+        tarball=written.path,
+        image_id=written.config_digest,
+        args=shlex.split(options.smoke_test or ""),
+        timeout=options.smoke_timeout,
+        docker_env=options.docker_env,
+        engine=engine,
+    )
+    if result.still_running:
+        return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
+    return f"{result.where}: exit code 0"
 
 
 def smoke_test(
@@ -81,8 +105,6 @@ def _run_in_engine(
     tarball: Path, image_id: str, args: Sequence[str], timeout: float, docker_env: Mapping[str, str]
 ) -> SmokeResult:
     import docker
-
-    from .load import docker_client
 
     client = docker_client(docker_env)
     previous: dict[str, str | None] | None = None
@@ -127,11 +149,9 @@ def _run_in_engine(
     )
 
 
-def _repo_tags(tarball: Path) -> list[str]:
-    with tarfile.open(tarball) as tar:
-        f = tar.extractfile("manifest.json")
-        tags: list[str] = json.loads(f.read())[0].get("RepoTags", []) if f else []
-    return tags
+def _repo_tags(tarball: Path) -> tuple[str, ...]:
+    with open_archive(tarball) as archive:
+        return archive.repo_tags
 
 
 def _tag_targets(client: Any, tags: Sequence[str]) -> dict[str, str | None]:
@@ -225,19 +245,8 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
 def _extract(tarball: Path, root: Path) -> dict[str, Any]:
     """Unpack the image's layers in order into ``root``; return its config."""
     root.mkdir(parents=True)
-    with tarfile.open(tarball) as outer:
-
-        def member(name: str) -> bytes:
-            f = outer.extractfile(name)
-            if f is None:
-                raise SmokeTestError(f"smoke test: {tarball} has no {name}")
-            return f.read()
-
-        manifest = json.loads(member("manifest.json"))[0]
-        config: dict[str, Any] = json.loads(member(manifest["Config"]))
-        for layer in manifest["Layers"]:
-            data = member(layer)
-            stream = decompressing(io.BytesIO(data), codec_of(data[:4]))
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                tar.extractall(root, numeric_owner=True, filter="tar")
-    return config
+    with open_archive(tarball) as archive:
+        for layer in archive.layers:
+            with archive.open_layer(layer) as stream:
+                stream.tar().extractall(root, numeric_owner=True, filter="tar")
+        return archive.config_document
