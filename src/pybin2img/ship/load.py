@@ -17,12 +17,7 @@ def docker_client(docker_env: Mapping[str, str]) -> Any:
     try:
         client = docker.DockerClient.from_env(environment=dict(docker_env))
         client.ping()
-    except docker.errors.DockerException as exc:
-        raise EngineError(
-            f"the Docker engine at {host} is not reachable ({_reason(exc)}); "
-            "start it or set DOCKER_HOST"
-        ) from exc
-    except Exception as exc:  # requests' connection errors, timeouts
+    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors
         raise EngineError(
             f"the Docker engine at {host} is not reachable ({_reason(exc)}); "
             "start it or set DOCKER_HOST"

@@ -105,6 +105,7 @@ def _run_in_engine(
     tarball: Path, image_id: str, args: Sequence[str], timeout: float, docker_env: Mapping[str, str]
 ) -> SmokeResult:
     import docker
+    import requests
 
     client = docker_client(docker_env)
     previous: dict[str, str | None] | None = None
@@ -128,11 +129,17 @@ def _run_in_engine(
             still_running = False
             try:
                 status: dict[str, Any] = container.wait(timeout=timeout)
-                code: int | None = int(status.get("StatusCode", 1))
-            except Exception:  # requests' ReadTimeout: the app is still running
+            except requests.exceptions.RequestException as exc:
+                if not _timed_out(exc):
+                    raise
                 still_running = True
                 container.stop(timeout=5)
-                code = None
+                code: int | None = None
+            else:
+                error = (status.get("Error") or {}).get("Message")
+                if error:
+                    raise EngineError(f"smoke test: the Docker engine failed: {error}")
+                code = int(status.get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
         finally:
             container.remove(force=True)
@@ -140,12 +147,31 @@ def _run_in_engine(
         raise EngineError(
             f"smoke test: the Docker engine failed: {exc.explanation or exc}"
         ) from exc
+    except requests.exceptions.RequestException as exc:
+        raise EngineError(f"smoke test: the Docker engine failed: {exc}") from exc
     finally:
         if previous is not None:
             _restore(client, previous, image_id)
         client.close()
     return SmokeResult(
         where="Docker engine", exit_code=code, output=output, still_running=still_running
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """``container.wait`` gave up at its timeout: the app is still running.
+
+    The engine sends the response's headers at once and its body when the container exits, so
+    the timeout strikes while reading the body, where requests reports urllib3's
+    ``ReadTimeoutError`` as a ``ConnectionError``; before the headers it is a ``ReadTimeout``.
+    """
+    import requests
+    import urllib3
+
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args
     )
 
 
