@@ -167,3 +167,35 @@ def test_parallel_gzip_is_one_valid_stream_whatever_the_threads(tmp_path: Path) 
     empty.write_bytes(b"")
     compress(empty, tmp_path / "empty.gz", "gzip")
     assert gzip.decompress((tmp_path / "empty.gz").read_bytes()) == b""
+
+
+def test_parallel_gzip_keeps_four_blocks_per_job_in_flight(tmp_path: Path) -> None:
+    """The job count passed in bounds the blocks held in memory (not the pool's internals)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+    from typing import Any
+
+    from pybin2img.oci.write import GZIP_BLOCK, compress
+
+    class Counting(ThreadPoolExecutor):
+        def __init__(self) -> None:
+            super().__init__(8)  # more threads than the job count given below
+            self.pending = self.most = 0
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            self.pending += 1
+            self.most = max(self.most, self.pending)
+            future = super().submit(fn, *args, **kwargs)
+            result = future.result
+
+            def counted(timeout: float | None = None) -> Any:
+                self.pending -= 1
+                return result(timeout)
+
+            future.result = counted  # type: ignore[method-assign]
+            return future
+
+    source = tmp_path / "layer.tar"
+    source.write_bytes(os.urandom(1024) * (20 * GZIP_BLOCK // 1024))
+    with Counting() as pool:
+        compress(source, tmp_path / "out.gz", "gzip", pool, 2)
+    assert pool.most == 8

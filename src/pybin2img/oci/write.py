@@ -178,7 +178,8 @@ def _gzip_blocks(
     crc = size = 0
     history = b""
     pending: deque[Future[bytes]] = deque()
-    ahead = 4 * (pool._max_workers if pool else 1)
+    # Enough blocks in flight to keep every thread busy, few enough to bound the memory.
+    ahead = 4 * max(1, jobs)
     block = src.read(GZIP_BLOCK)
     while True:
         following = src.read(GZIP_BLOCK)
