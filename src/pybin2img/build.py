@@ -1,46 +1,40 @@
 """``build_image(options)``: the whole pipeline, one call.
 
-options -> compile -> resolve -> plan -> write -> (load, push). Each stage hands the next frozen
-data; this module only sequences them, times them and cleans up the workspace.
+options -> check -> compile -> (base) -> resolve -> plan -> write -> (smoke) -> (load, push).
+Each stage is a package with one entry point and hands the next frozen data; this module only
+sequences them, times them and cleans up the workspace.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .cache import Cache, digest_of
-from .compile.nuitka import Interpreter, compile_app, default_jobs, probe_interpreter
-from .errors import EngineError, ImageWriteError, UsageError
+from .cache import Cache
+from .compile.nuitka import compile_app, default_jobs
+from .compile.prepare import prepare_compile
 from .log import Log
-from .oci.baseimage import BaseImage, base_blobs, read_base
-from .oci.documents import ARCHITECTURES, ImageConfig, LayerBlob, rfc3339
-from .oci.inspection import part_of
-from .oci.write import WrittenImage, write_atomically, write_image
-from .options import AppKind, BuildOptions
+from .oci.baseimage import base_blobs, read_base
+from .oci.config import image_config
+from .oci.documents import LayerBlob
+from .oci.inspection import size_report
+from .oci.write import write_atomically, write_image
+from .options import BASES, BuildOptions, check_output
 from .plan.dpkg import system_packages
 from .plan.host import probe_host
 from .plan.packages import add_records
 from .plan.planner import elf_roots, plan_image, staged_view
-from .plan.rootfs import Entry, Kind
+from .plan.rootfs import Kind
 from .plan.sbom import compiled_distributions, sbom_maker, sbom_path
-from .compile.prepare import prepare_compile
-from .oci.config import image_config
-from .options import BASES, check_output
 from .provenance import git_info, oci_keys
-from .reference import ImageReference, parse_reference
+from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
-from .resolve.elf import read_elf
 from .resolve.fsview import HostView
 from .ship.load import docker_client, load_image
-from .ship.smoke import smoke_test
+from .ship.smoke import run_smoke_test
 
 if TYPE_CHECKING:
     from .ship.push import PushResult
@@ -60,7 +54,7 @@ class BuildResult:
     layers: tuple[LayerBlob, ...]
     files: int
     loaded: bool
-    #: ``scratch`` or ``distroless``.
+    #: ``scratch``, ``distroless`` or the base image tarball's path.
     base: str = "scratch"
     #: The build interpreter (a cached build environment's with ``--requirements``).
     python: str = ""
@@ -191,7 +185,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             sbom_bytes = sbom_maker(options.reference, compiled, epoch)
             plan = add_records(plan, packages, sbom_bytes(packages, None), host=host)
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
-            files = sum(1 for e in plan.nodes.values() if e.kind.value == "file")
+            files = sum(1 for e in plan.nodes.values() if e.kind is Kind.FILE)
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
@@ -227,7 +221,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 log.detail(line)
             if options.smoke_test is not None:
                 with log.stage("smoke") as stage:
-                    stage.summary = _smoke(options, written)
+                    stage.summary = run_smoke_test(options, written)
             os.replace(partial, options.output)
         finally:
             partial.unlink(missing_ok=True)
@@ -244,11 +238,12 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     if options.push:
         from .ship.push import (  # requests is slow to import; only push needs it
             PushOptions,
+            base_repository,
             push_image,
         )
 
         push_options = options.push_options or PushOptions()
-        mount = _base_repository(base_image, options.reference)
+        mount = base_repository(base_image, options.reference)
         if push_options.mount_from is None and mount is not None:
             # The base's layers are likely in its own repository on the same registry.
             push_options = dataclasses.replace(push_options, mount_from=mount)
@@ -272,69 +267,6 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         pushed=pushed,
         timings=dict(log.timings),
     )
-
-
-def _base_repository(base_image: BaseImage | None, target: ImageReference) -> str | None:
-    """The base image's repository when it lives on the registry pushed to, else ``None``."""
-    if base_image is None:
-        return None
-    try:
-        base = parse_reference(base_image.name.rsplit("@", 1)[0])
-    except UsageError:
-        return None
-    if base.domain is None or base.registry != target.registry or base.path == target.path:
-        return None
-    return base.repository
-
-
-def _smoke(options: BuildOptions, written: WrittenImage) -> str:
-    """Run the smoke test; return its one-line summary."""
-    try:
-        docker_client(options.docker_env).close()
-        engine = True
-    except EngineError:
-        engine = False
-    result = smoke_test(
-        tarball=written.path,
-        image_id=written.config_digest,
-        args=shlex.split(options.smoke_test or ""),
-        timeout=options.smoke_timeout,
-        docker_env=options.docker_env,
-        engine=engine,
-    )
-    if result.still_running:
-        return f"{result.where}: still running after {options.smoke_timeout:g}s, stopped"
-    return f"{result.where}: exit code 0"
-
-
-def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
-    """Per-layer and per-part sizes, for ``-v``."""
-    lines = [f"{'layer':<40} {'compressed':>11} {'uncompressed':>13} {'files':>6}"]
-    for layer in written.layers:
-        lines.append(
-            f"{layer.description[:40]:<40} {layer.descriptor.size / 1e6:>8.2f} MB "
-            f"{layer.uncompressed_size / 1e6:>10.2f} MB {layer.files:>6}"
-        )
-    parts: dict[str, int] = {}
-    for path, entry in nodes.items():
-        if entry.kind is Kind.FILE:
-            size = len(entry.data) if entry.data is not None else _size(entry.source)
-            parts[part_of(path)] = parts.get(part_of(path), 0) + size
-    lines.append(
-        "size by part (uncompressed): "
-        + ", ".join(
-            f"{part} {size / 1e6:.2f} MB"
-            for part, size in sorted(parts.items(), key=lambda i: -i[1])
-        )
-    )
-    return lines
-
-
-def _size(path: str | None) -> int:
-    try:
-        return os.stat(path).st_size if path else 0
-    except OSError:
-        return 0
 
 
 def _tree_size(path: Path) -> int:
