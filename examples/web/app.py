@@ -38,7 +38,7 @@ def add():  # type: ignore[no-untyped-def]
     return jsonify(sum=a + b)
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
+def _stop(_signum: int, _frame: FrameType | None) -> None:
     print("web: stopping", flush=True)
     sys.exit(0)
 

@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(Interrupted("interrupted").message, Interrupted.exit_code, state.debug)
     except Pybin2imgError as exc:
         _fail(exc.message, exc.exit_code, state.debug, exc.details)
-    except Exception as exc:  # noqa: BLE001 - the last resort: one line, exit 1, never a traceback
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line and exit 1
         _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug and report it)",
             1,

@@ -50,7 +50,7 @@ def docker_engine() -> Iterator[Any]:
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:
+    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors
         client = None
         reason = f"no Docker engine: {exc}"
     require(client is not None, reason if client is None else "")

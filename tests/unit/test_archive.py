@@ -53,7 +53,7 @@ def _oci(
     *,
     media_types: Sequence[str] | None = None,
     diff_ids: Sequence[str] | None = None,
-    change_manifest: Callable[[dict[str, Any]], None] = lambda m: None,
+    change_manifest: Callable[[dict[str, Any]], None] = lambda _manifest: None,
 ) -> Path:
     """An OCI layout around the given layer blobs, consistent unless told otherwise."""
     if diff_ids is None:

@@ -137,7 +137,7 @@ class _Broken(io.BytesIO):
         super().__init__()
         self._error = error
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, _size: int | None = -1) -> bytes:
         raise self._error
 
 
