@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.nuitka import _segments_aligned
+from pybin2img.compile.strip import segments_aligned
 from pybin2img.resolve.elf import read_elf
 from tests.conftest import require
 
@@ -42,7 +42,7 @@ def test_misaligned_load_segments_are_detected(tmp_path: Path) -> None:
     require(os.path.exists(LIBC), "needs the x86-64 libc")
     good = tmp_path / "libc.so.6"
     good.write_bytes(Path(LIBC).read_bytes())
-    assert _segments_aligned(good)
+    assert segments_aligned(good)
     data = bytearray(good.read_bytes())
     (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
@@ -56,5 +56,5 @@ def test_misaligned_load_segments_are_detected(tmp_path: Path) -> None:
     struct.pack_into("<Q", data, offset_field, p_offset + 0x98)
     bad = tmp_path / "bad.so"
     bad.write_bytes(bytes(data))
-    assert not _segments_aligned(bad)
-    assert not _segments_aligned(tmp_path / "missing.so")
+    assert not segments_aligned(bad)
+    assert not segments_aligned(tmp_path / "missing.so")

@@ -17,90 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .. import __version__
-from ..cache import Cache, digest_of, file_digest
-from ..errors import CompileError, UsageError
+from ..cache import Cache, file_digest
+from ..errors import CompileError
 from ..log import Log
 from ..options import BuildOptions
 from ..runner import require_program, run_logged
 from .app import CompileTarget
-
-# Runs under the build interpreter: its version, Nuitka's, the installed distributions (part of
-# the compile cache key), where a ``-m`` module is, and whether the app's files parse.
-_PROBE = r"""
-import json, sys
-args = json.loads(sys.argv[1])
-out = {"python": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable}
-try:
-    from importlib.metadata import distributions, version
-    out["nuitka"] = version("nuitka")
-except Exception:
-    out["nuitka"] = None
-try:
-    out["distributions"] = sorted(
-        {(d.metadata["Name"] or "?").lower(): d.version for d in distributions()}.items())
-except Exception:
-    out["distributions"] = []
-sources = list(args["sources"])
-out["module_origin"] = None
-if args["module"]:
-    import importlib.util
-    sys.path.insert(0, args["cwd"])
-    try:
-        spec = importlib.util.find_spec(args["module"])
-    except Exception:
-        spec = None
-    if spec is not None and spec.origin and spec.origin.endswith(".py"):
-        out["module_origin"] = spec.origin
-        sources.append(spec.origin)
-out["syntax_error"] = None
-out["missing_import"] = None
-import ast, importlib.util
-sys.path[:0] = args["path"]
-for path in sources:
-    try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(), path)
-    except SyntaxError as e:
-        out["syntax_error"] = {"file": e.filename or path, "line": e.lineno, "msg": e.msg}
-        break
-    # Unconditional module-level imports only: those in try/if blocks may be optional.
-    for node in tree.body:
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            try:
-                found = importlib.util.find_spec(top) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found and top != "__main__":
-                out["missing_import"] = {"file": path, "line": node.lineno, "module": top}
-                break
-        if out["missing_import"]:
-            break
-    if out["missing_import"]:
-        break
-print(json.dumps(out))
-"""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Interpreter:
-    """The build interpreter, as probed."""
-
-    executable: Path
-    python_version: str
-    nuitka_version: str
-    #: ``(name, version)`` of every installed distribution: a change means a recompile.
-    distributions: tuple[tuple[str, str], ...] = ()
-    #: What identifies the interpreter's build (real path, size, mtime).
-    identity: tuple[str, int, int] = ("", 0, 0)
-    #: Where the interpreter finds the ``-m`` module, if one was asked for.
-    module_origin: Path | None = None
+from .distcache import cached_entry, compile_key, entry_path, new_entry
+from .probe import Interpreter
+from .strip import strip_libraries
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,101 +44,12 @@ class CompileResult:
     distributions: tuple[str, ...] = ()
 
 
-def probe_interpreter(
-    python: Path,
-    sources: Sequence[Path],
-    *,
-    module: str | None = None,
-    cwd: Path | None = None,
-    import_path: Sequence[Path] = (),
-) -> Interpreter:
-    """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
-    errors and of module-level imports the interpreter cannot find (``import_path`` is where
-    the app's own modules are)."""
-    if not python.exists():
-        raise UsageError(f"Python interpreter {python} does not exist")
-    args = {
-        "sources": [str(p) for p in sources],
-        "module": module,
-        "cwd": str(cwd or Path.cwd()),
-        "path": [str(p) for p in import_path],
-    }
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-c", _PROBE, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot run Python interpreter {python}: {exc.strerror}") from exc
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"Python interpreter {python} failed to start: {last}")
-    info = json.loads(proc.stdout)
-    error = info["syntax_error"]
-    if error:
-        raise CompileError(f"syntax error in {error['file']}, line {error['line']}: {error['msg']}")
-    missing = info["missing_import"]
-    if missing:
-        raise CompileError(
-            f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is not "
-            f"installed for {python}; install it there or list it in -r requirements.txt"
-        )
-    if not info["nuitka"]:
-        raise CompileError(
-            f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"
-        )
-    if module and not info["module_origin"]:
-        raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
-    real = os.path.realpath(info["executable"])
-    st = os.stat(real)
-    return Interpreter(
-        executable=python,
-        python_version=info["python"],
-        nuitka_version=info["nuitka"],
-        distributions=tuple((name, ver) for name, ver in info["distributions"]),
-        identity=(real, st.st_size, st.st_mtime_ns),
-        module_origin=Path(info["module_origin"]) if info["module_origin"] else None,
-    )
-
-
 def default_jobs() -> int:
     """The CPUs this process may use (cgroup/affinity aware where the OS tells)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-#: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
-#: that cached dists made the old way are not reused.
-_DIST_FORMAT = 3
-
-
-def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
-    """Hash of every input that can change the dist, except the app's own source files.
-
-    Those are only known after a compile (Nuitka follows the app's imports); each cached dist
-    records them with their hashes, and a hit requires every one to be unchanged.
-    """
-    return digest_of(
-        "dist",
-        _DIST_FORMAT,
-        __version__,
-        str(target.main),
-        target.binary_name,
-        target.nuitka_args,
-        [str(p) for p in target.pythonpath],
-        target.launcher,
-        interpreter.identity,
-        interpreter.python_version,
-        interpreter.nuitka_version,
-        interpreter.distributions,
-        options.nuitka_args,
-        options.include_data,
-    )[:32]
 
 
 def compile_app(
@@ -227,11 +63,11 @@ def compile_app(
     """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile."""
     key = compile_key(options, target, interpreter)
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
-    entry = _cached_entry(cache, key, target.binary_name)
+    entry = cached_entry(cache, key, target.binary_name)
     cached = entry is not None
     if entry is None:
         with cache.lock(f"dist-{key}"):
-            entry = _cached_entry(cache, key, target.binary_name)
+            entry = cached_entry(cache, key, target.binary_name)
             cached = entry is not None
             if entry is None:
                 entry = _compile_into_cache(
@@ -260,62 +96,13 @@ def _compile_into_cache(
     log: Log,
 ) -> Path:
     dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
-    _strip_libraries(dist, target.binary_name, log)
+    strip_libraries(dist, target.binary_name, log)
     sources, modules, distributions = _read_report(report, target.cwd)
-    entry_key = digest_of(key, sources)[:32]
-    with cache.staging("dists", entry_key) as staging:
+    with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
-        (staging / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True))
         contents = {"modules": sorted(modules), "distributions": sorted(distributions)}
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
-    _remember(cache, key, entry_key)
-    return cache.path("dists", entry_key)
-
-
-_KEEP_PER_KEY = 3
-
-
-def _cached_entry(cache: Cache, key: str, name: str) -> Path | None:
-    """The newest cache entry for ``key`` whose recorded app sources are all unchanged."""
-    try:
-        entries = json.loads(cache.path("dists", f"{key}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    for entry_key in entries:
-        entry = cache.path("dists", entry_key)
-        try:
-            sources = json.loads((entry / "sources.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if (
-            (entry / "dist" / name).is_file()
-            and (entry / "contents.json").is_file()
-            and all(_hash_or_none(Path(path)) == digest for path, digest in sources.items())
-        ):
-            return entry
-    return None
-
-
-def _remember(cache: Cache, key: str, entry_key: str) -> None:
-    """Put ``entry_key`` first in the index of ``key``; drop the oldest entries beyond a few."""
-    index = cache.path("dists", f"{key}.json")
-    try:
-        entries = [e for e in json.loads(index.read_text()) if e != entry_key]
-    except (OSError, ValueError):
-        entries = []
-    entries.insert(0, entry_key)
-    for old in entries[_KEEP_PER_KEY:]:
-        shutil.rmtree(cache.path("dists", old), ignore_errors=True)
-    tmp = index.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(entries[:_KEEP_PER_KEY]))
-    os.replace(tmp, index)
-
-
-def _hash_or_none(path: Path) -> str | None:
-    try:
-        return file_digest(path)
-    except OSError:
-        return None
+    return entry_path(cache, key, sources)
 
 
 def _read_report(report: Path, cwd: Path) -> tuple[dict[str, str], set[str], set[str]]:
@@ -419,57 +206,6 @@ def _run_nuitka(
             f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
         )
     return dists[0], report
-
-
-def _strip_libraries(dist: Path, binary: str, log: Log) -> None:
-    """Strip symbol tables and debug info from the dist's shared objects.
-
-    Nuitka strips the binary it links but copies extension modules as the interpreter has
-    them; a self-built Python (pyenv) ships them unstripped, about a third of their size.
-    ``--strip-unneeded`` keeps everything the dynamic loader uses. binutils' strip can break a
-    file patchelf rewrote (a wheel's bundled library: its segments no longer line up with their
-    pages), so each stripped copy is checked and kept only when every loadable segment is still
-    mappable.
-    """
-    strip = shutil.which("strip")
-    if strip is None:
-        log.detail("strip (binutils) not found: shared objects are shipped unstripped")
-        return
-    kept = 0
-    for library in sorted(dist.rglob("*.so*")):
-        if not library.is_file() or library.is_symlink() or library.name == binary:
-            continue
-        copy = library.with_name(library.name + ".pybin2img-strip")
-        shutil.copy2(library, copy)
-        proc = subprocess.run(
-            [strip, "--strip-unneeded", str(copy)], capture_output=True, text=True, check=False
-        )
-        if proc.returncode == 0 and _segments_aligned(copy):
-            os.replace(copy, library)
-        else:
-            copy.unlink(missing_ok=True)
-            kept += 1
-    if kept:
-        log.detail(f"strip: {kept} shared objects kept as they were (strip would break them)")
-
-
-def _segments_aligned(path: Path) -> bool:
-    """Whether the loader can map every PT_LOAD segment (offset and address agree modulo the
-    alignment): what ``ELF load command address/offset not page-aligned`` complains about."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    try:
-        with path.open("rb") as f:
-            for segment in ELFFile(f).iter_segments():
-                if segment["p_type"] != "PT_LOAD":
-                    continue
-                align = max(1, segment["p_align"])
-                if segment["p_offset"] % align != segment["p_vaddr"] % align:
-                    return False
-    except (ELFError, OSError):
-        return False
-    return True
 
 
 def include_data_args(items: Sequence[str]) -> list[str]:

@@ -14,7 +14,7 @@ from ..log import Log
 from ..options import AppKind, BuildOptions
 from .app import CompileTarget, compile_target
 from .buildenv import build_environment
-from .nuitka import Interpreter, probe_interpreter
+from .probe import Interpreter, probe_interpreter
 
 
 def prepare_compile(

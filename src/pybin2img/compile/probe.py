@@ -1,0 +1,91 @@
+"""The build interpreter, asked once before compiling: versions, installed distributions, and
+whether the app's files parse and import (so a typo fails in seconds, not inside Nuitka)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CompileError, UsageError
+
+#: The program the build interpreter runs: a file, so that it is linted like the rest.
+_PROBE = Path(__file__).with_name("_probe_main.py")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interpreter:
+    """The build interpreter, as probed."""
+
+    executable: Path
+    python_version: str
+    nuitka_version: str
+    #: ``(name, version)`` of every installed distribution: a change means a recompile.
+    distributions: tuple[tuple[str, str], ...] = ()
+    #: What identifies the interpreter's build (real path, size, mtime).
+    identity: tuple[str, int, int] = ("", 0, 0)
+    #: Where the interpreter finds the ``-m`` module, if one was asked for.
+    module_origin: Path | None = None
+
+
+def probe_interpreter(
+    python: Path,
+    sources: Sequence[Path],
+    *,
+    module: str | None = None,
+    cwd: Path | None = None,
+    import_path: Sequence[Path] = (),
+) -> Interpreter:
+    """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
+    errors and of module-level imports the interpreter cannot find (``import_path`` is where
+    the app's own modules are)."""
+    if not python.exists():
+        raise UsageError(f"Python interpreter {python} does not exist")
+    args = {
+        "sources": [str(p) for p in sources],
+        "module": module,
+        "cwd": str(cwd or Path.cwd()),
+        "path": [str(p) for p in import_path],
+    }
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", str(_PROBE), json.dumps(args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot run Python interpreter {python}: {exc.strerror}") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"Python interpreter {python} failed to start: {last}")
+    info = json.loads(proc.stdout)
+    error = info["syntax_error"]
+    if error:
+        raise CompileError(f"syntax error in {error['file']}, line {error['line']}: {error['msg']}")
+    missing = info["missing_import"]
+    if missing:
+        raise CompileError(
+            f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is not "
+            f"installed for {python}; install it there or list it in -r requirements.txt"
+        )
+    if not info["nuitka"]:
+        raise CompileError(
+            f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"
+        )
+    if module and not info["module_origin"]:
+        raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
+    real = os.path.realpath(info["executable"])
+    st = os.stat(real)
+    return Interpreter(
+        executable=python,
+        python_version=info["python"],
+        nuitka_version=info["nuitka"],
+        distributions=tuple((name, ver) for name, ver in info["distributions"]),
+        identity=(real, st.st_size, st.st_mtime_ns),
+        module_origin=Path(info["module_origin"]) if info["module_origin"] else None,
+    )
