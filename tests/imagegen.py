@@ -18,8 +18,11 @@ def write_test_image(
     *,
     entrypoint: tuple[str, ...] = ("/app/hello",),
     reference: str = "test/image:1",
+    architecture: str = "amd64",
+    variant: str | None = None,
 ) -> WrittenImage:
-    """One layer per mapping of image path -> bytes (mode 0644) or a host file (mode 0755)."""
+    """One layer per mapping of image path -> bytes (mode 0644) or a host file (mode 0755),
+    for ``architecture`` (its files need not be of that machine: nothing here runs them)."""
     builder = RootfsBuilder()
     for number, files in enumerate(layers):
         builder.layer(f"layer{number}", f"test layer {number}")
@@ -31,7 +34,12 @@ def write_test_image(
     with tempfile.TemporaryDirectory(dir=output.parent) as work:
         return write_image(
             layers=builder.finish(),
-            config=ImageConfig(architecture="amd64", entrypoint=entrypoint, created=1700000000),
+            config=ImageConfig(
+                architecture=architecture,
+                variant=variant,
+                entrypoint=entrypoint,
+                created=1700000000,
+            ),
             reference=parse_reference(reference),
             annotations={},
             output=output,

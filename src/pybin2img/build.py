@@ -37,7 +37,11 @@ from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
 
 if TYPE_CHECKING:
-    from .ship.push import PushResult
+    from .oci.write import WrittenImage
+    from .ship.attach import Attachment
+    from .ship.keys import SigningKey
+    from .ship.push import PushOptions, PushResult
+    from .ship.sign import Signature
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +70,10 @@ class BuildResult:
     sbom: Path | None = None
     #: What ``--push`` did, when it was asked for.
     pushed: PushResult | None = None
+    #: The SBOM pushed as an attachment of the image (with ``--push``).
+    sbom_attachment: Attachment | None = None
+    #: The signatures pushed (with ``--push --sign-key``): the image's and the SBOM's.
+    signatures: tuple[Signature, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -104,6 +112,8 @@ class BuildResult:
             ],
             "loaded": self.loaded,
             "pushed": self.pushed.to_json() if self.pushed else None,
+            "sbom_attachment": self.sbom_attachment.to_json() if self.sbom_attachment else None,
+            "signatures": [signature.to_json() for signature in self.signatures],
             "timings": self.timings,
         }
 
@@ -132,6 +142,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     if options.load:
         # Fail before a long compile when the engine the image is for cannot be reached.
         docker_client(options.docker_env).close()
+    signing_key = _release_checks(options, log) if options.push else None
 
     with cache.workspace() as workdir:
         with log.stage("check") as stage:
@@ -226,8 +237,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         finally:
             partial.unlink(missing_ok=True)
         written = dataclasses.replace(written, path=options.output)
-        sbom_file = sbom_path(options.output)
-        write_atomically(sbom_file, sbom_bytes(plan.packages, written.manifest_digest))
+        sbom_file = sbom_path(options.output, options.sbom_format)
+        sbom = sbom_bytes(plan.packages, written.manifest_digest, options.sbom_format)
+        write_atomically(sbom_file, sbom)
 
     if options.load:
         with log.stage("load") as stage:
@@ -235,6 +247,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             stage.summary = options.reference.familiar
 
     pushed = None
+    attachment: Attachment | None = None
+    signatures: tuple[Signature, ...] = ()
     if options.push:
         from .ship.push import (  # requests is slow to import; only push needs it
             PushOptions,
@@ -248,6 +262,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             # The base's layers are likely in its own repository on the same registry.
             push_options = dataclasses.replace(push_options, mount_from=mount)
         pushed = push_image(written.path, options.reference, options=push_options, log=log)
+        attachment, signatures = _attach_and_sign(
+            options, push_options, written, sbom, sbom_file, signing_key, log
+        )
 
     return BuildResult(
         reference=options.reference,
@@ -265,8 +282,57 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         nuitka_version=compiled.interpreter.nuitka_version,
         distributions=compiled_distributions(compiled),
         pushed=pushed,
+        sbom_attachment=attachment,
+        signatures=signatures,
         timings=dict(log.timings),
     )
+
+
+def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:
+    """Before the compile: the registry answers and takes the credentials, and the signing
+    key opens with its password (a wrong one fails in a second, not after the compile)."""
+    from .ship.push import PushOptions, check_registry
+
+    check_registry(options.reference, options.push_options or PushOptions(), log)
+    if options.sign_key is None:
+        return None
+    from .ship.keys import load_signing_key
+
+    return load_signing_key(options.sign_key, options.sign_password)
+
+
+def _attach_and_sign(
+    options: BuildOptions,
+    push_options: PushOptions,
+    written: WrittenImage,
+    sbom: bytes,
+    sbom_file: Path,
+    key: SigningKey | None,
+    log: Log,
+) -> tuple[Attachment, tuple[Signature, ...]]:
+    """After the push: the SBOM as an attachment of the image, then (with a key) signatures
+    of the image and of that attachment."""
+    from .oci.documents import MEDIA_MANIFEST, Descriptor
+    from .ship.attach import SBOM_MEDIA_TYPES, attach_sbom
+    from .ship.sign import sign_pushed
+
+    subject = Descriptor(
+        media_type=MEDIA_MANIFEST, digest=written.manifest_digest, size=len(written.manifest)
+    )
+    attachment = attach_sbom(
+        options.reference,
+        subject,
+        sbom,
+        media_type=SBOM_MEDIA_TYPES[options.sbom_format],
+        title=sbom_file.name,
+        options=push_options,
+        log=log,
+    )
+    if key is None:
+        return attachment, ()
+    digests = (written.manifest_digest, attachment.digest)
+    signatures = sign_pushed(options.reference, digests, key, options=push_options, log=log)
+    return attachment, signatures
 
 
 def _tree_size(path: Path) -> int:

@@ -90,6 +90,13 @@ class BuildOptions:
     push: bool = False
     #: How to push (credentials, insecure registries, …); ``None``: the defaults.
     push_options: PushOptions | None = None
+    #: Sign the pushed image and its SBOM attachment with this key (cosign's format or PEM EC
+    #: P-256); ``None``: unsigned.
+    sign_key: Path | None = None
+    #: The key's password (``COSIGN_PASSWORD``); ``None`` when not set.
+    sign_password: str | None = field(default=None, repr=False)
+    #: The SBOM written next to the tarball and pushed: ``cyclonedx`` or ``spdx``.
+    sbom_format: str = "cyclonedx"
 
     # --- image config -------------------------------------------------------------------------
     #: ``User`` in the image config (numeric, so no passwd lookup is needed).
@@ -168,7 +175,14 @@ def build_options(
     if not values["tag"]:
         raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
     reference = parse_reference(values["tag"])
-    registry_flags = ("insecure_registry", "mount_from", "username", "password_stdin")
+    registry_flags = (
+        "insecure_registry",
+        "mount_from",
+        "username",
+        "password_stdin",
+        "registry_ca",
+        "sign_key",
+    )
     if not values["push"] and any(sources.get(k) == "flag" for k in registry_flags):
         raise UsageError("registry options (--username, --mount-from, …) need --push")
     app_spec = resolve_app(app, module=values["module"], script=values["script"], project=project)
@@ -178,6 +192,8 @@ def build_options(
     for item in values["env"]:
         if "=" not in item or item.startswith("="):
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
+    if values["push"] and values["sign_key"] and not values["sign_key"].is_file():
+        raise UsageError(f"--sign-key {values['sign_key']} is not a file")
     output = (values["output"] or Path(f"{reference.name}.tar")).absolute()
     check_output(output)
     return BuildOptions(
@@ -197,9 +213,13 @@ def build_options(
             password=password,
             insecure_registries=values["insecure_registry"],
             mount_from=values["mount_from"],
+            registry_ca=values["registry_ca"],
         )
         if values["push"]
         else None,
+        sign_key=values["sign_key"].absolute() if values["push"] and values["sign_key"] else None,
+        sign_password=environ.get("COSIGN_PASSWORD"),
+        sbom_format=values["sbom_format"],
         user=values["user"],
         workdir=workdir,
         env=values["env"],
@@ -238,9 +258,11 @@ def push_options(
     mount_from: str | None,
     extra_tags: tuple[str, ...] = (),
     metadata_file: Path | None = None,
+    registry_ca: tuple[Path, ...] = (),
 ) -> PushOptions:
-    """How to push: credentials given on the command line, Docker's config, the CA bundle."""
-    from .ship.credentials import Credentials
+    """How to push: credentials given on the command line, Docker's config and podman's
+    auth.json, the CA bundle and the registry's own CA."""
+    from .ship.credentials import Credentials, podman_auth_files
     from .ship.push import PushOptions  # requests is slow to import; only push needs it
 
     if bool(username) != (password is not None):
@@ -254,9 +276,14 @@ def push_options(
         )
     docker_config = environ.get("DOCKER_CONFIG") or os.path.join(Path.home(), ".docker")
     ca_bundle = environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
+    for ca in registry_ca:
+        if not ca.is_file():
+            raise UsageError(f"--registry-ca {ca} is not a file")
     return PushOptions(
         credentials=credentials,
         docker_config=Path(docker_config),
+        auth_files=podman_auth_files(environ, home=Path.home(), uid=os.getuid()),
+        registry_ca=tuple(ca.absolute() for ca in registry_ca),
         environ=dict(environ),
         insecure_registries=insecure_registries,
         ca_bundle=Path(ca_bundle) if ca_bundle else None,

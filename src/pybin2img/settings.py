@@ -111,6 +111,20 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="Read the registry password from stdin.",
     ),
     Setting(
+        name="registry-ca",
+        kind="paths",
+        metavar="FILE",
+        help="CA certificate (PEM) the registry's TLS certificate is checked against, besides "
+        "the usual ones and certs.d/HOST/*.crt of Docker and podman.",
+    ),
+    Setting(
+        name="sign-key",
+        kind="path",
+        metavar="FILE",
+        help="Sign the pushed image (and its SBOM) with this cosign or PEM EC P-256 key; "
+        "password from COSIGN_PASSWORD.",
+    ),
+    Setting(
         name="metadata-file",
         kind="path",
         metavar="FILE",
@@ -198,12 +212,27 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="Layer compression (zstd needs Docker 23+).",
     ),
     Setting(name="jobs", kind="int", metavar="N", help="Parallel C compile jobs [default: CPUs]."),
+    Setting(
+        name="sbom-format",
+        kind="choice",
+        choices=("cyclonedx", "spdx"),
+        default="cyclonedx",
+        help="Format of the SBOM written next to the tarball and pushed with the image.",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in BUILD_SETTINGS}
 #: The registry options that ``build --push`` and ``push`` share.
 PUSH_SETTINGS: tuple[Setting, ...] = tuple(
-    BY_NAME[name] for name in ("insecure-registry", "mount-from", "username", "password-stdin")
+    BY_NAME[name]
+    for name in (
+        "insecure-registry",
+        "mount-from",
+        "username",
+        "password-stdin",
+        "registry-ca",
+        "sign-key",
+    )
 )
 
 

@@ -140,16 +140,22 @@ def sbom_document(facts: SbomInput) -> bytes:
     return _render(_bom(facts, uuid.uuid5(_NAMESPACE, digest)))
 
 
-def sbom_path(tarball: Path) -> Path:
-    """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json``."""
-    return tarball.with_name(tarball.name.removesuffix(".tar") + ".sbom.cdx.json")
+#: ``--sbom-format`` -> the SBOM file's suffix.
+SBOM_SUFFIXES = {"cyclonedx": ".sbom.cdx.json", "spdx": ".sbom.spdx.json"}
+
+
+def sbom_path(tarball: Path, sbom_format: str = "cyclonedx") -> Path:
+    """The SBOM written next to the tarball: ``app.tar`` -> ``app.sbom.cdx.json`` (or
+    ``app.sbom.spdx.json``)."""
+    return tarball.with_name(tarball.name.removesuffix(".tar") + SBOM_SUFFIXES[sbom_format])
 
 
 def sbom_maker(
     reference: ImageReference, compiled: CompileResult, epoch: int
-) -> Callable[[SystemPackages | None, str | None], bytes]:
+) -> Callable[..., bytes]:
     """A function making the build's SBOM from the packages found while planning, with the
-    image's digest when it is known (the copy next to the tarball) or without (in the image).
+    image's digest when it is known (the copy next to the tarball) or without (in the image),
+    as CycloneDX or (``sbom_format="spdx"``) SPDX 2.3.
 
     The metadata of the compiled distributions is read here, once, with the build interpreter.
     """
@@ -161,8 +167,13 @@ def sbom_maker(
     )
     compiler = compiler_version()
 
-    def make(packages: SystemPackages | None, digest: str | None) -> bytes:
-        return sbom_document(
+    def make(
+        packages: SystemPackages | None, digest: str | None, sbom_format: str = "cyclonedx"
+    ) -> bytes:
+        write = sbom_document
+        if sbom_format == "spdx":
+            from .spdx import spdx_document as write  # spdx-tools takes seconds to import
+        return write(
             SbomInput(
                 image=ImageSubject(name=reference.repository, tag=reference.tag, digest=digest),
                 created=epoch,

@@ -1,7 +1,9 @@
-"""Registry credentials the way ``docker login`` stores them: ``config.json`` and its helpers.
+"""Registry credentials the way ``docker login`` and ``podman login`` store them.
 
-Lookup order, as the Docker CLI does it: ``credHelpers[host]``, else ``credsStore``, else the
-``auths`` entry (base64 ``user:password`` or an ``identitytoken``). A helper is the program
+Docker's ``config.json`` first, then podman's ``auth.json`` files in the order podman reads them
+(:func:`podman_auth_files`); the first file with an entry for the registry wins. Within a file,
+as the Docker CLI does it: ``credHelpers[host]``, else ``credsStore``, else the ``auths`` entry
+(base64 ``user:password`` or an ``identitytoken``). A helper is the program
 ``docker-credential-<name>``; ``get`` reads the server URL on stdin and prints
 ``{"ServerURL", "Username", "Secret"}``, where the user name ``<token>`` marks an identity token.
 """
@@ -13,7 +15,7 @@ import binascii
 import json
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,17 +42,49 @@ class Credentials:
     source: str
 
 
+def podman_auth_files(environ: Mapping[str, str], *, home: Path, uid: int) -> tuple[Path, ...]:
+    """podman's ``auth.json`` files, in the order it reads them (containers-auth.json(5)):
+    ``$REGISTRY_AUTH_FILE`` alone when set; else ``$XDG_RUNTIME_DIR/containers/auth.json``
+    (``/run/containers/<uid>/auth.json`` without it), then
+    ``${XDG_CONFIG_HOME:-~/.config}/containers/auth.json``."""
+    if environ.get("REGISTRY_AUTH_FILE"):
+        return (Path(environ["REGISTRY_AUTH_FILE"]),)
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    config = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+    return (
+        Path(runtime, "containers", "auth.json")
+        if runtime
+        else Path("/run/containers", str(uid), "auth.json"),
+        Path(config, "containers", "auth.json"),
+    )
+
+
 def find_credentials(
-    registry: str, *, docker_config: Path | None, environ: Mapping[str, str], log: Log
+    registry: str,
+    *,
+    docker_config: Path | None,
+    environ: Mapping[str, str],
+    log: Log,
+    auth_files: Sequence[Path] = (),
 ) -> Credentials | None:
     """The credentials stored for ``registry`` (``host[:port]``), or ``None`` for anonymous.
 
     ``docker_config`` is the directory holding ``config.json`` (``$DOCKER_CONFIG`` or
-    ``~/.docker``); ``environ`` is the environment helpers run in (its ``PATH`` finds them).
+    ``~/.docker``); ``auth_files`` are read after it (podman's, :func:`podman_auth_files`);
+    ``environ`` is the environment helpers run in (its ``PATH`` finds them).
     """
-    if docker_config is None:
-        return None
-    path = docker_config / "config.json"
+    paths = [docker_config / "config.json"] if docker_config is not None else []
+    for path in (*paths, *auth_files):
+        found = _from_file(path, registry, environ, log)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_file(
+    path: Path, registry: str, environ: Mapping[str, str], log: Log
+) -> Credentials | None:
+    """The credentials one ``config.json`` or ``auth.json`` holds for ``registry``."""
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

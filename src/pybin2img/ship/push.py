@@ -9,11 +9,12 @@ until every blob is there, so a failed push leaves the registry's tags as they w
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageWriteError, UsageError
 from ..log import Log
@@ -22,9 +23,11 @@ from ..oci.documents import Descriptor
 from ..reference import ImageReference, parse_reference
 from .credentials import Credentials, find_credentials
 from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
+from .registry.transport import CERTS_DIRS, registry_ca_files
 
 if TYPE_CHECKING:
     from ..oci.baseimage import BaseImage
+    from ..oci.index import MergedIndex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,13 @@ class PushOptions:
     insecure_registries: tuple[str, ...] = ()
     #: CA bundle for TLS (``SSL_CERT_FILE``); ``None`` uses certifi's.
     ca_bundle: Path | None = None
+    #: podman's ``auth.json`` files, read after Docker's config (in podman's order).
+    auth_files: tuple[Path, ...] = ()
+    #: The registry's own CA certificates (``--registry-ca``), trusted besides the bundle and
+    #: ``certs.d/<host>/*.crt`` of Docker and podman.
+    registry_ca: tuple[Path, ...] = ()
+    #: Where Docker's and podman's ``certs.d`` directories are (tests point elsewhere).
+    certs_dirs: tuple[Path, ...] = CERTS_DIRS
     #: A repository on the same registry to mount missing blobs from (``team/base``).
     mount_from: str | None = None
     #: More tags to push the same manifest under, after the reference's own tag.
@@ -128,33 +138,19 @@ def push_image(
     tarball: Path, reference: ImageReference, *, options: PushOptions, log: Log
 ) -> PushResult:
     """Push the image in ``tarball`` to ``reference`` (its registry, repository and tag)."""
-    registry = reference.registry
-    repository = reference.normalized_path
     mount_from = _mount_source(options.mount_from, reference)
     tags = tuple(dict.fromkeys((reference.tag, *options.extra_tags)))
-    credentials = options.credentials or find_credentials(
-        registry, docker_config=options.docker_config, environ=options.environ, log=log
-    )
     with (
         log.stage("push") as stage,
         open_archive(tarball, oci=True) as archive,
-        RegistryClient(
-            registry=registry,
-            repository=repository,
-            credentials=credentials,
-            log=log,
-            insecure=is_plain_http_allowed(registry, options.insecure_registries),
-            mount_from=mount_from,
-            retry=options.retry,
-            ca_bundle=str(options.ca_bundle) if options.ca_bundle else None,
-            proxy_env=options.environ,
-            chunk_size=options.chunk_size,
-        ) as client,
+        open_client(reference, options, log, mount_from=mount_from) as client,
     ):
         client.ping()
         pushed = []
         for kind, blob in _blobs(archive):
-            action = _push_blob(client, archive, kind, blob, mount_from)
+            action = _push_blob(
+                client, functools.partial(archive.open_blob, blob, kind), blob, mount_from
+            )
             log.detail(f"{kind} {blob.digest}  {blob.size} bytes  {action}")
             pushed.append(
                 PushedBlob(
@@ -189,6 +185,108 @@ def push_image(
     return result
 
 
+def push_index(
+    merged: MergedIndex, reference: ImageReference, *, options: PushOptions, log: Log
+) -> PushResult:
+    """Push an image index (:func:`pybin2img.oci.index.merge_index`): each platform's blobs
+    and manifest by digest, then the index under the tags. Nothing is tagged until every
+    image is there."""
+    mount_from = _mount_source(options.mount_from, reference)
+    tags = tuple(dict.fromkeys((reference.tag, *options.extra_tags)))
+    pushed: list[PushedBlob] = []
+    with (
+        log.stage("push") as stage,
+        open_client(reference, options, log, mount_from=mount_from) as client,
+    ):
+        client.ping()
+        for child in merged.children:
+            for kind, blob in child.blobs:
+                action = _push_blob(
+                    client, functools.partial(child.open_blob, kind, blob), blob, mount_from
+                )
+                log.detail(f"{child.platform} {kind} {blob.digest}  {blob.size} bytes  {action}")
+                pushed.append(
+                    PushedBlob(
+                        kind=kind,
+                        digest=blob.digest,
+                        size=blob.size,
+                        media_type=blob.media_type,
+                        action=action,
+                    )
+                )
+            digest = child.descriptor.digest
+            client.put_manifest(digest, child.manifest, child.descriptor.media_type)
+            log.detail(f"{child.platform} manifest {digest}")
+        index = merged.descriptor
+        digest = client.put_manifest(index.digest, merged.index, index.media_type)
+        for tag in tags:
+            client.put_manifest(tag, merged.index, index.media_type)
+        result = PushResult(
+            reference=reference,
+            digest=digest,
+            media_type=index.media_type,
+            tags=tags,
+            blobs=tuple(pushed),
+        )
+        platforms = ", ".join(str(child.platform) for child in merged.children)
+        stage.summary = (
+            f"{reference.familiar}: index of {platforms} ({result.bytes_uploaded} bytes "
+            f"uploaded, {result.bytes_skipped} already there)"
+        )
+    if options.metadata_file:
+        _write_metadata(options.metadata_file, result.to_json())
+    return result
+
+
+def open_client(
+    reference: ImageReference,
+    options: PushOptions,
+    log: Log,
+    *,
+    mount_from: str | None = None,
+) -> RegistryClient:
+    """A client for the reference's repository, with the credentials and the trust
+    ``options`` give (Docker's and podman's stores, ``certs.d``, ``--registry-ca``)."""
+    registry = reference.registry
+    credentials = options.credentials or find_credentials(
+        registry,
+        docker_config=options.docker_config,
+        environ=options.environ,
+        log=log,
+        auth_files=options.auth_files,
+    )
+    extra_ca = registry_ca_files(registry, options.registry_ca, certs_dirs=options.certs_dirs)
+    insecure = is_plain_http_allowed(registry, options.insecure_registries)
+    if extra_ca and insecure and not _named_insecure(registry, options.insecure_registries):
+        # A CA given for a loopback registry is meant to be checked, not skipped.
+        insecure = False
+    return RegistryClient(
+        registry=registry,
+        repository=reference.normalized_path,
+        credentials=credentials,
+        log=log,
+        insecure=insecure,
+        mount_from=mount_from,
+        retry=options.retry,
+        ca_bundle=str(options.ca_bundle) if options.ca_bundle else None,
+        proxy_env=options.environ,
+        chunk_size=options.chunk_size,
+        extra_ca=tuple(str(path) for path in extra_ca),
+    )
+
+
+def _named_insecure(registry: str, insecure_registries: tuple[str, ...]) -> bool:
+    return registry in insecure_registries or registry.rsplit(":", 1)[0] in insecure_registries
+
+
+def check_registry(reference: ImageReference, options: PushOptions, log: Log) -> None:
+    """Fail fast, before a long compile, when the registry cannot be reached or refuses the
+    credentials: ``GET /v2/`` authenticates with them (a Bearer token is fetched for the
+    repository's push scope)."""
+    with open_client(reference, options, log) as client:
+        client.ping()
+
+
 def _blobs(archive: Archive) -> list[tuple[str, Descriptor]]:
     """``(kind, blob)``: the layers bottom-up, then the config (as the Docker CLI pushes them);
     a layer listed twice (an empty layer, say) is pushed and counted once."""
@@ -201,7 +299,10 @@ def _blobs(archive: Archive) -> list[tuple[str, Descriptor]]:
 
 
 def _push_blob(
-    client: RegistryClient, archive: Archive, kind: str, blob: Descriptor, mount_from: str | None
+    client: RegistryClient,
+    open_blob: Callable[[], Any],
+    blob: Descriptor,
+    mount_from: str | None,
 ) -> str:
     if client.blob_exists(blob.digest):
         return "exists"
@@ -210,12 +311,7 @@ def _push_blob(
         session = client.mount_blob(blob.digest, mount_from)
         if session is None:
             return "mounted"
-    client.upload_blob(
-        blob.digest,
-        blob.size,
-        lambda: cast(IO[bytes], archive.open_blob(blob, kind)),
-        session=session,
-    )
+    client.upload_blob(blob.digest, blob.size, open_blob, session=session)
     return "uploaded"
 
 

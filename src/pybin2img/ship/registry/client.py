@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, TypeVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -31,6 +33,24 @@ _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 501})
 _OCTET_STREAM = "application/octet-stream"
 #: Docker Hub's API lives on another host than the name users write.
 _API_HOSTS = {"docker.io": "registry-1.docker.io"}
+#: What a manifest ``GET`` accepts: images and indexes, OCI and Docker.
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+#: Larger than any manifest a registry takes.
+_MAX_MANIFEST = 4 << 20
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as the registry holds it: its exact bytes, media type and digest."""
+
+    data: bytes
+    media_type: str
+    digest: str
 
 
 class RegistryClient:
@@ -50,6 +70,7 @@ class RegistryClient:
         proxy_env: Mapping[str, str] | None = None,
         chunk_size: int = 16 << 20,
         timeout: float = 300.0,
+        extra_ca: Sequence[str] = (),
     ) -> None:
         self.registry = registry
         self.repository = repository
@@ -62,6 +83,7 @@ class RegistryClient:
             verify=False if insecure else (ca_bundle or True),
             timeout=timeout,
             proxy_env=proxy_env or {},
+            extra_ca=() if insecure else extra_ca,
         )
         self._transport = Transport(
             connection=self._connection,
@@ -239,6 +261,58 @@ class RegistryClient:
         )
         _check_digest(response, digest, what)
         return digest
+
+    def get_manifest(
+        self, reference: str, accept: Collection[str] = MANIFEST_TYPES
+    ) -> Manifest | None:
+        """``GET`` the manifest under ``reference`` (a tag or a digest); ``None`` if there is
+        none. A manifest fetched by digest is checked against it."""
+        what = f"fetching manifest {reference}"
+        response = self._transport.send_retrying(
+            Request(
+                "GET",
+                self._url(f"manifests/{reference}"),
+                what=what,
+                expected={200, 404},
+                headers={"Accept": ", ".join(accept)},
+            )
+        )
+        if response.status_code == 404:
+            return None
+        data = response.content
+        if len(data) > _MAX_MANIFEST:
+            raise RegistryError(f"{what}: larger than {_MAX_MANIFEST} bytes")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(f"{what}: the registry sent content with digest {digest}")
+        media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        return Manifest(data=data, media_type=media_type, digest=digest)
+
+    def put_blob(self, data: bytes) -> str:
+        """Upload a small blob held in memory unless the repository has it; its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not self.blob_exists(digest):
+            self.upload_blob(digest, len(data), lambda: io.BytesIO(data))
+        return digest
+
+    def put_referrer(self, data: bytes, media_type: str) -> tuple[str, bool]:
+        """``PUT`` a manifest with a ``subject`` by digest: its digest, and whether the
+        registry indexed the subject itself (``OCI-Subject``; OCI distribution 1.1). When it
+        did not, the caller maintains the referrers tag."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        what = f"pushing manifest {_short(digest)}"
+        response = self._transport.send_retrying(
+            Request(
+                "PUT",
+                self._url(f"manifests/{digest}"),
+                what=what,
+                expected={201},
+                headers={"Content-Type": media_type},
+                body=data,
+            )
+        )
+        _check_digest(response, digest, what)
+        return digest, "OCI-Subject" in response.headers
 
     def _url(self, path: str) -> str:
         return f"{self._base}/v2/{self.repository}/{path}"

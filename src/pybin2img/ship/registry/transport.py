@@ -1,7 +1,8 @@
 """The HTTP side of the registry client: TLS, proxies, redirects, retries.
 
 :class:`Connection` is one ``requests`` session with the TLS, timeout and proxy settings the
-caller chose, and nothing from the environment behind its back. :class:`Transport` sends one
+caller chose, and nothing from the environment behind its back; it trusts a registry's own CA
+(:func:`registry_ca_files`) besides the usual bundle. :class:`Transport` sends one
 :class:`Request` to the registry over it: it follows redirects without ever sending
 ``Authorization`` to another host, answers a 401 once (through :mod:`.auth`), and sorts what goes
 wrong into :class:`Transient` (connection errors, 5xx, 429 with ``Retry-After``), which
@@ -13,11 +14,14 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import os
 import re
+import tempfile
 import time
 import warnings
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeAlias, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -109,11 +113,41 @@ class Request:
     body: Body = None
 
 
+#: Where Docker and podman look for a registry's own CA: ``<dir>/<host[:port]>/*.crt``.
+CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
+
+
+def registry_ca_files(
+    registry: str, extra: Sequence[Path] = (), *, certs_dirs: Sequence[Path] = CERTS_DIRS
+) -> tuple[Path, ...]:
+    """The CA certificates to trust for ``registry`` (``host[:port]``) besides the usual
+    bundle: ``--registry-ca`` files, then every ``*.crt`` in ``certs.d/<host[:port]>/`` of
+    Docker (``ca.crt``) and of podman/containers, as those engines read them."""
+    found = list(extra)
+    for root in certs_dirs:
+        directory = root / registry
+        if directory.is_dir():
+            found.extend(sorted(p for p in directory.glob("*.crt") if p.is_file()))
+    return tuple(dict.fromkeys(found))
+
+
 class Connection:
     """One ``requests`` session with the TLS, timeout and proxy settings the caller chose: no
-    ``.netrc``, no environment proxies or CA bundles behind the caller's back."""
+    ``.netrc``, no environment proxies or CA bundles behind the caller's back. ``extra_ca``
+    files are trusted on top of the bundle ``verify`` names (certifi's when ``True``)."""
 
-    def __init__(self, *, verify: bool | str, timeout: float, proxy_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        verify: bool | str,
+        timeout: float,
+        proxy_env: Mapping[str, str],
+        extra_ca: Sequence[str] = (),
+    ) -> None:
+        self._bundle: str | None = None
+        if extra_ca and verify is not False:
+            self._bundle = _combined_bundle(None if verify is True else str(verify), extra_ca)
+            verify = self._bundle
         self._verify = verify
         self._timeout = (30.0, timeout)
         self._proxy_env = dict(proxy_env)
@@ -123,6 +157,10 @@ class Connection:
 
     def close(self) -> None:
         self._session.close()
+        if self._bundle:
+            with contextlib.suppress(OSError):
+                os.unlink(self._bundle)
+            self._bundle = None
 
     def request(
         self,
@@ -241,8 +279,10 @@ class Transport:
                 if self._insecure:
                     raise Transient(f"TLS to {netloc(url)} failed: {reason(exc)}") from exc
                 raise RegistryError(
-                    f"{what}: TLS to {netloc(url)} failed ({reason(exc)}); if this registry "
-                    f"is trusted, pass --insecure-registry {self._registry}"
+                    f"{what}: TLS to {netloc(url)} failed ({reason(exc)}); give the "
+                    f"registry's CA with --registry-ca FILE (or put it in "
+                    f"/etc/docker/certs.d/{self._registry}/ca.crt), or if this registry is "
+                    f"trusted, pass --insecure-registry {self._registry}"
                 ) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise Transient(f"{netloc(url)}: {reason(exc)}") from exc
@@ -301,6 +341,28 @@ class Transport:
         return f"{what}: {status} {response.reason}{error_text(response, ' (', ')')}"
 
 
+def _combined_bundle(base: str | None, extra: Sequence[str]) -> str:
+    """A temporary PEM file: the ``base`` bundle (certifi's if ``None``) and the ``extra``
+    CAs, since ``requests`` takes one file. The caller removes it."""
+    if base is None:
+        import certifi
+
+        base = certifi.where()
+    parts = []
+    for path in (base, *extra):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise RegistryError(f"cannot read CA certificate {path}: {exc.strerror}") from exc
+        if path != base and b"-----BEGIN CERTIFICATE-----" not in data:
+            raise RegistryError(f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        parts.append(data.rstrip(b"\n") + b"\n")
+    fd, name = tempfile.mkstemp(prefix="pybin2img-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"".join(parts))
+    return name
+
+
 # --- small helpers ---------------------------------------------------------------------------
 
 
@@ -334,6 +396,7 @@ def error_text(response: requests.Response, prefix: str = " ", suffix: str = "")
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+_SSL_REASON = re.compile(r"\[SSL: [A-Z_]+\] ([^(']+?)\s*\(_ssl")
 
 
 def reason(exc: BaseException) -> str:
@@ -347,6 +410,10 @@ def reason(exc: BaseException) -> str:
     if "timed out" in text.lower():
         return "timed out"
     if isinstance(exc, requests.exceptions.SSLError):
+        # "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: <why> (_ssl.c:1006)"
+        found = _SSL_REASON.search(text)
+        if found:
+            return found.group(1).strip()
         return text.rsplit(":", 1)[-1].strip(" ')\"") or "TLS failure"
     return type(exc).__name__
 
