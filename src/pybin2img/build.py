@@ -8,7 +8,6 @@ sequences them, times them and cleans up the workspace.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from .oci.baseimage import base_blobs, read_base
 from .oci.config import image_config
 from .oci.documents import LayerBlob
 from .oci.inspection import size_report
-from .oci.write import write_atomically, write_image
+from .oci.write import commit_output, pending_output, write_atomically, write_image
 from .options import BASES, BuildOptions, check_output
 from .plan.dpkg import system_packages
 from .plan.host import probe_host
@@ -212,8 +211,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         )
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
-        partial = options.output.parent / f".{options.output.name}.partial-{os.getpid()}"
-        try:
+        with pending_output(options.output) as partial:
             with log.stage("write") as stage:
                 written = write_image(
                     layers=plan.layers,
@@ -226,6 +224,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     blob_cache=cache.ensure("blobs"),
                     jobs=options.jobs or default_jobs(),
                     base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),
+                    log=log,
                 )
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
             for line in size_report(plan.nodes, written):
@@ -233,9 +232,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             if options.smoke_test is not None:
                 with log.stage("smoke") as stage:
                     stage.summary = run_smoke_test(options, written)
-            os.replace(partial, options.output)
-        finally:
-            partial.unlink(missing_ok=True)
+            commit_output(partial)
         written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output, options.sbom_format)
         sbom = sbom_bytes(plan.packages, written.manifest_digest, options.sbom_format)

@@ -11,17 +11,23 @@ Layout under ``PYBIN2IMG_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pybin2img``)::
     tmp/                   private work directories of running builds
 
 Every entry is created under a temporary name and renamed into place, so a build that is
-interrupted or fails never leaves a half-written entry that a later build would trust. The whole
-directory can be deleted at any time.
+interrupted or fails never leaves a half-written entry that a later build would trust; every
+entry is checked before it is used (a manifest of its files' sizes and hashes, or its digest),
+and one that fails the check is removed and made again. A running build holds a lock on its
+work directories; the next build removes those of builds that were killed, and stops the
+programs they left running. The whole directory can be deleted at any time.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import pwd
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HostError
+from .runner import stop_recorded
+
+#: In a work directory: the process group of the program it runs (see ``runner.run_logged``).
+PROCESSES = ".processes"
 
 
 def digest_of(*parts: Any) -> str:
@@ -37,12 +47,92 @@ def digest_of(*parts: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, in hex."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+# --- manifests: what a cached tree held when it was made ---------------------------------------
+
+
+def tree_manifest(root: Path, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every file under ``root`` with its size, sha256 and whether it is executable, every
+    symlink with its target and every directory. ``skip``: relative paths, and names of
+    directories wherever they are (``__pycache__``), that are left out."""
+    files: dict[str, list[Any]] = {}
+    links: dict[str, str] = {}
+    dirs: list[str] = []
+    for rel, path, st in _walk(root, skip):
+        if stat.S_ISLNK(st.st_mode):
+            links[rel] = os.readlink(path)
+        elif stat.S_ISDIR(st.st_mode):
+            dirs.append(rel)
+        else:
+            files[rel] = [st.st_size, file_digest(path), bool(st.st_mode & 0o111)]
+    return {"files": files, "links": links, "dirs": sorted(dirs)}
+
+
+def tree_damage(
+    root: Path, manifest: Any, *, hashes: bool = True, skip: frozenset[str] = frozenset()
+) -> str | None:
+    """What differs between ``root`` and its ``manifest`` (a file added, missing, changed), or
+    ``None`` when nothing does. Without ``hashes`` only the file sizes are compared."""
+    try:
+        files: dict[str, list[Any]] = manifest["files"]
+        links: dict[str, str] = manifest["links"]
+        dirs = set(manifest["dirs"])
+    except (TypeError, KeyError):
+        return "its manifest is unreadable"
+    seen = 0
+    try:
+        for rel, path, st in _walk(root, skip):
+            seen += 1
+            if stat.S_ISLNK(st.st_mode):
+                if links.get(rel) != os.readlink(path):
+                    return f"{rel} is not the link it was"
+            elif stat.S_ISDIR(st.st_mode):
+                if rel not in dirs:
+                    return f"{rel} was added"
+            else:
+                expected = files.get(rel)
+                if expected is None:
+                    return f"{rel} was added"
+                size, digest, executable = expected
+                if st.st_size != size or bool(st.st_mode & 0o111) != executable:
+                    return f"{rel} changed"
+                if hashes and file_digest(path) != digest:
+                    return f"{rel} changed"
+    except OSError as exc:
+        return f"{exc.filename or root} cannot be read ({exc.strerror})"
+    if seen != len(files) + len(links) + len(dirs):
+        return "files of it are missing"
+    return None
+
+
+def _walk(root: Path, skip: frozenset[str]) -> Iterator[tuple[str, str, os.stat_result]]:
+    """``(relative path, path, lstat)`` of everything under ``root`` but ``skip`` (see
+    :func:`tree_manifest`); symlinks are not followed."""
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames[:] = [
+            d for d in dirnames if d not in skip and os.path.normpath(f"{rel_dir}/{d}") not in skip
+        ]
+        for name in (*dirnames, *filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if rel not in skip:
+                yield rel, path, os.lstat(path)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+# --- the cache directory -----------------------------------------------------------------------
 
 
 class Cache:
@@ -50,23 +140,72 @@ class Cache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._checked = False
 
     def path(self, *parts: str) -> Path:
+        self._check_root()
         return self.root.joinpath(*parts)
 
     def ensure(self, *parts: str) -> Path:
+        self._check_root()
         path = self.path(*parts)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise HostError(f"cannot create cache directory {path}: {exc.strerror}") from exc
+            raise self.unusable(exc, f"cannot create {path}") from exc
         return path
+
+    def unusable(self, exc: OSError, doing: str) -> HostError:
+        """The error for a cache that cannot be written: what failed, why, and what to do."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = "free some space, or set PYBIN2IMG_CACHE_DIR to a folder on another disk"
+        else:
+            hint = "set PYBIN2IMG_CACHE_DIR to a folder you can write"
+        return HostError(f"cache directory {self.root}: {doing}: {exc.strerror or exc}; {hint}")
+
+    def out_of_space(self, doing: str, output: str | None) -> HostError | None:
+        """The error for a program that failed (``output``: its last lines) because the cache's
+        disk is full, or ``None`` when that is not why."""
+        try:
+            st = os.statvfs(self.root)
+            full = st.f_bavail * st.f_frsize < 1 << 20
+        except OSError:
+            full = False
+        if not full and "No space left on device" not in (output or ""):
+            return None
+        return self.unusable(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), doing)
+
+    def _check_root(self) -> None:
+        """The cache must be this user's own: another user's entries are not to be trusted
+        (they could ship in the image), and entries made here would be unusable to its owner."""
+        if self._checked:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            owner = self.root.stat().st_uid
+        except OSError as exc:
+            raise self.unusable(exc, "cannot create it") from exc
+        me = os.geteuid()
+        if owner != me:
+            raise HostError(
+                f"cache directory {self.root} belongs to {_user(owner)}, not to {_user(me)} who "
+                "runs pybin2img; its entries would be trusted and shipped, so only a folder of "
+                "your own is used: set PYBIN2IMG_CACHE_DIR (or chown it)"
+            )
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            error = errno.EROFS if _read_only(self.root) else errno.EACCES
+            raise self.unusable(OSError(error, os.strerror(error)), "cannot write to it")
+        self._checked = True
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """An exclusive lock shared by every pybin2img process using this cache."""
         lock_dir = self.ensure("locks")
-        with (lock_dir / f"{name}.lock").open("a") as f:
+        try:
+            f = (lock_dir / f"{name}.lock").open("a")
+        except OSError as exc:
+            raise self.unusable(exc, f"cannot create the lock {name}") from exc
+        with f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -77,29 +216,102 @@ class Cache:
     def staging(self, area: str, key: str) -> Iterator[Path]:
         """A temporary directory that becomes ``area/key`` when the block ends without error.
 
-        The caller holds the lock for ``key``. On failure the temporary directory is removed.
+        The caller holds the lock for ``key``. On failure the temporary directory is removed;
+        a failure to write it (a full disk) is a :class:`HostError`.
         """
         parent = self.ensure(area)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=parent))
-        try:
-            yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        final = parent / key
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with self._private_directory("stage-") as tmp:
+            try:
+                yield tmp
+                final = parent / key
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            except OSError as exc:
+                raise self.unusable(exc, f"cannot store {area}/{key}") from exc
 
     @contextmanager
     def workspace(self) -> Iterator[Path]:
-        """A private scratch directory, removed whatever happens."""
+        """A private scratch directory, removed whatever happens (by the next build, if this
+        one is killed)."""
+        with self._private_directory("build-") as path:
+            yield path
+
+    @contextmanager
+    def _private_directory(self, prefix: str) -> Iterator[Path]:
+        """A new directory in ``tmp/``, locked while this process uses it, removed after.
+
+        Creating one first removes those whose process is gone (their lock is free) and stops
+        the programs they recorded as running. A cache-wide lock keeps a sweep from taking a
+        directory that another build has made but not yet locked.
+        """
         tmp_root = self.ensure("tmp")
-        try:
-            path = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
-        except OSError as exc:
-            raise HostError(f"cannot create a work directory in {tmp_root}: {exc}") from exc
+        with self.lock("tmp"):
+            sweep_abandoned(tmp_root)
+            try:
+                path = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_root))
+            except OSError as exc:
+                raise self.unusable(exc, "cannot create a work directory") from exc
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield path
         finally:
+            try:
+                stop_recorded(path / PROCESSES)
+                shutil.rmtree(path, ignore_errors=True)
+            finally:
+                os.close(fd)
+
+    def remove_damaged(self, path: Path) -> None:
+        """Take a damaged entry out of use at once (a rename), then delete it."""
+        try:
+            doomed = Path(tempfile.mkdtemp(prefix="damaged-", dir=self.ensure("tmp")))
+            os.replace(path, doomed / "entry")
+        except OSError:
             shutil.rmtree(path, ignore_errors=True)
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def sweep_abandoned(tmp_root: Path) -> list[Path]:
+    """Remove the entries of ``tmp_root`` that no live process holds a lock on; return them."""
+    removed: list[Path] = []
+    try:
+        entries = list(tmp_root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its build is running
+        try:
+            if entry.is_dir():
+                stop_recorded(entry / PROCESSES)
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _user(uid: int) -> str:
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} ({uid})"
+    except KeyError:
+        return f"user {uid}"
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -6,6 +6,7 @@ Checks that the program exists first, captures its output to a log file (streame
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import Pybin2imgError
+from .errors import HostError, Pybin2imgError
 from .log import Log
 
 TAIL_LINES = 25
@@ -37,46 +38,95 @@ def run_logged(
     what: str,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    record: Path | None = None,
 ) -> None:
     """Run ``argv``, writing its combined output to ``log_file`` (and to stderr with ``-v``).
 
     On a non-zero exit, raise ``error`` whose details are the last lines of the output and the
     path of the full log. Ctrl-C stops the child's whole process group before re-raising.
+    ``record``: a file that names the child's process group while it runs, so that if this
+    process is killed (``kill -9``) the next run can stop what it left running
+    (:func:`stop_recorded`). A log that cannot be written is a :class:`HostError`.
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    with log_file.open("w", encoding="utf-8", errors="replace") as out:
-        out.write("$ " + " ".join(argv) + "\n")
-        try:
-            proc = subprocess.Popen(
-                list(argv),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise error(f"{what}: cannot run {argv[0]}: {exc.strerror}") from exc
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                tail.append(line.rstrip("\n"))
-                log.raw(line)
-            code = proc.wait()
-        except BaseException:
-            _kill_group(proc)
-            raise
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w", encoding="utf-8", errors="replace") as out:
+            out.write("$ " + " ".join(argv) + "\n")
+            out.flush()
+            try:
+                proc = subprocess.Popen(
+                    list(argv),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=dict(env) if env is not None else None,
+                    cwd=cwd,
+                    text=True,
+                    errors="replace",
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise error(f"{what}: cannot run {argv[0]}: {exc.strerror}") from exc
+            try:
+                if record is not None:
+                    _write_record(record, proc.pid)
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    out.write(line)
+                    tail.append(line.rstrip("\n"))
+                    log.raw(line)
+                code = proc.wait()
+            except BaseException:
+                _kill_group(proc)
+                raise
+            finally:
+                if record is not None:
+                    record.unlink(missing_ok=True)
+    except OSError as exc:  # the log (or the record) beside it could not be written
+        raise HostError(f"{what}: cannot write its log {log_file}: {exc.strerror}") from exc
     if code != 0:
         details = "\n".join(f"  | {line}" for line in tail)
         raise error(
             f"{what} failed (exit code {code}); full log: {log_file}",
             details=details,
         )
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot), or ``None`` if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count after the last ")".
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _write_record(record: Path, pgid: int) -> None:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(f"{pgid} {_start_time(pgid) or 0}\n")
+
+
+def stop_recorded(record: Path) -> None:
+    """Stop (``SIGKILL``) the process group named in ``record`` by a run that was killed, then
+    remove the record.
+
+    The group is left alone when its leader's process id now belongs to another process (a
+    different start time); a group whose leader already exited is stopped, since its id cannot
+    be reused while any member lives.
+    """
+    try:
+        pgid_text, start_text = record.read_text().split()
+        pgid, start = int(pgid_text), int(start_text)
+    except (OSError, ValueError):
+        record.unlink(missing_ok=True)
+        return
+    now = _start_time(pgid)
+    if pgid > 1 and (now is None or now == start):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    record.unlink(missing_ok=True)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

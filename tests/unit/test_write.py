@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import ImageWriteError
+from pybin2img.log import Log
 from pybin2img.oci.documents import ImageConfig
 from pybin2img.oci.write import write_image
 from pybin2img.plan.rootfs import RootfsBuilder
@@ -199,3 +200,63 @@ def test_parallel_gzip_keeps_four_blocks_per_job_in_flight(tmp_path: Path) -> No
     with Counting() as pool:
         compress(source, tmp_path / "out.gz", "gzip", pool, 2)
     assert pool.most == 8
+
+
+def _write_cached(tmp: Path, name: str, src: Path, blobs: Path, log: Log) -> Path:
+    out = tmp / f"{name}.tar"
+    work = tmp / f"work-{name}"
+    work.mkdir()
+    write_image(
+        layers=_layers(src),
+        config=ImageConfig(architecture="amd64", entrypoint=("/app/hello",), created=1),
+        reference=parse_reference("example/app:1.0"),
+        annotations={},
+        output=out,
+        workdir=work,
+        blob_cache=blobs,
+        log=log,
+    )
+    return out
+
+
+def test_a_damaged_cached_blob_is_compressed_again_with_one_warning(tmp_path: Path) -> None:
+    src = _inputs(tmp_path / "src", 1)
+    blobs = tmp_path / "blobs"
+    clean = _write_cached(tmp_path, "clean", src, blobs, Log(stream=io.StringIO()))
+    (blob,) = [p for p in blobs.rglob("*") if p.is_file() and p.suffix != ".json"][-1:]
+    st = blob.stat()
+    data = bytearray(blob.read_bytes())
+    data[20] ^= 0xFF  # one byte: same size, same mtime
+    blob.write_bytes(bytes(data))
+    os.utime(blob, ns=(st.st_atime_ns, st.st_mtime_ns))
+    out = io.StringIO()
+    healed = _write_cached(tmp_path, "healed", src, blobs, Log(stream=out))
+    assert out.getvalue().count("\n") == 1
+    assert out.getvalue().startswith(f"pybin2img: warning: cached layer blob {blob} is damaged")
+    assert healed.read_bytes() == clean.read_bytes()
+    quiet = io.StringIO()
+    again = _write_cached(tmp_path, "again", src, blobs, Log(stream=quiet))
+    assert quiet.getvalue() == "", "the blob in the cache is good again"
+    assert again.read_bytes() == clean.read_bytes()
+
+
+def test_a_blob_that_changes_while_it_is_copied_is_never_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last check: each blob is hashed as it goes into the tarball."""
+    from pybin2img.oci import write
+
+    src = _inputs(tmp_path / "src", 1)
+    blobs = tmp_path / "blobs"
+
+    def hashing_corrupt(self: write._HashingReader, size: int = -1) -> bytes:
+        data = self.f.read(size)
+        if data:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        self.hash.update(data)
+        return data
+
+    monkeypatch.setattr(write._HashingReader, "read", hashing_corrupt)
+    with pytest.raises(ImageWriteError, match="changed while it was copied"):
+        _write_cached(tmp_path, "x", src, blobs, Log(stream=io.StringIO()))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".x.tar", "x.tar"))]

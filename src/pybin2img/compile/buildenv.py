@@ -1,21 +1,34 @@
 """Isolated build environments: a venv from the chosen interpreter with the app's requirements
 and Nuitka installed, created once per (interpreter, requirements, Nuitka version) and reused.
+
+An interpreter that lacks Nuitka gets one too: a venv that sees its site-packages
+(``--system-site-packages``) with only Nuitka added, so nothing is installed into a system Python.
+
+Each environment's marker records how it was made and a manifest of its files (sizes and
+hashes). A build checks the marker; a compile first checks every file against the manifest.
+A damaged environment is reported in one warning line, removed and made again.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
-from ..cache import Cache, digest_of
+from ..cache import Cache, digest_of, tree_damage, tree_manifest
 from ..errors import CompileError, UsageError
 from ..log import Log
-from ..runner import run_logged
+from ..runner import run_logged, stop_recorded
 
+#: Written last: how the environment was made (JSON). Without it, it is not finished.
 _READY = ".pybin2img-ready"
+#: Every file of the environment with its size and hash, written just before the marker.
+_MANIFEST = ".pybin2img-manifest.json"
+#: Left out of the manifest: ``__pycache__`` is written by the interpreter as it imports.
+_SKIP = frozenset({"__pycache__", _READY, _MANIFEST})
 
 
 def build_environment(
@@ -26,20 +39,29 @@ def build_environment(
     nuitka: str,
     cache: Cache,
     log: Log,
+    system_site_packages: bool = False,
 ) -> Path:
     """Return the interpreter of a venv holding the requirements, ``packages`` and ``nuitka``.
 
     The venv lives in the cache under a hash of the interpreter (its real path, size and mtime),
     the requirements file's bytes, the package specs, the Nuitka spec and pybin2img's version.
+    ``system_site_packages``: the venv also sees the interpreter's own site-packages.
     """
     try:
-        real = Path(os.path.realpath(python))
+        real = python.resolve()
         st = real.stat()
         content = requirements.read_bytes() if requirements else b""
     except FileNotFoundError as exc:
         raise UsageError(f"{exc.filename} does not exist") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    recipe = {
+        "python": str(python),
+        "requirements": str(requirements.absolute()) if requirements else None,
+        "packages": list(packages),
+        "nuitka": nuitka,
+        "system_site_packages": system_site_packages,
+    }
     key = digest_of(
         str(real),
         st.st_size,
@@ -48,49 +70,107 @@ def build_environment(
         list(packages),
         nuitka,
         __version__,
+        *(["system-site-packages"] if system_site_packages else []),
     )[:32]
     env = cache.path("envs", key)
-    env_python = env / "bin" / "python"
-    if (env / _READY).exists():
+    if _marker(env, key) is not None:
         log.detail(f"build environment {env} (cached)")
-        return env_python
+        return env / "bin" / "python"
     with cache.lock(f"env-{key}"):
-        if (env / _READY).exists():
-            return env_python
+        if _marker(env, key) is None:
+            _create(env, key, recipe, cache, log)
+    return env / "bin" / "python"
+
+
+def check_environment(python: Path, cache: Cache, log: Log) -> None:
+    """Before a compile: if ``python`` is a build environment's, check every file of it against
+    its manifest; a damaged one is removed and made again from the same recipe."""
+    env = python.parent.parent
+    if env.parent != cache.path("envs"):
+        return
+    key = env.name
+    marker = _marker(env, key)
+    if marker is None:
+        return
+    try:
+        manifest = json.loads((env / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        manifest = None
+    damage = tree_damage(env, manifest, skip=_SKIP)
+    if damage is None:
+        return
+    log.warning(f"build environment {env} is damaged ({damage}); removed, it is made again")
+    with cache.lock(f"env-{key}"):
+        _create(env, key, marker["recipe"], cache, log)
+
+
+def _marker(env: Path, key: str) -> dict[str, Any] | None:
+    """The environment's marker when it is complete and its own, else ``None``."""
+    try:
+        marker = json.loads((env / _READY).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("key") != key or "recipe" not in marker:
+        return None
+    if not (env / "bin" / "python").exists():
+        return None
+    return marker
+
+
+def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log) -> None:
+    """Make the environment at ``env`` from ``recipe``; the caller holds its lock."""
+    # Whatever a killed build left running into this environment is stopped first.
+    record = cache.path("locks", f"env-{key}.processes")
+    stop_recorded(record)
+    shutil.rmtree(env, ignore_errors=True)
+    cache.ensure("envs")
+    log_file = cache.path("logs", f"env-{key}.log")
+    python = recipe["python"]
+    requirements = Path(recipe["requirements"]) if recipe["requirements"] else None
+    packages = recipe["packages"]
+    what = requirements or ", ".join(packages) or f"Nuitka for {python}"
+    log.info(f"creating build environment for {what} (once; cached in {env})")
+    try:
+        run_logged(
+            [
+                python,
+                "-m",
+                "venv",
+                *(["--system-site-packages"] if recipe["system_site_packages"] else []),
+                str(env),
+            ],
+            log=log,
+            log_file=log_file,
+            error=CompileError,
+            what=f"creating a venv with {python}",
+            record=record,
+        )
+        run_logged(
+            [
+                str(env / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                *(["-r", str(requirements)] if requirements else []),
+                *packages,
+                recipe["nuitka"],
+            ],
+            log=log,
+            log_file=log_file,
+            error=CompileError,
+            what=f"installing {what}",
+            cwd=requirements.parent if requirements else None,
+            record=record,
+        )
+        manifest = tree_manifest(env, skip=_SKIP)
+        (env / _MANIFEST).write_text(json.dumps(manifest))
+        (env / _READY).write_text(json.dumps({"key": key, "recipe": recipe}))
+    except OSError as exc:
         shutil.rmtree(env, ignore_errors=True)
-        cache.ensure("envs")
-        log_file = cache.path("logs", f"env-{key}.log")
-        what = requirements or ", ".join(packages)
-        log.info(f"creating build environment for {what} (once; cached in {env})")
-        try:
-            run_logged(
-                [str(python), "-m", "venv", str(env)],
-                log=log,
-                log_file=log_file,
-                error=CompileError,
-                what=f"creating a venv with {python}",
-            )
-            run_logged(
-                [
-                    str(env_python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--quiet",
-                    *(["-r", str(requirements.absolute())] if requirements else []),
-                    *packages,
-                    nuitka,
-                ],
-                log=log,
-                log_file=log_file,
-                error=CompileError,
-                what=f"installing {what}",
-                cwd=requirements.absolute().parent if requirements else None,
-            )
-        except BaseException:
-            shutil.rmtree(env, ignore_errors=True)
-            raise
-        (env / _READY).write_text(f"{what}\n")
-    return env_python
+        raise cache.unusable(exc, f"cannot write the build environment {env.name}") from exc
+    except BaseException:
+        shutil.rmtree(env, ignore_errors=True)
+        raise

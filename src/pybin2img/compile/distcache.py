@@ -1,24 +1,31 @@
 """The compiled-dist cache: a key of every input but the app's sources, then entries that
-record those sources' hashes, so a hit needs every file Nuitka compiled from to be unchanged."""
+record those sources' hashes, so a hit needs every file Nuitka compiled from to be unchanged.
+
+Each entry also carries a manifest of its own files (sizes and sha256), checked whenever it is
+reused: a damaged entry is reported in one warning line, removed, and compiled again.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from .. import __version__
-from ..cache import Cache, digest_of, file_digest
+from ..cache import Cache, digest_of, file_digest, tree_damage, tree_manifest
+from ..log import Log
 from ..options import BuildOptions
+from ..pending import write_replacing
 from .app import CompileTarget
 from .probe import Interpreter
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 3
+_DIST_FORMAT = 4
+#: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
+_MANIFEST = "manifest.json"
 
 
 def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
@@ -48,8 +55,9 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
 _KEEP_PER_KEY = 3
 
 
-def cached_entry(cache: Cache, key: str, name: str) -> Path | None:
-    """The newest cache entry for ``key`` whose recorded app sources are all unchanged."""
+def cached_entry(cache: Cache, key: str, name: str, log: Log | None = None) -> Path | None:
+    """The newest cache entry for ``key`` whose recorded app sources are all unchanged and
+    whose files are all as they were made (a damaged one is removed, with a warning)."""
     try:
         entries = json.loads(cache.path("dists", f"{key}.json").read_text())
     except (OSError, ValueError):
@@ -59,14 +67,31 @@ def cached_entry(cache: Cache, key: str, name: str) -> Path | None:
         try:
             sources = json.loads((entry / "sources.json").read_text())
         except (OSError, ValueError):
-            continue
-        if (
-            (entry / "dist" / name).is_file()
-            and (entry / "contents.json").is_file()
-            and all(_hash_or_none(Path(path)) == digest for path, digest in sources.items())
+            sources = None
+        if sources is not None and not all(
+            _hash_or_none(Path(path)) == digest for path, digest in sources.items()
         ):
+            continue  # made from other sources: not this build's entry
+        damage = _entry_damage(entry, name)
+        if damage is None:
             return entry
+        if entry.exists():
+            (log or Log()).warning(
+                f"cached dist {entry} is damaged ({damage}); removed, it is compiled again"
+            )
+            cache.remove_damaged(entry)
     return None
+
+
+def _entry_damage(entry: Path, name: str) -> str | None:
+    try:
+        manifest = json.loads((entry / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return "its manifest is missing" if entry.exists() else "it is missing"
+    damage = tree_damage(entry, manifest, skip=frozenset({_MANIFEST}))
+    if damage is None and f"dist/{name}" not in manifest["files"]:
+        return f"it has no {name}"
+    return damage
 
 
 def remember(cache: Cache, key: str, entry_key: str) -> None:
@@ -79,9 +104,10 @@ def remember(cache: Cache, key: str, entry_key: str) -> None:
     entries.insert(0, entry_key)
     for old in entries[_KEEP_PER_KEY:]:
         shutil.rmtree(cache.path("dists", old), ignore_errors=True)
-    tmp = index.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(entries[:_KEEP_PER_KEY]))
-    os.replace(tmp, index)
+    try:
+        write_replacing(index, json.dumps(entries[:_KEEP_PER_KEY]).encode())
+    except OSError as exc:
+        raise cache.unusable(exc, f"cannot write {index.name}") from exc
 
 
 def _hash_or_none(path: Path) -> str | None:
@@ -99,9 +125,11 @@ def entry_path(cache: Cache, key: str, sources: Mapping[str, str]) -> Path:
 @contextmanager
 def new_entry(cache: Cache, key: str, sources: Mapping[str, str]) -> Iterator[Path]:
     """A staging directory that becomes :func:`entry_path` when the block succeeds; yields it
-    for the dist to go in."""
+    for the dist to go in. Its manifest is written last, over everything put in it."""
     entry_key = entry_path(cache, key, sources).name
     with cache.staging("dists", entry_key) as staging:
         (staging / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True))
         yield staging
+        manifest = tree_manifest(staging)
+        (staging / _MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
     remember(cache, key, entry_key)

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ..cache import Cache, file_digest
+from ..cache import PROCESSES, Cache, file_digest
 from ..errors import CompileError
 from ..log import Log
 from ..options import BuildOptions
 from ..runner import require_program, run_logged
 from .app import CompileTarget
+from .buildenv import check_environment
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .probe import Interpreter
 from .strip import strip_libraries
@@ -63,11 +64,11 @@ def compile_app(
     """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile."""
     key = compile_key(options, target, interpreter)
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
-    entry = cached_entry(cache, key, target.binary_name)
+    entry = cached_entry(cache, key, target.binary_name, log)
     cached = entry is not None
     if entry is None:
         with cache.lock(f"dist-{key}"):
-            entry = cached_entry(cache, key, target.binary_name)
+            entry = cached_entry(cache, key, target.binary_name, log)
             cached = entry is not None
             if entry is None:
                 entry = _compile_into_cache(
@@ -95,7 +96,14 @@ def _compile_into_cache(
     log_file: Path,
     log: Log,
 ) -> Path:
-    dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
+    check_environment(interpreter.executable, cache, log)
+    try:
+        dist, report = _run_nuitka(options, target, interpreter, cache, workdir, log_file, log)
+    except CompileError as exc:
+        full = cache.out_of_space("compiling the app", exc.details)
+        if full is None:
+            raise
+        raise full from exc
     strip_libraries(dist, target.binary_name, log)
     sources, modules, distributions = _read_report(report, target.cwd)
     with new_entry(cache, key, sources) as staging:
@@ -198,6 +206,7 @@ def _run_nuitka(
         error=CompileError,
         what=f"Nuitka compiling {target.main}",
         env=env,
+        record=workdir / PROCESSES,
         cwd=target.cwd,
     )
     dists = sorted(out_dir.glob("*.dist"))

@@ -3,11 +3,16 @@ Docker's ``manifest.json``, which ``docker load``, ``podman load``, ``skopeo`` a
 
 Same inputs, same bytes: PAX tar members sorted by path with fixed owners, modes and mtime; gzip
 with a fixed level, no file name and mtime 0. The tarball is written to a temporary file beside
-the output and renamed into place only when complete.
+the output and renamed into place only when complete (see :mod:`pybin2img.pending`).
+
+Nothing unverified is shipped: a compressed layer reused from the blob cache is hashed and
+compared with its digest first (a damaged one is compressed again, with a warning), and every
+blob is hashed again as it is copied into the tarball.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -15,7 +20,6 @@ import os
 import shutil
 import struct
 import tarfile
-import tempfile
 import zlib
 from collections import deque
 from collections.abc import Sequence
@@ -24,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import ImageWriteError
+from ..errors import HostError, ImageWriteError
+from ..log import Log
+from ..pending import PendingFile
 from ..plan.rootfs import Entry, Kind, Layer
 from ..reference import ImageReference
 from .documents import (
@@ -208,8 +214,10 @@ def _compressed_blob(
     workdir: Path,
     pool: ThreadPoolExecutor,
     jobs: int,
+    log: Log,
 ) -> tuple[Descriptor, Path]:
-    """The compressed blob for ``tar``: from the cache by diff_id, or compressed now."""
+    """The compressed blob for ``tar``: from the cache by diff_id once its digest is checked,
+    or compressed now."""
     # The name says everything that decides the bytes: a blob made another way is not reused.
     codec = (
         f"gzip-{GZIP_LEVEL}-b{GZIP_BLOCK >> 10}k-zlib{zlib.ZLIB_RUNTIME_VERSION}"
@@ -223,12 +231,17 @@ def _compressed_blob(
     blob, meta = directory / hexdigest, directory / f"{hexdigest}.json"
     try:
         cached = json.loads(meta.read_text())
-        if blob.stat().st_size == cached["size"]:
-            return Descriptor(
-                media_type=MEDIA_LAYER[compression], digest=cached["digest"], size=cached["size"]
-            ), blob
-    except (OSError, ValueError, KeyError):
-        pass
+        descriptor = Descriptor(
+            media_type=MEDIA_LAYER[compression], digest=cached["digest"], size=cached["size"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        descriptor = None
+    if descriptor is not None and blob.exists():
+        damage = _blob_damage(blob, descriptor)
+        if damage is None:
+            return descriptor, blob
+        log.warning(f"cached layer blob {blob} is damaged ({damage}); compressing it again")
+        blob.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = workdir / f"{hexdigest}.{codec}"
     descriptor = compress(tar.path, tmp, compression, pool, jobs)
@@ -238,6 +251,23 @@ def _compressed_blob(
     meta_tmp.write_text(json.dumps({"digest": descriptor.digest, "size": descriptor.size}))
     os.replace(meta_tmp, meta)
     return descriptor, blob
+
+
+def _blob_damage(path: Path, descriptor: Descriptor) -> str | None:
+    """Why the file at ``path`` is not the blob ``descriptor`` describes, or ``None``."""
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size != descriptor.size:
+                return f"{size} bytes instead of {descriptor.size}"
+            h = hashlib.sha256()
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if "sha256:" + h.hexdigest() != descriptor.digest:
+        return f"its digest is not {descriptor.digest}"
+    return None
 
 
 def _tarinfo(entry: Entry, mtime: int) -> tarfile.TarInfo:
@@ -259,11 +289,12 @@ def _tarinfo(entry: Entry, mtime: int) -> tarfile.TarInfo:
 
 def _add_host_file(tar: tarfile.TarFile, info: tarfile.TarInfo, source: str) -> None:
     try:
-        with open(source, "rb") as f:
-            info.size = os.fstat(f.fileno()).st_size
-            tar.addfile(info, f)
+        f = open(source, "rb")  # noqa: SIM115 - closed below; only its opening is checked here
     except OSError as exc:
         raise ImageWriteError(f"cannot read {source}: {exc.strerror}") from exc
+    with f:
+        info.size = os.fstat(f.fileno()).st_size
+        tar.addfile(info, f)
 
 
 def write_image(
@@ -272,39 +303,50 @@ def write_image(
     config: ImageConfig,
     reference: ImageReference,
     annotations: dict[str, str],
-    output: Path,
+    output: Path | PendingFile,
     workdir: Path,
     compression: str = "gzip",
     blob_cache: Path | None = None,
     jobs: int = 2,
     base_blobs: Sequence[tuple[LayerBlob, Path]] = (),
+    log: Log | None = None,
 ) -> WrittenImage:
-    """Write the image tarball to ``output`` (atomically).
+    """Write the image tarball to ``output``: a path (written through a temporary file renamed
+    into place), or a :class:`PendingFile` that the caller commits.
 
     Uncompressed layer tars are staged in ``workdir``; compressed blobs are looked up in (and
     added to) ``blob_cache`` by diff_id, so unchanged layers are not compressed again. Layers
     are compressed with ``jobs`` threads (zlib releases the GIL). ``base_blobs`` are a base
-    image's layers, stored as they are, below pybin2img's own.
+    image's layers, stored as they are, below pybin2img's own. ``workdir`` and ``blob_cache``
+    being unwritable (a full disk) is a :class:`HostError`; ``output``, an
+    :class:`ImageWriteError`.
     """
     if not layers:
         raise ImageWriteError("an image needs at least one layer")
     if compression not in MEDIA_LAYER:
         raise ImageWriteError(f"unknown compression {compression!r}")
     cache_dir = blob_cache or workdir / "blobs"
-    tars = [
-        write_layer_tar(layer, workdir / f"layer-{index}.tar", mtime=config.created)
-        for index, layer in enumerate(layers)
-    ]
+    try:
+        tars = [
+            write_layer_tar(layer, workdir / f"layer-{index}.tar", mtime=config.created)
+            for index, layer in enumerate(layers)
+        ]
+    except OSError as exc:
+        raise HostError(f"cannot write layers in {workdir}: {exc.strerror or exc}") from exc
     seen = {tar.diff_id for tar in tars}
     if len(seen) != len(tars):
         raise ImageWriteError("two layers of the image have the same content")
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             compressed = [
-                _compressed_blob(tar, compression, cache_dir, workdir, pool, jobs) for tar in tars
+                _compressed_blob(tar, compression, cache_dir, workdir, pool, jobs, log or Log())
+                for tar in tars
             ]
     except OSError as exc:
-        raise ImageWriteError(f"cannot write layer blobs: {exc}") from exc
+        raise HostError(
+            f"cannot store layer blobs in {cache_dir}: {exc.strerror or exc}"
+            + ("; free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+        ) from exc
     blobs: list[LayerBlob] = [blob for blob, _ in base_blobs]
     staged: dict[str, Path] = {blob.descriptor.digest: path for blob, path in base_blobs}
     if seen & {blob.diff_id for blob in blobs}:
@@ -341,9 +383,16 @@ def write_image(
     for digest, path in staged.items():
         members[blob_path(digest)] = path
 
-    size = _write_tarball(output, members, mtime=config.created)
+    if isinstance(output, PendingFile):
+        size = _write_tarball(output, members, mtime=config.created)
+        path = output.path
+    else:
+        with pending_output(output) as pending:
+            size = _write_tarball(pending, members, mtime=config.created)
+            commit_output(pending)
+        path = output
     return WrittenImage(
-        path=output,
+        path=path,
         size=size,
         manifest_digest=manifest_desc.digest,
         config_digest=config_desc.digest,
@@ -353,20 +402,29 @@ def write_image(
     )
 
 
-def _write_tarball(output: Path, members: dict[str, bytes | Path], *, mtime: int) -> int:
-    """Write the outer tar atomically: a temp file beside ``output``, renamed at the end."""
-    directory = output.parent
+def pending_output(output: Path) -> PendingFile:
+    """A :class:`PendingFile` for ``output`` (its folder made when missing); a folder that
+    cannot be written is an :class:`ImageWriteError`."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return PendingFile(output)
     except OSError as exc:
-        raise ImageWriteError(f"cannot write to {directory}: {exc.strerror}") from exc
-    tmp = Path(tmp_name)
+        raise ImageWriteError(f"cannot write to {output.parent}: {exc.strerror}") from exc
+
+
+def commit_output(pending: PendingFile) -> None:
+    """Rename a finished output into place."""
     try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
+        pending.commit()
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {pending.final}: {exc.strerror or exc}") from exc
+
+
+def _write_tarball(pending: PendingFile, members: dict[str, bytes | Path], *, mtime: int) -> int:
+    """Write the outer tar into ``pending``; each blob file is hashed as it is copied and must
+    match the digest in its name."""
+    try:
+        with tarfile.open(fileobj=pending.file, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for dirname in ("blobs", "blobs/sha256"):
                 info = tarfile.TarInfo(dirname)
                 info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
@@ -379,28 +437,45 @@ def _write_tarball(output: Path, members: dict[str, bytes | Path], *, mtime: int
                     info.size = len(content)
                     tar.addfile(info, io.BytesIO(content))
                 else:
-                    with content.open("rb") as f:
-                        info.size = os.fstat(f.fileno()).st_size
-                        tar.addfile(info, f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, output)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ImageWriteError(f"cannot write {output}: {exc.strerror or exc}") from exc
-        raise
-    return output.stat().st_size
+                    _add_blob(tar, info, content)
+        pending.file.flush()
+        return os.fstat(pending.file.fileno()).st_size
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {pending.final}: {exc.strerror or exc}") from exc
+
+
+class _HashingReader:
+    """Reads from ``f`` while hashing what was read."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.f.read(size)
+        self.hash.update(data)
+        return data
+
+
+def _add_blob(tar: tarfile.TarFile, info: tarfile.TarInfo, source: Path) -> None:
+    """Copy the blob file ``source`` into ``tar`` as ``info.name`` (``blobs/sha256/<hex>``)."""
+    with source.open("rb") as f:
+        info.size = os.fstat(f.fileno()).st_size
+        reader = _HashingReader(f)
+        tar.addfile(info, reader)
+    if info.name.startswith("blobs/sha256/") and reader.hash.hexdigest() != info.name[13:]:
+        raise ImageWriteError(
+            f"the blob {source} changed while it was copied into the image (its digest is no "
+            f"longer {info.name[13:19]}…); run the build again"
+        )
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with PendingFile(path) as pending:
+            pending.file.write(data)
+            pending.commit()
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror}") from exc
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
