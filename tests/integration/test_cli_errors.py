@@ -112,6 +112,20 @@ def test_import_that_is_not_installed(tmp_path: Path) -> None:
     assert sys.executable in proc.stderr
 
 
+def test_own_module_named_like_the_standard_library(tmp_path: Path) -> None:
+    """On the build machine ``import secrets`` gets the app's own file; the compiled program
+    would get the standard library's, so the build stops and says so."""
+    app = tmp_path / "app.py"
+    app.write_text("import secrets\n\nprint(secrets.API_KEY)\n")
+    (tmp_path / "secrets.py").write_text("API_KEY = 'k'\n")
+    _fails(
+        tmp_path,
+        *("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar")),
+        code=CompileError.exit_code,
+        pattern=f"app.py, line 1: 'secrets' is the app's own {tmp_path / 'secrets.py'}",
+    )
+
+
 def test_engine_unreachable_on_load(tmp_path: Path) -> None:
     _fails(
         tmp_path,

@@ -29,6 +29,14 @@ class Interpreter:
     identity: tuple[str, int, int] = ("", 0, 0)
     #: Where the interpreter finds the ``-m`` module, if one was asked for.
     module_origin: Path | None = None
+    #: Nuitka's ``__main__.py``, run by its path (``-m`` would put the app's directory first).
+    nuitka_main: Path | None = None
+    #: The interpreter's own ``sys.path`` (isolated: no current directory, no user site).
+    sys_path: tuple[str, ...] = ()
+    #: Top-level names of its standard library's modules (``sys.stdlib_module_names``).
+    stdlib_modules: frozenset[str] = frozenset()
+    #: File name endings it imports modules from (``.py``, ``.pyc``, ``.cpython-311-….so``).
+    module_suffixes: tuple[str, ...] = (".py", ".pyc", ".so")
 
 
 def probe_interpreter(
@@ -67,6 +75,13 @@ def probe_interpreter(
     error = info["syntax_error"]
     if error:
         raise CompileError(f"syntax error in {error['file']}, line {error['line']}: {error['msg']}")
+    shadow = info["stdlib_shadow"]
+    if shadow:
+        raise CompileError(
+            f"{shadow['file']}, line {shadow['line']}: {shadow['module']!r} is the app's own "
+            f"{shadow['origin']}, but also a standard library module, and the compiled program "
+            f"always gets the standard library's; rename the app's {shadow['module']}"
+        )
     missing = info["missing_import"]
     if missing:
         raise CompileError(
@@ -88,4 +103,8 @@ def probe_interpreter(
         distributions=tuple((name, ver) for name, ver in info["distributions"]),
         identity=(real, st.st_size, st.st_mtime_ns),
         module_origin=Path(info["module_origin"]) if info["module_origin"] else None,
+        nuitka_main=Path(info["nuitka_main"]) if info["nuitka_main"] else None,
+        sys_path=tuple(info["path"]),
+        stdlib_modules=frozenset(info["stdlib"]),
+        module_suffixes=tuple(info["suffixes"]),
     )
