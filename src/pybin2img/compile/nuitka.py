@@ -25,6 +25,7 @@ from ..runner import require_program, run_logged
 from .app import CompileTarget
 from .buildenv import check_environment
 from .distcache import cached_entry, compile_key, entry_path, new_entry
+from .importview import import_view
 from .probe import Interpreter
 from .strip import strip_libraries
 
@@ -171,11 +172,17 @@ def _run_nuitka(
     name = target.binary_name
     out_dir = workdir / "nuitka"
     report = out_dir / "report.xml"
+    # Nuitka sees the app's directories through views without the standard library's names,
+    # and runs by its __main__.py's path with no user site: nothing of the app's comes before
+    # the standard library, in Nuitka's own process or in what it compiles.
+    view = import_view(target, interpreter, workdir)
+    for path in view.hidden:
+        log.detail(f"not given to Nuitka: {path} (named like a standard library module)")
     argv = [
         *_no_aslr_prefix(),
         str(interpreter.executable),
-        "-m",
-        "nuitka",
+        "-s",
+        *([str(interpreter.nuitka_main)] if interpreter.nuitka_main else ["-m", "nuitka"]),
         "--mode=standalone",
         f"--output-dir={out_dir}",
         f"--output-filename={name}",
@@ -187,7 +194,7 @@ def _run_nuitka(
         *target.nuitka_args,
         *include_data_args(options.include_data),
         *options.nuitka_args,
-        str(target.main),
+        str(view.main),
     ]
     env = dict(os.environ)
     env["NUITKA_CACHE_DIR"] = str(cache.ensure("nuitka"))
@@ -195,9 +202,9 @@ def _run_nuitka(
     # an unchanged C file hits the cache whatever the directory is called this time.
     env["CCACHE_BASEDIR"] = str(workdir)
     env["CCACHE_NOHASHDIR"] = "true"
-    if target.pythonpath:
+    if view.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
-            [*map(str, target.pythonpath), *filter(None, [env.get("PYTHONPATH")])]
+            [*map(str, view.pythonpath), *filter(None, [env.get("PYTHONPATH")])]
         )
     run_logged(
         argv,
@@ -207,7 +214,7 @@ def _run_nuitka(
         what=f"Nuitka compiling {target.main}",
         env=env,
         record=workdir / PROCESSES,
-        cwd=target.cwd,
+        cwd=view.cwd,
     )
     dists = sorted(out_dir.glob("*.dist"))
     if len(dists) != 1 or not (dists[0] / name).is_file():
