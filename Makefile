@@ -57,6 +57,7 @@ bench: venv engine
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/assembly.py
 	$(BIN)/python bench/examples.py
+	$(BIN)/python bench/init.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

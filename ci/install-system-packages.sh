@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # compile step (Nuitka)
   gcc patchelf ccache python3-dev python3-venv git netbase
+  # the init images get as PID 1 (its static build, /usr/bin/tini-static)
+  tini
   # engines and second opinions on the image format
   docker.io podman skopeo umoci
   # registry for push tests (one open, one with htpasswd Basic auth)

@@ -24,6 +24,7 @@ from .oci.write import commit_output, pending_output, write_atomically, write_im
 from .options import BASES, BuildOptions, check_output
 from .plan.dpkg import system_packages
 from .plan.host import probe_host
+from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import add_records
 from .plan.planner import elf_roots, plan_image, staged_view
 from .plan.rootfs import Kind
@@ -188,8 +189,13 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 base_image=base_image,
                 ca_certs=options.ca_certs,
                 tzdata=options.tzdata,
+                init=options.init,
+                ldconfig=options.ldconfig,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
             )
+            for warning in plan.warnings:
+                log.warning(warning)
+            plan = add_ld_so_cache(plan, host.ldconfig or "", workdir)
             # Which packages the copied files come from, recorded in the image with the SBOM.
             packages = system_packages(plan.host_files)
             sbom_bytes = sbom_maker(options.reference, compiled, epoch)

@@ -79,6 +79,14 @@ class BuildOptions:
     #: /usr/share/zoneinfo in the image: ``auto`` (when the app uses zoneinfo), ``always``,
     #: ``never``.
     tzdata: str = "auto"
+    #: PID 1 of the image: ``tini`` (the build machine's static tini in front of the app) or
+    #: ``none`` (the app itself).
+    init: str = "tini"
+    #: Declare ``/tmp`` a volume (writable under ``docker run --read-only``).
+    tmp_volume: bool = True
+    #: ``/sbin/ldconfig`` and ``/etc/ld.so.cache`` for ``ctypes.util.find_library``: ``auto``
+    #: (when the app uses ``ctypes.util``), ``always``, ``never``.
+    ldconfig: str = "auto"
     #: The interpreter that compiles the app (its site-packages provide the dependencies).
     python: Path
     #: Requirements file: the app's dependencies, installed with Nuitka into a cached venv made
@@ -203,6 +211,9 @@ def build_options(
         base=_base(values["base"]),
         ca_certs=values["ca_certs"],
         tzdata=values["tzdata"],
+        init=values["init"],
+        tmp_volume=values["tmp_volume"],
+        ldconfig=values["ldconfig"],
         python=(values["python"] or default_python).absolute(),
         requirements=values["requirements"].absolute() if values["requirements"] else None,
         load=values["load"],

@@ -36,7 +36,8 @@ class Setting:
     #: Key in ``[tool.pybin2img]`` and the long flag (``--name``).
     name: str
     help: str
-    #: ``text``, ``path``, ``flag``, ``int``, ``choice``, ``list`` (repeatable), ``paths``
+    #: ``text``, ``path``, ``flag``, ``switch`` (a flag that is on by default, turned off with
+    #: ``--no-NAME``), ``int``, ``choice``, ``list`` (repeatable), ``paths``
     #: (repeatable paths), ``pairs`` (repeatable ``KEY=VALUE``; a table in pyproject) or
     #: ``optional`` (a flag that may take a value: ``--smoke-test`` or ``--smoke-test=ARGS``;
     #: ``true`` or a string in pyproject), or ``base`` (a keyword or a path).
@@ -164,6 +165,26 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         default="auto",
         help="Ship /usr/share/zoneinfo: auto = when the app uses zoneinfo (always: distroless).",
     ),
+    Setting(
+        name="init",
+        kind="choice",
+        choices=("tini", "none"),
+        default="tini",
+        help="PID 1: tini (forwards signals, reaps zombies, passes the exit code on) or the app.",
+    ),
+    Setting(
+        name="tmp-volume",
+        kind="switch",
+        default=True,
+        help="Declare /tmp a volume, so that it is writable under docker run --read-only.",
+    ),
+    Setting(
+        name="ldconfig",
+        kind="choice",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="Ship ldconfig and ld.so.cache for ctypes.util.find_library: auto = if it is used.",
+    ),
     Setting(name="user", default="65532", help="User the app runs as."),
     Setting(name="workdir", default="/app", metavar="DIR", help="Working directory."),
     Setting(name="env", kind="pairs", metavar="KEY=VALUE", help="Environment variable."),
@@ -241,7 +262,10 @@ def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]
 
     def decorate(function: Callable[..., Any]) -> Any:
         for setting in reversed(settings):
-            decls = [setting.flag, *([setting.short] if setting.short else []), setting.dest]
+            flag = (
+                f"{setting.flag}/--no-{setting.name}" if setting.kind == "switch" else setting.flag
+            )
+            decls = [flag, *([setting.short] if setting.short else []), setting.dest]
             kwargs: dict[str, Any] = {
                 "help": setting.help,
                 "show_default": setting.default not in (None, False, ()),
@@ -250,6 +274,8 @@ def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]
                 kwargs.update(envvar=setting.envvar, show_envvar=True)
             if setting.kind == "flag":
                 kwargs.update(is_flag=True, default=False)
+            elif setting.kind == "switch":
+                kwargs.update(is_flag=True, default=setting.default, show_default=True)
             elif setting.kind == "optional":
                 kwargs.update(is_flag=False, flag_value="", default=None, metavar=setting.metavar)
             else:
@@ -374,7 +400,7 @@ def _empty(setting: Setting) -> Any:
 def _convert(setting: Setting, raw: Any, path: Path) -> Any:
     where = f"{path}: [tool.pybin2img] {setting.name}"
     base = path.parent
-    if setting.kind == "flag":
+    if setting.kind in ("flag", "switch"):
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} must be true or false")
         return raw
@@ -429,13 +455,17 @@ def options_table() -> str:
     ]
     for s in BUILD_SETTINGS:
         flag = f"`{s.short}`, `{s.flag}`" if s.short else f"`{s.flag}`"
-        if s.kind == "choice":
+        if s.kind == "switch":
+            flag = f"`{s.flag}`/`--no-{s.name}`"
+        elif s.kind == "choice":
             flag += " " + "\\|".join(s.choices)
         elif s.metavar:
             flag += f" {s.metavar}"
         env = f"`{s.envvar}`" if s.configurable else ""
         key = f"`{s.name}`" if s.configurable else ""
         default = "" if s.default in (None, False, ()) else f"`{s.default}`"
+        if s.kind == "switch":
+            default = "on" if s.default else "off"
         repeat = " Repeatable." if s.repeatable else ""
         lines.append(f"| {flag} | {env} | {key} | {default} | {s.help}{repeat} |")
     return "\n".join(lines) + "\n"

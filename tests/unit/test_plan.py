@@ -478,3 +478,61 @@ def test_records_make_the_system_layer_when_no_library_was_copied(machine: Machi
     recorded = add_records(plan, _packages(services), None, host=host)
     assert _names(recorded.layers) == ["base", "system-libraries", "app"]
     assert "var/lib/dpkg/status.d/zlib1g" in _layer(recorded, "system-libraries")
+
+
+# --- the init and ldconfig ------------------------------------------------------------------
+
+
+def test_tini_is_pid_1_in_front_of_the_binary(machine: Machine) -> None:
+    tini = machine.file("host/usr/bin/tini-static", b"tini", mode=0o755)
+    plan = machine.plan(machine.facts(tini=str(tini)), init="tini")
+    assert plan.entrypoint == (str(tini), "-s", "--", plan.binary)
+    assert _image(tini) in _layer(plan, "system-libraries")
+    assert str(tini) in plan.host_files  # recorded in the SBOM and dpkg data like a library
+
+
+def test_no_init_runs_the_binary_itself(machine: Machine) -> None:
+    tini = machine.file("host/usr/bin/tini-static", b"tini", mode=0o755)
+    plan = machine.plan(machine.facts(tini=str(tini)), init="none")
+    assert plan.entrypoint == (plan.binary,)
+    assert _image(tini) not in plan.nodes
+
+
+def test_tini_missing_on_the_build_machine(machine: Machine) -> None:
+    with pytest.raises(HostError, match=r"apt-get install tini\) or pass --init none"):
+        machine.plan(machine.facts(tini=None), init="tini")
+
+
+@pytest.mark.parametrize(
+    ("ldconfig", "modules", "libc", "shipped"),
+    [
+        ("auto", {"ctypes", "ctypes.util"}, "glibc", True),
+        ("auto", {"ctypes"}, "glibc", False),  # find_library lives in ctypes.util only
+        ("auto", {"ctypes.util"}, "musl", False),  # musl has no ld.so.cache
+        ("always", set(), "glibc", True),
+        ("never", {"ctypes.util"}, "glibc", False),
+    ],
+)
+def test_ldconfig_when_the_app_uses_find_library(
+    machine: Machine, ldconfig: str, modules: set[str], libc: str, shipped: bool
+) -> None:
+    libz = machine.system_library("libz.so.1")
+    program = machine.file("host/sbin/ldconfig", b"ldconfig", mode=0o755)
+    plan = machine.plan(
+        machine.facts(ldconfig=str(program)),
+        closure=machine.closure(libc=libc),
+        ldconfig=ldconfig,
+        modules=frozenset(modules),
+    )
+    assert (_image(program) in _layer(plan, "system-libraries")) is shipped
+    assert plan.library_dirs == ((os.path.dirname(libz),) if shipped else ())
+
+
+def test_ldconfig_missing_on_the_build_machine(machine: Machine) -> None:
+    auto = machine.plan(
+        machine.facts(ldconfig=None), ldconfig="auto", modules=frozenset({"ctypes.util"})
+    )
+    assert auto.library_dirs == ()
+    assert any("find_library will find nothing" in w for w in auto.warnings)
+    with pytest.raises(HostError, match="pass --ldconfig never"):
+        machine.plan(machine.facts(ldconfig=None), ldconfig="always")

@@ -1,6 +1,7 @@
 """The image config: what the build knows about the image, as :class:`ImageConfig`.
 
-The entrypoint and environment come from the plan, the rest from the options; pybin2img's own
+The entrypoint (the binary, behind the init) and environment come from the plan, the rest from
+the options (``/tmp`` is a volume unless ``--no-tmp-volume``); pybin2img's own
 labels (``org.opencontainers.image.*``) are given and ``--label`` overrides them.
 """
 
@@ -16,6 +17,10 @@ from ..plan.planner import DEFAULT_PATH, ImagePlan
 from ..resolve.elf import read_elf
 from .baseimage import BaseImage
 from .documents import ARCHITECTURES, ImageConfig
+
+#: Declared a volume by default: Docker and podman then mount a fresh writable volume there even
+#: with ``--read-only``, so ``tempfile`` works (Kubernetes ignores image volumes: an ``emptyDir``).
+TMP_VOLUME = "/tmp"
 
 
 def image_config(
@@ -35,13 +40,14 @@ def image_config(
     return ImageConfig(
         architecture=architecture,
         variant=variant,
-        entrypoint=(plan.binary,),
+        entrypoint=plan.entrypoint or (plan.binary,),
         cmd=options.cmd,
         env=merge_env(DEFAULT_PATH, *plan.env, *options.env),
         user=options.user,
         workdir=options.workdir,
         labels=tuple({**labels, **dict(options.labels)}.items()),
         ports=options.ports,
+        volumes=(TMP_VOLUME,) if options.tmp_volume else (),
         stop_signal=options.stop_signal,
         created=epoch,
         created_by=f"pybin2img {__version__}",

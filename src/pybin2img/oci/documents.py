@@ -90,6 +90,9 @@ class ImageConfig:
     workdir: str = "/"
     labels: tuple[tuple[str, str], ...] = ()
     ports: tuple[str, ...] = ()
+    #: Paths declared as volumes: an engine mounts a fresh, writable volume there per container
+    #: (``/tmp``, so that it is writable under ``--read-only``).
+    volumes: tuple[str, ...] = ()
     stop_signal: str | None = None
     #: Seconds since the epoch (SOURCE_DATE_EPOCH).
     created: int = 0
@@ -110,6 +113,7 @@ def config_document(
     env.update({e.partition("=")[0]: e for e in config.env})
     labels = {**(base_run.get("Labels") or {}), **dict(config.labels)}
     ports = {**(base_run.get("ExposedPorts") or {}), **{port: {} for port in config.ports}}
+    volumes = {**(base_run.get("Volumes") or {}), **{path: {} for path in config.volumes}}
     run: dict[str, Any] = {
         "Entrypoint": list(config.entrypoint),
         "Env": list(env.values()),
@@ -122,6 +126,8 @@ def config_document(
         run["Labels"] = labels
     if ports:
         run["ExposedPorts"] = ports
+    if volumes:
+        run["Volumes"] = volumes
     if config.stop_signal:
         run["StopSignal"] = config.stop_signal
     document: dict[str, Any] = {

@@ -1,9 +1,11 @@
 """What planning needs from the build machine, probed once: :class:`HostFacts`.
 
 :func:`probe_host` is the one place the plan stage looks at the host's own files: the CA bundle,
-the time zone data, glibc's UTF-8 locale, the ``/etc`` files the base copies, ``os-release`` and
-the ``OPENSSLDIR`` compiled into the closure's OpenSSL. :func:`~.planner.plan_image` is then a
-function of its arguments, and a test hands it facts pointing into a temporary directory.
+the time zone data, glibc's UTF-8 locale, the ``/etc`` files the base copies, ``os-release``,
+the ``OPENSSLDIR`` compiled into the closure's OpenSSL, and the static programs an image may
+hold (tini as its init, glibc's ``ldconfig`` for ``ctypes.util.find_library``).
+:func:`~.planner.plan_image` is then a function of its arguments, and a test hands it facts
+pointing into a temporary directory.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..resolve.closure import Closure
+from ..resolve.elf import ElfFormatError, read_elf
 
 HOST_CA_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch
@@ -27,6 +30,12 @@ HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
 #: Name-service files the base copies from the host's ``/etc`` when it has them.
 HOST_ETC_FILES = ("services", "protocols")
 HOST_OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+#: tini's statically linked build: Debian's and Ubuntu's ``tini`` package, Alpine's
+#: ``tini-static``.
+HOST_TINI = ("/usr/bin/tini-static", "/sbin/tini-static")
+#: glibc's ``ldconfig``, at the path ``ctypes.util.find_library`` runs (static on Debian,
+#: Ubuntu, Fedora).
+HOST_LDCONFIG = "/sbin/ldconfig"
 _OPENSSLDIR = re.compile(rb'OPENSSLDIR: "([^"\x00]*)"')
 
 
@@ -51,6 +60,10 @@ class HostFacts:
     os_release: str = ""
     #: The ``OPENSSLDIR`` compiled into the closure's OpenSSL (``/usr/lib/ssl``), or ``None``.
     openssl_dir: str | None = None
+    #: The host's static tini (:data:`HOST_TINI`), or ``None`` when it has none.
+    tini: str | None = None
+    #: The host's :data:`HOST_LDCONFIG` when it is a static program, else ``None``.
+    ldconfig: str | None = None
 
 
 def probe_host(closure: Closure) -> HostFacts:
@@ -67,7 +80,19 @@ def probe_host(closure: Closure) -> HostFacts:
         ),
         os_release=_read_first(HOST_OS_RELEASE),
         openssl_dir=find_openssl_dir([obj.source for obj in closure.objects]),
+        tini=next((t for t in HOST_TINI if is_static_program(t)), None),
+        ldconfig=HOST_LDCONFIG if is_static_program(HOST_LDCONFIG) else None,
     )
+
+
+def is_static_program(path: str) -> bool:
+    """Whether ``path`` is an ELF program that needs no loader and no library (static or
+    static-pie), so that it runs in any image of its machine."""
+    try:
+        facts = read_elf(path)
+    except (ElfFormatError, OSError):
+        return False
+    return facts.interpreter is None and not facts.needed and os.access(path, os.X_OK)
 
 
 def find_openssl_dir(paths: Sequence[str]) -> str | None:

@@ -6,7 +6,8 @@ A function of its arguments: what it needs from the build machine comes in as
 (symlinks, modes), and writes nothing. Layers are ordered by how rarely they change:
 
 1. ``base``: users, /tmp, name-service files, certificates, time zones;
-2. ``system-libraries``: the loader, glibc and every library copied from the build machine;
+2. ``system-libraries``: the loader, glibc and every library copied from the build machine,
+   and the static programs copied with them (tini as the init, glibc's ``ldconfig``);
 3. ``dependencies``: the dist's extension modules, bundled libraries and package data;
 4. ``app``: the compiled binary (and the app's own data files).
 
@@ -28,7 +29,7 @@ from ..oci.baseimage import BaseImage
 from ..resolve.closure import Closure
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .dpkg import SystemPackages
-from .host import HOST_CA_BUNDLES, HOST_ZONEINFO, HostFacts
+from .host import HOST_CA_BUNDLES, HOST_LDCONFIG, HOST_TINI, HOST_ZONEINFO, HostFacts
 from .rootfs import Entry, Kind, Layer, RootfsBuilder
 from .scratch import CA_BUNDLE, BaseSpec, add_base
 
@@ -49,6 +50,8 @@ class ImagePlan:
     nodes: Mapping[str, Entry]
     #: The entry binary's path in the image.
     binary: str
+    #: The image's entrypoint: the binary, behind the init when there is one.
+    entrypoint: tuple[str, ...] = ()
     #: Image paths of the ELF roots (binary first), for re-resolving inside the image.
     roots: tuple[str, ...]
     #: Env entries the layers call for: ``SSL_CERT_FILE`` when certificates are shipped,
@@ -60,6 +63,11 @@ class ImagePlan:
     #: The build machine's packages whose files the image holds, once
     #: :func:`~.packages.add_records` recorded them.
     packages: SystemPackages | None = None
+    #: Directories ``/etc/ld.so.cache`` is to list (where the system libraries are, as the
+    #: loader spells them), once :func:`~.ldsocache.add_ld_so_cache` writes it; empty: no cache.
+    library_dirs: tuple[str, ...] = ()
+    #: What the build should tell the user about the plan (a part left out, and why).
+    warnings: tuple[str, ...] = ()
 
 
 def is_elf(path: Path) -> bool:
@@ -122,6 +130,8 @@ def plan_image(
     app_paths: Sequence[str] = (),
     ca_certs: str = "auto",
     tzdata: str = "auto",
+    init: str = "none",
+    ldconfig: str = "never",
     base_image: BaseImage | None = None,
 ) -> ImagePlan:
     """Lay out the image.
@@ -133,6 +143,11 @@ def plan_image(
     ``app_paths`` are dist-relative files or directories that belong to the app itself (layer 4
     with the binary); every other dist file goes to layer 3. With ``base_image``, its tree lies
     below: pybin2img's base files are added only where it has none.
+
+    ``init``: ``tini`` puts the host's static tini in front of the binary as PID 1, ``none``
+    runs the binary itself. ``ldconfig``: ``auto`` ships the host's static ``ldconfig`` (and
+    asks for an ``/etc/ld.so.cache``) when the app compiled in ``ctypes.util``, so that
+    ``find_library`` works; ``always``/``never`` force it.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -155,6 +170,27 @@ def plan_image(
             "machine; install tzdata or pass --tzdata never"
         )
 
+    if init == "tini" and host.tini is None:
+        raise HostError(
+            f"the image's init, tini, is not installed on this machine ({', '.join(HOST_TINI)}); "
+            "install it (Debian: apt-get install tini) or pass --init none"
+        )
+    warnings: list[str] = []
+    wants_ldconfig = closure.libc == "glibc" and (
+        ldconfig == "always" or (ldconfig == "auto" and "ctypes.util" in modules)
+    )
+    if wants_ldconfig and host.ldconfig is None:
+        if ldconfig == "always":
+            raise HostError(
+                f"--ldconfig always: {HOST_LDCONFIG} on this machine is missing or not a static "
+                "program, so it cannot run in the image; pass --ldconfig never"
+            )
+        warnings.append(
+            f"the app uses ctypes.util, but {HOST_LDCONFIG} on this machine is missing or not a "
+            "static program: ctypes.util.find_library will find nothing in the image"
+        )
+        wants_ldconfig = False
+
     builder = RootfsBuilder()
     if base_image is not None:
         builder.seed(_base_entries(base_image))
@@ -172,16 +208,29 @@ def plan_image(
             ),
         )
 
+    app_dir = APP_DIR.lstrip("/")
+    binary_rel = roots[0].relative_to(dist_dir)
+    binary = f"{APP_DIR}/{binary_rel.as_posix()}"
+    entrypoint: tuple[str, ...] = (binary,)
+
     builder.layer(SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION)
     for obj in system:
         builder.add_host_path(obj.path)
+    with builder.missing_only():
+        if init == "tini":
+            assert host.tini is not None
+            builder.add_host_path(host.tini)
+            # -s: reap orphans as a child subreaper even when not PID 1 (a pod sharing its
+            # process namespace), instead of warning on every start.
+            entrypoint = ("/" + host.tini.lstrip("/"), "-s", "--", binary)
+        if wants_ldconfig:
+            assert host.ldconfig is not None
+            builder.add_host_path(host.ldconfig)
     env = [f"SSL_CERT_FILE={CA_BUNDLE}"] if wants_certs else []
     if closure.libc == "glibc" and host.utf8_locale is not None:
         builder.add_tree(host.utf8_locale, host.utf8_locale.lstrip("/"))
         env.append("LANG=C.UTF-8")
 
-    app_dir = APP_DIR.lstrip("/")
-    binary_rel = roots[0].relative_to(dist_dir)
     own = (binary_rel.as_posix(), *(p.strip("/") for p in app_paths))
     files = dist_files(dist_dir)
     mine = [rel for rel in files if any(_inside(rel.as_posix(), p) for p in own)]
@@ -196,10 +245,15 @@ def plan_image(
     return ImagePlan(
         layers=builder.finish(),
         nodes=MappingProxyType(dict(builder.nodes)),
-        binary=f"{APP_DIR}/{binary_rel.as_posix()}",
+        binary=binary,
+        entrypoint=entrypoint,
         roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
         env=tuple(env),
         host_files=_host_files(builder.nodes, dist, base_image),
+        library_dirs=(
+            tuple(sorted({os.path.dirname(obj.path) for obj in system})) if wants_ldconfig else ()
+        ),
+        warnings=tuple(warnings),
     )
 
 

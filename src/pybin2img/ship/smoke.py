@@ -142,7 +142,8 @@ def _run_in_engine(
                 code = int(status.get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
         finally:
-            container.remove(force=True)
+            # v: with the anonymous volume the engine made for /tmp (the image's volume).
+            container.remove(force=True, v=True)
     except docker.errors.APIError as exc:
         raise EngineError(
             f"smoke test: the Docker engine failed: {exc.explanation or exc}"

@@ -1,0 +1,71 @@
+"""A small app for the tests of how images run: read-only roots, PID 1, run-time libraries.
+
+Its directory also holds files named like standard library modules (``imp.py``, ``inspect.py``,
+``types.py``, ``logging.py``) that would break the program if the compiler took them for the
+standard library's; ``greeting`` is the app's own module beside them.
+
+    runtime.py            temp files, ctypes.util.find_library, the app's own module
+    runtime.py wait       print "waiting" and sleep, with no signal handler of its own
+    runtime.py exit N     exit with code N
+    runtime.py orphans    leave an orphaned child to PID 1, then count the zombies
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import tempfile
+import time
+
+import greeting
+
+
+def check() -> None:
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"written")
+        f.flush()
+        print("tempfile", os.path.dirname(f.name))
+    for name in ("z", "c"):
+        print("find_library", name, ctypes.util.find_library(name))
+    zlib = ctypes.CDLL(ctypes.util.find_library("z"))
+    zlib.zlibVersion.restype = ctypes.c_char_p
+    print("zlib", zlib.zlibVersion().decode())
+    print(greeting.MESSAGE)
+
+
+def wait() -> None:
+    print("waiting", flush=True)
+    time.sleep(3600)
+
+
+def orphans() -> None:
+    """A child that forks a grandchild and exits at once: the grandchild is orphaned, goes to
+    PID 1 and exits too; unless PID 1 waits for it, it stays a zombie."""
+    child = os.fork()
+    if child == 0:
+        if os.fork() == 0:
+            time.sleep(0.2)
+        os._exit(0)
+    os.waitpid(child, 0)
+    time.sleep(1)
+    zombies = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        zombies += state == "Z"
+    print("pid", os.getpid(), "zombies", zombies)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "check"
+    if command == "wait":
+        wait()
+    elif command == "exit":
+        sys.exit(int(sys.argv[2]))
+    elif command == "orphans":
+        orphans()
+    else:
+        check()
