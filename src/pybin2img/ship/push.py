@@ -244,6 +244,8 @@ def open_client(
     log: Log,
     *,
     mount_from: str | None = None,
+    timeout: float = 300.0,
+    pull_only: bool = False,
 ) -> RegistryClient:
     """A client for the reference's repository, with the credentials and the trust
     ``options`` give (Docker's and podman's stores, ``certs.d``, ``--registry-ca``)."""
@@ -272,6 +274,8 @@ def open_client(
         proxy_env=options.environ,
         chunk_size=options.chunk_size,
         extra_ca=tuple(str(path) for path in extra_ca),
+        timeout=timeout,
+        pull_only=pull_only,
     )
 
 

@@ -31,8 +31,12 @@ class Authenticator:
         credentials: Credentials | None,
         insecure: bool,
         mount_from: str | None,
+        actions: str = "pull,push",
     ) -> None:
         self._connection = connection
+        #: What the token is asked to allow on the repository: ``pull,push``, or ``pull``
+        #: for a client that only reads.
+        self._actions = actions
         self._registry = registry
         self._repository = repository
         self._credentials = credentials
@@ -85,7 +89,7 @@ class Authenticator:
                 f"{what}: the token server {realm} is plain HTTP; pass --insecure-registry "
                 f"{self._registry} if that is expected"
             )
-        scopes = [f"repository:{self._repository}:pull,push"]
+        scopes = [f"repository:{self._repository}:{self._actions}"]
         if self._mount_from:
             scopes.append(f"repository:{self._mount_from}:pull")
         if challenge.get("scope") and challenge["scope"] not in scopes:

@@ -23,7 +23,7 @@ from ...errors import InvalidImageError, RegistryError
 from ...log import Log
 from ..credentials import Credentials
 from .auth import Authenticator
-from .transport import Connection, Request, RetryPolicy, Transient, Transport
+from .transport import Connection, Request, RetryPolicy, Transient, Transport, reason
 
 T = TypeVar("T")
 
@@ -70,6 +70,7 @@ class RegistryClient:
         proxy_env: Mapping[str, str] | None = None,
         chunk_size: int = 16 << 20,
         timeout: float = 300.0,
+        pull_only: bool = False,
         extra_ca: Sequence[str] = (),
     ) -> None:
         self.registry = registry
@@ -94,6 +95,7 @@ class RegistryClient:
                 credentials=credentials,
                 insecure=insecure,
                 mount_from=mount_from,
+                actions="pull" if pull_only else "pull,push",
             ),
             registry=registry,
             host=self._host,
@@ -313,6 +315,42 @@ class RegistryClient:
         )
         _check_digest(response, digest, what)
         return digest, "OCI-Subject" in response.headers
+
+    def get_blob(self, digest: str, size: int, out: IO[bytes]) -> None:
+        """``GET`` a blob into ``out`` (a file opened for writing), streamed and checked as it
+        comes: another size or another digest than the descriptor's is a
+        :class:`RegistryError`. A connection lost midway starts the download again."""
+        what = f"downloading blob {_short(digest)} ({size} bytes)"
+
+        def attempt() -> None:
+            out.seek(0)
+            out.truncate()
+            url = self._url(f"blobs/{digest}")
+            response = self._transport.send(
+                Request("GET", url, what=what, expected={200}, stream=True)
+            )
+            hashing = hashlib.sha256()
+            received = 0
+            try:
+                for block in response.iter_content(1 << 20):
+                    received += len(block)
+                    if received > size:
+                        raise RegistryError(f"{what}: the registry sent more than {size} bytes")
+                    hashing.update(block)
+                    out.write(block)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise Transient(reason(exc)) from exc
+            except requests.RequestException as exc:  # a truncated chunked body, say
+                raise Transient(type(exc).__name__) from exc
+            finally:
+                response.close()
+            if received != size:
+                raise RegistryError(f"{what}: the registry sent {received} bytes")
+            actual = "sha256:" + hashing.hexdigest()
+            if actual != digest:
+                raise RegistryError(f"{what}: the registry sent content with digest {actual}")
+
+        self._transport.retrying(what, attempt)
 
     def _url(self, path: str) -> str:
         return f"{self._base}/v2/{self.repository}/{path}"

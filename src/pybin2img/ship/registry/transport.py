@@ -111,6 +111,8 @@ class Request:
     expected: Collection[int]
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Body = None
+    #: Leave the response body unread, for the caller to stream (a blob download).
+    stream: bool = False
 
 
 #: Where Docker and podman look for a registry's own CA: ``<dir>/<host[:port]>/*.crt``.
@@ -149,7 +151,8 @@ class Connection:
             self._bundle = _combined_bundle(None if verify is True else str(verify), extra_ca)
             verify = self._bundle
         self._verify = verify
-        self._timeout = (30.0, timeout)
+        # Connecting never waits longer than reading may.
+        self._timeout = (min(30.0, timeout), timeout)
         self._proxy_env = dict(proxy_env)
         self._session = requests.Session()
         self._session.trust_env = False
@@ -273,7 +276,12 @@ class Transport:
                     # Unverified TLS is what --insecure-registry asked for; no warning per call.
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
                     response = self._connection.request(
-                        method, url, headers=headers, data=data, allow_redirects=False
+                        method,
+                        url,
+                        headers=headers,
+                        data=data,
+                        allow_redirects=False,
+                        stream=request.stream,
                     )
             except requests.exceptions.SSLError as exc:
                 if self._insecure:
