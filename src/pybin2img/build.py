@@ -235,9 +235,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
             for line in size_report(plan.nodes, written):
                 log.detail(line)
-            if options.smoke_test is not None:
+            if options.smoke_test is not None or options.start_check:
                 with log.stage("smoke") as stage:
-                    stage.summary = run_smoke_test(options, written)
+                    stage.summary = run_smoke_test(options, written, log)
             commit_output(partial)
         written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output, options.sbom_format)

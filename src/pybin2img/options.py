@@ -149,7 +149,10 @@ class BuildOptions:
     #: Arguments for a test run of the finished image (``""``: none); ``None``: no test run.
     smoke_test: str | None = None
     #: Seconds the test run may take; a program still running then (a server) passes.
-    smoke_timeout: float = 10.0
+    smoke_timeout: float = 5.0
+    #: Without ``smoke_test``: start the image once with its own arguments and fail the build
+    #: only on the signs of a broken image (a failed import, a missing library).
+    start_check: bool = True
 
     # --- output -------------------------------------------------------------------------------
     #: File mtimes and ``created`` in the image; ``None`` means the app's last git commit, else 0.
@@ -248,6 +251,7 @@ def build_options(
         compression=values["compression"],
         smoke_test=values["smoke_test"],
         smoke_timeout=values["smoke_timeout"],
+        start_check=values["start_check"],
         cache_dir=cache_dir(environ),
         source_date_epoch=_epoch(environ),
         docker_env=MappingProxyType(

@@ -219,10 +219,16 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="Run the finished image once (locked down) with ARGS; fail the build if it fails.",
     ),
     Setting(
+        name="start-check",
+        kind="switch",
+        default=True,
+        help="Without --smoke-test: start the image once; fail only on a failed import or library.",
+    ),
+    Setting(
         name="smoke-timeout",
         kind="int",
         metavar="SECONDS",
-        default=10,
+        default=5,
         help="How long the smoke test may run; a server still running then passes.",
     ),
     Setting(

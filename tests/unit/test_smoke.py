@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pybin2img.errors import EngineError
+from pybin2img.errors import EngineError, SmokeTestError
 from pybin2img.ship.smoke import smoke_test
 
 IMAGE_ID = "sha256:" + "ab" * 32
@@ -32,8 +32,9 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 class StubEngine:
     """Answers what the smoke test asks of an engine; ``wait`` answers as ``wait_mode`` says:
-    ``exit`` (exit code 0), ``hang`` (headers at once, the body too late, as an engine does
-    for a container still running), ``fail`` (500) or ``error`` (200 with an Error)."""
+    ``exit`` (exit code 0), ``exit-N`` (exit code N), ``hang`` (headers at once, the body too
+    late, as an engine does for a container still running), ``fail`` (500) or ``error`` (200
+    with an Error)."""
 
     def __init__(self, wait_mode: str) -> None:
         self.wait_mode = wait_mode
@@ -70,6 +71,8 @@ class StubEngine:
     def _wait(self, h: BaseHTTPRequestHandler) -> None:
         if self.wait_mode == "exit":
             return _reply(h, 200, {"StatusCode": 0})
+        if self.wait_mode.startswith("exit-"):
+            return _reply(h, 200, {"StatusCode": int(self.wait_mode[len("exit-") :])})
         if self.wait_mode == "fail":
             return _reply(h, 500, {"message": "stub: cannot wait for the container"})
         if self.wait_mode == "error":
@@ -130,7 +133,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[tuple[StubEngine, str]]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _smoke(host: str, tmp_path: Path, timeout: float = 5) -> Any:
+def _smoke(host: str, tmp_path: Path, timeout: float = 5, *, strict: bool = True) -> Any:
     return smoke_test(
         tarball=tmp_path / "unused.tar",  # the stub has the image: nothing is loaded
         image_id=IMAGE_ID,
@@ -138,6 +141,7 @@ def _smoke(host: str, tmp_path: Path, timeout: float = 5) -> Any:
         timeout=timeout,
         docker_env={"DOCKER_HOST": host},
         engine=True,
+        strict=strict,
     )
 
 
@@ -172,3 +176,21 @@ def test_an_app_that_exits_0_passes(engine: tuple[StubEngine, str], tmp_path: Pa
     result = _smoke(host, tmp_path)
     assert (result.exit_code, result.still_running) == (0, False)
     assert result.where == "Docker engine"
+
+
+@pytest.mark.parametrize("engine", ["exit-2"], indirect=True)
+def test_the_start_check_leaves_a_non_zero_exit_to_the_app(
+    engine: tuple[StubEngine, str], tmp_path: Path
+) -> None:
+    """A CLI that wants arguments exits 2: not a broken image. The smoke test wants 0."""
+    _, host = engine
+    assert _smoke(host, tmp_path, strict=False).exit_code == 2
+    with pytest.raises(SmokeTestError, match="exited with code 2"):
+        _smoke(host, tmp_path)
+
+
+@pytest.mark.parametrize("engine", ["exit-139"], indirect=True)
+def test_the_start_check_fails_on_a_crash(engine: tuple[StubEngine, str], tmp_path: Path) -> None:
+    _, host = engine
+    with pytest.raises(SmokeTestError, match="exited with code 139"):
+        _smoke(host, tmp_path, strict=False)
