@@ -1,27 +1,29 @@
 """Before compiling: the build interpreter and what Nuitka is to compile.
 
-With requirements (``-r``, or a project's ``[project.dependencies]``) the interpreter is a cached
-build environment; it is probed with the app's own files, so a syntax error or an import it
-cannot find fails here, in seconds, rather than inside Nuitka.
+With requirements (``-r``, or a project's ``[project.dependencies]``), or when the chosen
+interpreter has no Nuitka, the interpreter is a cached build environment; it is probed with the
+app's own files, so a syntax error or an import it cannot find fails here, in seconds, rather
+than inside Nuitka.
 """
 
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 
 from ..cache import Cache, digest_of
 from ..log import Log
 from ..options import AppKind, BuildOptions
 from .app import CompileTarget, compile_target
 from .buildenv import build_environment
-from .probe import Interpreter, probe_interpreter
+from .probe import Interpreter, NuitkaMissingError, probe_interpreter
 
 
 def prepare_compile(
     options: BuildOptions, cache: Cache, log: Log
 ) -> tuple[Interpreter, CompileTarget]:
-    """The build interpreter (a cached build environment when there are requirements), checked
-    with the app's files, and how Nuitka is to compile the app."""
+    """The build interpreter (a cached build environment when there are requirements or it
+    lacks Nuitka), checked with the app's files, and how Nuitka is to compile the app."""
     app = options.app
     python = options.python
     if options.requirements is not None or app.dependencies:
@@ -36,13 +38,30 @@ def prepare_compile(
     launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
     # A -m module is found by the interpreter first; every other kind is known beforehand.
     early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
-    interpreter = probe_interpreter(
-        python,
-        early.sources if early else (),
-        module=app.module,
-        cwd=app.path,
-        import_path=(early.cwd, *early.pythonpath) if early else (),
-    )
+
+    def probe(python: Path) -> Interpreter:
+        return probe_interpreter(
+            python,
+            early.sources if early else (),
+            module=app.module,
+            cwd=app.path,
+            import_path=(early.cwd, *early.pythonpath) if early else (),
+        )
+
+    try:
+        interpreter = probe(python)
+    except NuitkaMissingError:
+        # Never install into the user's interpreter (Debian's refuses anyway): a cached venv
+        # that sees its site-packages gets Nuitka instead.
+        python = build_environment(
+            python=python,
+            requirements=None,
+            nuitka=nuitka_requirement(),
+            cache=cache,
+            log=log,
+            system_site_packages=True,
+        )
+        interpreter = probe(python)
     target = early or compile_target(app, launcher_dir, interpreter.module_origin)
     if target.launcher is not None:
         target.main.write_text(target.launcher, encoding="utf-8")

@@ -16,6 +16,10 @@ from ..errors import CompileError, UsageError
 _PROBE = Path(__file__).with_name("_probe_main.py")
 
 
+class NuitkaMissingError(CompileError):
+    """The interpreter has no Nuitka (the caller makes a build environment from it)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Interpreter:
     """The build interpreter, as probed."""
@@ -89,9 +93,7 @@ def probe_interpreter(
             f"installed for {python}; install it there or list it in -r requirements.txt"
         )
     if not info["nuitka"]:
-        raise CompileError(
-            f"Nuitka is not installed for {python}; install it with: {python} -m pip install nuitka"
-        )
+        raise NuitkaMissingError(f"Nuitka is not installed for {python}")
     if module and not info["module_origin"]:
         raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
     real = os.path.realpath(info["executable"])
