@@ -10,6 +10,7 @@ A lock works across processes, containers sharing the folder and process namespa
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import glob
 import os
@@ -62,7 +63,8 @@ class PendingFile:
         """Remove the temporary file (nothing happens to ``final``)."""
         if self._fd is None:
             return
-        self.file.close()
+        with contextlib.suppress(OSError):  # what is still buffered is not wanted (disk full)
+            self.file.close()
         self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None

@@ -28,6 +28,7 @@ def docker_client(docker_env: Mapping[str, str]) -> Any:
 def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -> None:
     """``docker load`` the tarball and check the engine now has the image under ``image_id``."""
     import docker
+    import requests
 
     client = docker_client(docker_env)
     try:
@@ -40,6 +41,10 @@ def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -
         ) from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"the Docker engine refused {tarball}: {exc.explanation or exc}") from exc
+    except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+        raise EngineError(
+            f"the Docker engine failed while loading {tarball} ({_reason(exc)}); is it running?"
+        ) from exc
     except OSError as exc:
         raise EngineError(f"cannot read {tarball}: {exc.strerror}") from exc
     finally:

@@ -20,9 +20,11 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
+import tarfile
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,14 +97,28 @@ def run_smoke_test(options: BuildOptions, written: WrittenImage, log: Log) -> st
 
 
 def namespaces_available() -> bool:
-    """Whether private namespaces can be made here, as the namespace run makes them (as root)."""
-    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("mount")):
-        return False
-    argv = ["unshare", "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "true"]
+    """Whether private namespaces can be made here, as the namespace run makes them."""
+    return _namespace_problem() is None
+
+
+def _namespace_problem() -> str | None:
+    """Why no private namespaces can be made here (``unshare``'s own words), or ``None``.
+
+    Without root they are made inside a user namespace, which the kernel or a security module
+    may refuse to unprivileged users.
+    """
+    for program in ("unshare", "mount"):
+        if not shutil.which(program):
+            return f"{program} is not installed"
+    rootless = ["--user", "--map-root-user"] if os.geteuid() != 0 else []
+    argv = ["unshare", *rootless, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "true"]
     try:
-        return subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if proc.returncode == 0:
+        return None
+    return (proc.stderr.strip().splitlines() or ["unshare failed"])[-1]
 
 
 def smoke_test(
@@ -181,8 +197,9 @@ def _run_in_engine(
                 code = int(status.get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
         finally:
-            # v: with the anonymous volume the engine made for /tmp (the image's volume).
-            container.remove(force=True, v=True)
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+                # v: with the anonymous volume the engine made for /tmp (the image's volume).
+                container.remove(force=True, v=True)  # an engine gone meanwhile fails anyway
     except docker.errors.APIError as exc:
         raise EngineError(
             f"smoke test: the Docker engine failed: {exc.explanation or exc}"
@@ -239,25 +256,28 @@ def _restore(client: Any, previous: Mapping[str, str | None], image_id: str) -> 
     Tags that named another image before point at it again; the tested image is removed.
     """
     import docker
+    import requests
 
+    # Best effort: an engine that went away meanwhile already failed the smoke test.
+    errors = (docker.errors.DockerException, requests.exceptions.RequestException)
     for tag, old in previous.items():
-        try:
+        with contextlib.suppress(*errors):
             if old is not None:
                 client.images.get(old).tag(tag)
             else:
                 client.images.remove(tag)
-        except docker.errors.APIError:
-            pass
-    with contextlib.suppress(docker.errors.APIError):  # still tagged elsewhere: leave it
+    with contextlib.suppress(*errors):  # still tagged elsewhere: leave it
         client.images.remove(image_id)
 
 
 def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> SmokeResult:
-    for program in ("unshare", "mount"):
-        if not shutil.which(program):
-            raise SmokeTestError(
-                f"smoke test: no Docker engine is reachable and {program} is not installed"
-            )
+    problem = _namespace_problem()
+    if problem is not None:
+        raise SmokeTestError(
+            "smoke test: no Docker engine is reachable, and no private namespaces can be made "
+            f"here to run the image in ({problem}); give this user a Docker engine, allow "
+            "unprivileged user namespaces, or run as root"
+        )
     with tempfile.TemporaryDirectory(prefix="pybin2img-smoke-") as tmp:
         root = Path(tmp) / "rootfs"
         config = _extract(tarball, root)
@@ -268,16 +288,25 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
         env = dict(entry.split("=", 1) for entry in run.get("Env", []) if "=" in entry)
         # In fresh namespaces: a read-only bind of the root and a /proc for the new PID space,
         # then the command inside that root, in its working directory, as the image's user.
-        # No network peers: the new network namespace has only loopback.
+        # No network peers: the new network namespace has only loopback. Without root, the
+        # namespaces are made in a user namespace where the caller is root, and the command
+        # runs in a nested one that maps the image's user to the caller.
+        rootless = os.geteuid() != 0
+        become = (
+            '--map-user="$uid" --map-group="$gid"'
+            if rootless
+            else '--setuid="$uid" --setgid="$gid"'
+        )
         script = (
             'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
             'mount -o remount,bind,ro "$1"; mount -t proc proc "$1/proc"; '
             'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
-            'exec unshare --root="$root" --wd="$wd" --setuid="$uid" --setgid="$gid" "$@"'
+            f'exec unshare {"--user " if rootless else ""}--root="$root" --wd="$wd" {become} "$@"'
         )
         (root / "proc").mkdir(exist_ok=True)
         argv = [
             "unshare",
+            *(["--user", "--map-root-user"] if rootless else []),
             "--mount",
             "--pid",
             "--fork",
@@ -314,5 +343,32 @@ def _extract(tarball: Path, root: Path) -> dict[str, Any]:
     with open_archive(tarball) as archive:
         for layer in archive.layers:
             with archive.open_layer(layer) as stream:
-                stream.tar().extractall(root, numeric_owner=True, filter="tar")
+                tar = stream.tar()
+                if hasattr(tarfile, "tar_filter"):
+                    tar.extractall(root, numeric_owner=True, filter="tar")
+                else:
+                    members = _inside(tar, root)  # checked one by one as they are unpacked
+                    tar.extractall(root, members=members, numeric_owner=True)  # noqa: S202
         return archive.config_document
+
+
+def _inside(members: Iterable[tarfile.TarInfo], root: Path) -> Iterator[tarfile.TarInfo]:
+    """What ``filter="tar"`` does, for Pythons without extraction filters (before 3.11.4 and
+    3.10.12, such as Debian 12's 3.11.2): no member lands outside ``root``, through ``..``, an
+    absolute name or a symlink unpacked before it, and no setuid, setgid, sticky or group- and
+    world-writable modes. Members are checked as they are unpacked, so links are seen."""
+    real_root = os.path.realpath(root)
+
+    def outside(name: str) -> bool:
+        path = os.path.realpath(os.path.join(real_root, name.lstrip("/")))
+        return os.path.commonpath([real_root, path]) != real_root
+
+    for member in members:
+        if outside(member.name) or (member.islnk() and outside(member.linkname)):
+            raise SmokeTestError(
+                f"smoke test: the image's layer member {member.name!r} would be unpacked "
+                "outside its root"
+            )
+        member.name = member.name.lstrip("/")
+        member.mode &= ~(stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWGRP | stat.S_IWOTH)
+        yield member
