@@ -179,6 +179,10 @@ def test_nuitka_failing_shows_its_log(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tar*"))
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_the_compile_leaves_nothing_behind(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     env = {**os.environ, "PYBIN2IMG_CACHE_DIR": str(cache)}
@@ -196,7 +200,14 @@ def test_ctrl_c_during_the_compile_leaves_nothing_behind(tmp_path: Path) -> None
         str(out / "x.tar"),
     ]
     proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell that runs the suite in the background ignores SIGINT for its children, and
+        # Python then installs no handler: give the build the disposition a terminal gives.
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - only sets a signal disposition
     )
     deadline = time.monotonic() + 60
     # Wait until Nuitka runs (its work directory exists), then interrupt as a terminal would.
