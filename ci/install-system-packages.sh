@@ -8,6 +8,8 @@ packages=(
   gcc patchelf ccache python3-dev python3-venv git netbase
   # the init images get as PID 1 (its static build, /usr/bin/tini-static)
   tini
+  # --trace records what the app opens; libmagic is what the trace test's app dlopens
+  strace libmagic1
   # engines and second opinions on the image format
   docker.io podman skopeo umoci
   # registry for push tests (one open, one with htpasswd Basic auth)

@@ -35,6 +35,7 @@ from .resolve.closure import resolve_closure, verify_closure
 from .resolve.fsview import HostView
 from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
+from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
     from .oci.write import WrittenImage
@@ -74,6 +75,8 @@ class BuildResult:
     sbom_attachment: Attachment | None = None
     #: The signatures pushed (with ``--push --sign-key``): the image's and the SBOM's.
     signatures: tuple[Signature, ...] = ()
+    #: What ``--trace`` found and added.
+    trace: Trace | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -114,6 +117,7 @@ class BuildResult:
             "pushed": self.pushed.to_json() if self.pushed else None,
             "sbom_attachment": self.sbom_attachment.to_json() if self.sbom_attachment else None,
             "signatures": [signature.to_json() for signature in self.signatures],
+            "trace": self.trace.to_json() if self.trace else None,
             "timings": self.timings,
         }
 
@@ -161,17 +165,32 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 base_image = read_base(Path(options.base), workdir)
                 stage.summary = f"{base_image.name}: {len(base_image.layers)} layers reused"
 
+        trace = None
+        if options.trace is not None:
+            with log.stage("trace") as stage:
+                trace = _trace(options, compiled.binary, compiled.dist_dir, workdir, log)
+                stage.summary = (
+                    f"{len(trace.libraries)} libraries, {len(trace.files)} files loaded at run time"
+                )
+
         with log.stage("resolve") as stage:
             roots = elf_roots(compiled.dist_dir, compiled.binary)
             closure = resolve_closure(
                 [str(r) for r in roots],
                 HostView("/"),
                 library_path=options.library_path,
-                extra_libs=options.extra_libs,
+                extra_libs=(
+                    *options.extra_libs,
+                    *(lib.path for lib in (trace.libraries if trace else ())),
+                ),
             )
             dist = str(compiled.dist_dir) + "/"
             copied = [o for o in closure.objects if not o.source.startswith(dist)]
             stage.summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
+            if trace:
+                traced = {lib.path for lib in trace.libraries}
+                added = [o for o in copied if o.reason == "extra" and o.path in traced]
+                stage.summary += f" ({len(added)} added by the trace)"
             for conflict in closure.conflicts:
                 log.warning(str(conflict))
             for obj in copied:
@@ -192,6 +211,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 init=options.init,
                 ldconfig=options.ldconfig,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
+                traced_files=tuple(f.path for f in trace.files) if trace else (),
+                extra_files=options.extra_files,
             )
             for warning in plan.warnings:
                 log.warning(warning)
@@ -287,8 +308,38 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         pushed=pushed,
         sbom_attachment=attachment,
         signatures=signatures,
+        trace=trace,
         timings=dict(log.timings),
     )
+
+
+def _trace(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:
+    """The ``--trace`` run of the dist, reported: what is added and why, what is not."""
+    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
+    private = (str(app_dir.resolve()), str(Path.cwd()), str(Path.home()), str(options.cache_dir))
+    trace = trace_dist(
+        binary,
+        dist_dir,
+        args=options.trace or "",
+        env=(*options.env, *options.trace_env),
+        timeout=options.trace_timeout,
+        workdir=workdir / "trace",
+        private=private,
+    )
+    if trace.exit_code not in (0, None):
+        log.warning(
+            f"the traced run exited {trace.exit_code}; what it loaded until then is added "
+            f"(--trace ARGS, --trace-env)\n{trace.output}"
+        )
+    for item in trace.libraries:
+        log.detail(f"trace: library {item.path}  ({item.why})")
+    for item in trace.files:
+        log.detail(f"trace: file {item.path}  ({item.why})")
+    for item in trace.skipped:
+        log.detail(f"trace: not added {item.path}  ({item.why})")
+    for program in trace.programs:
+        log.detail(f"trace: not added {program}  (a program the app ran; --add-file if needed)")
+    return trace
 
 
 def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:

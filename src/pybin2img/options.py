@@ -133,6 +133,14 @@ class BuildOptions:
     library_path: tuple[str, ...] = ()
     #: Libraries the app dlopens by name that must be in the image (``--add-library``).
     extra_libs: tuple[str, ...] = ()
+    #: ``(host path, image path)`` of files or directories copied as they are (``--add-file``).
+    extra_files: tuple[tuple[str, str], ...] = ()
+    #: Arguments for the traced run of the dist (``--trace``; ``""``: none); ``None``: no trace.
+    trace: str | None = None
+    #: ``KEY=VALUE`` entries for the traced run's environment (``--trace-env``).
+    trace_env: tuple[str, ...] = ()
+    #: Seconds the traced run may take; a server still running then is stopped.
+    trace_timeout: float = 10.0
 
     # --- compile ------------------------------------------------------------------------------
     #: ``SRC=DEST`` data files or directories shipped in /app (SRC absolute and existing, DEST
@@ -245,6 +253,10 @@ def build_options(
         stop_signal=values["stop_signal"],
         library_path=tuple(str(p.absolute()) for p in values["library_path"]),
         extra_libs=values["add_library"],
+        extra_files=_add_files(values["add_file"]),
+        trace=values["trace"],
+        trace_env=tuple(f"{k}={v}" for k, v in _pairs(values["trace_env"], "--trace-env")),
+        trace_timeout=values["trace_timeout"],
         include_data=_include_data(values["include_data"]),
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
@@ -388,4 +400,20 @@ def _include_data(items: Sequence[str]) -> tuple[str, ...]:
         if not path.exists():
             raise UsageError(f"--include-data: {path} does not exist")
         checked.append(f"{path}={dest}")
+    return tuple(checked)
+
+
+def _add_files(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--add-file SRC[=DEST]``: SRC an existing file or directory of this machine, DEST an
+    absolute image path (SRC's absolute path by default)."""
+    checked = []
+    for item in items:
+        source, sep, dest = item.partition("=")
+        path = Path(source).absolute()
+        dest = dest if sep else str(path)
+        if not source or not dest.startswith("/") or ".." in dest.split("/"):
+            raise UsageError(f"--add-file {item!r} must be SRC or SRC=/ABSOLUTE/DEST")
+        if not path.exists():
+            raise UsageError(f"--add-file: {path} does not exist")
+        checked.append((str(path), dest))
     return tuple(checked)

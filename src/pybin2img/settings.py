@@ -206,6 +206,32 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="Shared library the app dlopens by name (e.g. libuuid.so.1).",
     ),
     Setting(
+        name="add-file",
+        kind="list",
+        metavar="SRC[=DEST]",
+        help="File or directory of this machine to put in the image (at SRC, or at absolute DEST).",
+    ),
+    Setting(
+        name="trace",
+        kind="optional",
+        metavar="[ARGS]",
+        help="Run the compiled app once here with ARGS and add the system libraries and files it "
+        "loads.",
+    ),
+    Setting(
+        name="trace-env",
+        kind="pairs",
+        metavar="KEY=VALUE",
+        help="Environment variable for the --trace run.",
+    ),
+    Setting(
+        name="trace-timeout",
+        kind="int",
+        metavar="SECONDS",
+        default=10,
+        help="How long the --trace run may take; a server still running then is stopped.",
+    ),
+    Setting(
         name="include-data",
         kind="list",
         metavar="SRC=DEST",

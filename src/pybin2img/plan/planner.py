@@ -133,6 +133,8 @@ def plan_image(
     init: str = "none",
     ldconfig: str = "never",
     base_image: BaseImage | None = None,
+    traced_files: Sequence[str] = (),
+    extra_files: Sequence[tuple[str, str]] = (),
 ) -> ImagePlan:
     """Lay out the image.
 
@@ -148,6 +150,11 @@ def plan_image(
     runs the binary itself. ``ldconfig``: ``auto`` ships the host's static ``ldconfig`` (and
     asks for an ``/etc/ld.so.cache``) when the app compiled in ``ctypes.util``, so that
     ``find_library`` works; ``always``/``never`` force it.
+
+    ``traced_files`` are host files the traced run read (``--trace``): placed at the same path
+    in the system layer where nothing else is (the base's generated files and a base image's
+    own win). ``extra_files`` are ``(host path, image path)`` of ``--add-file``: placed there
+    whatever was there before.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -226,6 +233,15 @@ def plan_image(
         if wants_ldconfig:
             assert host.ldconfig is not None
             builder.add_host_path(host.ldconfig)
+        for path in traced_files:
+            builder.add_host_path(path)
+    for source, dest in extra_files:
+        if os.path.isdir(source):
+            builder.add_tree(source, dest.strip("/"))
+        elif source == dest:
+            builder.add_host_path(source)
+        else:
+            builder.add_file(dest.strip("/"), os.path.realpath(source))
     env = [f"SSL_CERT_FILE={CA_BUNDLE}"] if wants_certs else []
     if closure.libc == "glibc" and host.utf8_locale is not None:
         builder.add_tree(host.utf8_locale, host.utf8_locale.lstrip("/"))
