@@ -135,3 +135,52 @@ def test_debug_after_double_dash_belongs_to_the_app(
     with pytest.raises(SystemExit):
         main(["--debug", *argv])
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_add_file_places_a_file_at_its_own_path_or_at_dest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "share").mkdir()
+    (tmp_path / "share" / "table.dat").write_bytes(b"t")
+    monkeypatch.chdir(tmp_path)
+    options = _options(
+        tmp_path,
+        tag="x",
+        add_file=("share/table.dat", f"{tmp_path / 'share'}=/srv/share"),
+    )
+    assert options.extra_files == (
+        (str(tmp_path / "share/table.dat"), str(tmp_path / "share/table.dat")),
+        (str(tmp_path / "share"), "/srv/share"),
+    )
+    assert _options(tmp_path, tag="x").extra_files == ()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("=/srv/x", "must be SRC or SRC=/ABSOLUTE/DEST"),
+        ("{tmp}/f=srv/x", "must be SRC or SRC=/ABSOLUTE/DEST"),
+        ("{tmp}/f=", "must be SRC or SRC=/ABSOLUTE/DEST"),
+        ("{tmp}/f=/srv/../etc/passwd", "must be SRC or SRC=/ABSOLUTE/DEST"),
+        ("{tmp}/missing", "missing does not exist"),
+        ("{tmp}/missing=/srv/x", "missing does not exist"),
+    ],
+)
+def test_add_file_checks_its_source_and_dest(tmp_path: Path, item: str, message: str) -> None:
+    (tmp_path / "f").write_bytes(b"f")
+    with pytest.raises(UsageError, match=message):
+        _options(tmp_path, tag="x", add_file=(item.format(tmp=tmp_path),))
+
+
+def test_trace_options(tmp_path: Path) -> None:
+    untraced = _options(tmp_path, tag="x")
+    assert untraced.trace is None
+    assert untraced.trace_timeout == 10
+    traced = _options(
+        tmp_path, tag="x", trace="--check 'two words'", trace_env=("MODE=test", "EMPTY=")
+    )
+    assert traced.trace == "--check 'two words'"
+    assert traced.trace_env == ("MODE=test", "EMPTY=")
+    assert _options(tmp_path, tag="x", trace="").trace == ""  # --trace with no ARGS
+    with pytest.raises(UsageError, match="--trace-env '=v' must be KEY=VALUE"):
+        _options(tmp_path, tag="x", trace="", trace_env=("=v",))

@@ -536,3 +536,67 @@ def test_ldconfig_missing_on_the_build_machine(machine: Machine) -> None:
     assert any("find_library will find nothing" in w for w in auto.warnings)
     with pytest.raises(HostError, match="pass --ldconfig never"):
         machine.plan(machine.facts(ldconfig=None), ldconfig="always")
+
+
+# --- traced files (--trace) and added files (--add-file) -------------------------------------
+
+
+def test_traced_files_go_to_the_system_layer_at_their_host_path(machine: Machine) -> None:
+    machine.system_library("libmagic.so.1")
+    database = machine.file("host/lib/file/magic.mgc", b"magic")
+    link = machine.link("host/share/misc/magic.mgc", "../../lib/file/magic.mgc")
+    plan = machine.plan(traced_files=(str(link),))
+
+    system = _layer(plan, "system-libraries")
+    # The link the app opened is kept, the file it names is copied with its bytes.
+    assert system[_image(link)].kind is Kind.SYMLINK
+    assert system[_image(link)].target == "../../lib/file/magic.mgc"
+    assert system[_image(database)].source == str(database)
+    # A host file like a library: dpkg records and the SBOM cover it.
+    assert str(database) in plan.host_files
+
+
+def test_traced_files_never_replace_what_is_already_there(machine: Machine) -> None:
+    libz = machine.system_library("libz.so.1")
+    config = machine.file("host/etc/magic", b"host's")
+    base_image = _base_image(machine.tmp, {_image(config): TreeEntry("file", "", 0o644, 0, 0)})
+    plan = machine.plan(base_image=base_image, traced_files=(str(config), libz))
+
+    # The base image's own file wins over the build machine's…
+    assert plan.nodes[_image(config)].source == str(base_image.rootfs / _image(config))
+    assert str(config) not in plan.host_files
+    # …and a traced library the closure already placed is there once.
+    system = _layer(plan, "system-libraries")
+    assert system[_image(libz) + ".0.1"].source == libz + ".0.1"
+    assert sum(entry.source == libz + ".0.1" for entry in plan.nodes.values()) == 1
+
+
+def test_added_files_at_their_path_at_dest_and_whole_directories(machine: Machine) -> None:
+    same = machine.file("host/opt/tool/config.ini", b"[tool]")
+    target = machine.file("host/share/real.dat", b"data")
+    renamed = machine.link("host/share/alias.dat", "real.dat")
+    tree = machine.file("host/share/models/small/weights.bin", b"w")
+    machine.link("host/share/models/current", "small")
+    plan = machine.plan(
+        extra_files=(
+            (str(same), str(same)),
+            (str(renamed), "/srv/data.dat"),
+            (str(machine.host / "share/models"), "/models"),
+        )
+    )
+
+    system = _layer(plan, "system-libraries")
+    assert system[_image(same)].source == str(same)
+    # At another path the bytes are copied: the host's link means nothing there.
+    assert system["srv/data.dat"].kind is Kind.FILE
+    assert system["srv/data.dat"].source == str(target)
+    assert system["models/small/weights.bin"].source == str(tree)
+    assert system["models/current"].target == "small"  # links inside a directory stay links
+    assert {str(same), str(target), str(tree)} <= set(plan.host_files)
+
+
+def test_an_added_file_replaces_the_base_files(machine: Machine) -> None:
+    services = machine.file("elsewhere/services", b"mine 1234/tcp\n")
+    plan = machine.plan(extra_files=((str(services), "/etc/services"),))
+    assert plan.nodes["etc/services"].source == str(services)
+    assert plan.nodes["etc/services"].kind is Kind.FILE
