@@ -401,6 +401,10 @@ class Engine:
         with (self.dir / "log").open("wb") as log:
             self.proc = subprocess.Popen(
                 [
+                    # A network namespace of its own: a dockerd without a bridge deletes the
+                    # host's docker0 at start, which would cut off the shared engine's containers.
+                    "unshare",
+                    "--net",
                     "dockerd",
                     f"--data-root={self.dir / 'data'}",
                     f"--exec-root={self.dir / 'exec'}",
