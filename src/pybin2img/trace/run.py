@@ -209,7 +209,8 @@ def _sort(
         real = os.path.realpath(path)
         reason = excluded(path, private) or (excluded(real, private) if real != path else None)
         if reason is not None:
-            if not any(inside(real, root) for root in private[:1]):  # the dist: expected
+            # The dist and the trace's own records are expected: not worth a line.
+            if not any(inside(real, root) for root in (private[0], private[-1])):
                 skipped[path] = TracedPath(path, reason)
             continue
         if item.directory or os.path.isdir(real):
