@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_IMAGE ?= pybin2img-hello:demo
 
-.PHONY: demo test system venv engine registry lint typecheck unit integration bench clean
+.PHONY: demo test system venv engine registry redis lint typecheck unit integration bench clean
 
 ## demo: build examples/hello into an image, load it into Docker and run it
 demo: venv engine
@@ -17,7 +17,7 @@ demo: venv engine
 	docker run --rm --read-only --network none $(DEMO_IMAGE) from a container
 
 ## test: lint, types and the whole test suite against a real engine, registry and tools
-test: venv engine registry lint typecheck
+test: venv engine registry redis lint typecheck
 	$(BIN)/python -m pytest -v --durations=15 tests
 
 system:
@@ -38,6 +38,10 @@ engine: system
 registry: system
 	ci/start-registry.sh
 
+## redis: a Redis server on 127.0.0.1:6379, ccache's shared storage in the CI-cache tests
+redis: system
+	ci/start-redis.sh
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,14 +53,15 @@ typecheck: venv
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: venv engine
+integration: venv engine registry redis
 	$(BIN)/python -m pytest -v tests/integration
 
 ## bench: figures, not tests: images vs a slim-Python image and a static C floor, assembly speed
-bench: venv engine
+bench: venv engine registry redis
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/assembly.py
 	$(BIN)/python bench/examples.py
+	$(BIN)/python bench/cicache.py
 	$(BIN)/python bench/init.py
 
 clean:

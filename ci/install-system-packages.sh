@@ -14,6 +14,8 @@ packages=(
   docker.io podman skopeo umoci
   # registry for push tests (one open, one with htpasswd Basic auth)
   docker-registry apache2-utils
+  # ccache's remote storage for the CI-cache tests (ci/start-redis.sh)
+  redis-server
   # helpers used by the scripts
   ca-certificates curl iproute2 util-linux openssl
   # benchmark baseline: a Debian minbase root with python3 (bench/images.py)

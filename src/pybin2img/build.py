@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .cache import Cache
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
+from .compile.remotecache import remote_cache
 from .log import Log
 from .oci.baseimage import base_blobs, read_base
 from .oci.config import image_config
@@ -148,16 +149,26 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         docker_client(options.docker_env).close()
     signing_key = _release_checks(options, log) if options.push else None
 
-    with cache.workspace() as workdir:
+    with (
+        cache.workspace() as workdir,
+        cache.holding(),
+        remote_cache(options.cache_repo, log) as remote,
+    ):
         with log.stage("check") as stage:
-            interpreter, target = prepare_compile(options, cache, log)
+            interpreter, target = prepare_compile(options, cache, log, remote)
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
         with log.stage("compile") as stage:
-            compiled = compile_app(options, target, interpreter, cache, workdir, log)
+            compiled = compile_app(options, target, interpreter, cache, workdir, log, remote)
             size = _tree_size(compiled.dist_dir) / 1e6
-            stage.summary = f"{size:.1f} MB dist" + (" (cached)" if compiled.cached else "")
+            stage.summary = f"{size:.1f} MB dist" + (
+                " (from the cache repository)"
+                if compiled.from_cache_repo
+                else " (cached)"
+                if compiled.cached
+                else ""
+            )
 
         base_image = None
         if options.base not in BASES:

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import HostError
 from .runner import stop_recorded
@@ -135,11 +135,18 @@ def _raise(exc: OSError) -> None:
 # --- the cache directory -----------------------------------------------------------------------
 
 
+def use_lock(entry: Path) -> str:
+    """The lock a build holds on an entry it uses (``dists/<key>``, relative to the cache)."""
+    return "use-" + "-".join(entry.parts)
+
+
 class Cache:
     """Access to the cache directory."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        #: Locks this process holds shared on what its build uses (:meth:`use`).
+        self._held: list[IO[str]] = []
         self._checked = False
 
     def path(self, *parts: str) -> Path:
@@ -211,6 +218,56 @@ class Cache:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """For the length of a build: a shared lock that says a build is running, and one
+        on each entry it uses (:meth:`use`); ``pybin2img cache prune`` leaves them alone."""
+        self.hold("build")
+        try:
+            yield
+        finally:
+            for f in self._held:
+                f.close()  # closing releases the lock
+            self._held.clear()
+
+    def hold(self, name: str) -> None:
+        """Take lock ``name`` shared until the end of :meth:`holding` (or of the process)."""
+        try:
+            f = self.ensure("locks").joinpath(f"{name}.lock").open("a")
+        except OSError as exc:
+            raise HostError(f"cannot create the lock {name}: {exc.strerror}") from exc
+        fcntl.flock(f, fcntl.LOCK_SH)
+        self._held.append(f)
+
+    def use(self, entry: Path) -> bool:
+        """Hold ``entry`` (``dists/<key>``, ``envs/<key>``) for this build and mark it used
+        now, for pruning by age; ``False`` when it is gone (pruned just before)."""
+        self.hold(use_lock(entry.relative_to(self.root)))
+        try:
+            os.utime(entry)
+        except OSError:
+            return False
+        return True
+
+    @contextmanager
+    def unless_held(self, *names: str) -> Iterator[bool]:
+        """Locks ``names`` exclusively if no build holds any of them (without waiting); yields
+        whether it did, for removing what they protect."""
+        taken: list[IO[str]] = []
+        try:
+            for name in names:
+                lock = self.ensure("locks").joinpath(f"{name}.lock").open("a")
+                taken.append(lock)
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+            yield True
+        finally:
+            for taken_lock in taken:
+                taken_lock.close()
 
     @contextmanager
     def staging(self, area: str, key: str) -> Iterator[Path]:

@@ -472,6 +472,47 @@ def deps(files: tuple[Path, ...], as_json: bool, library_path: tuple[str, ...], 
         click.echo("\n\n".join(format_tree(c) for c in closures))
 
 
+@cli.group("cache", short_help="Show the cache directory by kind, or prune it.")
+def cache_group() -> None:
+    """The cache directory: PYBIN2IMG_CACHE_DIR, else $XDG_CACHE_HOME/pybin2img."""
+
+
+@cache_group.command("info", short_help="Show the cache directory's size by kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sizes as JSON.")
+@debug_option
+def cache_info(as_json: bool) -> None:
+    """Show how much the build environments, compiled dists, layer blobs, ccache's files and
+    Nuitka's caches take in the cache directory."""
+    from .cache import Cache
+    from .cachecmd import cache_info, format_info
+    from .options import cache_dir
+
+    info = cache_info(Cache(cache_dir(os.environ)))
+    click.echo(json.dumps(info.to_json(), indent=2) if as_json else format_info(info))
+
+
+@cache_group.command("prune", short_help="Remove the least recently used cache entries.")
+@click.option("--max-size", metavar="SIZE", help="Remove entries until the cache is this small.")
+@click.option(
+    "--older-than",
+    metavar="DAYS",
+    type=click.FloatRange(min=0),
+    help="Remove entries unused for more than DAYS days.",
+)
+@debug_option
+def cache_prune(max_size: str | None, older_than: float | None) -> None:
+    """Remove cache entries, the least recently used first, until the cache is at most
+    --max-size (500M, 2G, 1.5GiB), and every entry unused for --older-than DAYS. An entry a
+    running build uses is never removed."""
+    from .cache import Cache
+    from .cachecmd import format_prune, parse_size, prune
+    from .options import cache_dir
+
+    limit = parse_size(max_size) if max_size is not None else None
+    result = prune(Cache(cache_dir(os.environ)), max_size=limit, older_than=older_than)
+    click.echo(format_prune(result))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -6,10 +6,11 @@ stages never print on their own.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -27,6 +28,13 @@ class Log:
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     #: Stage name -> seconds, in the order the stages ran.
     timings: dict[str, float] = field(default_factory=dict)
+    #: Seconds between the lines that say a stage is still running, when ``stream`` is not a
+    #: terminal (a CI log); 0: none.
+    heartbeat: float = 30.0
+    #: What the running stage is doing, for those lines and the spinner (:meth:`progress`).
+    _status: Callable[[], str] | None = field(default=None, repr=False)
+    #: Called with each line of a child program's output (:meth:`progress`).
+    _listener: Callable[[str], None] | None = field(default=None, repr=False)
 
     @property
     def verbose(self) -> bool:
@@ -52,6 +60,8 @@ class Log:
 
     def raw(self, text: str) -> None:
         """Pass-through output of a child program (shown with ``-v`` only)."""
+        if self._listener is not None:
+            self._listener(text)
         if self.verbosity >= 1:
             self.stream.write(text)
             self.stream.flush()
@@ -63,10 +73,24 @@ class Log:
         return self.verbosity == 0 and bool(isatty and isatty())
 
     @contextmanager
+    def progress(
+        self, status: Callable[[], str], on_output: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """While the block runs, the running stage's spinner and still-running lines say
+        ``status()``; ``on_output`` sees every line a child program prints (:meth:`raw`)."""
+        self._status, self._listener = status, on_output
+        try:
+            yield
+        finally:
+            self._status = self._listener = None
+
+    @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
         """Time a stage; print ``name  12.3s  summary`` when it ends without an exception.
 
-        On a terminal a spinner with the elapsed time shows while the stage runs.
+        On a terminal a spinner with the elapsed time shows while the stage runs; elsewhere
+        (a CI log) a line every :attr:`heartbeat` seconds says it is still running and what it
+        is doing. ``--quiet`` shows neither.
         """
         stage = Stage()
         start = time.monotonic()
@@ -77,6 +101,10 @@ class Log:
                 target=self._spin, args=(name, start, done), daemon=True, name="pybin2img-spinner"
             )
             spinner.start()
+        elif self.verbosity >= 0 and self.heartbeat > 0:
+            threading.Thread(
+                target=self._beat, args=(name, start, done), daemon=True, name="pybin2img-beat"
+            ).start()
         try:
             yield stage
         finally:
@@ -96,9 +124,32 @@ class Log:
         # Only after a moment: quick stages print their one line without flicker.
         while not done.wait(0.5 if tick == 0 else 0.2):
             elapsed = time.monotonic() - start
-            self.stream.write(f"\r{name:<8} {elapsed:6.1f}s  {frames[tick % 4]}")
+            status = self._current_status()
+            line = f"{name:<8} {elapsed:6.1f}s  {frames[tick % 4]}{' ' + status if status else ''}"
+            self.stream.write(f"\r{line[: self._columns()]}\x1b[K")
             self.stream.flush()
             tick += 1
+
+    def _beat(self, name: str, start: float, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat):
+            elapsed = time.monotonic() - start
+            status = self._current_status()
+            self._emit(f"{name:<8} {elapsed:6.1f}s  still running{': ' + status if status else ''}")
+
+    def _current_status(self) -> str:
+        status = self._status
+        if status is None:
+            return ""
+        try:
+            return status()
+        except (OSError, ValueError):  # a progress source that vanished: say nothing
+            return ""
+
+    def _columns(self) -> int:
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns - 1)
+        except (AttributeError, OSError, ValueError):
+            return 79
 
 
 @dataclass

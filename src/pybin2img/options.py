@@ -170,6 +170,33 @@ class BuildOptions:
     #: Environment for the docker SDK: ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``.
     docker_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    # --- sharing between machines -------------------------------------------------------------
+    #: The cache repository (``--cache-repo``); ``None``: nothing is shared through a registry.
+    cache_repo: CacheRepoOptions | None = None
+    #: ccache's settings for the C compiles: the ``CCACHE_*`` variables of the environment, with
+    #: ``CCACHE_REMOTE_STORAGE`` from ``--ccache-remote-storage`` when given.
+    ccache_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheRepoOptions:
+    """``--cache-repo``: a registry repository that shares what is slow to make (compiled
+    dists, build environments, Nuitka's module cache) between machines."""
+
+    #: The repository (its tag is unused: every entry has a tag of its own).
+    reference: ImageReference
+    #: ``readwrite``: look up and upload; ``read``: look up only.
+    mode: str = "readwrite"
+    #: How to reach the registry, as for a push: credentials, insecure registries, CA bundle,
+    #: proxies, mounts.
+    registry: PushOptions
+    #: Seconds to wait for the registry to connect or answer; then the build goes on without.
+    timeout: float = 10.0
+
+    @property
+    def writable(self) -> bool:
+        return self.mode == "readwrite"
+
 
 # --- building the options ---------------------------------------------------------------------
 
@@ -202,7 +229,10 @@ def build_options(
         "registry_ca",
         "sign_key",
     )
-    if not values["push"] and any(sources.get(k) == "flag" for k in registry_flags):
+    # Reaching a cache repository takes the same registry options as a push.
+    shared = ("insecure_registry", "mount_from", "username", "password_stdin", "registry_ca")
+    needs_push = [k for k in registry_flags if not (values["cache_repo"] and k in shared)]
+    if not values["push"] and any(sources.get(k) == "flag" for k in needs_push):
         raise UsageError("registry options (--username, --mount-from, …) need --push")
     app_spec = resolve_app(app, module=values["module"], script=values["script"], project=project)
     workdir = values["workdir"]
@@ -273,7 +303,52 @@ def build_options(
                 if k in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
             }
         ),
+        cache_repo=_cache_repo(values, environ, password, reference),
+        ccache_env=_ccache_env(values["ccache_remote_storage"], environ),
     )
+
+
+def _cache_repo(
+    values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    password: str | None,
+    reference: ImageReference,
+) -> CacheRepoOptions | None:
+    """``--cache-repo``: a repository (no tag), reached with the registry options of a push.
+    ``--username``/``--password-stdin`` are its credentials when it is on the registry the
+    image goes to, or when there is no push; otherwise Docker's and podman's files are."""
+    if not values["cache_repo"]:
+        return None
+    repository = parse_reference(values["cache_repo"])
+    if repository.explicit_tag:
+        raise UsageError(
+            f"--cache-repo {values['cache_repo']!r} names a repository, not a tag: every "
+            "entry gets a tag of its own"
+        )
+    own = not values["push"] or repository.registry == reference.registry
+    extra = {"registry_ca": values["registry_ca"]} if "registry_ca" in values else {}
+    return CacheRepoOptions(
+        reference=repository,
+        mode=values["cache_mode"],
+        registry=push_options(
+            environ,
+            username=values["username"] if own else None,
+            password=password if own else None,
+            insecure_registries=values["insecure_registry"],
+            mount_from=None,
+            **extra,
+        ),
+    )
+
+
+def _ccache_env(remote_storage: str | None, environ: Mapping[str, str]) -> Mapping[str, str]:
+    """ccache's settings for the compiles pybin2img runs: every ``CCACHE_*`` variable, and
+    the remote storage given to pybin2img over ``CCACHE_REMOTE_STORAGE``."""
+    settings = {k: v for k, v in environ.items() if k.startswith("CCACHE_")}
+    if remote_storage:
+        settings["CCACHE_REMOTE_STORAGE"] = remote_storage
+        settings.pop("CCACHE_SECONDARY_STORAGE", None)  # its older name
+    return MappingProxyType(settings)
 
 
 def push_options(

@@ -266,6 +266,25 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(name="jobs", kind="int", metavar="N", help="Parallel C compile jobs [default: CPUs]."),
     Setting(
+        name="cache-repo",
+        metavar="REGISTRY/REPO",
+        help="Repository sharing compiled dists, build environments and Nuitka's cache "
+        "between machines (CI runners).",
+    ),
+    Setting(
+        name="cache-mode",
+        kind="choice",
+        choices=("readwrite", "read"),
+        default="readwrite",
+        help="What --cache-repo may do: look up and upload, or only look up (pull requests).",
+    ),
+    Setting(
+        name="ccache-remote-storage",
+        metavar="URL",
+        help="ccache's shared storage for the C compiles (redis://HOST:PORT) [default: "
+        "$CCACHE_REMOTE_STORAGE].",
+    ),
+    Setting(
         name="sbom-format",
         kind="choice",
         choices=("cyclonedx", "spdx"),

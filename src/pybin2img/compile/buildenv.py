@@ -15,13 +15,16 @@ import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..cache import Cache, digest_of, tree_damage, tree_manifest
 from ..errors import CompileError, UsageError
 from ..log import Log
 from ..runner import run_logged, stop_recorded
+
+if TYPE_CHECKING:
+    from .remotecache import RemoteCache
 
 #: Written last: how the environment was made (JSON). Without it, it is not finished.
 _READY = ".pybin2img-ready"
@@ -40,12 +43,15 @@ def build_environment(
     cache: Cache,
     log: Log,
     system_site_packages: bool = False,
+    remote: RemoteCache | None = None,
 ) -> Path:
     """Return the interpreter of a venv holding the requirements, ``packages`` and ``nuitka``.
 
     The venv lives in the cache under a hash of the interpreter (its real path, size and mtime),
     the requirements file's bytes, the package specs, the Nuitka spec and pybin2img's version.
     ``system_site_packages``: the venv also sees the interpreter's own site-packages.
+    ``remote``: the cache repository, where a missing environment is looked for first and a
+    new one is uploaded.
     """
     try:
         real = python.resolve()
@@ -73,12 +79,20 @@ def build_environment(
         *(["system-site-packages"] if system_site_packages else []),
     )[:32]
     env = cache.path("envs", key)
-    if _marker(env, key) is not None:
+    if _marker(env, key) is not None and cache.use(env):
         log.detail(f"build environment {env} (cached)")
         return env / "bin" / "python"
     with cache.lock(f"env-{key}"):
         if _marker(env, key) is None:
-            _create(env, key, recipe, cache, log)
+            shutil.rmtree(env, ignore_errors=True)
+            if remote is not None and remote.fetch_env(cache, key, env):
+                (env / _MANIFEST).write_text(json.dumps(tree_manifest(env, skip=_SKIP)))
+                (env / _READY).write_text(json.dumps({"key": key, "recipe": recipe}))
+            else:
+                _create(env, key, recipe, cache, log)
+                if remote is not None:
+                    remote.store_env(cache, key, env)
+        cache.use(env)
     return env / "bin" / "python"
 
 

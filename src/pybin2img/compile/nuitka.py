@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from ..cache import PROCESSES, Cache, file_digest
@@ -24,10 +25,15 @@ from ..options import BuildOptions
 from ..runner import require_program, run_logged
 from .app import CompileTarget
 from .buildenv import check_environment
+from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
 from .probe import Interpreter
+from .progress import NuitkaProgress
 from .strip import strip_libraries
+
+if TYPE_CHECKING:
+    from .remotecache import RemoteCache
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +46,8 @@ class CompileResult:
     log_file: Path
     #: Whether the dist came from the cache (no compile ran).
     cached: bool = False
+    #: Whether it came from the cache repository (``--cache-repo``).
+    from_cache_repo: bool = False
     #: Every module compiled or included (``ssl``, ``zoneinfo``, ``flask.app``, …).
     modules: frozenset[str] = frozenset()
     #: Names of the installed distributions the modules came from (``Flask``, ``numpy``).
@@ -61,27 +69,44 @@ def compile_app(
     cache: Cache,
     workdir: Path,
     log: Log,
+    remote: RemoteCache | None = None,
 ) -> CompileResult:
-    """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile."""
+    """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile:
+    from the local cache, else from the cache repository (``remote``), which then gets what
+    was compiled."""
     key = compile_key(options, target, interpreter)
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
     entry = cached_entry(cache, key, target.binary_name, log)
+    if entry is not None and not cache.use(entry):
+        entry = None  # pruned just now
     cached = entry is not None
+    from_repo = False
     if entry is None:
         with cache.lock(f"dist-{key}"):
             entry = cached_entry(cache, key, target.binary_name, log)
             cached = entry is not None
+            if entry is None and remote is not None:
+                entry = remote.fetch_dist(cache, key, target.binary_name)
+                cached = from_repo = entry is not None
             if entry is None:
+                if remote is not None:
+                    remote.fetch_module_cache(cache, key)
                 entry = _compile_into_cache(
                     options, target, interpreter, cache, key, workdir, log_file, log
                 )
+                if remote is not None:
+                    remote.store_dist(cache, key, entry, target.binary_name)
+            cache.use(entry)
     contents = json.loads((entry / "contents.json").read_text())
+    if remote is not None and not cached:
+        remote.store_module_cache(cache, key, frozenset(contents["modules"]))
     return CompileResult(
         dist_dir=entry / "dist",
         binary=entry / "dist" / target.binary_name,
         interpreter=interpreter,
         log_file=log_file,
         cached=cached,
+        from_cache_repo=from_repo,
         modules=frozenset(contents["modules"]),
         distributions=tuple(contents["distributions"]),
     )
@@ -196,26 +221,36 @@ def _run_nuitka(
         *options.nuitka_args,
         str(view.main),
     ]
-    env = dict(os.environ)
+    # ccache's settings are the options' (CCACHE_* and --ccache-remote-storage), without a
+    # remote storage that does not answer.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCACHE_")}
+    env.update(checked_remote(options.ccache_env, log))
     env["NUITKA_CACHE_DIR"] = str(cache.ensure("nuitka"))
-    # Every build compiles in a fresh work directory: make ccache see paths relative to it, so
-    # an unchanged C file hits the cache whatever the directory is called this time.
-    env["CCACHE_BASEDIR"] = str(workdir)
+    # Every build compiles in a fresh work directory, with Nuitka from a build environment in
+    # the cache directory, which has another path on another machine: make ccache see paths
+    # relative to the cache directory, so an unchanged C file hits the cache (a remote one
+    # too) whatever the work directory is called and wherever the cache directory is.
+    env["CCACHE_BASEDIR"] = str(cache.root)
     env["CCACHE_NOHASHDIR"] = "true"
     if view.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
             [*map(str, view.pythonpath), *filter(None, [env.get("PYTHONPATH")])]
         )
-    run_logged(
-        argv,
-        log=log,
-        log_file=log_file,
-        error=CompileError,
-        what=f"Nuitka compiling {target.main}",
-        env=env,
-        record=workdir / PROCESSES,
-        cwd=view.cwd,
-    )
+    progress = NuitkaProgress(out_dir)
+    with (
+        log.progress(progress.describe, progress.line),
+        ccache_report(env, cache.path("nuitka"), log),
+    ):
+        run_logged(
+            argv,
+            log=log,
+            log_file=log_file,
+            error=CompileError,
+            what=f"Nuitka compiling {target.main}",
+            env=env,
+            record=workdir / PROCESSES,
+            cwd=view.cwd,
+        )
     dists = sorted(out_dir.glob("*.dist"))
     if len(dists) != 1 or not (dists[0] / name).is_file():
         raise CompileError(

@@ -17,10 +17,11 @@ from ..options import AppKind, BuildOptions
 from .app import CompileTarget, compile_target
 from .buildenv import build_environment
 from .probe import Interpreter, NuitkaMissingError, probe_interpreter
+from .remotecache import RemoteCache
 
 
 def prepare_compile(
-    options: BuildOptions, cache: Cache, log: Log
+    options: BuildOptions, cache: Cache, log: Log, remote: RemoteCache | None = None
 ) -> tuple[Interpreter, CompileTarget]:
     """The build interpreter (a cached build environment when there are requirements or it
     lacks Nuitka), checked with the app's files, and how Nuitka is to compile the app."""
@@ -34,6 +35,7 @@ def prepare_compile(
             nuitka=nuitka_requirement(),
             cache=cache,
             log=log,
+            remote=remote,
         )
     launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
     # A -m module is found by the interpreter first; every other kind is known beforehand.
