@@ -15,12 +15,14 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from pybin2img.errors import EngineError, SmokeTestError
-from pybin2img.ship.smoke import smoke_test
+from pybin2img.log import Log
+from pybin2img.ship.smoke import run_smoke_test, smoke_test
 
 IMAGE_ID = "sha256:" + "ab" * 32
 CONTAINER = "c0ffee"
@@ -194,3 +196,32 @@ def test_the_start_check_fails_on_a_crash(engine: tuple[StubEngine, str], tmp_pa
     _, host = engine
     with pytest.raises(SmokeTestError, match="exited with code 139"):
         _smoke(host, tmp_path, strict=False)
+
+
+@pytest.mark.parametrize("engine", ["exit"], indirect=True)
+def test_an_image_that_passed_its_start_check_is_not_started_again(
+    engine: tuple[StubEngine, str], tmp_path: Path
+) -> None:
+    """A rebuild with nothing changed writes the same bytes: its start check is already known.
+    ``--smoke-test`` still runs every time."""
+    stub, host = engine
+    written = SimpleNamespace(
+        path=tmp_path / "unused.tar", config_digest=IMAGE_ID, manifest_digest="sha256:" + "a" * 64
+    )
+
+    def options(smoke_test: str | None) -> Any:
+        return SimpleNamespace(
+            smoke_test=smoke_test,
+            smoke_timeout=5.0,
+            docker_env={"DOCKER_HOST": host},
+            cache_dir=tmp_path / "cache",
+        )
+
+    first = run_smoke_test(options(None), written, Log(verbosity=-1))  # type: ignore[arg-type]
+    assert first == "start check, Docker engine: exit code 0"
+    started = stub.seen.count(f"POST /containers/{CONTAINER}/start")
+    again = run_smoke_test(options(None), written, Log(verbosity=-1))  # type: ignore[arg-type]
+    assert again == "start check: this exact image passed it before"
+    assert stub.seen.count(f"POST /containers/{CONTAINER}/start") == started
+    run_smoke_test(options(""), written, Log(verbosity=-1))  # type: ignore[arg-type]
+    assert stub.seen.count(f"POST /containers/{CONTAINER}/start") == started + 1

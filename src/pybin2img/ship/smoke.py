@@ -63,8 +63,33 @@ class SmokeResult:
 
 def run_smoke_test(options: BuildOptions, written: WrittenImage, log: Log) -> str:
     """The build's smoke test (``--smoke-test``), or its start check: in the engine when one
-    is reachable, else in private namespaces; return its one-line summary."""
+    is reachable, else in private namespaces; return its one-line summary.
+
+    The start check of an image whose exact bytes already passed it (a rebuild with nothing
+    changed: same manifest digest) is not run again; ``--smoke-test`` always runs.
+    """
     strict = options.smoke_test is not None
+    passed = _verdict_path(options, written)
+    if not strict and passed.is_file():
+        return "start check: this exact image passed it before"
+    summary = _run(options, written, log, strict=strict)
+    if not strict and summary != _SKIPPED:
+        with contextlib.suppress(OSError):  # a record only saves time; never fail for it
+            passed.parent.mkdir(parents=True, exist_ok=True)
+            passed.write_text(summary + "\n", encoding="utf-8")
+    return summary
+
+
+_SKIPPED = "start check skipped"
+
+
+def _verdict_path(options: BuildOptions, written: WrittenImage) -> Path:
+    """Where a passed start check of this image (with this timeout) is recorded."""
+    digest = written.manifest_digest.partition(":")[2]
+    return options.cache_dir / "checks" / f"{digest}-{options.smoke_timeout:g}"
+
+
+def _run(options: BuildOptions, written: WrittenImage, log: Log, *, strict: bool) -> str:
     try:
         docker_client(options.docker_env).close()
         engine = True
@@ -75,7 +100,7 @@ def run_smoke_test(options: BuildOptions, written: WrittenImage, log: Log) -> st
             "the image was not started: no Docker engine is reachable and no namespaces can be "
             "made here, so a broken image would go unnoticed (--no-start-check: do not try)"
         )
-        return "start check skipped"
+        return _SKIPPED
     result = smoke_test(
         tarball=written.path,
         image_id=written.config_digest,
