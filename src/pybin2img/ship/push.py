@@ -148,19 +148,8 @@ def push_image(
         client.ping()
         pushed = []
         for kind, blob in _blobs(archive):
-            action = _push_blob(
-                client, functools.partial(archive.open_blob, blob, kind), blob, mount_from
-            )
-            log.detail(f"{kind} {blob.digest}  {blob.size} bytes  {action}")
-            pushed.append(
-                PushedBlob(
-                    kind=kind,
-                    digest=blob.digest,
-                    size=blob.size,
-                    media_type=blob.media_type,
-                    action=action,
-                )
-            )
+            opener = functools.partial(archive.open_blob, blob, kind)
+            pushed.append(_push_blob(client, opener, kind, blob, mount_from, log))
         # By digest first: the image exists before any tag points at it.
         manifest, descriptor = archive.manifest, archive.manifest_descriptor
         assert manifest is not None  # oci=True: an OCI layout has one
@@ -201,18 +190,9 @@ def push_index(
         client.ping()
         for child in merged.children:
             for kind, blob in child.blobs:
-                action = _push_blob(
-                    client, functools.partial(child.open_blob, kind, blob), blob, mount_from
-                )
-                log.detail(f"{child.platform} {kind} {blob.digest}  {blob.size} bytes  {action}")
+                opener = functools.partial(child.open_blob, kind, blob)
                 pushed.append(
-                    PushedBlob(
-                        kind=kind,
-                        digest=blob.digest,
-                        size=blob.size,
-                        media_type=blob.media_type,
-                        action=action,
-                    )
+                    _push_blob(client, opener, kind, blob, mount_from, log, f"{child.platform} ")
                 )
             digest = child.descriptor.digest
             client.put_manifest(digest, child.manifest, child.descriptor.media_type)
@@ -305,8 +285,22 @@ def _blobs(archive: Archive) -> list[tuple[str, Descriptor]]:
 def _push_blob(
     client: RegistryClient,
     open_blob: Callable[[], Any],
+    kind: str,
     blob: Descriptor,
     mount_from: str | None,
+    log: Log,
+    label: str = "",
+) -> PushedBlob:
+    """Make ``blob`` exist in the repository: there already, mounted, or uploaded."""
+    action = _put_blob(client, open_blob, blob, mount_from)
+    log.detail(f"{label}{kind} {blob.digest}  {blob.size} bytes  {action}")
+    return PushedBlob(
+        kind=kind, digest=blob.digest, size=blob.size, media_type=blob.media_type, action=action
+    )
+
+
+def _put_blob(
+    client: RegistryClient, open_blob: Callable[[], Any], blob: Descriptor, mount_from: str | None
 ) -> str:
     if client.blob_exists(blob.digest):
         return "exists"
