@@ -211,8 +211,11 @@ def _scan(root: Path) -> tuple[list[Entry], dict[str, int]]:
                 entries.append(Entry("nuitka", file, size, used))
         else:
             entries.append(Entry("nuitka", path, _tree_size(path), _used(path)))
+    for path in _children(root / "checks"):  # passed start checks, by image digest
+        if path.is_file():
+            entries.append(Entry("other", path, _size(path), _used(path)))
     for path in _children(root):
-        if path.name not in ("envs", "dists", "blobs", "nuitka"):
+        if path.name not in ("envs", "dists", "blobs", "nuitka", "checks"):
             other["other"] += _tree_size(path)
     return entries, other
 
