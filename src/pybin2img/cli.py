@@ -515,7 +515,7 @@ def cache_prune(max_size: str | None, older_than: float | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into one line and an exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _dash_values_kept(list(sys.argv[1:] if argv is None else argv))
     state = _State(debug=os.environ.get("PYBIN2IMG_DEBUG") == "1")
     try:
         cli.main(args=args, prog_name="pybin2img", standalone_mode=False, obj=state)
@@ -536,6 +536,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             state.debug,
         )
     sys.exit(0)
+
+
+def _dash_values_kept(args: list[str]) -> list[str]:
+    """click reads ``--smoke-test=--help`` as the bare flag followed by an option ``--help``:
+    an option whose value may be left out never takes one that starts with ``-``. A leading
+    space keeps it a value (these values are split with shlex, which drops the space)."""
+    optional = {s.flag for s in BUILD_SETTINGS if s.kind == "optional"}
+    kept: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":  # the app's own arguments
+            return [*kept, *args[i:]]
+        name, equals, value = arg.partition("=")
+        kept.append(f"{name}= {value}" if equals and name in optional and value[:1] == "-" else arg)
+    return kept
 
 
 def _fail(message: str, code: int, debug: bool, details: str | None = None) -> None:

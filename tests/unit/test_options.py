@@ -184,3 +184,19 @@ def test_trace_options(tmp_path: Path) -> None:
     assert _options(tmp_path, tag="x", trace="").trace == ""  # --trace with no ARGS
     with pytest.raises(UsageError, match="--trace-env '=v' must be KEY=VALUE"):
         _options(tmp_path, tag="x", trace="", trace_env=("=v",))
+
+
+def test_an_optional_value_may_start_with_a_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--smoke-test=--help` is the smoke test's arguments, not the flag and an option --help."""
+    app = tmp_path / "app.py"
+    app.write_text("print('hi')\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["build", str(app), "-t", "x", "-v", "--workdir", "rel", "--smoke-test=--name ci"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.strip().startswith("smoke-test"))
+    assert "--name ci" in line
+    assert "[flag]" in line
+    assert err.strip().splitlines()[-1].endswith("must be an absolute path")
