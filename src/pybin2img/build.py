@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
+from .compile.named import NamedModules
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
 from .compile.remotecache import remote_cache
@@ -78,6 +79,10 @@ class BuildResult:
     signatures: tuple[Signature, ...] = ()
     #: What ``--trace`` found and added.
     trace: Trace | None = None
+    #: Modules the app names in strings, compiled in (and a Django app's settings and apps).
+    named: NamedModules = field(default_factory=NamedModules)
+    #: Packages shipped as bytecode (``--bytecode``).
+    bytecode: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -119,6 +124,8 @@ class BuildResult:
             "sbom_attachment": self.sbom_attachment.to_json() if self.sbom_attachment else None,
             "signatures": [signature.to_json() for signature in self.signatures],
             "trace": self.trace.to_json() if self.trace else None,
+            "named_modules": self.named.as_metadata(),
+            "bytecode": list(self.bytecode),
             "timings": self.timings,
         }
 
@@ -156,6 +163,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     ):
         with log.stage("check") as stage:
             interpreter, target = prepare_compile(options, cache, log, remote)
+            for line in interpreter.named.describe():
+                log.detail(line)
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
@@ -320,6 +329,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         sbom_attachment=attachment,
         signatures=signatures,
         trace=trace,
+        named=interpreter.named,
+        bytecode=options.bytecode,
         timings=dict(log.timings),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,8 @@ class BuildOptions:
     #: ``SRC=DEST`` data files or directories shipped in /app (SRC absolute and existing, DEST
     #: relative to /app).
     include_data: tuple[str, ...] = ()
+    #: Packages shipped as bytecode rather than compiled to C (``--bytecode``).
+    bytecode: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.
@@ -288,6 +291,7 @@ def build_options(
         trace_env=tuple(f"{k}={v}" for k, v in _pairs(values["trace_env"], "--trace-env")),
         trace_timeout=values["trace_timeout"],
         include_data=_include_data(values["include_data"]),
+        bytecode=_bytecode(values["bytecode"]),
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
@@ -492,3 +496,25 @@ def _add_files(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"--add-file: {path} does not exist")
         checked.append((str(path), dest))
     return tuple(checked)
+
+
+#: Packages shipped as bytecode unless ``--bytecode`` says otherwise: large, never on an app's
+#: hot path, and most of a cold compile when present (pygments' 600 lexer and style modules,
+#: which rich and typer bring along).
+DEFAULT_BYTECODE = ("pygments",)
+
+
+def _bytecode(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--bytecode`` values: package names; ``none`` alone compiles everything; nothing given
+    means :data:`DEFAULT_BYTECODE`."""
+    if not values:
+        return DEFAULT_BYTECODE
+    if values == ("none",):
+        return ()
+    for value in values:
+        if value == "none" or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value):
+            raise UsageError(
+                f"--bytecode {value!r} must be a package name (pygments, django.contrib), "
+                "or `none` alone"
+            )
+    return tuple(dict.fromkeys(values))

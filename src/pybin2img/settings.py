@@ -237,6 +237,13 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         metavar="SRC=DEST",
         help="Data file or directory to ship with the app (DEST relative to /app).",
     ),
+    Setting(
+        name="bytecode",
+        kind="list",
+        metavar="PACKAGE",
+        help="Package shipped as bytecode instead of compiled to C: much faster builds, the "
+        "speed it has under CPython [default: pygments]; `none`: compile every package.",
+    ),
     Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
     Setting(
         name="smoke-test",

@@ -4,6 +4,9 @@ Prints JSON: its version, Nuitka's (and where Nuitka's ``__main__.py`` is), the 
 distributions (part of the compile cache key), its standard library's module names and its own
 ``sys.path``, where a ``-m`` module is, and whether the app's files parse and their module-level
 imports are installed and not the app's own files named like standard library modules.
+Then the modules the app names in strings (``"shop.settings"``, ``"app:app"``, INSTALLED_APPS,
+middleware classes), found in the app's own files and those they import, which Nuitka cannot
+follow; and for a Django app, its settings module and the packages and data of its apps.
 Standard library only: it runs under whichever Python the user builds with.
 """
 
@@ -12,6 +15,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import sys
 from importlib.metadata import distributions, version
 from typing import Any
@@ -52,6 +56,8 @@ def main() -> None:
     out["syntax_error"] = None
     out["stdlib_shadow"] = None
     out["missing_import"] = _check(sources, args["path"], out)
+    if out["syntax_error"] is None and out["stdlib_shadow"] is None:
+        out["named"] = _named_modules(sources, args)
     print(json.dumps(out))
 
 
@@ -107,6 +113,283 @@ def _check(sources: list[str], app_path: list[str], out: dict[str, Any]) -> dict
                 if not found and top != "__main__":
                     return {"file": path, "line": node.lineno, "module": top}
     return None
+
+
+#: A string that may name a module: ``pkg.mod``, ``pkg.mod.Class``, ``pkg.mod:attr``.
+_MODULE_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?")
+#: How many of the app's own files are read at most.
+_MAX_FILES = 2000
+#: Submodules and subpackages of a Django app that Django imports by name or finds by listing.
+_DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
+_DJANGO_PACKAGES = ("migrations", "templatetags", "management")
+_DJANGO_DATA = ("templates", "static")
+
+
+def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
+    """Modules the app's files name in strings, following the app's own modules (imported, or
+    named in strings) from ``sources``; plus what a Django app needs."""
+    app_roots = [
+        os.path.abspath(p) for p in args["path"] or ([args["cwd"]] if args["module"] else [])
+    ]
+    roots = app_roots + [p for p in sys.path if p not in app_roots]
+    own = _Own(app_roots)
+    modules: dict[str, dict[str, Any]] = {}
+    queue = list(dict.fromkeys(os.path.abspath(s) for s in sources))
+    scanned: set[str] = set()
+    django: dict[str, Any] = {
+        "used": False,
+        "settings": None,
+        "settings_at": None,
+        "configure": None,
+        "apps": [],
+    }
+
+    def name_string(value: str, file: str, line: int, *, follow: bool = True) -> str | None:
+        if not _MODULE_STRING.fullmatch(value) or value.startswith("__"):
+            return None
+        name, colon, _attr = value.partition(":")
+        found = _locate(name, roots)
+        if found is None and not colon and "." in name:
+            parent, _, last = name.rpartition(".")
+            # "pkg.mod.Class" or "pkg.mod.func": never "setup.py" or "json.dumps"
+            if "." in parent or last[:1].isupper():
+                found = _locate(parent, roots)
+                name = parent
+        if found is None:
+            return None
+        is_own = own.holds(found)
+        if not (colon or "." in name or is_own):
+            return None  # a bare word ("report", "json") names a module only if it is the app's
+        if found.origin and found.origin.endswith(".py") and is_own and follow:
+            queue.append(found.origin)
+        modules.setdefault(name, {"module": name, "file": file, "line": line})
+        return name
+
+    while queue and len(scanned) < _MAX_FILES:
+        path = queue.pop(0)
+        if path in scanned:
+            continue
+        scanned.add(path)
+        try:
+            with open(path, "rb") as f:
+                tree = ast.parse(f.read(), path)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for name in _imported(node, path):
+                    if name.split(".")[0] == "django":
+                        django["used"] = True
+                    found = _locate(name, roots)
+                    if found is not None and found.origin and own.holds(found):
+                        queue.append(found.origin)
+            elif isinstance(node, ast.Call):
+                _django_call(node, path, django)
+            elif isinstance(node, ast.Assign):
+                _django_assign(node, path, django)
+        for value, line in _strings(tree):
+            name_string(value, path, line)
+    for value in args.get("strings", ()):
+        name_string(value, "the image's arguments", 0)
+    result: dict[str, Any] = {"modules": sorted(modules.values(), key=lambda m: m["module"])}
+    result["django"] = _django(django, args, roots, own, modules) if django["used"] else None
+    result["scanned"] = len(scanned)
+    return result
+
+
+class _Own:
+    """Whether a module is one of the app's own files (under its import roots, not installed)."""
+
+    def __init__(self, app_roots: list[str]) -> None:
+        self.roots = [r.rstrip(os.sep) + os.sep for r in app_roots]
+        installed = {os.path.abspath(p).rstrip(os.sep) + os.sep for p in sys.path if p}
+        self.installed = [p for p in installed if p not in self.roots]
+
+    def holds(self, spec: Any) -> bool:
+        origin = spec.origin or next(iter(spec.submodule_search_locations or ()), None)
+        if not origin or not os.path.isabs(origin):
+            return False
+        origin = os.path.abspath(origin)
+        # The nearest enclosing directory decides: a venv inside the app's folder is installed.
+        root = max((len(r) for r in self.roots if origin.startswith(r)), default=0)
+        installed = max((len(p) for p in self.installed if origin.startswith(p)), default=0)
+        return root > 0 and root >= installed
+
+
+def _locate(name: str, roots: list[str]) -> Any:
+    """Where ``name`` is, found on the file system without importing anything."""
+    parts = name.split(".")
+    try:
+        if len(parts) == 1 and name in sys.builtin_module_names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(parts[0], roots)
+        for i in range(1, len(parts)):
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(
+                ".".join(parts[: i + 1]), list(spec.submodule_search_locations)
+            )
+    except (ImportError, ValueError, OSError):
+        return None
+    return spec
+
+
+def _imported(node: "ast.Import | ast.ImportFrom", path: str) -> list[str]:
+    """Absolute names of what an import statement imports (relative ones resolved by file)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level == 0:
+        base = node.module or ""
+    else:
+        # The file's package, found by its directories' __init__.py files.
+        parts: list[str] = []
+        directory = os.path.dirname(path)
+        while os.path.isfile(os.path.join(directory, "__init__.py")):
+            parts.insert(0, os.path.basename(directory))
+            directory = os.path.dirname(directory)
+        if node.level - 1 > len(parts) or not parts:
+            return []
+        parts = parts[: len(parts) - (node.level - 1)]
+        base = ".".join([*parts, *([node.module] if node.module else [])])
+    if not base:
+        return []
+    return [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
+
+
+def _strings(tree: ast.AST) -> list[tuple[str, int]]:
+    """String constants of a module, without docstrings and f-string parts."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                skip.add(id(body[0].value))
+        elif isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+    return [
+        (node.value, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and len(node.value) < 200
+    ]
+
+
+def _django_call(node: ast.Call, path: str, django: dict[str, Any]) -> None:
+    """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x")`` and ``settings.configure(...)``."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return
+    if (
+        func.attr == "setdefault"
+        and len(node.args) == 2
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+        and node.args[0].value == "DJANGO_SETTINGS_MODULE"  # type: ignore[attr-defined]
+        and django["settings"] is None
+    ):
+        django["settings"] = node.args[1].value  # type: ignore[attr-defined]
+        django["settings_at"] = f"{path}, line {node.lineno}"
+    elif (
+        func.attr == "configure"
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "settings"
+    ):
+        django["configure"] = f"{path}, line {node.lineno}"
+        for keyword in node.keywords:
+            if keyword.arg == "INSTALLED_APPS":
+                django["apps"] = _literal_strings(keyword.value)
+
+
+def _django_assign(node: ast.Assign, path: str, django: dict[str, Any]) -> None:
+    """``os.environ["DJANGO_SETTINGS_MODULE"] = "x"`` and a settings file's INSTALLED_APPS."""
+    for target in node.targets:
+        if (
+            isinstance(target, ast.Subscript)
+            and isinstance(target.slice, ast.Constant)
+            and target.slice.value == "DJANGO_SETTINGS_MODULE"
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            django["settings"] = node.value.value
+            django["settings_at"] = f"{path}, line {node.lineno}"
+        elif isinstance(target, ast.Name) and target.id == "INSTALLED_APPS":
+            django.setdefault("apps_by_file", {})[path] = _literal_strings(node.value)
+
+
+def _literal_strings(node: ast.AST) -> list[str]:
+    return [
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+def _django(
+    django: dict[str, Any],
+    args: dict[str, Any],
+    roots: list[str],
+    own: _Own,
+    modules: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """What a Django app needs: its settings module (for Nuitka's Django support), and for each
+    installed app its modules Django imports by name, its migrations, template tags and
+    management commands, and its templates and static files."""
+    settings = args.get("env", {}).get("DJANGO_SETTINGS_MODULE") or django["settings"]
+    out: dict[str, Any] = {
+        "settings": settings,
+        "settings_at": "--env" if args.get("env", {}).get("DJANGO_SETTINGS_MODULE") else None,
+        "error": None,
+        "packages": [],
+        "modules": [],
+        "data": [],
+    }
+    out["settings_at"] = out["settings_at"] or django["settings_at"]
+    apps: list[str] = list(django["apps"])
+    if settings:
+        spec = _locate(settings, roots)
+        if spec is None or not spec.origin:
+            out["error"] = (
+                f"the Django settings module {settings!r} (set at {out['settings_at']}) is not "
+                f"found from the app's directory or the installed packages"
+            )
+            return out
+        apps.extend(django.get("apps_by_file", {}).get(os.path.abspath(spec.origin), []))
+    elif not django["configure"]:
+        out["error"] = (
+            "the app uses Django, but its settings are not known at build time: set "
+            "DJANGO_SETTINGS_MODULE (os.environ.setdefault in the app, or --env "
+            "DJANGO_SETTINGS_MODULE=mysite.settings) or call settings.configure() in the app"
+        )
+        return out
+    for name in list(modules):
+        # A database engine ("django.db.backends.sqlite3"): Django imports its .base
+        if ".backends." in name and _locate(f"{name}.base", roots) is not None:
+            out["modules"].append(f"{name}.base")
+    for entry in dict.fromkeys(apps):
+        if not _MODULE_STRING.fullmatch(entry):
+            continue
+        package = entry
+        spec = _locate(package, roots)
+        while package and (spec is None or not spec.submodule_search_locations):
+            package = package.rpartition(".")[0]  # "shop.apps.ShopConfig" -> "shop"
+            spec = _locate(package, roots) if package else None
+        if spec is None:
+            continue
+        location = next(iter(spec.submodule_search_locations))
+        if own.holds(spec):
+            out["packages"].append(package)
+        else:
+            for sub in _DJANGO_MODULES:
+                if _locate(f"{package}.{sub}", roots) is not None:
+                    out["modules"].append(f"{package}.{sub}")
+            for sub in _DJANGO_PACKAGES:
+                if _locate(f"{package}.{sub}", roots) is not None:
+                    out["packages"].append(f"{package}.{sub}")
+        for data in _DJANGO_DATA:
+            if os.path.isdir(os.path.join(location, data)):
+                out["data"].append(
+                    [os.path.join(location, data), "/".join([*package.split("."), data])]
+                )
+    return out
 
 
 main()

@@ -49,6 +49,8 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
         interpreter.distributions,
         options.nuitka_args,
         options.include_data,
+        interpreter.named.nuitka_args(),
+        options.bytecode,
     )[:32]
 
 

@@ -203,6 +203,7 @@ def _run_nuitka(
     view = import_view(target, interpreter, workdir)
     for path in view.hidden:
         log.detail(f"not given to Nuitka: {path} (named like a standard library module)")
+
     argv = [
         *_no_aslr_prefix(),
         str(interpreter.executable),
@@ -217,6 +218,8 @@ def _run_nuitka(
         "--reproducible=yes",
         "--remove-output",
         *target.nuitka_args,
+        *interpreter.named.nuitka_args(),
+        *(f"--noinclude-custom-mode={package}:bytecode" for package in options.bytecode),
         *include_data_args(options.include_data),
         *options.nuitka_args,
         str(view.main),

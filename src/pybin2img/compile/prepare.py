@@ -48,6 +48,8 @@ def prepare_compile(
             module=app.module,
             cwd=app.path,
             import_path=(early.cwd, *early.pythonpath) if early else (),
+            strings=options.cmd,
+            env=options.env,
         )
 
     try:

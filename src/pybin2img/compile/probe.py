@@ -7,10 +7,11 @@ import json
 import os
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CompileError, UsageError
+from .named import NamedModules
 
 #: The program the build interpreter runs: a file, so that it is linted like the rest.
 _PROBE = Path(__file__).with_name("_probe_main.py")
@@ -41,6 +42,8 @@ class Interpreter:
     stdlib_modules: frozenset[str] = frozenset()
     #: File name endings it imports modules from (``.py``, ``.pyc``, ``.cpython-311-….so``).
     module_suffixes: tuple[str, ...] = (".py", ".pyc", ".so")
+    #: Modules the app names in strings (and a Django app's settings, apps and their files).
+    named: NamedModules = field(default_factory=NamedModules)
 
 
 def probe_interpreter(
@@ -50,10 +53,13 @@ def probe_interpreter(
     module: str | None = None,
     cwd: Path | None = None,
     import_path: Sequence[Path] = (),
+    strings: Sequence[str] = (),
+    env: Sequence[str] = (),
 ) -> Interpreter:
     """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
     errors and of module-level imports the interpreter cannot find (``import_path`` is where
-    the app's own modules are)."""
+    the app's own modules are), and the modules the app names in strings (its files, and
+    ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment)."""
     if not python.exists():
         raise UsageError(f"Python interpreter {python} does not exist")
     args = {
@@ -61,6 +67,8 @@ def probe_interpreter(
         "module": module,
         "cwd": str(cwd or Path.cwd()),
         "path": [str(p) for p in import_path],
+        "strings": list(strings),
+        "env": dict(item.partition("=")[::2] for item in env),
     }
     try:
         proc = subprocess.run(
@@ -96,6 +104,7 @@ def probe_interpreter(
         raise NuitkaMissingError(f"Nuitka is not installed for {python}")
     if module and not info["module_origin"]:
         raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
+    named = NamedModules.from_probe(info.get("named"))
     real = os.path.realpath(info["executable"])
     st = os.stat(real)
     return Interpreter(
@@ -109,4 +118,5 @@ def probe_interpreter(
         sys_path=tuple(info["path"]),
         stdlib_modules=frozenset(info["stdlib"]),
         module_suffixes=tuple(info["suffixes"]),
+        named=named,
     )

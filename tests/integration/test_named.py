@@ -1,0 +1,130 @@
+"""Modules an app names in strings: found by the probe in the build interpreter (no compile)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pybin2img.compile.probe import probe_interpreter
+from pybin2img.errors import CompileError
+
+pytestmark = pytest.mark.integration
+
+
+def _probe(app: Path, *, strings: tuple[str, ...] = (), env: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    return probe_interpreter(
+        Path(sys.executable),
+        [app],
+        cwd=app.parent,
+        import_path=[app.parent],
+        strings=strings,
+        env=env,
+    ).named
+
+
+def _modules(app: Path, **kwargs: tuple[str, ...]) -> set[str]:
+    return {n.module for n in _probe(app, **kwargs).modules}
+
+
+def test_module_app_strings_and_class_paths(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(
+        '"""Docstring naming logging.handlers and json: not an import."""\n'
+        "import json\n"
+        "CONFIG = {'class': 'logging.handlers.RotatingFileHandler', 'fmt': 'json'}\n"
+        "FILES = ['setup.py', 'data.json', 'report', 'json.dumps']\n"
+        "def serve():\n"
+        "    run('app:app', reload=False)\n"
+        "    return f'{json}.x'\n"
+    )
+    found = _modules(app)
+    assert found == {"app", "logging.handlers"}
+
+
+def test_own_modules_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    (tmp_path / "proj" / "conf.py").write_text("TASKS = ['proj.tasks', 'proj.missing']\n")
+    (tmp_path / "proj" / "tasks.py").write_text("HANDLER = 'xml.dom.minidom'\n")
+    app = tmp_path / "main.py"
+    app.write_text("from proj import conf\nprint(conf)\n")
+    assert _modules(app) == {"proj.tasks", "xml.dom.minidom"}
+    named = _probe(app)
+    where = {n.module: n.where for n in named.modules}
+    assert where["xml.dom.minidom"] == f"{tmp_path / 'proj' / 'tasks.py'}, line 1"
+    assert named.nuitka_args() == (
+        "--include-module=proj.tasks",
+        "--include-module=xml.dom.minidom",
+    )
+
+
+def test_image_arguments_are_read(tmp_path: Path) -> None:
+    (tmp_path / "web.py").write_text("app = object()\n")
+    app = tmp_path / "main.py"
+    app.write_text("import sys\n")
+    assert _modules(app, strings=("--bind", "web:app", "-k", "nothing.here")) == {"web"}
+
+
+def _fake_django(root: Path) -> None:
+    for package in (
+        "django",
+        "django/contrib",
+        "django/contrib/auth",
+        "django/contrib/auth/migrations",
+    ):
+        (root / package).mkdir(parents=True, exist_ok=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "django/contrib/auth/models.py").write_text("")
+    (root / "django/contrib/auth/templates").mkdir()
+
+
+def test_django_settings_module(tmp_path: Path) -> None:
+    _fake_django(tmp_path)
+    (tmp_path / "site_settings.py").write_text(
+        "INSTALLED_APPS = ['django.contrib.auth']\nROOT_URLCONF = 'site_urls'\n"
+    )
+    (tmp_path / "site_urls.py").write_text("urlpatterns = []\n")
+    app = tmp_path / "manage.py"
+    app.write_text(
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_settings')\n"
+        "import django\n"
+    )
+    named = _probe(app)
+    assert named.django_settings == "site_settings"
+    assert {"site_settings", "site_urls"} <= {n.module for n in named.modules}
+    args = named.nuitka_args()
+    assert "--module-parameter=django-settings-module=site_settings" in args
+    assert (
+        f"--include-data-dir={tmp_path}/django/contrib/auth/templates=django/contrib/auth/templates"
+        in args
+    )
+    # --env wins over the app's default
+    assert _probe(app, env=("DJANGO_SETTINGS_MODULE=site_urls",)).django_settings == "site_urls"
+
+
+def test_django_without_settings_fails_at_build_time(tmp_path: Path) -> None:
+    _fake_django(tmp_path)
+    app = tmp_path / "main.py"
+    app.write_text("import django\ndjango.setup()\n")
+    with pytest.raises(CompileError, match="DJANGO_SETTINGS_MODULE"):
+        _probe(app)
+    app.write_text(
+        "import os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'nowhere.settings'\nimport django\n"
+    )
+    with pytest.raises(CompileError, match=r"'nowhere\.settings'.*not found"):
+        _probe(app)
+
+
+def test_django_settings_configure(tmp_path: Path) -> None:
+    _fake_django(tmp_path)
+    app = tmp_path / "main.py"
+    app.write_text(
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth'])\n"
+    )
+    (tmp_path / "django" / "conf.py").write_text("")
+    named = _probe(app)
+    assert named.django_settings is None
+    assert "django.contrib.auth" in named.django_packages
