@@ -16,6 +16,7 @@ from .cache import Cache
 from .compile.named import NamedModules
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
+from .compile.profile import PackageTime
 from .compile.remotecache import remote_cache
 from .log import Log
 from .oci.baseimage import base_blobs, read_base
@@ -83,6 +84,8 @@ class BuildResult:
     named: NamedModules = field(default_factory=NamedModules)
     #: Packages shipped as bytecode (``--bytecode``).
     bytecode: tuple[str, ...] = ()
+    #: Where the compile's time went, by top-level package (from the compile that made the dist).
+    compile_profile: tuple[PackageTime, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -126,6 +129,7 @@ class BuildResult:
             "trace": self.trace.to_json() if self.trace else None,
             "named_modules": self.named.as_metadata(),
             "bytecode": list(self.bytecode),
+            "compile_profile": [row.to_json() for row in self.compile_profile[:20]],
             "timings": self.timings,
         }
 
@@ -331,6 +335,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         trace=trace,
         named=interpreter.named,
         bytecode=options.bytecode,
+        compile_profile=compiled.profile,
         timings=dict(log.timings),
     )
 

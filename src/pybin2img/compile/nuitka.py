@@ -29,6 +29,7 @@ from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
 from .probe import Interpreter
+from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
 from .strip import strip_libraries
 
@@ -52,6 +53,8 @@ class CompileResult:
     modules: frozenset[str] = frozenset()
     #: Names of the installed distributions the modules came from (``Flask``, ``numpy``).
     distributions: tuple[str, ...] = ()
+    #: Where the compile's time went, by top-level package (most first).
+    profile: tuple[PackageTime, ...] = ()
 
 
 def default_jobs() -> int:
@@ -109,6 +112,7 @@ def compile_app(
         from_cache_repo=from_repo,
         modules=frozenset(contents["modules"]),
         distributions=tuple(contents["distributions"]),
+        profile=tuple(PackageTime.from_json(row) for row in contents.get("profile", ())),
     )
 
 
@@ -131,16 +135,25 @@ def _compile_into_cache(
             raise
         raise full from exc
     strip_libraries(dist, target.binary_name, log)
-    sources, modules, distributions = _read_report(report, target.cwd)
+    sources, modules, distributions, times = _read_report(report, target.cwd)
+    for line in describe(times):
+        log.detail(line)
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
-        contents = {"modules": sorted(modules), "distributions": sorted(distributions)}
+        contents = {
+            "modules": sorted(modules),
+            "distributions": sorted(distributions),
+            "profile": [row.to_json() for row in times],
+        }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
     return entry_path(cache, key, sources)
 
 
-def _read_report(report: Path, cwd: Path) -> tuple[dict[str, str], set[str], set[str]]:
-    """From Nuitka's report: the files the dist was made from, its modules and distributions.
+def _read_report(
+    report: Path, cwd: Path
+) -> tuple[dict[str, str], set[str], set[str], list[PackageTime]]:
+    """From Nuitka's report: the files the dist was made from, its modules and distributions,
+    and where the time went.
 
     Files: the report names them with placeholders; ``${cwd}`` is the directory Nuitka ran in
     (the app's), ``${sys.prefix}`` and friends the interpreter's tree, which the compile key
@@ -173,7 +186,7 @@ def _read_report(report: Path, cwd: Path) -> tuple[dict[str, str], set[str], set
                 sources[str(path)] = file_digest(path)
     if not sources:
         raise CompileError(f"Nuitka's report {report} names no source file of the app")
-    return sources, modules, distributions
+    return sources, modules, distributions, profile(root.iter("module"))
 
 
 def _run_nuitka(
