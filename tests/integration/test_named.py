@@ -128,3 +128,16 @@ def test_django_settings_configure(tmp_path: Path) -> None:
     named = _probe(app)
     assert named.django_settings is None
     assert "django.contrib.auth" in named.django_packages
+
+
+def test_gunicorn_workers_named_inside_gunicorn(tmp_path: Path) -> None:
+    for package in ("gunicorn", "gunicorn/workers"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "gunicorn" / "workers" / "sync.py").write_text("")
+    (tmp_path / "gunicorn" / "glogging.py").write_text("")
+    (tmp_path / "wsgi.py").write_text("def app(environ, start_response): ...\n")
+    app = tmp_path / "main.py"
+    app.write_text("from gunicorn.app.base import BaseApplication\n")
+    found = _modules(app, strings=("wsgi:app", "-k", "gunicorn.workers.sync.SyncWorker"))
+    assert found == {"wsgi", "gunicorn.workers.sync", "gunicorn.glogging"}

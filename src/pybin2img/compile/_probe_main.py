@@ -123,6 +123,16 @@ _MAX_FILES = 2000
 _DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
 _DJANGO_PACKAGES = ("migrations", "templatetags", "management")
 _DJANGO_DATA = ("templates", "static")
+#: Modules that installed packages name in strings of their own, which no package configuration
+#: of Nuitka's covers: added when the app imports (or runs with -m) the package.
+_LIBRARY_STRINGS = {
+    "gunicorn": (
+        "gunicorn.app.wsgiapp",
+        "gunicorn.glogging",
+        "gunicorn.workers.sync",
+        "gunicorn.workers.gthread",
+    ),
+}
 
 
 def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +146,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
     modules: dict[str, dict[str, Any]] = {}
     queue = list(dict.fromkeys(os.path.abspath(s) for s in sources))
     scanned: set[str] = set()
+    imported: set[str] = {args["module"].split(".")[0]} if args["module"] else set()
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -178,8 +189,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for name in _imported(node, path):
-                    if name.split(".")[0] == "django":
-                        django["used"] = True
+                    imported.add(name.split(".")[0])
                     found = _locate(name, roots)
                     if found is not None and found.origin and own.holds(found):
                         queue.append(found.origin)
@@ -191,6 +201,13 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
             name_string(value, path, line)
     for value in args.get("strings", ()):
         name_string(value, "the image's arguments", 0)
+    for package, names in _LIBRARY_STRINGS.items():
+        if package in imported:
+            for name in names:
+                if _locate(name, roots) is not None:
+                    where = f"named inside {package}"
+                    modules.setdefault(name, {"module": name, "file": where, "line": 0})
+    django["used"] = "django" in imported and _locate("django", roots) is not None
     result: dict[str, Any] = {"modules": sorted(modules.values(), key=lambda m: m["module"])}
     result["django"] = _django(django, args, roots, own, modules) if django["used"] else None
     result["scanned"] = len(scanned)
