@@ -22,7 +22,7 @@ import pytest
 
 from pybin2img.errors import EngineError, SmokeTestError
 from pybin2img.log import Log
-from pybin2img.ship.smoke import run_smoke_test, smoke_test
+from pybin2img.ship.smoke import FAILURE_PATTERNS, run_smoke_test, smoke_test
 
 IMAGE_ID = "sha256:" + "ab" * 32
 CONTAINER = "c0ffee"
@@ -225,3 +225,15 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
     assert stub.seen.count(f"POST /containers/{CONTAINER}/start") == started
     run_smoke_test(options(""), written, Log(verbosity=-1))  # type: ignore[arg-type]
     assert stub.seen.count(f"POST /containers/{CONTAINER}/start") == started + 1
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        'ERROR:    Error loading ASGI app. Could not import module "app".',
+        "ImportError: failed to find libmagic.  Check your installation",
+        "failed to find libmagic",
+    ],
+)
+def test_failure_patterns_of_frameworks(output: str) -> None:
+    assert FAILURE_PATTERNS.search(output)

@@ -123,6 +123,15 @@ _MAX_FILES = 2000
 _DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
 _DJANGO_PACKAGES = ("migrations", "templatetags", "management")
 _DJANGO_DATA = ("templates", "static")
+#: Modules of installed packages whose strings name modules the package imports by name (its
+#: default settings), read like the app's files when the app imports the package.
+_LIBRARY_FILES = {
+    "django": (
+        "django.conf.global_settings",
+        "django.utils.log",
+        "django.db.backends.base.operations",
+    ),
+}
 #: Modules that installed packages name in strings of their own, which no package configuration
 #: of Nuitka's covers: added when the app imports (or runs with -m) the package.
 _LIBRARY_STRINGS = {
@@ -201,6 +210,23 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
             name_string(value, path, line)
     for value in args.get("strings", ()):
         name_string(value, "the image's arguments", 0)
+    library_files = [
+        name for package, names in _LIBRARY_FILES.items() if package in imported for name in names
+    ]
+    # A Django database engine names its SQL compiler in its operations module.
+    library_files += [f"{m}.operations" for m in list(modules) if ".db.backends." in m]
+    for name in library_files:
+        spec = _locate(name, roots)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        try:
+            with open(spec.origin, "rb") as f:
+                tree = ast.parse(f.read(), spec.origin)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for value, line in _strings(tree):
+            if not re.search(r"\.tests?\b|\.testing\b", value):  # TEST_RUNNER: not shipped
+                name_string(value, spec.origin, line, follow=False)
     for package, names in _LIBRARY_STRINGS.items():
         if package in imported:
             for name in names:
@@ -360,7 +386,8 @@ def _django(
         "data": [],
     }
     out["settings_at"] = out["settings_at"] or django["settings_at"]
-    apps: list[str] = list(django["apps"])
+    # Django's own templates (form widgets and errors, error pages) are found like apps' ones.
+    apps: list[str] = ["django.forms", "django.views", *django["apps"]]
     if settings:
         spec = _locate(settings, roots)
         if spec is None or not spec.origin:

@@ -43,6 +43,8 @@ FAILURE_PATTERNS = re.compile(
     r"ModuleNotFoundError|ImportError|No module named|cannot open shared object file"
     r"|error while loading shared libraries|failed unexpectedly despite"
     r"|RequestsDependencyWarning|Fatal Python error|Segmentation fault"
+    # uvicorn's and python-magic-like "module:app" and ctypes library lookups
+    r"|Could not import module|failed to find lib[\w.+-]+"
 )
 _TAIL = 15
 #: Exit codes of a process killed by SIGILL, SIGABRT, SIGBUS, SIGFPE or SIGSEGV (as the engine,
@@ -324,9 +326,16 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
             if rootless
             else '--setuid="$uid" --setgid="$gid"'
         )
+        # The image's volumes (/tmp) are writable, as the engine's anonymous volumes are.
+        volumes = "".join(
+            f'mount -t tmpfs -o mode=1777 tmpfs "$1"{shlex.quote(volume)}; '
+            for volume in sorted(run.get("Volumes") or {})
+            if volume.startswith("/") and (root / volume.lstrip("/")).is_dir()
+        )
         script = (
             'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
             'mount -o remount,bind,ro "$1"; mount -t proc proc "$1/proc"; '
+            f"{volumes}"
             'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
             f'exec unshare {"--user " if rootless else ""}--root="$root" --wd="$wd" {become} "$@"'
         )
