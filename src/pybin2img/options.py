@@ -498,10 +498,12 @@ def _add_files(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(checked)
 
 
-#: Packages shipped as bytecode unless ``--bytecode`` says otherwise: large, never on an app's
-#: hot path, and most of a cold compile when present (pygments' 600 lexer and style modules,
-#: which rich and typer bring along).
-DEFAULT_BYTECODE = ("pygments",)
+#: Packages shipped as bytecode unless ``--bytecode`` says otherwise: large, most of a cold
+#: compile when present, and running as they do under CPython costs the app nothing it would
+#: notice: pygments (600 lexer and style modules that rich and typer bring along) and Django
+#: (450 modules; as bytecode, the corpus' Django image is 16 MB instead of 25 MB). The
+#: app's own code, Django apps included, is always compiled.
+DEFAULT_BYTECODE = ("pygments", "django")
 
 
 def _bytecode(values: tuple[str, ...]) -> tuple[str, ...]:
