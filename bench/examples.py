@@ -2,9 +2,11 @@
 
 Each example is built with an empty ``PYBIN2IMG_CACHE_DIR`` (no build environment, no Nuitka or
 ccache files, no compiled dist, no layer blobs): the time a first build on a fresh machine takes.
-Prints the table the README shows and writes build/bench/examples.json.
+Prints the table the README shows and writes build/bench/examples.json. With ``--baseline``,
+each one is also built cold with ``--bytecode none`` (every package compiled to C, as before
+pybin2img shipped pygments as bytecode), and the ratio of the two build times is printed.
 
-    .venv/bin/python bench/examples.py [--only hello,web]
+    .venv/bin/python bench/examples.py [--only hello,web] [--baseline]
 """
 
 from __future__ import annotations
@@ -42,17 +44,54 @@ CORPUS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("-r", "numeric/requirements.txt"),
         "numpy with its bundled OpenBLAS ($ORIGIN RPATH)",
     ),
+    "filetype": (
+        "filetype/filetype.py",
+        ("--trace",),
+        "libmagic loaded through ctypes.util.find_library, and its database: found by --trace",
+    ),
+    "cli": (
+        "cli/cli.py",
+        ("-r", "cli/requirements.txt"),
+        "typer + rich: help, tables, pygments highlighting (pygments shipped as bytecode)",
+    ),
+    "fastapi": (
+        "fastapi/app.py",
+        ("-r", "fastapi/requirements.txt", "--port", "8080"),
+        'FastAPI + pydantic served by uvicorn.run("app:app"): a module named in a string',
+    ),
+    "django": (
+        "django/server.py",
+        ("-r", "django/requirements.txt"),
+        "Django: settings module, INSTALLED_APPS, migrations, admin templates and static files",
+    ),
+    "pandas": (
+        "pandas/sales.py",
+        ("-r", "pandas/requirements.txt"),
+        "pandas: CSV, groupby, pivot, resampling in Europe/Paris (tzdata)",
+    ),
+    "db": (
+        "db/store.py",
+        ("-r", "db/requirements.txt"),
+        "SQLAlchemy ORM, dialects by URL; psycopg2-binary's bundled libpq",
+    ),
+    "onnx": (
+        "onnx/infer.py",
+        ("-r", "onnx/requirements.txt", "--include-data", "onnx/model.onnx=model.onnx"),
+        "ONNX Runtime (C++, libstdc++) running a model shipped as a data file",
+    ),
 }
 
 
-def build(name: str, scratch: Path) -> dict[str, object]:
+def build(name: str, scratch: Path, *more: str) -> dict[str, object]:
     app, extra, exercises = CORPUS[name]
-    cache = scratch / f"cache-{name}"
-    meta = scratch / f"{name}.json"
-    args = [str(EXAMPLES / a) if a.endswith(".txt") else a for a in extra]
+    label = name + ("-baseline" if more else "")
+    cache = scratch / f"cache-{label}"
+    meta = scratch / f"{label}.json"
+    args = [str(EXAMPLES / a) if "/" in a and not a.startswith("-") else a for a in extra]
+    args += more
     argv = [
         sys.executable, "-m", "pybin2img", "build", str(EXAMPLES / app),
-        "-t", f"pybin2img-bench/{name}:cold", "-o", str(scratch / f"{name}.tar"),
+        "-t", f"pybin2img-bench/{name}:cold", "-o", str(scratch / f"{label}.tar"),
         "--metadata-file", str(meta), "-q", *args,
     ]  # fmt: skip
     start = time.monotonic()
@@ -92,16 +131,31 @@ def table(rows: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated examples (default: all)")
-    names = parser.parse_args().only
-    chosen = names.split(",") if names else list(CORPUS)
+    parser.add_argument(
+        "--baseline", action="store_true", help="also build each with --bytecode none"
+    )
+    options = parser.parse_args()
+    chosen = options.only.split(",") if options.only else list(CORPUS)
     rows = []
+    baselines = []
     with tempfile.TemporaryDirectory(prefix="pybin2img-examples-") as tmp:
         for name in chosen:
             print(f"building {name} cold ...", file=sys.stderr, flush=True)
             rows.append(build(name, Path(tmp)))
+            if options.baseline:
+                print(f"building {name} cold with --bytecode none ...", file=sys.stderr)
+                baselines.append(build(name, Path(tmp), "--bytecode", "none"))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "examples.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (OUT / "examples.json").write_text(json.dumps(rows + baselines, indent=2) + "\n")
     print(table(rows))
+    if baselines:
+        print("\n| example | cold build | with --bytecode none | ratio |\n|---|---|---|---|")
+        for row, base in zip(rows, baselines, strict=True):
+            ratio = float(row["cold_build_seconds"]) / float(base["cold_build_seconds"])  # type: ignore[arg-type]
+            print(
+                f"| `{row['example']}` | {row['cold_build_seconds']} s "
+                f"| {base['cold_build_seconds']} s | {ratio:.2f} |"
+            )
 
 
 if __name__ == "__main__":
