@@ -110,6 +110,7 @@ def build(name: str, scratch: Path, *more: str) -> dict[str, object]:
         "cold_build_seconds": round(seconds, 1),
         "compile_seconds": result["timings"].get("compile"),
         "layers": len(result["layers"]),
+        "compile_profile": result.get("compile_profile", [])[:6],
         "exercises": exercises,
     }
 
