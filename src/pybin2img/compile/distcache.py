@@ -49,7 +49,7 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
         interpreter.distributions,
         options.nuitka_args,
         options.include_data,
-        interpreter.named.nuitka_args(),
+        interpreter.named.cache_key(),
         options.bytecode,
     )[:32]
 

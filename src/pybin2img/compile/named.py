@@ -74,6 +74,14 @@ class NamedModules:
             args.append(f"--module-parameter=django-settings-module={self.django_settings}")
         return tuple(args)
 
+    def cache_key(self) -> tuple[str, ...]:
+        """:meth:`nuitka_args` without host paths (the files themselves are hashed as the
+        dist's sources), so that a dist is found again from another cache directory."""
+        return tuple(
+            arg.rpartition("=")[2] if arg.startswith("--include-data-dir=") else arg
+            for arg in self.nuitka_args()
+        )
+
     def describe(self) -> list[str]:
         """One line per thing added, for ``-v``."""
         lines = [f"named in a string: {n.module} ({n.where})" for n in self.modules]
