@@ -242,7 +242,7 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         kind="list",
         metavar="PACKAGE",
         help="Package shipped as bytecode instead of compiled to C: much faster builds, the "
-        "speed it has under CPython [default: pygments, django]; `none`: compile every package.",
+        "speed it has under CPython [default: pygments, django, pydantic]; `none`: compile all.",
     ),
     Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
     Setting(
