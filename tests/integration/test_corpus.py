@@ -27,7 +27,8 @@ STACKS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "cli": (EXAMPLES / "cli" / "cli.py", ("--smoke-test=report",)),
     "fastapi": (EXAMPLES / "fastapi" / "app.py", ("--port", "8080", "--smoke-test")),
     "django": (EXAMPLES / "django" / "server.py", ("--smoke-test=check",)),
-    # pandas and numpy compiled to C are 12 minutes of a cold build on 2 CPUs (README):
+    # pandas and numpy compiled to C are 12 CPU-minutes of C compile, 9 minutes of a cold
+    # build on 2 CPUs with Nuitka's passes (README):
     # the corpus ships them as bytecode, as a CI job that wants fast cold builds would.
     "pandas": (
         EXAMPLES / "pandas" / "sales.py",
