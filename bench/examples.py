@@ -71,7 +71,7 @@ CORPUS: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "db": (
         "db/store.py",
-        ("-r", "db/requirements.txt"),
+        ("-r", "db/requirements.txt", "--bytecode", "sqlalchemy"),
         "SQLAlchemy ORM, dialects by URL; psycopg2-binary's bundled libpq",
     ),
     "onnx": (
