@@ -141,3 +141,22 @@ def test_gunicorn_workers_named_inside_gunicorn(tmp_path: Path) -> None:
     app.write_text("from gunicorn.app.base import BaseApplication\n")
     found = _modules(app, strings=("wsgi:app", "-k", "gunicorn.workers.sync.SyncWorker"))
     assert found == {"wsgi", "gunicorn.workers.sync", "gunicorn.glogging"}
+
+
+def test_django_settings_split_over_files(tmp_path: Path) -> None:
+    _fake_django(tmp_path)
+    (tmp_path / "django/contrib/admin").mkdir()
+    (tmp_path / "django/contrib/admin/__init__.py").write_text("")
+    (tmp_path / "django/contrib/admin/templates").mkdir()
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "__init__.py").write_text("")
+    (tmp_path / "conf" / "base.py").write_text("INSTALLED_APPS = ['django.contrib.auth']\n")
+    (tmp_path / "conf" / "prod.py").write_text(
+        "from .base import *\nINSTALLED_APPS += ['django.contrib.admin']\n"
+    )
+    app = tmp_path / "manage.py"
+    app.write_text(
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'conf.prod')\nimport django\n"
+    )
+    data = {dest for _, dest in _probe(app).django_data}
+    assert data == {"django/contrib/auth/templates", "django/contrib/admin/templates"}

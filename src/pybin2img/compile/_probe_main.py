@@ -204,7 +204,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
                         queue.append(found.origin)
             elif isinstance(node, ast.Call):
                 _django_call(node, path, django)
-            elif isinstance(node, ast.Assign):
+            elif isinstance(node, (ast.Assign, ast.AugAssign)):
                 _django_assign(node, path, django)
         for value, line in _strings(tree):
             name_string(value, path, line)
@@ -344,9 +344,9 @@ def _django_call(node: ast.Call, path: str, django: dict[str, Any]) -> None:
                 django["apps"] = _literal_strings(keyword.value)
 
 
-def _django_assign(node: ast.Assign, path: str, django: dict[str, Any]) -> None:
-    """``os.environ["DJANGO_SETTINGS_MODULE"] = "x"`` and a settings file's INSTALLED_APPS."""
-    for target in node.targets:
+def _django_assign(node: ast.Assign | ast.AugAssign, path: str, django: dict[str, Any]) -> None:
+    """``os.environ["DJANGO_SETTINGS_MODULE"] = "x"`` and INSTALLED_APPS (``=`` or ``+=``)."""
+    for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
         if (
             isinstance(target, ast.Subscript)
             and isinstance(target.slice, ast.Constant)
@@ -357,7 +357,9 @@ def _django_assign(node: ast.Assign, path: str, django: dict[str, Any]) -> None:
             django["settings"] = node.value.value
             django["settings_at"] = f"{path}, line {node.lineno}"
         elif isinstance(target, ast.Name) and target.id == "INSTALLED_APPS":
-            django.setdefault("apps_by_file", {})[path] = _literal_strings(node.value)
+            django.setdefault("apps_by_file", {}).setdefault(path, []).extend(
+                _literal_strings(node.value)
+            )
 
 
 def _literal_strings(node: ast.AST) -> list[str]:
@@ -396,7 +398,10 @@ def _django(
                 f"found from the app's directory or the installed packages"
             )
             return out
-        apps.extend(django.get("apps_by_file", {}).get(os.path.abspath(spec.origin), []))
+        # The settings module's INSTALLED_APPS, and those of the app's files it builds on
+        # ("from .base import *"): every INSTALLED_APPS of the app's own files.
+        for found in django.get("apps_by_file", {}).values():
+            apps.extend(found)
     elif not django["configure"]:
         out["error"] = (
             "the app uses Django, but its settings are not known at build time: set "
