@@ -200,3 +200,13 @@ def test_an_optional_value_may_start_with_a_dash(
     assert "--name ci" in line
     assert "[flag]" in line
     assert err.strip().splitlines()[-1].endswith("must be an absolute path")
+
+
+def test_bytecode_packages(tmp_path: Path) -> None:
+    assert _options(tmp_path, tag="x").bytecode == ("pygments", "django", "pydantic")
+    assert _options(tmp_path, tag="x", bytecode=("none",)).bytecode == ()
+    given = _options(tmp_path, tag="x", bytecode=("pandas", "numpy", "pandas"))
+    assert given.bytecode == ("pandas", "numpy")  # replaces the default list
+    for bad in (("pandas", "none"), ("a-b",)):
+        with pytest.raises(UsageError, match="--bytecode"):
+            _options(tmp_path, tag="x", bytecode=bad)

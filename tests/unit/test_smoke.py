@@ -237,3 +237,16 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
 )
 def test_failure_patterns_of_frameworks(output: str) -> None:
     assert FAILURE_PATTERNS.search(output)
+
+
+def test_a_volume_is_mounted_only_inside_the_image_root(tmp_path: Path) -> None:
+    from pybin2img.ship.smoke import _directory_inside
+
+    root = tmp_path / "rootfs"
+    (root / "tmp").mkdir(parents=True)
+    (root / "data").symlink_to(tmp_path)  # leads out of the root
+    (root / "cache").symlink_to("tmp")  # stays inside
+    assert _directory_inside(root, "/tmp")
+    assert _directory_inside(root, "/cache")
+    assert not _directory_inside(root, "/data")
+    assert not _directory_inside(root, "/missing")

@@ -330,7 +330,7 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
         volumes = "".join(
             f'mount -t tmpfs -o mode=1777 tmpfs "$1"{shlex.quote(volume)}; '
             for volume in sorted(run.get("Volumes") or {})
-            if volume.startswith("/") and (root / volume.lstrip("/")).is_dir()
+            if volume.startswith("/") and _directory_inside(root, volume)
         )
         script = (
             'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
@@ -371,6 +371,14 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
     return SmokeResult(
         where="private namespaces", exit_code=proc.returncode, output=proc.stdout + proc.stderr
     )
+
+
+def _directory_inside(root: Path, path: str) -> bool:
+    """Whether ``path`` of the image is a directory in ``root`` itself, not through a link
+    that leads out of it (a mount there must not land on the build machine's files)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(root / path.lstrip("/"))
+    return os.path.commonpath([real_root, real]) == real_root and os.path.isdir(real)
 
 
 def _extract(tarball: Path, root: Path) -> dict[str, Any]:
