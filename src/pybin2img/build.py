@@ -169,6 +169,12 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             interpreter, target = prepare_compile(options, cache, log, remote)
             for line in interpreter.named.describe():
                 log.detail(line)
+            if interpreter.named.error:
+                log.warning(
+                    "the app's files could not all be read for modules named in strings "
+                    f"({interpreter.named.error}); those not found must be given with "
+                    "--nuitka-arg=--include-module=NAME"
+                )
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )

@@ -57,7 +57,10 @@ def main() -> None:
     out["stdlib_shadow"] = None
     out["missing_import"] = _check(sources, args["path"], out)
     if out["syntax_error"] is None and out["stdlib_shadow"] is None:
-        out["named"] = _named_modules(sources, args)
+        try:
+            out["named"] = _named_modules(sources, args)
+        except Exception as exc:  # noqa: BLE001 - the compile goes on without the strings
+            out["named"] = {"modules": [], "error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(out))
 
 

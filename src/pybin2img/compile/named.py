@@ -39,6 +39,8 @@ class NamedModules:
     django_data: tuple[tuple[str, str], ...] = ()
     #: How many of the app's files were read.
     scanned: int = 0
+    #: Why reading them stopped early, if it did (the compile goes on without the strings).
+    error: str | None = None
 
     @classmethod
     def from_probe(cls, named: Mapping[str, Any] | None) -> NamedModules:
@@ -62,6 +64,7 @@ class NamedModules:
             django_packages=tuple(sorted(set(django.get("packages", ())))),
             django_data=tuple(sorted({(src, dest) for src, dest in django.get("data", ())})),
             scanned=int(named.get("scanned", 0)),
+            error=named.get("error"),
         )
 
     def nuitka_args(self) -> tuple[str, ...]:
