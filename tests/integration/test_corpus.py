@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import EXAMPLES, RUN_ID, docker, pybin2img
-from tests.integration.test_examples import LOCKED, Example, _free_port, _get, _host
+from tests.integration.conftest import EXAMPLES, RUN_ID, docker
+from tests.integration.test_examples import LOCKED, Example, _build, _free_port, _get, _host
 
 pytestmark = pytest.mark.integration
 
-#: name -> (app, extra build arguments)
+#: name -> (app, extra build arguments ending with the smoke test flag)
 STACKS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "cli": (EXAMPLES / "cli" / "cli.py", ("--smoke-test=report",)),
     "fastapi": (EXAMPLES / "fastapi" / "app.py", ("--port", "8080", "--smoke-test")),
@@ -56,24 +56,10 @@ def stack(corpus_images: dict[str, Example], build_dir: Path) -> Any:
     def build(name: str) -> Example:
         if name not in corpus_images:
             app, extra = STACKS[name]
-            reference = f"pybin2img-test/corpus-{name}:{RUN_ID}"
-            tarball = build_dir / f"corpus-{name}.tar"
-            meta = build_dir / f"corpus-{name}.json"
-            pybin2img(
-                "build",
-                str(app),
-                "-t",
-                reference,
-                "-o",
-                str(tarball),
-                "--load",
-                "-r",
-                str(app.parent / "requirements.txt"),
-                "--metadata-file",
-                str(meta),
-                *extra,
+            requirements = str(app.parent / "requirements.txt")
+            corpus_images[name] = _build(
+                f"corpus-{name}", app, build_dir, "-r", requirements, *extra[:-1], smoke=extra[-1]
             )
-            corpus_images[name] = Example(reference, tarball, json.loads(meta.read_text()))
         return corpus_images[name]
 
     return build

@@ -36,7 +36,9 @@ class Example:
         return str(self.metadata["python"]["executable"])
 
 
-def _build(name: str, app: Path, build_dir: Path, *extra: str) -> Example:
+def _build(
+    name: str, app: Path, build_dir: Path, *extra: str, smoke: str = "--smoke-test"
+) -> Example:
     reference = f"pybin2img-test/{name}:{RUN_ID}"
     tarball = build_dir / f"{name}.tar"
     meta = build_dir / f"{name}.json"
@@ -48,7 +50,7 @@ def _build(name: str, app: Path, build_dir: Path, *extra: str) -> Example:
         "-o",
         str(tarball),
         "--load",
-        "--smoke-test",
+        smoke,
         "--metadata-file",
         str(meta),
         *extra,
