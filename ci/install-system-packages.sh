@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Install the Debian packages that pybin2img's build, demo and tests need.
-# Idempotent: packages already present are not fetched again.
+# Install the Debian packages that pybin2img's builds, demo and tests need, on Debian 12 or 13
+# (and Ubuntu, sid).
+#
+#   ci/install-system-packages.sh              everything `make test` needs
+#   ci/install-system-packages.sh build        only what a default pybin2img build needs
+#   ci/install-system-packages.sh --list SET   print SET's package names (build, python, test)
+#
+# Idempotent: a package counts as present when it is installed, or when an installed package
+# provides it (Debian 13 renamed libraries for 64-bit time: libmagic1 is provided by
+# libmagic1t64), so a second run installs nothing and needs no root.
 set -euo pipefail
 
-packages=(
-  # compile step (Nuitka)
-  gcc patchelf ccache python3-dev python3-venv git netbase
-  # the init images get as PID 1 (its static build, /usr/bin/tini-static)
-  tini
+# What a default build needs on any build machine: the C compiler and ELF editor Nuitka needs,
+# ccache for fast rebuilds, and tini, the image's init. ci/github-release.yml installs the same
+# (a test checks that they agree).
+build=(gcc patchelf ccache tini ca-certificates)
+# Debian's own python3 as the build interpreter: its headers, and venv for build environments.
+python=(python3-dev python3-venv)
+# The test suite's real components and second opinions.
+test=(
+  git netbase
   # --trace records what the app opens; libmagic is what the trace test's app dlopens
   strace libmagic1
   # engines and second opinions on the image format
@@ -17,31 +29,55 @@ packages=(
   # ccache's remote storage for the CI-cache tests (ci/start-redis.sh)
   redis-server
   # helpers used by the scripts
-  ca-certificates curl iproute2 util-linux openssl
-  # benchmark baseline: a Debian minbase root with python3 (bench/images.py)
+  curl iproute2 util-linux openssl
+  # other Debian releases' roots (3.13, 3.14 legs) and the slim-Python benchmark baseline
   debootstrap
 )
 
+if [ "${1:-}" = "--list" ]; then
+  case "${2:-}" in
+    build) printf '%s\n' "${build[@]}" ;;
+    python) printf '%s\n' "${python[@]}" ;;
+    test) printf '%s\n' "${test[@]}" ;;
+    *) echo "ci/install-system-packages: --list build|python|test" >&2; exit 2 ;;
+  esac
+  exit 0
+fi
+case "${1:-all}" in
+  all) packages=("${build[@]}" "${python[@]}" "${test[@]}") ;;
+  build) packages=("${build[@]}" "${python[@]}") ;;
+  *) echo "ci/install-system-packages: unknown set ${1} (all, build)" >&2; exit 2 ;;
+esac
+
+# Installed packages and everything they provide, one name a line.
+present=$(dpkg-query -W -f='${Status}|${Package}, ${Provides}\n' 2>/dev/null |
+  sed -n 's/^install ok installed|//p' | tr ',' '\n' | sed 's/^ *//; s/ .*//' | sort -u)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  grep -qxF "$p" <<<"$present" || missing+=("$p")
 done
+# Debian 13's docker.io has no client: it is in docker-cli (only recommended). An engine that
+# answers needs no client, but the tests' helpers and `make demo` run `docker`.
+needs_cli=0
+if [ "${1:-all}" = all ] && ! command -v docker >/dev/null; then needs_cli=1; fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ "$needs_cli" = 0 ]; then
   echo "ci/install-system-packages: all present" >&2
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ci/install-system-packages: need root to install: ${missing[*]}" >&2
+  what="${missing[*]}"
+  [ "$needs_cli" = 1 ] && what="${what:+$what, }a docker client (docker-cli)"
+  echo "ci/install-system-packages: need root to install: $what" >&2
   exit 1
 fi
 
-echo "ci/install-system-packages: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# The registry's postinst starts a service; keep it from binding 0.0.0.0 on machines without
-# systemd by not starting services from maintainer scripts at all.
+# The registry's and the engine's postinst start services; keep them from binding 0.0.0.0 (or
+# starting at all) on machines without systemd by not starting services from maintainer
+# scripts.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
@@ -50,4 +86,11 @@ if [ ! -e "$policy" ]; then
   created_policy=1
 fi
 trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ci/install-system-packages: installing ${missing[*]}" >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+if [ "${1:-all}" = all ] && ! command -v docker >/dev/null && apt-cache show docker-cli >/dev/null 2>&1; then
+  echo "ci/install-system-packages: installing docker-cli (the docker client)" >&2
+  apt-get install -y -qq --no-install-recommends docker-cli >&2
+fi

@@ -26,7 +26,7 @@ from .oci.inspection import size_report
 from .oci.write import commit_output, pending_output, write_atomically, write_image
 from .options import BASES, BuildOptions, check_output
 from .plan.dpkg import system_packages
-from .plan.host import probe_host
+from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import add_records
 from .plan.planner import elf_roots, plan_image, staged_view
@@ -35,6 +35,7 @@ from .plan.sbom import compiled_distributions, sbom_maker, sbom_path
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
+from .resolve.elf import read_elf
 from .resolve.fsview import HostView
 from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
@@ -205,6 +206,12 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
         with log.stage("resolve") as stage:
             roots = elf_roots(compiled.dist_dir, compiled.binary)
+            # A dynamic tini is resolved with the app: it needs the libc the image holds anyway.
+            tini = (
+                find_tini(read_elf(str(compiled.binary)).interpreter)
+                if options.init == "tini"
+                else None
+            )
             closure = resolve_closure(
                 [str(r) for r in roots],
                 HostView("/"),
@@ -212,6 +219,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 extra_libs=(
                     *options.extra_libs,
                     *(lib.path for lib in (trace.libraries if trace else ())),
+                    *([tini] if tini and not is_static_program(tini) else []),
                 ),
             )
             dist = str(compiled.dist_dir) + "/"
@@ -227,7 +235,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
 
         with log.stage("plan") as stage:
-            host = probe_host(closure)
+            host = probe_host(closure, tini=tini)
             plan = plan_image(
                 base=options.base,
                 dist_dir=compiled.dist_dir,

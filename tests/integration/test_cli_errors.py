@@ -24,6 +24,7 @@ import pytest
 from pybin2img.errors import (
     CompileError,
     EngineError,
+    HostError,
     ImageWriteError,
     Interrupted,
 )
@@ -78,6 +79,29 @@ def readonly_dir(tmp_path: Path) -> Iterator[Path]:
         path.chmod(0o555)
         yield path
         path.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("cpython 3.15.0 3 15", "Python 3.15.0"),
+        ("cpython 3.9.2 3 9", "Python 3.9.2"),
+        ("pypy 3.10.14 3 10", "pypy 3.10.14"),
+    ],
+)
+def test_an_interpreter_nuitka_does_not_compile_for(tmp_path: Path, answer: str, said: str) -> None:
+    """Refused in a second, before a build environment is made, naming the supported range."""
+    python = tmp_path / "python3"
+    python.write_text(f"#!/bin/sh\necho {answer}\n")
+    python.chmod(0o755)
+    proc = _fails(
+        tmp_path,
+        *("build", HELLO, "-t", "x", "-o", str(tmp_path / "x.tar"), "--python", str(python)),
+        *("-r", str(EXAMPLES / "web" / "requirements.txt")),
+        code=HostError.exit_code,
+        pattern=f"{said} ({python}) is not supported: pybin2img builds with CPython 3.10 to 3.14",
+    )
+    assert "creating build environment" not in proc.stderr
 
 
 def test_output_directory_not_writable(readonly_dir: Path) -> None:

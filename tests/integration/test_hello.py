@@ -45,7 +45,7 @@ def test_exit_code_is_the_apps(hello_image: BuiltImage) -> None:
 def test_runs_as_nonroot_by_default(hello_image: BuiltImage) -> None:
     config = json.loads(docker("image", "inspect", hello_image.reference).stdout)[0]["Config"]
     assert config["User"] == "65532"
-    assert config["Entrypoint"] == ["/usr/bin/tini-static", "-s", "--", "/app/hello"]
+    assert config["Entrypoint"] == ["/usr/bin/tini", "-s", "--", "/app/hello"]
 
 
 def _member(tarball: Path, name: str) -> bytes:

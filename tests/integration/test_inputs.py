@@ -76,7 +76,7 @@ def test_project_entry_point_with_pyproject_options(
         run = docker("run", "--rm", "--read-only", "--network", "none", reference, "x")
         assert run.stdout.strip() == "hello from pyproject x"
         config = json.loads(docker("image", "inspect", reference).stdout)[0]["Config"]
-        assert config["Entrypoint"] == ["/usr/bin/tini-static", "-s", "--", "/app/tiny"]
+        assert config["Entrypoint"] == ["/usr/bin/tini", "-s", "--", "/app/tiny"]
         assert config["Labels"]["org.opencontainers.image.licenses"] == "MIT"
     finally:
         docker("rmi", "-f", reference, check=False)

@@ -164,3 +164,27 @@ def test_the_traced_image_adds_libmagic_and_its_database_only(builds: Builds) ->
     assert any(posixpath.basename(p) == "magic.mgc" for p in added), sorted(added)
     private = _private()
     assert not [p for p in added if _under(p, private)], sorted(added)
+
+
+@pytest.mark.parametrize("runner", ["Docker engine", "private namespaces"])
+def test_the_traced_image_passes_its_smoke_test_in_both_runners(
+    builds: Builds, tmp_path: Path, runner: str
+) -> None:
+    """ctypes.util.find_library runs ldconfig with its output to /dev/null: the namespace
+    runner gives the image a /dev as engines do, so the image behaves the same in both."""
+    env = dict(os.environ)
+    if runner == "private namespaces":
+        env["DOCKER_HOST"] = f"unix://{tmp_path}/no-engine.sock"
+    proc = pybin2img(
+        "build",
+        str(APP),
+        "-t",
+        f"pybin2img-test/filetype-smoke:{RUN_ID}",
+        "-o",
+        str(tmp_path / "filetype.tar"),
+        "--trace",
+        "--smoke-test",
+        env=env,
+    )
+    smoke = next(line for line in proc.stderr.splitlines() if line.startswith("smoke"))
+    assert smoke.endswith(f"{runner}: exit code 0"), proc.stderr

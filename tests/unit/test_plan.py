@@ -17,12 +17,13 @@ import pytest
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
 from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
-from pybin2img.plan.host import HostFacts, find_openssl_dir
+from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.packages import SBOM_PATH, add_records
 from pybin2img.plan.planner import ImagePlan, plan_image
 from pybin2img.plan.rootfs import Entry, Kind, Layer
 from pybin2img.plan.scratch import CA_BUNDLE, os_release
 from pybin2img.resolve.closure import Closure, LoadedObject
+from tests.unit.elfgen import make_elf
 
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\n'
 
@@ -600,3 +601,25 @@ def test_an_added_file_replaces_the_base_files(machine: Machine) -> None:
     plan = machine.plan(extra_files=((str(services), "/etc/services"),))
     assert plan.nodes["etc/services"].source == str(services)
     assert plan.nodes["etc/services"].kind is Kind.FILE
+
+
+LOADER = "/lib64/ld-linux-x86-64.so.2"
+
+
+def test_the_dynamic_tini_is_taken_when_it_uses_the_apps_loader(tmp_path: Path) -> None:
+    dynamic = make_elf(tmp_path / "tini", interp=LOADER, needed=["libc.so.6"])
+    static = make_elf(tmp_path / "tini-static")
+    for path in (dynamic, static):
+        path.chmod(0o755)
+    candidates = {"dynamic": [str(dynamic)], "static": [str(static)]}
+    assert find_tini(LOADER, **candidates) == str(dynamic)
+    # Another loader (a musl app, say): the static build runs anywhere.
+    assert find_tini("/lib/ld-musl-x86_64.so.1", **candidates) == str(static)
+
+
+def test_only_a_static_tini_on_the_machine(tmp_path: Path) -> None:
+    static = make_elf(tmp_path / "tini-static")
+    static.chmod(0o755)
+    missing = str(tmp_path / "no-tini")
+    assert find_tini(LOADER, dynamic=[missing], static=[str(static)]) == str(static)
+    assert find_tini(LOADER, dynamic=[missing], static=[missing]) is None

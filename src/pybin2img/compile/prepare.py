@@ -16,7 +16,7 @@ from ..log import Log
 from ..options import AppKind, BuildOptions
 from .app import CompileTarget, compile_target
 from .buildenv import build_environment
-from .probe import Interpreter, NuitkaMissingError, probe_interpreter
+from .probe import Interpreter, NuitkaMissingError, check_supported, probe_interpreter
 from .remotecache import RemoteCache
 
 
@@ -27,6 +27,7 @@ def prepare_compile(
     lacks Nuitka), checked with the app's files, and how Nuitka is to compile the app."""
     app = options.app
     python = options.python
+    check_supported(python)
     if options.requirements is not None or app.dependencies:
         python = build_environment(
             python=python,

@@ -10,8 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CompileError, UsageError
+from ..errors import CompileError, HostError, UsageError
 from .named import NamedModules
+
+#: The CPython versions pybin2img builds with: what the Nuitka it installs (4.3) compiles, and
+#: what pybin2img itself runs on. Tested: 3.11 (Debian 12, pyenv), 3.13 (Debian 13), 3.14 (sid).
+SUPPORTED_PYTHON = ((3, 10), (3, 14))
 
 #: The program the build interpreter runs: a file, so that it is linted like the rest.
 _PROBE = Path(__file__).with_name("_probe_main.py")
@@ -44,6 +48,41 @@ class Interpreter:
     module_suffixes: tuple[str, ...] = (".py", ".pyc", ".so")
     #: Modules the app names in strings (and a Django app's settings, apps and their files).
     named: NamedModules = field(default_factory=NamedModules)
+
+
+def check_supported(python: Path) -> str:
+    """The version of the interpreter ``python`` (``3.13.5``), which must be a CPython in
+    :data:`SUPPORTED_PYTHON`: an older or newer one fails in seconds here, not in the middle of
+    a build environment or a compile."""
+    if not python.exists():
+        raise UsageError(f"Python interpreter {python} does not exist")
+    code = (
+        "import sys; print(sys.implementation.name, '%d.%d.%d' % sys.version_info[:3], "
+        "*sys.version_info[:2])"
+    )
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot run Python interpreter {python}: {exc.strerror}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise UsageError(f"Python interpreter {python} did not answer in 60 s") from exc
+    try:
+        implementation, version, major, minor = proc.stdout.split()
+        found = (int(major), int(minor))
+    except ValueError:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"Python interpreter {python} failed to start: {last}") from None
+    low, high = SUPPORTED_PYTHON
+    if implementation != "cpython" or not low <= found <= high:
+        what = "Python" if implementation == "cpython" else implementation
+        raise HostError(
+            f"{what} {version} ({python}) is not supported: pybin2img builds with CPython "
+            f"{low[0]}.{low[1]} to {high[0]}.{high[1]} (what Nuitka compiles); pass --python "
+            "with one of those"
+        )
+    return version
 
 
 def probe_interpreter(

@@ -29,7 +29,14 @@ from ..oci.baseimage import BaseImage
 from ..resolve.closure import Closure
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .dpkg import SystemPackages
-from .host import HOST_CA_BUNDLES, HOST_LDCONFIG, HOST_TINI, HOST_ZONEINFO, HostFacts
+from .host import (
+    HOST_CA_BUNDLES,
+    HOST_LDCONFIG,
+    HOST_TINI,
+    HOST_TINI_STATIC,
+    HOST_ZONEINFO,
+    HostFacts,
+)
 from .rootfs import Entry, Kind, Layer, RootfsBuilder
 from .scratch import CA_BUNDLE, BaseSpec, add_base
 
@@ -146,7 +153,8 @@ def plan_image(
     with the binary); every other dist file goes to layer 3. With ``base_image``, its tree lies
     below: pybin2img's base files are added only where it has none.
 
-    ``init``: ``tini`` puts the host's static tini in front of the binary as PID 1, ``none``
+    ``init``: ``tini`` puts the host's tini (``host.tini``: a dynamic one is in ``closure``
+    too, as an extra object) in front of the binary as PID 1, ``none``
     runs the binary itself. ``ldconfig``: ``auto`` ships the host's static ``ldconfig`` (and
     asks for an ``/etc/ld.so.cache``) when the app compiled in ``ctypes.util``, so that
     ``find_library`` works; ``always``/``never`` force it.
@@ -179,7 +187,8 @@ def plan_image(
 
     if init == "tini" and host.tini is None:
         raise HostError(
-            f"the image's init, tini, is not installed on this machine ({', '.join(HOST_TINI)}); "
+            "the image's init, tini, is not installed on this machine "
+            f"({', '.join((*HOST_TINI, *HOST_TINI_STATIC))}); "
             "install it (Debian: apt-get install tini) or pass --init none"
         )
     warnings: list[str] = []
@@ -267,7 +276,9 @@ def plan_image(
         env=tuple(env),
         host_files=_host_files(builder.nodes, dist, base_image),
         library_dirs=(
-            tuple(sorted({os.path.dirname(obj.path) for obj in system})) if wants_ldconfig else ()
+            tuple(sorted({os.path.dirname(o.path) for o in system if o.path != host.tini}))
+            if wants_ldconfig
+            else ()
         ),
         warnings=tuple(warnings),
     )

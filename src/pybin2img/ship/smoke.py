@@ -47,6 +47,8 @@ FAILURE_PATTERNS = re.compile(
     r"|Could not import module|failed to find lib[\w.+-]+"
 )
 _TAIL = 15
+#: The devices the namespace run binds into the image's /dev (what engines give a container).
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 #: Exit codes of a process killed by SIGILL, SIGABRT, SIGBUS, SIGFPE or SIGSEGV (as the engine,
 #: tini and a shell report them): a crash, never the app's own choice.
 CRASH_CODES = frozenset(128 + n for n in (4, 6, 7, 8, 11))
@@ -99,10 +101,12 @@ def _run(options: BuildOptions, written: WrittenImage, log: Log, *, strict: bool
         engine = True
     except EngineError:
         engine = False
-    if not strict and not engine and not namespaces_available():
+    problem = None if engine else _namespace_problem()
+    if not strict and problem is not None:
         log.warning(
-            "the image was not started: no Docker engine is reachable and no namespaces can be "
-            "made here, so a broken image would go unnoticed (--no-start-check: do not try)"
+            "the image was not started: no Docker engine is reachable and no private "
+            f"namespaces can be made here ({problem}), so a broken image would go unnoticed "
+            "(--no-start-check: do not try)"
         )
         return _SKIPPED
     result = smoke_test(
@@ -147,7 +151,16 @@ def _namespace_problem() -> str | None:
         return str(exc)
     if proc.returncode == 0:
         return None
-    return (proc.stderr.strip().splitlines() or ["unshare failed"])[-1]
+    said = (proc.stderr.strip().splitlines() or ["unshare failed"])[-1]
+    if "propagation" in said:
+        # In a chroot whose root is a plain directory, not a mount point: mounts made there
+        # could not be kept from reaching the machine's own namespace, so none are made.
+        return (
+            f"{said}: / is not a mount point here (a chroot into a plain directory); "
+            "bind-mount the root onto itself before entering it (mount --bind ROOT ROOT), as "
+            "schroot and systemd-nspawn do"
+        )
+    return said
 
 
 def smoke_test(
@@ -332,14 +345,28 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
             for volume in sorted(run.get("Volumes") or {})
             if volume.startswith("/") and _directory_inside(root, volume)
         )
+        # A minimal /dev, as engines make it: a tmpfs with the host's harmless devices bound
+        # in (ctypes.util.find_library opens /dev/null to run ldconfig; os.urandom, ttys).
+        devices = "".join(
+            f'touch "$1/dev/{d}"; mount --bind /dev/{d} "$1/dev/{d}"; ' for d in DEVICES
+        )
         script = (
             'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
             'mount -o remount,bind,ro "$1"; mount -t proc proc "$1/proc"; '
+            'mount -t tmpfs -o mode=755,nosuid,size=64k tmpfs "$1/dev"; '
+            f"{devices}"
+            'ln -s /proc/self/fd "$1/dev/fd"; ln -s /proc/self/fd/0 "$1/dev/stdin"; '
+            'ln -s /proc/self/fd/1 "$1/dev/stdout"; ln -s /proc/self/fd/2 "$1/dev/stderr"; '
+            'mkdir "$1/dev/shm"; '
+            'mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m shm "$1/dev/shm"; '
             f"{volumes}"
             'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
             f'exec unshare {"--user " if rootless else ""}--root="$root" --wd="$wd" {become} "$@"'
         )
-        (root / "proc").mkdir(exist_ok=True)
+        for mount_point in ("proc", "dev"):
+            if not (root / mount_point).is_dir() or (root / mount_point).is_symlink():
+                (root / mount_point).unlink(missing_ok=True)
+                (root / mount_point).mkdir()
         argv = [
             "unshare",
             *(["--user", "--map-root-user"] if rootless else []),

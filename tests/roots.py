@@ -1,0 +1,267 @@
+"""Roots of other Debian releases, made with ``debootstrap`` and cached on the machine.
+
+Debian 13 (trixie: Python 3.13, glibc 2.41, skopeo 1.18 with sigstore) and sid (Python 3.14)
+are where users build today. A root is made once, by the project's own setup script run inside
+it (``ci/install-system-packages.sh``: everything on trixie, the build set on sid), and kept in
+``/var/cache/pybin2img-roots`` (``PYBIN2IMG_ROOTS_CACHE``) under a key of what went into it: the
+suite, the mirror, the script's bytes and this module's recipe. Files that make later runs fast
+(pip's wheels, ccache, Nuitka's module cache) are kept beside each root, never inside it.
+
+Commands run in a root through :func:`run_in_root`: a private mount namespace (nothing it mounts
+is seen outside, and it all goes away with the process), the root bind-mounted onto itself so
+that it is a mount point as schroot and systemd-nspawn make it, ``/proc``, ``/dev``, a fresh
+``/tmp``, the host's CA bundle for pip (this machine may reach PyPI through a TLS proxy only the
+host trusts), and a clean environment: the host's ``PIP_*`` variables name host paths.
+
+Making a root takes minutes, mostly downloads: :func:`prepare` starts it in a background thread
+when the test session starts, so it overlaps with the compiles of other tests.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROOTS = Path(os.environ.get("PYBIN2IMG_ROOTS_CACHE", "/var/cache/pybin2img-roots"))
+MIRROR = os.environ.get("PYBIN2IMG_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+SCRIPT = REPO / "ci" / "install-system-packages.sh"
+#: Changes whenever the steps below change what a root holds.
+RECIPE = "2"
+#: Where the kept files (pip, ccache, Nuitka's module cache) appear inside a root.
+KEPT_IN_ROOT = "/var/cache/pybin2img-kept"
+#: A PATH for commands in a root (never the host's).
+ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A Debian release a root is made of."""
+
+    name: str
+    #: The Python its ``python3`` is (``3.13``).
+    python: str
+    #: Which set of ``ci/install-system-packages.sh`` goes in: ``all`` or ``build``.
+    packages: str
+    #: Its Release file is past Valid-Until on some mirrors (sid's, here).
+    ignore_valid_until: bool = False
+
+
+SUITES = {
+    "trixie": Suite("trixie", "3.13", "all"),
+    "sid": Suite("sid", "3.14", "build", ignore_valid_until=True),
+}
+
+
+class RootError(Exception):
+    """A root could not be made; the message holds the failing step and its output's tail."""
+
+
+def key(suite: Suite) -> str:
+    digest = hashlib.sha256()
+    for part in (suite.name, suite.packages, MIRROR, RECIPE, SCRIPT.read_bytes().hex()):
+        digest.update(str(part).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def root_path(suite: Suite) -> Path:
+    return ROOTS / f"{suite.name}-{key(suite)}" / "root"
+
+
+def kept_path(suite: Suite) -> Path:
+    """pip's wheels, ccache and Nuitka's module cache for builds in the root; kept between runs
+    (per suite, not per key: a new root reuses them)."""
+    return ROOTS / f"{suite.name}-kept"
+
+
+_threads: dict[str, threading.Thread] = {}
+_errors: dict[str, Exception] = {}
+_guard = threading.Lock()
+
+
+def prepare(names: Sequence[str]) -> None:
+    """Start making the roots ``names`` in the background (a no-op for those ready or started)."""
+    with _guard:
+        for name in names:
+            if name in _threads:
+                continue
+            thread = threading.Thread(target=_make_recorded, args=(name,), daemon=True)
+            _threads[name] = thread
+            thread.start()
+
+
+def debian_root(name: str) -> Path:
+    """The root of ``name`` (``trixie``, ``sid``), made now if no background thread made it."""
+    prepare([name])
+    _threads[name].join()
+    if name in _errors:
+        raise RootError(str(_errors[name])) from _errors[name]
+    return root_path(SUITES[name])
+
+
+def _make_recorded(name: str) -> None:
+    try:
+        make_root(SUITES[name])
+    except Exception as exc:  # noqa: BLE001 - reported by debian_root, in the test that needs it
+        _errors[name] = exc
+
+
+def make_root(suite: Suite) -> Path:
+    """Make (or find) the cached root of ``suite``; safe to call from several processes."""
+    root = root_path(suite)
+    entry = root.parent
+    if (entry / ".ready").is_file():
+        return root
+    ROOTS.mkdir(parents=True, exist_ok=True)
+    with open(ROOTS / f".{suite.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (entry / ".ready").is_file():
+            return root
+        staging = Path(tempfile.mkdtemp(prefix=f".{suite.name}-", dir=ROOTS))
+        try:
+            _debootstrap(suite, staging / "root")
+            # Older roots of this suite go: they are several hundred MB each.
+            for old in ROOTS.glob(f"{suite.name}-*"):
+                if old.name != f"{suite.name}-kept" and old != entry:
+                    shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(entry, ignore_errors=True)
+            (staging / ".ready").write_text(f"{suite.name} {key(suite)}\n")
+            os.replace(staging, entry)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def _debootstrap(suite: Suite, root: Path) -> None:
+    for program in ("debootstrap", "unshare", "chroot"):
+        if not shutil.which(program):
+            raise RootError(f"{program} is not installed (ci/install-system-packages.sh)")
+    _step(
+        [
+            "unshare",
+            "--mount",
+            "debootstrap",
+            "--variant=minbase",
+            "--include=ca-certificates",
+            suite.name,
+            str(root),
+            MIRROR,
+        ],
+        f"debootstrap {suite.name}",
+        timeout=1800,
+    )
+    if suite.ignore_valid_until:
+        (root / "etc/apt/apt.conf.d/99pybin2img-valid-until").write_text(
+            'Acquire::Check-Valid-Until "false";\n'
+        )
+    # No service starts inside the root: its packages' scripts would start them on the host's
+    # network (docker-registry, redis).
+    (root / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+    (root / "usr/sbin/policy-rc.d").chmod(0o755)
+    (root / "opt/ci").mkdir(parents=True)
+    shutil.copy2(SCRIPT, root / "opt/ci" / SCRIPT.name)
+    args = [] if suite.packages == "all" else [suite.packages]
+    _step(
+        run_in_root_argv(root, ["/opt/ci/install-system-packages.sh", *args]),
+        f"ci/install-system-packages.sh {' '.join(args)} in the {suite.name} root",
+        timeout=1800,
+    )
+
+
+def run_in_root_argv(
+    root: Path,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    binds: Mapping[str, str] | None = None,
+    own_mount: bool = True,
+    cwd: str = "/",
+) -> list[str]:
+    """The argv that runs ``argv`` inside ``root``: see the module's docstring.
+
+    ``binds``: host path -> path in the root, bind-mounted read-write (created when missing).
+    ``own_mount``: bind the root onto itself first (without: a chroot into a plain directory,
+    as some users make them).
+    """
+    environment = {
+        "PATH": ROOT_PATH,
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "PIP_CERT": "/tmp/host-ca.crt",
+        "SSL_CERT_FILE": "/tmp/host-ca.crt",
+        "REQUESTS_CA_BUNDLE": "/tmp/host-ca.crt",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_ROOT_USER_ACTION": "ignore",
+        **{k: v for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy")},
+        **(env or {}),
+    }
+    lines = ["set -e", 'R="$1"; shift']
+    if own_mount:
+        lines.append('mount --bind "$R" "$R"')
+    lines += [
+        'mount -t proc proc "$R/proc"',
+        'mount --rbind /dev "$R/dev"',
+        'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
+    ]
+    if HOST_CA.is_file():
+        lines.append(f'cp {shlex.quote(str(HOST_CA))} "$R/tmp/host-ca.crt"')
+    for host, inside in (binds or {}).items():
+        target = f'"$R"{shlex.quote(inside)}'
+        if Path(host).is_dir():
+            lines.append(f"mkdir -p {target}")
+        else:
+            lines.append(f'mkdir -p "$(dirname {target})"; touch {target}')
+        lines.append(f"mount --bind {shlex.quote(host)} {target}")
+    lines.append(f'exec chroot "$R" sh -c \'cd "$1"; shift; exec "$@"\' sh {shlex.quote(cwd)}')
+    script = "; ".join(lines[:-1]) + "; " + lines[-1] + ' env -i "$@"'
+    return [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(root),
+        *(f"{k}={v}" for k, v in environment.items()),
+        *argv,
+    ]
+
+
+def run_in_root(
+    root: Path,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    binds: Mapping[str, str] | None = None,
+    own_mount: bool = True,
+    cwd: str = "/",
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` inside ``root`` (see :func:`run_in_root_argv`); output captured as text."""
+    return subprocess.run(
+        run_in_root_argv(root, argv, env=env, binds=binds, own_mount=own_mount, cwd=cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _step(argv: Sequence[str], what: str, *, timeout: float) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RootError(f"{what}: still running after {timeout:g}s") from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise RootError(f"{what} failed ({proc.returncode}):\n{tail}")
