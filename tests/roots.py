@@ -37,9 +37,13 @@ MIRROR = os.environ.get("PYBIN2IMG_DEBIAN_MIRROR", "http://deb.debian.org/debian
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 SCRIPT = REPO / "ci" / "install-system-packages.sh"
 #: Changes whenever the steps below change what a root holds.
-RECIPE = "2"
+RECIPE = "3"
 #: Where the kept files (pip, ccache, Nuitka's module cache) appear inside a root.
 KEPT_IN_ROOT = "/var/cache/pybin2img-kept"
+#: Where a test's work directory (a copy of the source, venvs, outputs) appears inside a root.
+WORK_IN_ROOT = "/work"
+#: Where the repository's ci/ scripts appear inside a root.
+CI_IN_ROOT = "/opt/pybin2img-ci"
 #: A PATH for commands in a root (never the host's).
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -127,9 +131,14 @@ def make_root(suite: Suite) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (entry / ".ready").is_file():
             return root
+        # What a run killed while making this root left behind (the lock is ours, and every
+        # program that ran for it held the lock too, so none of them still runs).
+        for stale in ROOTS.glob(f".{suite.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{suite.name}-", dir=ROOTS))
+        staging.chmod(0o755)
         try:
-            _debootstrap(suite, staging / "root")
+            _debootstrap(suite, staging / "root", lock.fileno())
             # Older roots of this suite go: they are several hundred MB each.
             for old in ROOTS.glob(f"{suite.name}-*"):
                 if old.name != f"{suite.name}-kept" and old != entry:
@@ -142,7 +151,9 @@ def make_root(suite: Suite) -> Path:
     return root
 
 
-def _debootstrap(suite: Suite, root: Path) -> None:
+def _debootstrap(suite: Suite, root: Path, lock: int) -> None:
+    """Make the root; every program run for it holds ``lock`` (inherits the descriptor), so a
+    test session killed meanwhile does not let another one start on the same directory."""
     for program in ("debootstrap", "unshare", "chroot"):
         if not shutil.which(program):
             raise RootError(f"{program} is not installed (ci/install-system-packages.sh)")
@@ -159,6 +170,7 @@ def _debootstrap(suite: Suite, root: Path) -> None:
         ],
         f"debootstrap {suite.name}",
         timeout=1800,
+        lock=lock,
     )
     if suite.ignore_valid_until:
         (root / "etc/apt/apt.conf.d/99pybin2img-valid-until").write_text(
@@ -171,11 +183,40 @@ def _debootstrap(suite: Suite, root: Path) -> None:
     (root / "opt/ci").mkdir(parents=True)
     shutil.copy2(SCRIPT, root / "opt/ci" / SCRIPT.name)
     args = [] if suite.packages == "all" else [suite.packages]
+    # Mount points for what runs in the root later: a test's work directory, the kept files,
+    # the repository's ci/ scripts, the engine's socket.
+    for directory in (WORK_IN_ROOT, KEPT_IN_ROOT, CI_IN_ROOT):
+        (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    inside(root, "/var/run/docker.sock").touch()
     _step(
-        run_in_root_argv(root, ["/opt/ci/install-system-packages.sh", *args]),
+        run_in_root_argv(root, ["/opt/ci/install-system-packages.sh", *args], writable=True),
         f"ci/install-system-packages.sh {' '.join(args)} in the {suite.name} root",
         timeout=1800,
+        lock=lock,
     )
+
+
+def inside(root: Path, path: str) -> Path:
+    """The host path of ``path`` as seen inside ``root``: symlinks on the way are followed
+    within the root (``/var/run -> /run`` must not lead to the host's ``/run``)."""
+    resolved = Path(root)
+    parts = [p for p in path.split("/") if p and p != "."]
+    for _ in range(64):
+        if not parts:
+            return resolved
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved.parent if resolved != root else resolved
+            continue
+        candidate = resolved / part
+        if candidate.is_symlink():
+            target = os.readlink(candidate)
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            if target.startswith("/"):
+                resolved = Path(root)
+            continue
+        resolved = candidate
+    raise RootError(f"too many symbolic links resolving {path} in {root}")
 
 
 def run_in_root_argv(
@@ -185,14 +226,18 @@ def run_in_root_argv(
     env: Mapping[str, str] | None = None,
     binds: Mapping[str, str] | None = None,
     own_mount: bool = True,
+    writable: bool = False,
     cwd: str = "/",
 ) -> list[str]:
     """The argv that runs ``argv`` inside ``root``: see the module's docstring.
 
     ``binds``: host path -> path in the root, bind-mounted read-write (created when missing).
     ``own_mount``: bind the root onto itself first (without: a chroot into a plain directory,
-    as some users make them).
+    as some users make them). ``writable``: the root itself may be written (only while it is
+    made: a cached root stays as it was made, whatever runs in it later).
     """
+    if not writable and not own_mount:
+        raise ValueError("a read-only root needs its own mount")
     environment = {
         "PATH": ROOT_PATH,
         "HOME": "/root",
@@ -208,6 +253,8 @@ def run_in_root_argv(
     lines = ["set -e", 'R="$1"; shift']
     if own_mount:
         lines.append('mount --bind "$R" "$R"')
+    if not writable:
+        lines.append('mount -o remount,bind,ro "$R"')
     lines += [
         'mount -t proc proc "$R/proc"',
         'mount --rbind /dev "$R/dev"',
@@ -215,13 +262,17 @@ def run_in_root_argv(
     ]
     if HOST_CA.is_file():
         lines.append(f'cp {shlex.quote(str(HOST_CA))} "$R/tmp/host-ca.crt"')
-    for host, inside in (binds or {}).items():
-        target = f'"$R"{shlex.quote(inside)}'
-        if Path(host).is_dir():
-            lines.append(f"mkdir -p {target}")
-        else:
-            lines.append(f'mkdir -p "$(dirname {target})"; touch {target}')
-        lines.append(f"mount --bind {shlex.quote(host)} {target}")
+    for host, where in (binds or {}).items():
+        target = inside(root, where)
+        if not target.exists():
+            if not writable:
+                raise RootError(f"{where} does not exist in the read-only root {root}")
+            lines.append(
+                f"mkdir -p {shlex.quote(str(target))}"
+                if Path(host).is_dir()
+                else f"touch {shlex.quote(str(target))}"
+            )
+        lines.append(f"mount --bind {shlex.quote(host)} {shlex.quote(str(target))}")
     lines.append(f'exec chroot "$R" sh -c \'cd "$1"; shift; exec "$@"\' sh {shlex.quote(cwd)}')
     script = "; ".join(lines[:-1]) + "; " + lines[-1] + ' env -i "$@"'
     return [
@@ -247,7 +298,8 @@ def run_in_root(
     cwd: str = "/",
     timeout: float = 1800,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` inside ``root`` (see :func:`run_in_root_argv`); output captured as text."""
+    """Run ``argv`` inside ``root``, read-only (see :func:`run_in_root_argv`); output captured
+    as text."""
     return subprocess.run(
         run_in_root_argv(root, argv, env=env, binds=binds, own_mount=own_mount, cwd=cwd),
         capture_output=True,
@@ -257,9 +309,11 @@ def run_in_root(
     )
 
 
-def _step(argv: Sequence[str], what: str, *, timeout: float) -> None:
+def _step(argv: Sequence[str], what: str, *, timeout: float, lock: int) -> None:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, pass_fds=(lock,)
+        )
     except subprocess.TimeoutExpired as exc:
         raise RootError(f"{what}: still running after {timeout:g}s") from exc
     if proc.returncode != 0:

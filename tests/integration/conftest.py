@@ -5,6 +5,7 @@ Each example app is compiled once per test run (session fixtures); tests share t
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,11 +17,27 @@ from typing import Any
 
 import pytest
 
+from tests import roots
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start making the Debian roots the selected tests need (``@pytest.mark.debian_roots``)
+    in the background now: debootstrap is mostly downloads, which overlap with the compiles
+    of the tests before them."""
+    if os.geteuid() != 0 or session.config.option.collectonly:
+        return
+    names = {
+        name
+        for item in session.items
+        for marker in item.iter_markers("debian_roots")
+        for name in marker.args
+    }
+    roots.prepare(sorted(names))
 
 
 def pybin2img(*args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -86,3 +103,63 @@ def hello_image(docker_engine: Any, build_dir: Path) -> Iterator[BuiltImage]:
         yield image
     finally:
         docker_engine.images.remove(reference, force=True)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private CA and a server certificate for localhost, made with openssl."""
+    require(shutil.which("openssl"), "openssl not installed")
+    d = tmp_path_factory.mktemp("certs")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pybin2img test CA",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    )
+    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    )
+    for f in d.iterdir():
+        f.chmod(0o644)
+    d.chmod(0o755)
+    return d

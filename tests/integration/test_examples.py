@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require
 from tests.integration.conftest import EXAMPLES, RUN_ID, docker, pybin2img
 
 pytestmark = pytest.mark.integration
@@ -134,66 +133,6 @@ def test_numeric_runs_numpy_with_its_bundled_blas(examples: Any) -> None:
     assert proc.stdout == _host(example, str(EXAMPLES / "numeric" / "numeric.py"))
     assert "is identity: True" in proc.stdout
     assert any(d["name"] == "numpy" for d in example.metadata["distributions"])
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private CA and a server certificate for localhost, made with openssl."""
-    require(shutil.which("openssl"), "openssl not installed")
-    d = tmp_path_factory.mktemp("certs")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=pybin2img test CA",
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    )
-    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    )
-    for f in d.iterdir():
-        f.chmod(0o644)
-    d.chmod(0o755)
-    return d
 
 
 def test_https_client_loads_the_default_ca_store(examples: Any) -> None:

@@ -1,0 +1,226 @@
+"""pybin2img on the build machines users have: Debian 13 (Python 3.13) and sid (Python 3.14).
+
+Each leg is a cached debootstrap root (tests/roots.py) where pybin2img is installed with the
+root's own ``python3`` and builds examples/hello, examples/https-client and examples/native
+(third-party extension modules from wheels, with ``-r``). The build's start check runs in
+private namespaces inside the root (no engine there); the images then run in the host's engine,
+locked down, and print what the root's interpreter prints. pip's wheels, ccache and Nuitka's
+module cache are kept beside each root between runs; the venv and pybin2img's cache are fresh.
+
+The Debian 13 root is also where the project's setup scripts are tested: it was made by
+``ci/install-system-packages.sh``, which must find everything present on a second run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require
+from tests.integration.conftest import ROOT, RUN_ID, docker
+from tests.roots import (
+    CI_IN_ROOT,
+    KEPT_IN_ROOT,
+    SUITES,
+    WORK_IN_ROOT,
+    RootError,
+    debian_root,
+    kept_path,
+    run_in_root,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie", "sid")]
+
+LOCKED = ["--rm", "--read-only", "--network", "none", "--user", "65532", "--cap-drop", "ALL"]
+#: The leg's work directory (the source, the venv, outputs, pybin2img's cache) in the root.
+WORK = WORK_IN_ROOT
+
+
+@dataclass
+class Leg:
+    name: str
+    python: str
+    root: Path
+    work: Path
+    images: list[str]
+
+    def run(
+        self, *argv: str, timeout: float = 1800, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        kept = kept_path(SUITES[self.name])
+        environment = {
+            "PYBIN2IMG_CACHE_DIR": f"{WORK}/cache",
+            "PIP_CACHE_DIR": f"{KEPT_IN_ROOT}/pip",
+            "NUITKA_CACHE_DIR_CCACHE": f"{KEPT_IN_ROOT}/ccache",
+            "NUITKA_CACHE_DIR_MODULE_CACHE": f"{KEPT_IN_ROOT}/module-cache",
+            **env,
+        }
+        return run_in_root(
+            self.root,
+            argv,
+            env=environment,
+            binds={str(self.work): WORK, str(kept): KEPT_IN_ROOT},
+            timeout=timeout,
+        )
+
+    def build(self, name: str, app: str, *extra: str) -> dict[str, Any]:
+        """Build ``app`` (a path under examples/) in the root; return its metadata."""
+        reference = f"pybin2img-test/{self.name}-{name}:{RUN_ID}"
+        proc = self.run(
+            f"{WORK}/venv/bin/pybin2img",
+            "build",
+            f"{WORK}/src/examples/{app}",
+            "-t",
+            reference,
+            "-o",
+            f"{WORK}/out/{name}.tar",
+            "--metadata-file",
+            f"{WORK}/out/{name}.json",
+            *extra,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert proc.stdout.startswith(f"{reference}@sha256:"), proc.stdout
+        check = next(line for line in proc.stderr.splitlines() if line.startswith("check"))
+        assert f"Python {self.python}." in check, proc.stderr
+        smoke = next(line for line in proc.stderr.splitlines() if line.startswith("smoke"))
+        assert "private namespaces: exit code 0" in smoke, proc.stderr
+        metadata: dict[str, Any] = json.loads((self.work / "out" / f"{name}.json").read_text())
+        metadata["stderr"] = proc.stderr
+        docker("load", "-i", str(self.work / "out" / f"{name}.tar"))
+        self.images.append(reference)
+        return metadata
+
+
+@pytest.fixture(scope="module", params=["trixie", "sid"])
+def leg(request: pytest.FixtureRequest, docker_engine: Any) -> Iterator[Leg]:
+    name = request.param
+    require(os.geteuid() == 0, "debootstrap roots need root")
+    try:
+        root = debian_root(name)
+    except RootError as exc:
+        pytest.fail(f"the {name} root could not be made: {exc}")
+    suite = SUITES[name]
+    kept_path(suite).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"pybin2img-{name}-", dir="/var/tmp"))
+    leg = Leg(name=name, python=suite.python, root=root, work=work, images=[])
+    try:
+        files = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.split(b"\0")
+        for rel in filter(None, (f.decode() for f in files)):
+            if (ROOT / rel).is_file() and not rel.startswith(("build/", ".venv")):
+                (work / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / rel, work / "src" / rel)
+        (work / "out").mkdir()
+        made = leg.run("python3", "-m", "venv", f"{WORK}/venv")
+        assert made.returncode == 0, made.stderr[-2000:]
+        pip = leg.run(f"{WORK}/venv/bin/python", "-m", "pip", "install", "-q", f"{WORK}/src")
+        assert pip.returncode == 0, pip.stderr[-3000:]
+        yield leg
+    finally:
+        for reference in leg.images:
+            docker("rmi", "-f", reference, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _in_engine(reference: str, *args: str, volume: str | None = None) -> str:
+    extra = ["-v", volume] if volume else []
+    proc = docker("run", *LOCKED, *extra, reference, *args, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _on_the_root(leg: Leg, python: str, app: str, *args: str) -> str:
+    proc = leg.run(python, f"{WORK}/src/examples/{app}", *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_hello(leg: Leg) -> None:
+    metadata = leg.build("hello", "hello/hello.py")
+    assert metadata["python"]["version"].startswith(f"{leg.python}.")
+    image = _in_engine(metadata["reference"].split("@")[0], "from", leg.name)
+    assert image == _on_the_root(leg, "python3", "hello/hello.py", "from", leg.name)
+    config = json.loads(docker("image", "inspect", metadata["image_id"]).stdout)[0]["Config"]
+    # The root's own tini: the dynamic build, resolved with the app's glibc.
+    assert config["Entrypoint"][0] == "/usr/bin/tini"
+
+
+def test_https_client(leg: Leg, certificates: Path) -> None:
+    metadata = leg.build("https-client", "https-client/client.py")
+    reference = metadata["reference"].split("@")[0]
+    image = _in_engine(reference)
+    # The root's CA bundle, in the image: the same count as its interpreter finds.
+    assert image == _on_the_root(leg, "python3", "https-client/client.py")
+    # The root's OpenSSL verifies a TLS server in the image.
+    served = docker(
+        "run",
+        *LOCKED,
+        "-v",
+        f"{certificates}:/certs:ro",
+        "-e",
+        "SSL_CERT_FILE=/certs/ca.pem",
+        reference,
+        "--serve",
+        "/certs/server.pem",
+        "/certs/server.key",
+    )
+    assert "fetched: verified hello over TLS" in served.stdout
+
+
+def test_native_extensions_from_wheels(leg: Leg) -> None:
+    requirements = f"{WORK}/src/examples/native/requirements.txt"
+    metadata = leg.build("native", "native/native.py", "-r", requirements)
+    image = _in_engine(metadata["reference"].split("@")[0])
+    host = _on_the_root(leg, metadata["python"]["executable"], "native/native.py")
+    assert image == host
+    assert f"python: {leg.python}\n" in image
+    assert "packer msgpack._cmsgpack" in image
+    assert "yaml: libyaml True" in image
+    assert "libpq connect: refused" in image
+
+
+def test_what_the_images_hold(leg: Leg) -> None:
+    """The root's glibc and packages, recorded for scanners."""
+    meta = json.loads((leg.work / "out" / "https-client.json").read_text())
+    sbom = json.loads(Path(leg.work / "out" / Path(meta["sbom"]).name).read_text())
+    names = {component["name"]: component.get("version") for component in sbom["components"]}
+    glibc = leg.run("dpkg-query", "-W", "-f=${Version}", "libc6").stdout
+    assert names.get("libc6") == glibc, names
+    assert "tini" in names
+
+
+def test_setup_scripts_on_debian_13(docker_engine: Any) -> None:
+    """In the Debian 13 root made by ci/install-system-packages.sh: a second run finds
+    everything (libmagic1 is provided by libmagic1t64, the docker client is docker-cli), as
+    root and as an unprivileged user; ci/start-dockerd.sh leaves the running engine alone."""
+    require(os.geteuid() == 0, "debootstrap roots need root")
+    try:
+        root = debian_root("trixie")
+    except RootError as exc:
+        pytest.fail(f"the trixie root could not be made: {exc}")
+    ci = {str(ROOT / "ci"): CI_IN_ROOT}
+    for user in ([], ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]):
+        again = run_in_root(root, [*user, f"{CI_IN_ROOT}/install-system-packages.sh"], binds=ci)
+        assert again.returncode == 0, again.stderr
+        assert again.stderr.strip() == "ci/install-system-packages: all present", again.stderr
+    engine_pid = Path("/var/run/docker.pid").read_text().strip()
+    socket = "/var/run/docker.sock"
+    proc = run_in_root(root, [f"{CI_IN_ROOT}/start-dockerd.sh"], binds={**ci, socket: socket})
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"engine already running \(.+\) on /var/run/docker.sock", proc.stderr)
+    assert Path("/var/run/docker.pid").read_text().strip() == engine_pid
+    assert os.path.exists(f"/proc/{engine_pid}")
