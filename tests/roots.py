@@ -223,7 +223,7 @@ def run_in_root_argv(
     root: Path,
     argv: Sequence[str],
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     binds: Mapping[str, str] | None = None,
     own_mount: bool = True,
     writable: bool = False,
@@ -231,6 +231,8 @@ def run_in_root_argv(
 ) -> list[str]:
     """The argv that runs ``argv`` inside ``root``: see the module's docstring.
 
+    ``env`` adds to (or, with ``None``, removes from) the clean environment: PATH, HOME, LANG
+    and the host's CA bundle for pip, requests and OpenSSL (``SSL_CERT_FILE``).
     ``binds``: host path -> path in the root, bind-mounted read-write (created when missing).
     ``own_mount``: bind the root onto itself first (without: a chroot into a plain directory,
     as some users make them). ``writable``: the root itself may be written (only while it is
@@ -248,8 +250,12 @@ def run_in_root_argv(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_ROOT_USER_ACTION": "ignore",
         **{k: v for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy")},
-        **(env or {}),
     }
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
     lines = ["set -e", 'R="$1"; shift']
     if own_mount:
         lines.append('mount --bind "$R" "$R"')
@@ -292,7 +298,7 @@ def run_in_root(
     root: Path,
     argv: Sequence[str],
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     binds: Mapping[str, str] | None = None,
     own_mount: bool = True,
     cwd: str = "/",

@@ -107,7 +107,8 @@ def hello_image(docker_engine: Any, build_dir: Path) -> Iterator[BuiltImage]:
 
 @pytest.fixture(scope="session")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private CA and a server certificate for localhost, made with openssl."""
+    """A private CA and a server certificate for localhost, made with openssl, valid under
+    the strict verification of Python 3.13 and later."""
     require(shutil.which("openssl"), "openssl not installed")
     d = tmp_path_factory.mktemp("certs")
 
@@ -128,6 +129,11 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "2",
         "-subj",
         "/CN=pybin2img test CA",
+        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA needs its key usage.
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     )
     openssl(
         "req",
@@ -141,7 +147,13 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "-subj",
         "/CN=localhost",
     )
-    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (d / "ext").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+    )
     openssl(
         "x509",
         "-req",

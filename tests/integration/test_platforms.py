@@ -55,7 +55,7 @@ class Leg:
     images: list[str]
 
     def run(
-        self, *argv: str, timeout: float = 1800, **env: str
+        self, *argv: str, timeout: float = 1800, cwd: str = WORK, **env: str | None
     ) -> subprocess.CompletedProcess[str]:
         kept = kept_path(SUITES[self.name])
         environment = {
@@ -70,6 +70,7 @@ class Leg:
             argv,
             env=environment,
             binds={str(self.work): WORK, str(kept): KEPT_IN_ROOT},
+            cwd=cwd,
             timeout=timeout,
         )
 
@@ -127,7 +128,7 @@ def leg(request: pytest.FixtureRequest, docker_engine: Any) -> Iterator[Leg]:
         (work / "out").mkdir()
         made = leg.run("python3", "-m", "venv", f"{WORK}/venv")
         assert made.returncode == 0, made.stderr[-2000:]
-        pip = leg.run(f"{WORK}/venv/bin/python", "-m", "pip", "install", "-q", f"{WORK}/src")
+        pip = leg.run(f"{WORK}/venv/bin/python", "-m", "pip", "install", "-q", f"{WORK}/src[test]")
         assert pip.returncode == 0, pip.stderr[-3000:]
         yield leg
     finally:
@@ -144,9 +145,27 @@ def _in_engine(reference: str, *args: str, volume: str | None = None) -> str:
 
 
 def _on_the_root(leg: Leg, python: str, app: str, *args: str) -> str:
-    proc = leg.run(python, f"{WORK}/src/examples/{app}", *args)
+    """What the root's interpreter prints, with the root's own CA bundle (not the host's,
+    which pip is given)."""
+    proc = leg.run(python, f"{WORK}/src/examples/{app}", *args, SSL_CERT_FILE=None)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def test_unit_tests(leg: Leg) -> None:
+    """pybin2img's own code on the root's interpreter."""
+    proc = leg.run(
+        f"{WORK}/venv/bin/python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/unit",
+        timeout=900,
+        cwd=f"{WORK}/src",
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
 
 
 def test_hello(leg: Leg) -> None:
