@@ -234,12 +234,10 @@ def run_in_root_argv(
     ``env`` adds to (or, with ``None``, removes from) the clean environment: PATH, HOME, LANG
     and the host's CA bundle for pip, requests and OpenSSL (``SSL_CERT_FILE``).
     ``binds``: host path -> path in the root, bind-mounted read-write (created when missing).
-    ``own_mount``: bind the root onto itself first (without: a chroot into a plain directory,
-    as some users make them). ``writable``: the root itself may be written (only while it is
-    made: a cached root stays as it was made, whatever runs in it later).
+    ``own_mount``: the root is a mount point (without: a directory inside one, as a plain
+    ``chroot`` into a directory makes it). ``writable``: the root itself may be written (only
+    while it is made: a cached root stays as it was made, whatever runs in it later).
     """
-    if not writable and not own_mount:
-        raise ValueError("a read-only root needs its own mount")
     environment = {
         "PATH": ROOT_PATH,
         "HOME": "/root",
@@ -256,11 +254,11 @@ def run_in_root_argv(
             environment.pop(name, None)
         else:
             environment[name] = value
-    lines = ["set -e", 'R="$1"; shift']
-    if own_mount:
-        lines.append('mount --bind "$R" "$R"')
+    # Without its own mount the root is a directory inside one (its parent's), read-only too.
+    mount = '"$R"' if own_mount else '"$(dirname "$R")"'
+    lines = ["set -e", 'R="$1"; shift', f"mount --bind {mount} {mount}"]
     if not writable:
-        lines.append('mount -o remount,bind,ro "$R"')
+        lines.append(f"mount -o remount,bind,ro {mount}")
     lines += [
         'mount -t proc proc "$R/proc"',
         'mount --rbind /dev "$R/dev"',

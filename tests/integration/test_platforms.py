@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class Leg:
     root: Path
     work: Path
     images: list[str]
+    #: What each build made, written to build/platforms/<leg>.json for the README's table.
+    figures: dict[str, Any]
 
     def run(
         self, *argv: str, timeout: float = 1800, cwd: str = WORK, **env: str | None
@@ -99,6 +102,7 @@ class Leg:
         metadata["stderr"] = proc.stderr
         docker("load", "-i", str(self.work / "out" / f"{name}.tar"))
         self.images.append(reference)
+        self.figures[name] = _figures(self.work / "out" / f"{name}.tar", metadata)
         return metadata
 
 
@@ -113,7 +117,7 @@ def leg(request: pytest.FixtureRequest, docker_engine: Any) -> Iterator[Leg]:
     suite = SUITES[name]
     kept_path(suite).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"pybin2img-{name}-", dir="/var/tmp"))
-    leg = Leg(name=name, python=suite.python, root=root, work=work, images=[])
+    leg = Leg(name=name, python=suite.python, root=root, work=work, images=[], figures={})
     try:
         files = subprocess.run(
             ["git", "ls-files", "-co", "--exclude-standard", "-z"],
@@ -135,6 +139,35 @@ def leg(request: pytest.FixtureRequest, docker_engine: Any) -> Iterator[Leg]:
         for reference in leg.images:
             docker("rmi", "-f", reference, check=False)
         shutil.rmtree(work, ignore_errors=True)
+        if leg.figures:
+            report = ROOT / "build" / "platforms" / f"{name}.json"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(json.dumps(leg.figures, indent=1, sort_keys=True))
+
+
+def _figures(tarball: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Size, compile time, libpython and the components recorded, of one image."""
+    files: list[str] = []
+    with tarfile.open(tarball) as outer:
+        manifest = outer.extractfile("manifest.json")
+        assert manifest is not None
+        for layer in json.load(manifest)[0]["Layers"]:
+            with tarfile.open(fileobj=outer.extractfile(layer)) as inner:
+                files += [m.name for m in inner]
+    # Written next to the tarball (metadata names it as the root sees it).
+    sbom_file = tarball.parent / Path(metadata["sbom"]).name if metadata.get("sbom") else None
+    sbom = json.loads(sbom_file.read_text()) if sbom_file else {}
+    return {
+        "python": metadata["python"]["version"],
+        "nuitka": metadata["nuitka_version"],
+        "compressed": metadata["size"],
+        "uncompressed": metadata["uncompressed_size"],
+        "compile_seconds": metadata["timings"].get("compile"),
+        "libpython": sorted(f for f in files if "libpython" in f) or "static",
+        "components": sorted(
+            f"{c['name']} {c.get('version', '')}".strip() for c in sbom.get("components", ())
+        ),
+    }
 
 
 def _in_engine(reference: str, *args: str, volume: str | None = None) -> str:
@@ -176,6 +209,36 @@ def test_hello(leg: Leg) -> None:
     config = json.loads(docker("image", "inspect", metadata["image_id"]).stdout)[0]["Config"]
     # The root's own tini: the dynamic build, resolved with the app's glibc.
     assert config["Entrypoint"][0] == "/usr/bin/tini"
+
+
+def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:
+    """A chroot into a directory that is not a mount point: no private namespaces can be made
+    there without mounts reaching the machine's own namespace, so the start check is not run,
+    and the warning says why and what to do."""
+    kept = kept_path(SUITES[leg.name])
+    proc = run_in_root(
+        leg.root,
+        [
+            f"{WORK}/venv/bin/pybin2img",
+            "build",
+            f"{WORK}/src/examples/hello/hello.py",
+            "-t",
+            "hello:plain-chroot",
+            "-o",
+            f"{WORK}/out/plain.tar",
+            "--smoke-timeout",
+            "4",  # not the verdict the leg's hello build recorded
+        ],
+        env={"PYBIN2IMG_CACHE_DIR": f"{WORK}/cache", "PIP_CACHE_DIR": f"{KEPT_IN_ROOT}/pip"},
+        binds={str(leg.work): WORK, str(kept): KEPT_IN_ROOT},
+        own_mount=False,
+        cwd=WORK,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "(cached)" in proc.stderr  # the leg's hello dist: nothing compiled
+    warning = next(line for line in proc.stderr.splitlines() if "was not started" in line)
+    assert "cannot change root filesystem propagation" in warning, warning
+    assert "bind-mount the root onto itself" in warning, warning
 
 
 def test_https_client(leg: Leg, certificates: Path) -> None:
