@@ -19,7 +19,7 @@ build=(gcc patchelf ccache tini ca-certificates)
 python=(python3-dev python3-venv)
 # The test suite's real components and second opinions.
 test=(
-  git netbase
+  git make netbase
   # --trace records what the app opens; libmagic is what the trace test's app dlopens
   strace libmagic1
   # engines and second opinions on the image format
