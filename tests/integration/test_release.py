@@ -1,14 +1,14 @@
-"""Release outputs checked by the tools users run: signatures (skopeo's containers/image reads
-the attachment; openssl checks the ECDSA signature, as cosign would), the SBOM attachment and
-its referrers index (the registry's own API), an image index of two platforms (skopeo, podman
-load, docker pull and run), podman's auth.json written by ``podman login``, and a registry
-served over TLS with a CA this module makes.
+"""Release outputs checked by the tools users run: signatures (verified by containers/image:
+Debian 13's skopeo under a ``sigstoreSigned`` policy), the SBOM attachment and its referrers
+index (the registry's own API), an image index of two platforms (skopeo, podman load, docker
+pull and run), podman's auth.json written by ``podman login``, and a registry served over TLS
+with a CA this module makes.
 
 Debian 12's skopeo 1.9.3 and podman 4.3.1 are built from golang-github-containers-image
-5.23.1-4, which patches sigstore verification out: a ``sigstoreSigned`` policy rejects every
-image, with "Debian-local change: sigstore disabled" when it found a cosign signature and "no
-signature exists" when it found none. The tests accept that rejection, or a successful copy
-where containers/image is not patched, and check the signature itself with openssl.
+5.23.1-4, which patches sigstore verification out ("Debian-local change: sigstore disabled").
+Debian 13's skopeo 1.18 (containers/image 5.34) verifies cosign's signatures: it runs from the
+cached Debian 13 root (tests/roots.py), on this machine's network, against the local registry.
+openssl's check of the signature (:func:`cosign_verify`) stays as a check of the format.
 
 Only one build runs here (``build --push``), and it reuses the compile of the session's hello
 image; the other images are written by tests/imagegen.py.
@@ -38,11 +38,11 @@ from pybin2img.ship.push import PushOptions, push_image
 from tests.conftest import require
 from tests.imagegen import write_test_image
 from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, docker, pybin2img
+from tests.roots import WORK_IN_ROOT, RootError, debian_root, run_in_root
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie")]
 
 OPEN = "127.0.0.1:5000"
-DEBIAN_SIGSTORE = "Debian-local change: sigstore disabled"
 PASSWORD = "release-test"
 
 
@@ -141,53 +141,67 @@ def cosign_verify(registry: str, repository: str, digest: str, public: Path, tmp
     return False
 
 
-def skopeo_policy_copy(reference: str, public: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
-    """``skopeo copy`` under a policy that requires a sigstore signature by ``public``."""
-    registries_d = tmp / "registries.d"
-    registries_d.mkdir(exist_ok=True)
-    (registries_d / "local.yaml").write_text(
+@pytest.fixture(scope="module")
+def verifier() -> Path:
+    """The Debian 13 root, whose skopeo verifies sigstore signatures."""
+    require(os.geteuid() == 0, "debootstrap roots need root")
+    try:
+        return debian_root("trixie")
+    except RootError as exc:
+        pytest.fail(f"the trixie root (skopeo 1.18) could not be made: {exc}")
+
+
+def skopeo_policy_copy(
+    root: Path, reference: str, public: Path, tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """Debian 13's ``skopeo copy`` under a policy that requires a sigstore signature by
+    ``public`` (into ``dir:``: an ``oci:`` destination refuses to store signatures)."""
+    verify = tmp / "verify"
+    shutil.rmtree(verify, ignore_errors=True)
+    (verify / "registries.d").mkdir(parents=True)
+    (verify / "registries.d" / "local.yaml").write_text(
         f"docker:\n  {OPEN}:\n    use-sigstore-attachments: true\n"
     )
-    policy = tmp / "policy.json"
+    shutil.copyfile(public, verify / "cosign.pub")
     requirement = {
         "type": "sigstoreSigned",
-        "keyPath": str(public),
+        "keyPath": f"{WORK_IN_ROOT}/cosign.pub",
         "signedIdentity": {"type": "matchRepository"},
     }
-    policy.write_text(
+    (verify / "policy.json").write_text(
         json.dumps(
             {"default": [{"type": "reject"}], "transports": {"docker": {OPEN: [requirement]}}}
         )
     )
-    destination = tmp / "copied"
-    shutil.rmtree(destination, ignore_errors=True)
-    return subprocess.run(
+    return run_in_root(
+        root,
         [
-            _tool("skopeo"),
+            "skopeo",
             "--policy",
-            str(policy),
+            f"{WORK_IN_ROOT}/policy.json",
             "--registries.d",
-            str(registries_d),
+            f"{WORK_IN_ROOT}/registries.d",
             "copy",
             "--src-tls-verify=false",
             f"docker://{reference}",
-            f"dir:{destination}",
+            f"dir:{WORK_IN_ROOT}/copied",
         ],
-        capture_output=True,
-        text=True,
+        binds={str(verify): WORK_IN_ROOT},
         timeout=120,
     )
 
 
-def accepted(proc: subprocess.CompletedProcess[str]) -> bool:
-    """skopeo accepted the signature, or (Debian's build) found it and could not check it."""
-    return proc.returncode == 0 or DEBIAN_SIGSTORE in proc.stderr
+def test_the_verifier_is_an_unpatched_containers_image(verifier: Path) -> None:
+    version = run_in_root(verifier, ["skopeo", "--version"])
+    assert version.returncode == 0, version.stderr
+    major, minor = (int(n) for n in version.stdout.split()[2].split(".")[:2])
+    assert (major, minor) >= (1, 18), version.stdout
 
 
 # --- signing -----------------------------------------------------------------------------------
 
 
-def test_sign_as_cosign_does(open_registry: str, key: Path, work: Path) -> None:
+def test_sign_as_cosign_does(open_registry: str, key: Path, work: Path, verifier: Path) -> None:
     repository = f"pybin2img-test/signed-{RUN_ID}"
     tmp = work / "sign"
     tmp.mkdir()
@@ -229,18 +243,31 @@ def test_sign_as_cosign_does(open_registry: str, key: Path, work: Path) -> None:
     ).raise_for_status()
     assert not cosign_verify(open_registry, repository, digests["forged"], public, tmp)
 
-    # containers/image (skopeo) finds the signature where cosign puts it.
-    signed = skopeo_policy_copy(f"{open_registry}/{repository}:signed", public, tmp)
-    assert accepted(signed), signed.stderr
-    unsigned = skopeo_policy_copy(f"{open_registry}/{repository}:unsigned", public, tmp)
+    # containers/image (Debian 13's skopeo) verifies the signature where cosign puts it...
+    signed = skopeo_policy_copy(verifier, f"{open_registry}/{repository}:signed", public, tmp)
+    assert signed.returncode == 0, signed.stderr
+    other_key = skopeo_policy_copy(
+        verifier, f"{open_registry}/{repository}:signed", Path(f"{other}.pub"), tmp
+    )
+    assert other_key.returncode == 0, other_key.stderr  # the other key's signature is kept
+    # ... and refuses an unsigned image, a key that signed nothing here, a moved signature.
+    unsigned = skopeo_policy_copy(verifier, f"{open_registry}/{repository}:unsigned", public, tmp)
     assert unsigned.returncode != 0
     assert "A signature was required, but no signature exists" in unsigned.stderr
-    forged = skopeo_policy_copy(f"{open_registry}/{repository}:forged", public, tmp)
-    assert forged.returncode != 0, forged.stderr
+    stranger = tmp / "stranger"
+    pybin2img("generate-key", str(stranger), env=_env())
+    wrong_key = skopeo_policy_copy(
+        verifier, f"{open_registry}/{repository}:signed", Path(f"{stranger}.pub"), tmp
+    )
+    assert wrong_key.returncode != 0
+    assert "invalid signature when validating ASN.1 encoded signature" in wrong_key.stderr
+    forged = skopeo_policy_copy(verifier, f"{open_registry}/{repository}:forged", public, tmp)
+    assert forged.returncode != 0
+    assert f"Signature for digest {digests['signed']} does not match" in forged.stderr
 
 
 def test_build_push_attaches_the_sbom_and_signs(
-    open_registry: str, key: Path, work: Path, hello_image: BuiltImage
+    open_registry: str, key: Path, work: Path, hello_image: BuiltImage, verifier: Path
 ) -> None:
     """The session's hello app again (its compile is cached), pushed with an SPDX SBOM and
     signed: the SBOM is found by cosign's tag and by the referrers tag, both signed."""
@@ -287,7 +314,10 @@ def test_build_push_attaches_the_sbom_and_signs(
     assert signed == {digest, attachment["digest"]}
     for each in signed:
         assert cosign_verify(open_registry, repository, each, public, work)
-    assert accepted(skopeo_policy_copy(reference, public, work))
+    # containers/image verifies the image and its SBOM attachment.
+    for pulled in (reference, f"{open_registry}/{repository}@{attachment['digest']}"):
+        proc = skopeo_policy_copy(verifier, pulled, public, work)
+        assert proc.returncode == 0, proc.stderr
 
 
 # --- index -------------------------------------------------------------------------------------
