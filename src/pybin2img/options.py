@@ -177,8 +177,9 @@ class BuildOptions:
     #: The cache repository (``--cache-repo``); ``None``: nothing is shared through a registry.
     cache_repo: CacheRepoOptions | None = None
     #: ccache's settings for the C compiles: the ``CCACHE_*`` variables of the environment, with
-    #: ``CCACHE_REMOTE_STORAGE`` from ``--ccache-remote-storage`` when given.
-    ccache_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``CCACHE_REMOTE_STORAGE`` from ``--ccache-remote-storage`` when given. Not in ``repr()``:
+    #: a remote storage's URL may hold a password or a bearer token.
+    ccache_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -81,6 +81,8 @@ def run_logged(
                 _kill_group(proc)
                 raise
             finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
                 if record is not None:
                     record.unlink(missing_ok=True)
     except OSError as exc:  # the log (or the record) beside it could not be written

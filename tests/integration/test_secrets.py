@@ -6,11 +6,13 @@ layer, every document of the tarball, the SBOM, the metadata file, pybin2img's o
 logs are searched for them. The image is also searched for the build machine's paths: the home
 folder, the cache folder and the app's folder appear nowhere in it, except inside the build
 interpreter's installation prefix, which CPython compiles into libpython (README:
-"Reliability").
+"Reliability"). And in the process that built, pushed and signed, no options or result object
+prints a secret (``repr()``, ``str()``): anything may log one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -24,7 +26,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from pybin2img.options import cache_dir
+from pybin2img.build import build_image
+from pybin2img.log import Log
+from pybin2img.options import build_options, cache_dir
+from pybin2img.settings import Project, merge
+from pybin2img.ship.keys import generate_key_pair
 from tests.conftest import require
 from tests.integration.conftest import EXAMPLES, RUN_ID
 
@@ -117,3 +123,76 @@ def test_no_secret_and_no_host_path_in_anything_a_build_writes(tmp_path: Path) -
         for path in paths:
             assert path.encode() + b"/" not in rest, f"{path} is in {name} of the image"
     assert meta["digest"] in {f"sha256:{n.rsplit('/', 1)[1]}" for n in image if "blobs/" in n}
+
+
+def _registry_password() -> tuple[str, str]:
+    try:
+        status = requests.get(f"http://{REGISTRY}/v2/", timeout=3).status_code
+    except requests.RequestException:
+        status = None
+    credentials = CREDENTIALS / "credentials"
+    require(status == 401 and credentials.is_file(), f"no Basic-auth registry on {REGISTRY}")
+    user, _, password = credentials.read_text().strip().partition(":")
+    return user, password
+
+
+def _dataclasses(value: object, seen: set[int]) -> list[object]:
+    """``value`` and every dataclass reachable from its fields (through tuples and lists)."""
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, (tuple, list)):
+        return [found for item in value for found in _dataclasses(item, seen)]
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return []
+    found: list[object] = [value]
+    for item in dataclasses.fields(value):
+        found += _dataclasses(getattr(value, item.name), seen)
+    return found
+
+
+def test_no_options_or_result_object_prints_a_secret(tmp_path: Path) -> None:
+    """Built in this process (hello, a cached compile): push with a password, sign with a key
+    whose password is COSIGN_PASSWORD, with tokens in the environment."""
+    user, password = _registry_password()
+    canary = uuid.uuid4().hex
+    environ = {
+        **os.environ,
+        "GITHUB_TOKEN": f"ghp_canary{canary}",
+        "AWS_SECRET_ACCESS_KEY": f"awscanary{canary}",
+        "HTTPS_PROXY": f"http://proxy:proxycanary{canary}@proxy.invalid:3128",
+        "CCACHE_REMOTE_STORAGE": f"redis://cache:ccachecanary{canary}@127.0.0.1:1",
+        "COSIGN_PASSWORD": f"cosigncanary{canary}",
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+    }
+    key, _ = generate_key_pair(tmp_path / "cosign", environ["COSIGN_PASSWORD"])
+    given = {
+        "tag": f"{REGISTRY}/secrets/inprocess:{RUN_ID}",
+        "output": tmp_path / "hello.tar",
+        "push": True,
+        "username": user,
+        "password_stdin": True,
+        "sign_key": key,
+    }
+    values, sources = merge({k: (v, "flag") for k, v in given.items()}, Project())
+    options = build_options(
+        values,
+        sources=sources,
+        app=EXAMPLES / "hello" / "hello.py",
+        project=Project(),
+        environ=environ,
+        password=f"{password}",
+        default_python=Path(sys.executable),
+    )
+    result = build_image(options, Log(verbosity=-1))
+
+    assert result.pushed is not None
+    assert len(result.signatures) == 2
+    objects = _dataclasses(options, set()) + _dataclasses(result, set())
+    kinds = {type(o).__name__ for o in objects}
+    assert {"BuildOptions", "PushOptions", "Credentials", "BuildResult", "PushResult"} <= kinds
+    assert {"Attachment", "Signature"} <= kinds
+    for obj in objects:
+        for text in (repr(obj), str(obj)):
+            assert canary not in text, f"a secret is in the repr of {type(obj).__name__}"
+            assert password not in text, f"the password is in the repr of {type(obj).__name__}"

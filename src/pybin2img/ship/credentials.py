@@ -6,6 +6,9 @@ as the Docker CLI does it: ``credHelpers[host]``, else ``credsStore``, else the 
 (base64 ``user:password`` or an ``identitytoken``). A helper is the program
 ``docker-credential-<name>``; ``get`` reads the server URL on stdin and prints
 ``{"ServerURL", "Username", "Secret"}``, where the user name ``<token>`` marks an identity token.
+
+A helper runs with only the part of the environment helpers and proxies read
+(:func:`helper_environment`), never the whole of a CI job's environment.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import RegistryError
@@ -28,16 +32,68 @@ DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 _DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _HELPER_TIMEOUT = 60
 
+#: The variables a push keeps of the process environment (:func:`helper_environment`).
+HELPER_VARIABLES = frozenset(
+    {
+        # Finding and running a helper, and the files it keeps in the user's home.
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "DOCKER_CONFIG",
+        "REGISTRY_AUTH_FILE",
+        # docker-credential-pass (pass, gpg) and -secretservice (D-Bus).
+        "PASSWORD_STORE_DIR",
+        "GNUPGHOME",
+        "GPG_AGENT_INFO",
+        "DBUS_SESSION_BUS_ADDRESS",
+        # The CA certificates a helper calling a cloud API trusts.
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        # Proxies, for the registry and for helpers (either case, as curl and Go read them).
+        *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
+        *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")),
+    }
+)
+#: Prefixes of the variables the cloud registries' helpers read: docker-credential-ecr-login
+#: (the AWS SDK's ``AWS_*``), -gcr and gcloud (``GOOGLE_*``, ``CLOUDSDK_*``), -acr-env
+#: (``AZURE_*``).
+HELPER_PREFIXES = ("AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_")
+
+
+def helper_environment(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """What credential helpers and the registry client's proxies read of ``environ``
+    (:data:`HELPER_VARIABLES`, :data:`HELPER_PREFIXES`), read-only: a push keeps nothing else
+    of the process environment, so a token of the CI job is in no object a push holds and is
+    never handed to a helper."""
+    return MappingProxyType(
+        {
+            key: value
+            for key, value in sorted(environ.items())
+            if key in HELPER_VARIABLES or key.startswith(HELPER_PREFIXES)
+        }
+    )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
     """What to authenticate with, and where it came from (named in error messages)."""
 
     username: str = ""
-    #: The password (or a personal access token used as one).
-    password: str = ""
-    #: An OAuth refresh token (``identitytoken``) exchanged at a Bearer token server.
-    identity_token: str = ""
+    #: The password (or a personal access token used as one); never in ``repr()``.
+    password: str = field(default="", repr=False)
+    #: An OAuth refresh token (``identitytoken``) exchanged at a Bearer token server; never in
+    #: ``repr()``.
+    identity_token: str = field(default="", repr=False)
     #: Where these came from: ``--username/--password-stdin``, a file, a helper.
     source: str
 

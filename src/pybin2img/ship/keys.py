@@ -20,7 +20,7 @@ import json
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re
 class SigningKey:
     """An ECDSA P-256 private key, ready to sign."""
 
-    key: ec.EllipticCurvePrivateKey
+    #: The private key; not in ``repr()``.
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
     #: Where it was read from, for messages.
     source: str
 

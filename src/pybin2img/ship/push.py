@@ -21,7 +21,7 @@ from ..log import Log
 from ..oci.archive import Archive, open_archive
 from ..oci.documents import Descriptor
 from ..reference import ImageReference, parse_reference
-from .credentials import Credentials, find_credentials
+from .credentials import Credentials, find_credentials, helper_environment
 from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
 from .registry.transport import CERTS_DIRS, registry_ca_files
 
@@ -32,15 +32,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class PushOptions:
-    """Where credentials come from and how to reach the registry."""
+    """Where credentials come from and how to reach the registry.
+
+    Neither the credentials nor the environment appear in ``repr()`` (or ``str()``): both may
+    hold secrets, and anything may log an options object.
+    """
 
     #: Explicit credentials (``--username`` + ``--password-stdin``); ``None`` looks them up in
     #: ``docker_config``.
-    credentials: Credentials | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
     #: The directory holding Docker's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``).
     docker_config: Path | None = None
-    #: Environment for credential helpers (``PATH``) and proxies (``HTTPS_PROXY``, ``NO_PROXY``).
-    environ: Mapping[str, str] = field(default_factory=dict)
+    #: Environment for credential helpers (``PATH``, ``AWS_*``) and proxies (``HTTPS_PROXY``,
+    #: ``NO_PROXY``): only what :func:`~.credentials.helper_environment` keeps of what is given.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Registries (``host`` or ``host:port``) reached over plain HTTP or unverified TLS, besides
     #: loopback hosts.
     insecure_registries: tuple[str, ...] = ()
@@ -63,6 +68,11 @@ class PushOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Chunk size when the registry refuses a blob in one request.
     chunk_size: int = 16 << 20
+
+    def __post_init__(self) -> None:
+        # Whoever builds the options (the CLI with os.environ, a library user), nothing else of
+        # the process environment is kept.
+        object.__setattr__(self, "environ", helper_environment(self.environ))
 
 
 @dataclass(frozen=True, kw_only=True)
