@@ -28,10 +28,11 @@ from .options import BASES, BuildOptions, check_output
 from .plan.dpkg import system_packages
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
-from .plan.packages import add_records
+from .plan.owners import claim_files
+from .plan.packages import add_records, add_sbom
 from .plan.planner import elf_roots, plan_image, staged_view
 from .plan.rootfs import Kind
-from .plan.sbom import compiled_distributions, sbom_maker, sbom_path
+from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
@@ -39,6 +40,7 @@ from .resolve.elf import read_elf
 from .resolve.fsview import HostView
 from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
+from .toolchain import probe_toolchain
 from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
@@ -179,6 +181,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             stage.summary = (
                 f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
             )
+            toolchain = probe_toolchain(interpreter.python_version, interpreter.nuitka_version)
         with log.stage("compile") as stage:
             compiled = compile_app(options, target, interpreter, cache, workdir, log, remote)
             size = _tree_size(compiled.dist_dir) / 1e6
@@ -255,16 +258,39 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             for warning in plan.warnings:
                 log.warning(warning)
             plan = add_ld_so_cache(plan, host.ldconfig or "", workdir)
-            # Which packages the copied files come from, recorded in the image with the SBOM.
-            packages = system_packages(plan.host_files)
-            sbom_bytes = sbom_maker(options.reference, compiled, epoch)
-            plan = add_records(plan, packages, sbom_bytes(packages, None), host=host)
+            # Who owns each file: the packages of the files copied from the build machine and
+            # of those Nuitka copied into the dist, the distributions, CPython, the app.
+            sbom_bytes = SbomMaker(
+                options.reference,
+                compiled,
+                epoch,
+                toolchain,
+                base=base_image.name if base_image else None,
+            )
+            origins = sbom_bytes.origins()
+            packages = system_packages(
+                [*plan.host_files, *(path for path in origins.values() if path)]
+            )
+            owners = claim_files(
+                plan.nodes,
+                dist_dir=compiled.dist_dir,
+                app_files=plan.app_files,
+                origins=origins,
+                packages=packages,
+                installation=sbom_bytes.installation,
+                base_root=str(base_image.rootfs) if base_image else None,
+            )
+            plan = add_records(plan, packages, owners, host=host)
+            owners = owners.with_generated(plan.nodes)
+            plan = add_sbom(plan, sbom_bytes(owners, plan.packages, None))
+            for item in owners.unclaimed:
+                log.detail(f"no component claims {item.path}: {item.reason}")
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
             files = sum(1 for e in plan.nodes.values() if e.kind is Kind.FILE)
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
-        oci = oci_keys(options, git, epoch, base_image)
+        oci = oci_keys(options, git, epoch, base_image, toolchain)
         annotations = {**oci, **dict(options.annotations)}
         config = image_config(
             options,
@@ -300,7 +326,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             commit_output(partial)
         written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output, options.sbom_format)
-        sbom = sbom_bytes(plan.packages, written.manifest_digest, options.sbom_format)
+        sbom = sbom_bytes(owners, plan.packages, written.manifest_digest, options.sbom_format)
         write_atomically(sbom_file, sbom)
 
     if options.load:

@@ -1,7 +1,9 @@
-"""Where the app came from: its git commit, commit time and repository URL.
+"""Where the app came from and what made it: its git commit, commit time and repository URL,
+and the toolchain.
 
-Used for ``SOURCE_DATE_EPOCH`` (the app's last commit time by default) and the
-``org.opencontainers.image.*`` annotations and labels (:func:`oci_keys`).
+Used for ``SOURCE_DATE_EPOCH`` (the app's last commit time by default), the
+``org.opencontainers.image.*`` annotations and labels and the ``dev.pybin2img.toolchain.*``
+ones (:func:`oci_keys`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .oci.documents import rfc3339
 if TYPE_CHECKING:
     from .oci.baseimage import BaseImage
     from .options import BuildOptions
+    from .toolchain import Toolchain
 
 _CREDENTIALS = re.compile(r"^(\w+://)[^/@]+@")
 
@@ -65,10 +68,16 @@ def git_info(app_dir: Path) -> GitInfo:
 
 
 def oci_keys(
-    options: BuildOptions, git: GitInfo, epoch: int, base_image: BaseImage | None = None
+    options: BuildOptions,
+    git: GitInfo,
+    epoch: int,
+    base_image: BaseImage | None = None,
+    toolchain: Toolchain | None = None,
 ) -> dict[str, str]:
     """The ``org.opencontainers.image.*`` keys pybin2img fills in from git, the tag, the
-    project's metadata and the base; used as manifest annotations and as config labels."""
+    project's metadata and the base, and the ``dev.pybin2img.toolchain.*`` keys naming what
+    compiled the app (:meth:`~pybin2img.toolchain.Toolchain.labels`); used as manifest
+    annotations and as config labels."""
     keys = {
         "org.opencontainers.image.created": rfc3339(epoch),
         "org.opencontainers.image.base.name": base_image.name if base_image else options.base,
@@ -83,4 +92,6 @@ def oci_keys(
         keys["org.opencontainers.image.revision"] = git.commit
     if options.licenses:
         keys["org.opencontainers.image.licenses"] = options.licenses
+    if toolchain is not None:
+        keys.update(toolchain.labels())
     return keys

@@ -7,6 +7,7 @@ a real ELF file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,8 @@ from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
 from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
-from pybin2img.plan.packages import SBOM_PATH, add_records
+from pybin2img.plan.owners import claim_files
+from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom
 from pybin2img.plan.planner import ImagePlan, plan_image
 from pybin2img.plan.rootfs import Entry, Kind, Layer
 from pybin2img.plan.scratch import CA_BUNDLE, os_release
@@ -398,6 +400,7 @@ def test_find_openssl_dir(tmp_path: Path) -> None:
 
 
 def _packages(*files: str) -> SystemPackages:
+    """zlib1g owning ``files`` (real files of the fake host), with their true md5sums."""
     package = DebianPackage(
         name="zlib1g",
         version="1:1.2.13.dfsg-1",
@@ -406,7 +409,11 @@ def _packages(*files: str) -> SystemPackages:
         status="install ok installed",
         files=tuple(files),
         recorded_files=tuple(files),
-        md5sums=tuple((f.lstrip("/"), "0" * 32) for f in files),
+        paths=tuple((f, f) for f in files),
+        md5sums=tuple(
+            (f.lstrip("/"), hashlib.md5(Path(f).read_bytes(), usedforsecurity=False).hexdigest())
+            for f in files
+        ),
         control="Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n",
     )
     return SystemPackages(
@@ -421,17 +428,23 @@ def _names(layers: Sequence[Layer]) -> list[str]:
     return [layer.name for layer in layers]
 
 
+def _recorded(plan: ImagePlan, packages: SystemPackages, host: HostFacts) -> ImagePlan:
+    owners = claim_files(plan.nodes, dist_dir=None, packages=packages)
+    return add_records(plan, packages, owners, host=host)
+
+
 def test_records_go_with_the_system_libraries_and_the_sbom_on_top(machine: Machine) -> None:
-    libz = machine.system_library("libz.so.1")
+    libz = os.path.realpath(machine.system_library("libz.so.1"))
     host = machine.facts()
     plan = machine.plan(host)
-    recorded = add_records(plan, _packages(libz + ".0.1"), b'{"bomFormat": "CycloneDX"}', host=host)
+    recorded = add_sbom(_recorded(plan, _packages(libz), host), b'{"bomFormat": "CycloneDX"}')
 
     assert _names(recorded.layers) == [*_names(plan.layers), "sbom"]
     system = _layer(recorded, "system-libraries")
     control = (system["var/lib/dpkg/status.d/zlib1g"].data or b"").decode()
     assert control.startswith("Package: zlib1g\n")
-    assert "var/lib/dpkg/status.d/zlib1g.md5sums" in system
+    md5sums = (system["var/lib/dpkg/status.d/zlib1g.md5sums"].data or b"").decode()
+    assert md5sums == f"{hashlib.md5(b'lib').hexdigest()}  {libz.lstrip('/')}\n"
     assert system["var/lib/dpkg"].kind is Kind.DIR
     assert 'ID="debian"' in (system["usr/lib/os-release"].data or b"").decode()
     assert system["etc/os-release"].target == "../usr/lib/os-release"
@@ -446,14 +459,26 @@ def test_records_go_with_the_system_libraries_and_the_sbom_on_top(machine: Machi
         plan.env,
         plan.host_files,
     )
-    assert recorded.packages == _packages(libz + ".0.1")
+    assert recorded.packages == _packages(libz)
+
+
+def test_a_package_owning_no_file_of_the_image_is_not_recorded(machine: Machine) -> None:
+    libz = os.path.realpath(machine.system_library("libz.so.1"))
+    host = machine.facts()
+    plan = machine.plan(host)
+    elsewhere = machine.file("host/lib/libz.so.9", b"not in the image")
+    recorded = _recorded(plan, _packages(str(elsewhere)), host)
+    assert "var/lib/dpkg/status.d/zlib1g" not in recorded.nodes
+    assert recorded.packages is not None
+    assert recorded.packages.packages == ()
+    assert libz  # in the image, but owned by no package here
 
 
 def test_records_keep_the_os_release_of_a_distroless_base(machine: Machine) -> None:
-    libz = machine.system_library("libz.so.1")
+    libz = os.path.realpath(machine.system_library("libz.so.1"))
     host = machine.facts()
     plan = machine.plan(host, base="distroless")
-    recorded = add_records(plan, _packages(libz + ".0.1"), None, host=host)
+    recorded = _recorded(plan, _packages(libz), host)
     system = _layer(recorded, "system-libraries")
     assert not {"usr/lib/os-release", "etc/os-release"} & system.keys()
     assert _names(recorded.layers) == _names(plan.layers)
@@ -464,7 +489,7 @@ def test_records_of_nothing_change_nothing(machine: Machine) -> None:
     host = machine.facts()
     plan = machine.plan(host)
     none = SystemPackages(database=None, distro=None, packages=(), unowned=plan.host_files)
-    recorded = add_records(plan, none, None, host=host)
+    recorded = _recorded(plan, none, host)
     assert recorded.layers == plan.layers
     assert dict(recorded.nodes) == dict(plan.nodes)
     assert recorded.packages == none
@@ -476,7 +501,7 @@ def test_records_make_the_system_layer_when_no_library_was_copied(machine: Machi
     plan = machine.plan(host, closure=machine.closure(libc=None))
     assert _names(plan.layers) == ["base", "app"]
     services = dict(host.etc_files)["etc/services"]
-    recorded = add_records(plan, _packages(services), None, host=host)
+    recorded = _recorded(plan, _packages(services), host)
     assert _names(recorded.layers) == ["base", "system-libraries", "app"]
     assert "var/lib/dpkg/status.d/zlib1g" in _layer(recorded, "system-libraries")
 

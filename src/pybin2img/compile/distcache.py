@@ -18,18 +18,21 @@ from ..cache import Cache, digest_of, file_digest, tree_damage, tree_manifest
 from ..log import Log
 from ..options import BuildOptions
 from ..pending import write_replacing
+from ..toolchain import program_versions
 from .app import CompileTarget
 from .probe import Interpreter
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 4
+_DIST_FORMAT = 5
 #: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
 _MANIFEST = "manifest.json"
 
 
 def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
-    """Hash of every input that can change the dist, except the app's own source files.
+    """Hash of every input that can change the dist, except the app's own source files: the
+    app's options, the interpreter and its distributions, Nuitka, and the programs after it
+    (the C compiler, patchelf, strip: :func:`~pybin2img.toolchain.program_versions`).
 
     Those are only known after a compile (Nuitka follows the app's imports); each cached dist
     records them with their hashes, and a hit requires every one to be unchanged.
@@ -46,6 +49,7 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
         interpreter.identity,
         interpreter.python_version,
         interpreter.nuitka_version,
+        program_versions(),
         interpreter.distributions,
         options.nuitka_args,
         options.include_data,

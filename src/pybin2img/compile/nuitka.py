@@ -12,8 +12,8 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
@@ -28,6 +28,7 @@ from .buildenv import check_environment
 from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
+from .origins import report_origins
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
@@ -55,6 +56,9 @@ class CompileResult:
     distributions: tuple[str, ...] = ()
     #: Where the compile's time went, by top-level package (most first).
     profile: tuple[PackageTime, ...] = ()
+    #: Dist-relative path -> the file Nuitka copied it from, as its report names it
+    #: (:func:`~.origins.report_origins`: with Nuitka's placeholders, ``${sys.prefix}/…``).
+    origins: Mapping[str, str] = field(default_factory=dict)
 
 
 def default_jobs() -> int:
@@ -113,6 +117,7 @@ def compile_app(
         modules=frozenset(contents["modules"]),
         distributions=tuple(contents["distributions"]),
         profile=tuple(PackageTime.from_json(row) for row in contents.get("profile", ())),
+        origins=dict(contents.get("origins", {})),
     )
 
 
@@ -144,6 +149,8 @@ def _compile_into_cache(
             "modules": sorted(modules),
             "distributions": sorted(distributions),
             "profile": [row.to_json() for row in times],
+            # What each copied file of the dist is a copy of, for the SBOM's owners.
+            "origins": report_origins(ElementTree.parse(report).getroot()),  # noqa: S314
         }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
     return entry_path(cache, key, sources)
@@ -227,7 +234,10 @@ def _run_nuitka(
         f"--output-filename={name}",
         f"--report={report}",
         f"--jobs={options.jobs or default_jobs()}",
-        "--assume-yes-for-downloads",
+        # Hermetic: no look for a newer Nuitka on PyPI (on by default, once a week), and no
+        # download (without --assume-yes-for-downloads and with no stdin, Nuitka says no to
+        # every one it would make: a --zig compiler, a private jsonschema, ...).
+        "--update-check=never",
         "--reproducible=yes",
         "--remove-output",
         *target.nuitka_args,

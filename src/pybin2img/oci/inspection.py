@@ -4,10 +4,15 @@ Checks every blob's digest and size, the diff_ids against the decompressed layer
 ``index.json`` and ``manifest.json`` describe the same image, and the config's history; then
 reports the config, the layers with their sizes, a size breakdown by part, and the largest files.
 ``size_report`` is the same breakdown for a build (``build -v``).
+
+When the image holds pybin2img's SBOM, each of its files is looked up in it
+(:class:`SbomCoverage`): the files no component claims (the goal: none), and those whose bytes
+are not what the SBOM's SHA-256 says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -24,6 +29,11 @@ from .documents import blob_path
 if TYPE_CHECKING:
     from .write import WrittenImage
 
+#: Where pybin2img puts the image's own SBOM (``plan.packages.SBOM_PATH``, without the ``/``).
+SBOM_MEMBER = "usr/share/pybin2img/sbom.cdx.json"
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+
 
 @dataclass(frozen=True, kw_only=True)
 class LayerReport:
@@ -39,6 +49,27 @@ class LayerReport:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SbomCoverage:
+    """The image's files against its own SBOM's components."""
+
+    #: Regular files in the image (the top layer's view).
+    files: int
+    #: ``(path, why)`` of the files no component claims: listed as a file of its own, with the
+    #: reason the SBOM gives, or not at all.
+    unclaimed: tuple[tuple[str, str], ...]
+    #: Files whose bytes do not have the SHA-256 the SBOM gives them.
+    mismatched: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": "/" + SBOM_MEMBER,
+            "files": self.files,
+            "unclaimed": [{"path": p, "why": why} for p, why in self.unclaimed],
+            "hash_mismatches": list(self.mismatched),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImageReport:
     """What ``inspect`` found in a consistent tarball."""
 
@@ -51,6 +82,8 @@ class ImageReport:
     #: (size, path) of the largest regular files, largest first.
     largest: tuple[tuple[int, str], ...]
     warnings: tuple[str, ...] = field(default=())
+    #: What the image's SBOM claims of its files; ``None`` when it holds no pybin2img SBOM.
+    sbom: SbomCoverage | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +108,7 @@ class ImageReport:
                 for layer in self.layers
             ],
             "largest_files": [{"path": p, "size": s} for s, p in self.largest],
+            "sbom": self.sbom.to_json() if self.sbom else None,
             "warnings": list(self.warnings),
         }
 
@@ -136,10 +170,17 @@ def _inspect(archive: Archive, largest: int) -> ImageReport:
         warnings.append(f"manifest.json tags {repo_tags} but index.json names {reference}")
 
     files: list[tuple[int, str]] = []
+    view: dict[str, str | bytes] = {}
     reports = [
-        _check_layer(archive, layer, entry.get("comment", ""), files)
+        _check_layer(archive, layer, entry.get("comment", ""), files, view)
         for layer, entry in zip(layers, history, strict=True)
     ]
+    coverage = _sbom_coverage(view)
+    if coverage is not None:
+        warnings.extend(
+            f"{path} is not the file the SBOM lists (its SHA-256 differs)"
+            for path in coverage.mismatched
+        )
     referenced = {
         blob_path(descriptor.digest),
         blob_path(archive.config_descriptor.digest),
@@ -158,21 +199,39 @@ def _inspect(archive: Archive, largest: int) -> ImageReport:
         layers=tuple(reports),
         largest=tuple(files[:largest]),
         warnings=tuple(warnings),
+        sbom=coverage,
     )
 
 
 def _check_layer(
-    archive: Archive, layer: Layer, comment: str, files: list[tuple[int, str]]
+    archive: Archive,
+    layer: Layer,
+    comment: str,
+    files: list[tuple[int, str]],
+    view: dict[str, str | bytes],
 ) -> LayerReport:
+    """Read one layer: its files' sizes by part; ``view`` (path -> SHA-256 hex, or the bytes
+    of the SBOM) becomes what the image shows after this layer."""
     parts: dict[str, int] = {}
     count = 0
     with archive.open_layer(layer) as stream:
-        for member in stream.tar():
-            if member.isfile():
-                count += 1
-                files.append((member.size, "/" + member.name))
-                part = part_of(member.name)
-                parts[part] = parts.get(part, 0) + member.size
+        tar = stream.tar()
+        for member in tar:
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            name = posixpath.normpath(name.lstrip("/") or ".")
+            _apply_whiteout(view, name)
+            if not member.isfile():
+                view.pop(name, None)
+                continue
+            count += 1
+            files.append((member.size, "/" + member.name))
+            part = part_of(member.name)
+            parts[part] = parts.get(part, 0) + member.size
+            if posixpath.basename(name).startswith(_WHITEOUT):
+                continue
+            reader = tar.extractfile(member)
+            data = reader.read() if reader is not None else b""
+            view[name] = data if name == SBOM_MEMBER else hashlib.sha256(data).hexdigest()
     return LayerReport(
         digest=layer.descriptor.digest,
         diff_id=layer.diff_id,
@@ -183,6 +242,90 @@ def _check_layer(
         comment=comment,
         parts=parts,
     )
+
+
+def _apply_whiteout(view: dict[str, str | bytes], name: str) -> None:
+    """An OCI whiteout (``dir/.wh.name``, ``dir/.wh..wh..opq``) hides what lower layers had."""
+    base = posixpath.basename(name)
+    if not base.startswith(_WHITEOUT):
+        return
+    parent = posixpath.dirname(name)
+    if base == _OPAQUE:
+        prefix = f"{parent}/" if parent else ""
+        gone = [path for path in view if path.startswith(prefix)]
+    else:
+        hidden = posixpath.join(parent, base[len(_WHITEOUT) :])
+        gone = [path for path in view if path == hidden or path.startswith(hidden + "/")]
+    for path in gone:
+        del view[path]
+
+
+def _sbom_coverage(view: Mapping[str, str | bytes]) -> SbomCoverage | None:
+    """The image's files (``view``) against the SBOM it holds, if it holds one."""
+    document = view.get(SBOM_MEMBER)
+    if not isinstance(document, bytes):
+        return None
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or parsed.get("bomFormat") != "CycloneDX":
+        return None
+    claimed, listed, hashes = sbom_claims(parsed)
+    unclaimed = tuple(
+        ("/" + path, listed.get("/" + path, "not in the SBOM"))
+        for path in sorted(view)
+        if "/" + path not in claimed
+    )
+    mismatched = tuple(
+        "/" + path
+        for path, digest in sorted(view.items())
+        if isinstance(digest, str) and hashes.get("/" + path, digest) != digest
+    )
+    return SbomCoverage(files=len(view), unclaimed=unclaimed, mismatched=mismatched)
+
+
+def sbom_claims(document: Mapping[str, Any]) -> tuple[set[str], dict[str, str], dict[str, str]]:
+    """From a CycloneDX document pybin2img wrote: the paths its components claim (their
+    evidence, their nested files), the paths listed only as files of their own (with the
+    reason given), and each listed file's SHA-256."""
+    claimed: set[str] = set()
+    listed: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+
+    def walk(component: Mapping[str, Any], top: bool) -> None:
+        locations = [
+            o["location"]
+            for o in component.get("evidence", {}).get("occurrences", [])
+            if isinstance(o, dict) and isinstance(o.get("location"), str)
+        ]
+        is_file = component.get("type") == "file"
+        if is_file and isinstance(component.get("name"), str):
+            locations.append(component["name"])
+        sha256 = next(
+            (
+                h.get("content")
+                for h in component.get("hashes", [])
+                if isinstance(h, dict) and h.get("alg") == "SHA-256"
+            ),
+            None,
+        )
+        if sha256 and locations and (is_file or len(locations) == 1):
+            hashes[locations[-1] if is_file else locations[0]] = sha256
+        if top and is_file:
+            why = str(component.get("description") or "listed as a file no package owns")
+            for location in locations:
+                listed[location] = why.removeprefix("claimed by no component: ")
+            return
+        claimed.update(locations)
+        for child in component.get("components", []):
+            if isinstance(child, dict):
+                walk(child, False)
+
+    for component in document.get("components", []):
+        if isinstance(component, dict):
+            walk(component, True)
+    return claimed, listed, hashes
 
 
 def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
@@ -257,6 +400,17 @@ def format_report(report: ImageReport) -> str:
     lines.append("largest files")
     for size, path in report.largest:
         lines.append(f"  {_mb(size):>10}  {path}")
+    coverage = report.sbom
+    lines.append("")
+    if coverage is None:
+        lines.append("sbom          none in the image: which component owns each file is unknown")
+    else:
+        lines.append(
+            f"sbom          /{SBOM_MEMBER}: {coverage.files} files, "
+            f"{len(coverage.unclaimed)} claimed by no component"
+        )
+        for path, why in coverage.unclaimed:
+            lines.append(f"  unclaimed   {path}  ({why})")
     lines.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,11 @@ STATUS_D = "var/lib/dpkg/status.d"
 #: The Status line of every status.d entry: what the image holds is installed, whatever the
 #: build machine's package manager wants to do with the package next (hold, deinstall, ...).
 INSTALLED = "install ok installed"
+
+#: Files a package's maintainer scripts write, which its file list does not name, and that
+#: package: the CA bundle ``update-ca-certificates`` makes from the certificates of
+#: ``ca-certificates`` (and any local ones).
+WRITTEN_BY = {"/etc/ssl/certs/ca-certificates.crt": "ca-certificates"}
 
 # Top-level directories that usr-merge turns into symlinks into /usr: dpkg may record a file
 # under either spelling, and the resolver may hand us the other one.
@@ -88,6 +93,8 @@ class DebianPackage:
     recorded_files: tuple[str, ...]
     #: ``(path without leading /, md5)`` from the package's md5sums, for ``recorded_files`` only.
     md5sums: tuple[tuple[str, str], ...] = ()
+    #: ``(path asked about, the same file as dpkg records it)`` for each of ``files``.
+    paths: tuple[tuple[str, str], ...] = ()
     #: The package's stanza from the status file, verbatim, ending in a newline.
     control: str
 
@@ -95,6 +102,20 @@ class DebianPackage:
     def key(self) -> str:
         """``name:arch`` as dpkg names its ``info/`` files for ``Multi-Arch: same`` packages."""
         return f"{self.name}:{self.architecture}"
+
+    def md5_of(self, recorded: str) -> str | None:
+        """The md5 dpkg has for the file it records as ``recorded`` (``/usr/lib/…``): from
+        the md5sums, or for a conffile from the ``Conffiles`` field; ``None`` when it has none."""
+        wanted = recorded.lstrip("/")
+        for path, md5 in self.md5sums:
+            if path == wanted:
+                return md5
+        stanza = next(_paragraphs(self.control), None)
+        for line in ((stanza.get("conffiles") if stanza else None) or "").splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0].lstrip("/") == wanted:
+                return words[1]
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +165,9 @@ def system_packages(paths: Iterable[str], *, root: Path = Path("/")) -> SystemPa
     unowned: list[str] = []
     for path in wanted:
         found = _owners(candidates[path], listed, diversions)
+        if found is None and path in WRITTEN_BY:
+            owned.setdefault(WRITTEN_BY[path], []).append((path, path))
+            continue
         if found is None:
             unowned.append(path)
             continue
@@ -170,13 +194,19 @@ def system_packages(paths: Iterable[str], *, root: Path = Path("/")) -> SystemPa
 
 
 def status_d_entries(
-    packages: Iterable[DebianPackage], *, md5sums: bool = True
+    packages: Iterable[DebianPackage],
+    *,
+    md5sums: bool = True,
+    image_md5sums: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> tuple[tuple[str, bytes], ...]:
     """Distroless-style dpkg files for the image: ``(image path, bytes)``, sorted by path.
 
     ``var/lib/dpkg/status.d/<name>`` holds the package's stanza from the build machine's
     status file with ``Status: install ok installed`` and without ``Conffiles`` (the image has
-    none of them); ``<name>.md5sums`` lists only the package's files that are in the image.
+    none of them); ``<name>.md5sums`` lists the package's files that are in the image: by
+    default the package's own md5sums lines of the files asked about; with ``image_md5sums``
+    (package key -> ``(path without leading /, md5)``) those lines instead, which may name a
+    copy of the package's file at another path (a library Nuitka copied into ``/app``).
     A package present in several architectures is named ``<name>:<arch>`` instead.
     """
     chosen = list(packages)
@@ -185,8 +215,9 @@ def status_d_entries(
     for package in chosen:
         base = package.key if names.count(package.name) > 1 else package.name
         entries.append((f"{STATUS_D}/{base}", _image_control(package.control)))
-        if md5sums and package.md5sums:
-            text = "".join(f"{md5}  {path}\n" for path, md5 in package.md5sums)
+        sums = package.md5sums if image_md5sums is None else image_md5sums.get(package.key, ())
+        if md5sums and sums:
+            text = "".join(f"{md5}  {path}\n" for path, md5 in sorted(sums))
             entries.append((f"{STATUS_D}/{base}.md5sums", _encode(text)))
     return tuple(sorted(entries))
 
@@ -452,6 +483,7 @@ def _package(
         copyright=str(copyright_path) if copyright_path.is_file() else None,
         files=tuple(sorted({path for path, _ in files})),
         recorded_files=recorded,
+        paths=tuple(sorted(set(files))),
         md5sums=_md5sums(admindir, key, name, set(recorded)),
         control=stanza.text,
     )

@@ -65,8 +65,11 @@ class ImagePlan:
     #: ``LANG=C.UTF-8`` when that locale is.
     env: tuple[str, ...]
     #: The build machine's files the image holds copies of (neither the dist's nor the base
-    #: image's), sorted: what the package database is asked about.
+    #: image's), sorted: what the package database is asked about, with the files the dist's
+    #: copies were made from (:func:`~.owners.claim_files`).
     host_files: tuple[str, ...] = ()
+    #: Image paths (``/app/…``) of the app's own files: the binary and its data files.
+    app_files: tuple[str, ...] = ()
     #: The build machine's packages whose files the image holds, once
     #: :func:`~.packages.add_records` recorded them.
     packages: SystemPackages | None = None
@@ -275,6 +278,7 @@ def plan_image(
         roots=tuple(f"{APP_DIR}/{root.relative_to(dist_dir).as_posix()}" for root in roots),
         env=tuple(env),
         host_files=_host_files(builder.nodes, dist, base_image),
+        app_files=tuple(f"{APP_DIR}/{rel.as_posix()}" for rel in mine),
         library_dirs=(
             tuple(sorted({os.path.dirname(o.path) for o in system if o.path != host.tini}))
             if wants_ldconfig

@@ -1,15 +1,25 @@
 """The build's software bill of materials: a CycloneDX 1.6 JSON document.
 
-:func:`sbom_document` lists what the image holds and how it was made: the Python distributions
-compiled into the binary, the CPython runtime, every Debian package whose files were copied
-from the build machine (with the files, as evidence), and as tools pybin2img, Nuitka and the C
-compiler. Package URLs let scanners match each component: ``pkg:pypi/flask@3.1.3``,
+:func:`sbom_document` lists what the image holds and how it was made. Every regular file of the
+image is under the component it belongs to (:mod:`.owners`), with its SHA-256: the Debian
+packages whose files were copied from the build machine (also those Nuitka copied into the
+dist: ``/app/libssl.so.3`` under ``libssl3``), the Python distributions (compiled into the
+binary, and their extension modules, data files and bundled libraries), CPython (compiled into
+the binary, and its extension modules), the app (the binary and its data), and pybin2img's own
+files; a file nothing claims is a ``file`` component of its own. The tools are pybin2img,
+Nuitka, the C compiler, patchelf and strip (:mod:`pybin2img.toolchain`). Package URLs let
+scanners match each component: ``pkg:pypi/flask@3.1.3``,
 ``pkg:deb/debian/libc6@2.36-9+deb12u14?arch=amd64&distro=debian-12&upstream=glibc``.
+
+Each file of a component is a nested component (``file``, or ``library`` for a library a wheel
+bundles) named by its image path, with its ``SHA-256`` and, for a copy, the properties
+``pybin2img:copy-of`` (the original, as its package names it) and ``pybin2img:match``
+(``identical``, or ``same code``: a shared object whose RUNPATH and symbol tables differ).
 
 The document is deterministic: components are sorted, the timestamp is
 ``SOURCE_DATE_EPOCH`` and the serial number is derived from the content, so identical builds
-give identical bytes. :func:`python_distributions` and :func:`compiler_version` gather the
-inputs that only another program can tell; :func:`sbom_maker` gathers them for a build.
+give identical bytes. :class:`SbomMaker` gathers for a build what only another program can
+tell (the build interpreter's distributions).
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +41,14 @@ from typing import TYPE_CHECKING
 from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception.model import InvalidUriException
-from cyclonedx.model import ExternalReference, ExternalReferenceType, XsUri
+from cyclonedx.model import (
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
@@ -41,13 +59,37 @@ from cyclonedx.spdx import is_expression
 from packageurl import PackageURL
 
 from .. import __version__
-from ..errors import CompileError
+from ..compile.origins import expand
 from .dpkg import DebianPackage, SystemPackages
+from .installation import (
+    PythonDistribution,
+    PythonInstallation,
+    normalize,
+    read_installation,
+    select,
+)
+from .owners import FileOwners, ImageFile
 from .planner import APP_DIR
 
 if TYPE_CHECKING:
     from ..compile.nuitka import CompileResult
     from ..reference import ImageReference
+    from ..toolchain import Tool, Toolchain
+
+__all__ = [
+    "MEDIA_TYPE",
+    "SBOM_SUFFIXES",
+    "SPEC_VERSION",
+    "ImageSubject",
+    "PythonDistribution",
+    "SbomInput",
+    "SbomMaker",
+    "compiled_distributions",
+    "compiler_version",
+    "python_distributions",
+    "sbom_document",
+    "sbom_path",
+]
 
 #: The CycloneDX version written: the newest that trivy, grype/syft and Dependency-Track read.
 SPEC_VERSION = "1.6"
@@ -59,47 +101,12 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:pybin2img:sbom")
 _PLACEHOLDER_SERIAL = uuid.UUID(int=0)
 _VERSION = re.compile(r"\d+(?:\.\d+)+")
 _LEADING_KEYS = ("$schema", "bomFormat", "specVersion", "serialNumber", "version")
-_NOT_A_LICENSE = frozenset({"", "unknown", "none", "n/a", "other/proprietary license"})
-
-# Runs under the build interpreter: the metadata of its installed distributions, the first
-# one on sys.path winning for each name (the one ``import`` and so Nuitka found).
-_PROBE = r"""
-import json, re, sys
-from importlib.metadata import distributions
-asked = json.loads(sys.argv[1])
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-wanted = None if asked is None else {norm(n) for n in asked}
-out = {}
-for dist in distributions():
-    meta = dist.metadata
-    name = meta.get("Name")
-    if not name or norm(name) in out or (wanted is not None and norm(name) not in wanted):
-        continue
-    out[norm(name)] = {
-        "name": name,
-        "version": dist.version,
-        "license_expression": meta.get("License-Expression"),
-        "license": meta.get("License"),
-        "classifiers": [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")],
-        "summary": meta.get("Summary"),
-        "home_page": meta.get("Home-page"),
-        "project_urls": meta.get_all("Project-URL") or [],
-    }
-print(json.dumps(out))
-"""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PythonDistribution:
-    """A Python distribution whose modules are compiled into the binary."""
-
-    name: str
-    version: str
-    #: SPDX ids or expressions, or license names where the metadata has no SPDX form.
-    licenses: tuple[str, ...] = ()
-    summary: str | None = None
-    #: The project's home page, from ``Home-page`` or a ``Homepage``/``Source`` Project-URL.
-    homepage: str | None = None
+#: Where the image's own SBOM is (as in :data:`~.packages.SBOM_PATH`), listed under
+#: pybin2img's files without a hash: a document cannot hold its own.
+_SBOM_IN_IMAGE = "/usr/share/pybin2img/sbom.cdx.json"
+#: The property names of a copied file.
+COPY_OF = "pybin2img:copy-of"
+MATCH = "pybin2img:match"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,22 +129,32 @@ class SbomInput:
     created: int
     python_version: str
     nuitka_version: str
-    #: First line of the C compiler's ``--version`` (``gcc (Debian 12.2.0-14) 12.2.0``).
+    #: First line of the C compiler's ``--version`` (``gcc (Debian 12.2.0-14) 12.2.0``), when
+    #: there is no ``toolchain``.
     compiler: str | None = None
+    #: What compiled the app: its tools are the document's (with versions and purls).
+    toolchain: Toolchain | None = None
+    #: The distributions compiled into the binary, and those owning files of the image.
     distributions: Sequence[PythonDistribution] = ()
+    #: Normalized names of those compiled into the binary; ``None``: all of them.
+    compiled: frozenset[str] | None = None
     system: SystemPackages | None = None
+    #: Every file of the image by owner; ``None``: only the packages' own files are listed.
+    owners: FileOwners | None = None
     #: Image path of the compiled binary, recorded as where the Python components are.
     binary: str | None = None
+    #: The base image's name (``--base IMAGE.tar``), whose files are listed under it.
+    base: str | None = None
     tool_version: str = __version__
 
 
 def sbom_document(facts: SbomInput) -> bytes:
     """The CycloneDX JSON document for ``facts``: the same input always gives the same bytes."""
-    bom = _bom(facts, _PLACEHOLDER_SERIAL)
+    draft = _render(_bom(facts, _PLACEHOLDER_SERIAL))
     # The serial number names this content: a hash of the document without it, so that a
     # rebuild with the same inputs repeats it and any change gives a new one.
-    digest = hashlib.sha256(_render(bom)).hexdigest()
-    return _render(_bom(facts, uuid.uuid5(_NAMESPACE, digest)))
+    serial = uuid.uuid5(_NAMESPACE, hashlib.sha256(draft).hexdigest())
+    return draft.replace(_PLACEHOLDER_SERIAL.urn.encode(), serial.urn.encode(), 1)
 
 
 #: ``--sbom-format`` -> the SBOM file's suffix.
@@ -150,54 +167,86 @@ def sbom_path(tarball: Path, sbom_format: str = "cyclonedx") -> Path:
     return tarball.with_name(tarball.name.removesuffix(".tar") + SBOM_SUFFIXES[sbom_format])
 
 
-def sbom_maker(
-    reference: ImageReference, compiled: CompileResult, epoch: int
-) -> Callable[..., bytes]:
-    """A function making the build's SBOM from the packages found while planning, with the
-    image's digest when it is known (the copy next to the tarball) or without (in the image),
-    as CycloneDX or (``sbom_format="spdx"``) SPDX 2.3.
+class SbomMaker:
+    """The build's SBOM, made from the owners of the image's files once planning found them:
+    with the image's digest when it is known (the copy next to the tarball) or without (in the
+    image), as CycloneDX or (``sbom_format="spdx"``) SPDX 2.3.
 
-    The metadata of the compiled distributions is read here, once, with the build interpreter.
+    The build interpreter's installation (its distributions, their files) is read here, once.
     """
-    versions = dict(compiled_distributions(compiled))
-    distributions = tuple(
-        d
-        for d in python_distributions(compiled.interpreter.executable, versions)
-        if d.version == versions.get(d.name, d.version)
-    )
-    compiler = compiler_version()
 
-    def make(
-        packages: SystemPackages | None, digest: str | None, sbom_format: str = "cyclonedx"
+    def __init__(
+        self,
+        reference: ImageReference,
+        compiled: CompileResult,
+        epoch: int,
+        toolchain: Toolchain | None = None,
+        base: str | None = None,
+    ) -> None:
+        self._reference = reference
+        self._base = base
+        self._compiled = compiled
+        self._epoch = epoch
+        self._toolchain = toolchain
+        #: The build interpreter's installation: CPython's files, the distributions'.
+        self.installation: PythonInstallation = read_installation(compiled.interpreter.executable)
+        versions = {normalize(n): v for n, v in compiled_distributions(compiled)}
+        #: Normalized names of the distributions compiled into the binary.
+        self.compiled = frozenset(
+            d.key
+            for d in select(self.installation, versions)
+            if d.version == versions.get(d.key, d.version)
+        )
+
+    def origins(self) -> dict[str, str | None]:
+        """Dist-relative path -> the host file Nuitka copied it from (``None``: the app's own
+        directory, which the compile ran in), from its report."""
+        found: dict[str, str | None] = {}
+        prefixes = self.installation.prefixes
+        for rel, source in self._compiled.origins.items():
+            if source.startswith("${cwd}"):
+                found[rel] = None
+            elif (path := expand(source, prefixes, Path.home())) is not None:
+                found[rel] = path
+        return found
+
+    def __call__(
+        self,
+        owners: FileOwners,
+        packages: SystemPackages | None,
+        digest: str | None,
+        sbom_format: str = "cyclonedx",
     ) -> bytes:
         write = sbom_document
         if sbom_format == "spdx":
             from .spdx import spdx_document as write  # spdx-tools takes seconds to import
+        wanted = self.compiled | set(owners.pypi)
+        interpreter = self._compiled.interpreter
         return write(
             SbomInput(
-                image=ImageSubject(name=reference.repository, tag=reference.tag, digest=digest),
-                created=epoch,
-                python_version=compiled.interpreter.python_version,
-                nuitka_version=compiled.interpreter.nuitka_version,
-                compiler=compiler,
-                distributions=distributions,
+                image=ImageSubject(
+                    name=self._reference.repository, tag=self._reference.tag, digest=digest
+                ),
+                created=self._epoch,
+                python_version=interpreter.python_version,
+                nuitka_version=interpreter.nuitka_version,
+                compiler=None if self._toolchain else compiler_version(),
+                toolchain=self._toolchain,
+                distributions=select(self.installation, wanted),
+                compiled=self.compiled,
                 system=packages,
-                binary=f"{APP_DIR}/{compiled.binary.name}",
+                owners=owners,
+                binary=f"{APP_DIR}/{self._compiled.binary.name}",
+                base=self._base,
             )
         )
-
-    return make
 
 
 def compiled_distributions(compiled: CompileResult) -> tuple[tuple[str, str], ...]:
     """The installed distributions (with versions) whose modules Nuitka compiled in."""
-
-    def normal(name: str) -> str:  # PEP 503
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    versions = {normal(name): version for name, version in compiled.interpreter.distributions}
+    versions = {normalize(name): version for name, version in compiled.interpreter.distributions}
     return tuple(
-        (name, versions.get(normal(name), "unknown")) for name in sorted(compiled.distributions)
+        (name, versions.get(normalize(name), "unknown")) for name in sorted(compiled.distributions)
     )
 
 
@@ -209,22 +258,7 @@ def python_distributions(
     Names are matched as pip matches them (case, ``-``, ``_`` and ``.`` alike); names that are
     not installed are left out. Sorted by normalized name.
     """
-    asked = None if names is None else sorted(set(names))
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-c", _PROBE, json.dumps(asked)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CompileError(f"cannot read distribution metadata with {python}: {exc}") from exc
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CompileError(f"reading distribution metadata with {python} failed: {last}")
-    found: dict[str, dict[str, object]] = json.loads(proc.stdout)
-    return tuple(_distribution(found[key]) for key in sorted(found))
+    return select(read_installation(python), names)
 
 
 def compiler_version(program: str = "gcc") -> str | None:
@@ -242,52 +276,6 @@ def compiler_version(program: str = "gcc") -> str | None:
     return lines[0].strip() if proc.returncode == 0 and lines else None
 
 
-# --- metadata -----------------------------------------------------------------------------
-
-
-def _distribution(meta: dict[str, object]) -> PythonDistribution:
-    def text(key: str) -> str | None:
-        value = meta.get(key)
-        return value.strip() if isinstance(value, str) and value.strip() else None
-
-    def texts(key: str) -> list[str]:
-        value = meta.get(key)
-        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-    return PythonDistribution(
-        name=text("name") or "",
-        version=text("version") or "",
-        licenses=_declared_licenses(
-            text("license_expression"), text("license"), texts("classifiers")
-        ),
-        summary=text("summary"),
-        homepage=_homepage(text("home_page"), texts("project_urls")),
-    )
-
-
-def _declared_licenses(
-    expression: str | None, field: str | None, classifiers: Sequence[str]
-) -> tuple[str, ...]:
-    # PEP 639's License-Expression is SPDX by definition; the older License field is often a
-    # whole license text, which names nothing: then the trove classifiers are the best hint.
-    if expression:
-        return (expression,)
-    if field and "\n" not in field and len(field) <= 100 and field.lower() not in _NOT_A_LICENSE:
-        return (field,)
-    names = {c.split("::")[-1].strip() for c in classifiers}
-    return tuple(sorted(n for n in names if n.lower() not in _NOT_A_LICENSE | {"osi approved"}))
-
-
-def _homepage(home_page: str | None, project_urls: Sequence[str]) -> str | None:
-    if home_page and home_page.upper() != "UNKNOWN":
-        return home_page
-    urls: dict[str, str] = {}
-    for entry in project_urls:
-        label, _, url = entry.partition(",")
-        urls.setdefault(label.strip().lower().replace("-", "").replace("_", ""), url.strip())
-    return next((urls[k] for k in ("homepage", "home", "source", "repository") if k in urls), None)
-
-
 # --- the document -------------------------------------------------------------------------
 
 
@@ -297,51 +285,97 @@ def _render(bom: Bom) -> bytes:
     document = json.loads(JsonV1Dot6(bom).output_as_string())
     # Except occurrences: sorted by a key that is not their location, which changes from run to
     # run. Put them in path order.
-    for component in document.get("components", []):
+    components = list(document.get("components", []))
+    while components:
+        component = components.pop()
         occurrences = component.get("evidence", {}).get("occurrences")
         if occurrences:
             occurrences.sort(key=lambda o: o.get("location", ""))
+        components.extend(component.get("components", []))
     first = {key: document.pop(key) for key in _LEADING_KEYS if key in document}
     return (json.dumps({**first, **document}, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def _bom(facts: SbomInput, serial: uuid.UUID) -> Bom:
     subject = _image_component(facts.image)
-    python = _python_component(facts.python_version, facts.binary)
-    dists = [_pypi_component(d, facts.binary) for d in _unique(facts.distributions)]
+    owners = facts.owners
+    binary = facts.binary
+    python = _python_component(facts.python_version, binary, owners.python if owners else ())
+    compiled: list[Component] = []
+    dists = []
+    for dist in _unique(facts.distributions):
+        inside = facts.compiled is None or dist.key in facts.compiled
+        files = owners.pypi.get(dist.key, ()) if owners else ()
+        component = _pypi_component(dist, binary if inside else None, files)
+        dists.append(component)
+        if inside:
+            compiled.append(component)
     system = facts.system
     distro = system.distro if system else None
     debs = [
-        _deb_component(p, distro.id if distro else "debian", distro.purl_distro if distro else None)
-        for p in (system.packages if system else ())
+        _deb_component(
+            package,
+            distro.id if distro else "debian",
+            distro.purl_distro if distro else None,
+            owners.debian.get(package.key, ()) if owners else None,
+        )
+        for package in (system.packages if system else ())
+        if owners is None or package.key in owners.debian
     ]
-    # Files copied from the build machine that no package owns are still in the image.
-    loose = [_file_component(path) for path in (system.unowned if system else ())]
-    tools = [
-        _tool(
-            "pybin2img",
-            facts.tool_version,
-            PackageURL("pypi", None, "pybin2img", facts.tool_version),
-        ),
-        _tool(
-            "nuitka", facts.nuitka_version, PackageURL("pypi", None, "nuitka", facts.nuitka_version)
-        ),
-    ]
-    if facts.compiler:
-        tools.append(_compiler_component(facts.compiler))
+    own: list[Component] = []
+    app = None
+    if owners is not None:
+        app = _app_component(binary, owners.app)
+        own = [app, _generated_component(owners.generated)]
+        if owners.base:
+            own.append(_base_component(facts.base or "base", owners.base))
+        # What nothing claims is still in the image: a file of its own, with the reason.
+        loose = [_file_component(f.path, f) for f in owners.unclaimed]
+    else:
+        loose = [_file_component(path) for path in (system.unowned if system else ())]
     bom = Bom(
         serial_number=serial,
         metadata=BomMetaData(
             timestamp=datetime.fromtimestamp(facts.created, tz=timezone.utc),
             component=subject,
-            tools=ToolRepository(components=tools),
+            tools=ToolRepository(components=_tools(facts)),
         ),
-        components=[python, *dists, *debs, *loose],
+        components=[python, *dists, *debs, *own, *loose],
     )
-    bom.register_dependency(subject, [python, *dists, *debs, *loose])
-    for component in (python, *dists, *debs, *loose):
+    bom.register_dependency(subject, [python, *dists, *debs, *own, *loose])
+    for component in (python, *dists, *debs, *own, *loose):
         bom.register_dependency(component)
+    if app is not None:
+        # The binary is the app's code with CPython and the distributions compiled in.
+        bom.register_dependency(app, [python, *compiled])
     return bom
+
+
+def _tools(facts: SbomInput) -> list[Component]:
+    pybin2img = PackageURL("pypi", None, "pybin2img", facts.tool_version)
+    tools = [_tool("pybin2img", facts.tool_version, pybin2img)]
+    toolchain = facts.toolchain
+    if toolchain is None:
+        nuitka = PackageURL("pypi", None, "nuitka", facts.nuitka_version)
+        tools.append(_tool("nuitka", facts.nuitka_version, nuitka))
+        if facts.compiler:
+            tools.append(_compiler_component(facts.compiler))
+        return tools
+    for tool in (toolchain.nuitka, *toolchain.programs):
+        tools.append(_toolchain_component(tool))
+    return tools
+
+
+def _toolchain_component(tool: Tool) -> Component:
+    purl = PackageURL.from_string(tool.purl) if tool.purl else None
+    return Component(
+        type=ComponentType.APPLICATION,
+        name=tool.name,
+        version=tool.version,
+        description=tool.description,
+        bom_ref=purl.to_string() if purl else f"tool:{tool.name}",
+        purl=purl,
+    )
 
 
 def _unique(distributions: Iterable[PythonDistribution]) -> list[PythonDistribution]:
@@ -368,7 +402,9 @@ def _image_component(image: ImageSubject) -> Component:
     )
 
 
-def _python_component(version: str, binary: str | None) -> Component:
+def _python_component(
+    version: str, binary: str | None, files: Sequence[ImageFile] = ()
+) -> Component:
     purl = PackageURL("generic", None, "python", version)
     return Component(
         type=ComponentType.PLATFORM,
@@ -380,7 +416,8 @@ def _python_component(version: str, binary: str | None) -> Component:
         # The CPE NVD files CPython's vulnerabilities under.
         cpe=f"cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
         licenses=[DisjunctiveLicense(id="PSF-2.0")],
-        evidence=_evidence([binary] if binary else []),
+        evidence=_evidence([*([binary] if binary else []), *(f.path for f in files)]),
+        components=_file_components(files),
     )
 
 
@@ -389,7 +426,9 @@ def _pypi_purl(name: str, version: str) -> PackageURL:
     return PackageURL("pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version)
 
 
-def _pypi_component(dist: PythonDistribution, binary: str | None) -> Component:
+def _pypi_component(
+    dist: PythonDistribution, binary: str | None, files: Sequence[ImageFile] = ()
+) -> Component:
     purl = _pypi_purl(dist.name, dist.version)
     refs = []
     if dist.homepage:
@@ -407,11 +446,19 @@ def _pypi_component(dist: PythonDistribution, binary: str | None) -> Component:
         purl=purl,
         licenses=_licenses(dist.licenses),
         external_references=refs,
-        evidence=_evidence([binary] if binary else []),
+        evidence=_evidence([*([binary] if binary else []), *(f.path for f in files)]),
+        components=_file_components(files, owner=dist.name),
     )
 
 
-def _deb_component(package: DebianPackage, namespace: str, distro: str | None) -> Component:
+def _deb_component(
+    package: DebianPackage,
+    namespace: str,
+    distro: str | None,
+    files: Sequence[ImageFile] | None = None,
+) -> Component:
+    """A Debian package; ``files``: its files in the image (``None``: the files asked about,
+    which are in the image at the same path)."""
     qualifiers = {"arch": package.architecture}
     if distro:
         qualifiers["distro"] = distro
@@ -430,16 +477,79 @@ def _deb_component(package: DebianPackage, namespace: str, distro: str | None) -
         bom_ref=purl.to_string(),
         purl=purl,
         licenses=_licenses(package.licenses),
-        evidence=_evidence(package.files),
+        evidence=_evidence(package.files if files is None else [f.path for f in files]),
+        components=_file_components(files or ()),
     )
 
 
-def _file_component(path: str) -> Component:
+def _app_component(binary: str | None, files: Sequence[ImageFile]) -> Component:
+    return Component(
+        type=ComponentType.APPLICATION,
+        name=os.path.basename(binary) if binary else "app",
+        description="the app: its code, with CPython and the Python distributions it imports, "
+        "compiled by Nuitka into the binary; and its own data files",
+        bom_ref="app",
+        evidence=_evidence(f.path for f in files),
+        components=_file_components(files),
+    )
+
+
+def _generated_component(files: Sequence[ImageFile]) -> Component:
+    return Component(
+        type=ComponentType.DATA,
+        name="pybin2img-generated",
+        description="files pybin2img wrote: users and groups, name service configuration, "
+        "the loader's cache, os-release, the dpkg records and this SBOM",
+        bom_ref="generated",
+        evidence=_evidence([*(f.path for f in files), _SBOM_IN_IMAGE]),
+        components=_file_components(files),
+    )
+
+
+def _base_component(name: str, files: Sequence[ImageFile]) -> Component:
+    return Component(
+        type=ComponentType.CONTAINER,
+        name=name,
+        description="the base image (--base): its files, as its own SBOM describes them",
+        bom_ref="base",
+        evidence=_evidence(f.path for f in files),
+        components=_file_components(files),
+    )
+
+
+def _file_components(files: Sequence[ImageFile], owner: str | None = None) -> list[Component]:
+    """A nested component for each file: its image path and SHA-256, and for a copy what it
+    is a copy of and how that was matched; a library a wheel bundles is a library."""
+    out = []
+    for f in files:
+        properties = []
+        if f.copy_of:
+            properties.append(Property(name=COPY_OF, value=f.copy_of))
+        if f.match:
+            properties.append(Property(name=MATCH, value=f.match))
+        bundled = f.bundled and owner is not None
+        out.append(
+            Component(
+                type=ComponentType.LIBRARY if bundled else ComponentType.FILE,
+                name=os.path.basename(f.path) if bundled else f.path,
+                description=f"bundled with {owner}" if bundled else None,
+                bom_ref=f"file:{f.path}",
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
+                properties=properties,
+                evidence=_evidence([f.path]) if bundled else None,
+            )
+        )
+    return out
+
+
+def _file_component(path: str, file: ImageFile | None = None) -> Component:
+    reason = file.reason if file and file.reason else "no installed package owns it"
     return Component(
         type=ComponentType.FILE,
         name=path,
-        description="copied from the build machine; no installed package owns it",
+        description=f"claimed by no component: {reason}",
         bom_ref=f"file:{path}",
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=file.sha256)] if file else None,
         evidence=_evidence([path]),
     )
 

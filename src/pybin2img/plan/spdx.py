@@ -4,10 +4,13 @@ CycloneDX one (:class:`~.sbom.SbomInput`).
 The document is built with the SPDX project's own library (``spdx-tools``: its model, its
 validator and its JSON writer), so what is written is valid SPDX 2.3. It describes the image
 as a ``CONTAINER`` package that ``CONTAINS`` the CPython runtime, the Python distributions
-compiled into the binary and the Debian packages whose files were copied from the build
-machine (each with its package URL, and the CPE for CPython), and records pybin2img, Nuitka and
-the C compiler as ``BUILD_TOOL_OF`` the image. Like the CycloneDX document it is deterministic:
-the timestamp is ``SOURCE_DATE_EPOCH`` and the document namespace is derived from the content.
+(compiled into the binary or owning files of it), the Debian packages whose files were copied
+from the build machine (each with its package URL, and the CPE for CPython), the app and
+pybin2img's own files; each of those ``CONTAINS`` its files in the image (SPDX files with SHA-1
+and SHA-256; a copy names its original in the file's comment). A file nothing claims is a
+``FILE`` package of the image's. pybin2img, Nuitka, the C compiler, patchelf and strip are
+``BUILD_TOOL_OF`` the image. Like the CycloneDX document it is deterministic: the timestamp is
+``SOURCE_DATE_EPOCH`` and the document namespace is derived from the content.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +29,9 @@ from license_expression import ExpressionError
 from packageurl import PackageURL
 from spdx_tools.common.spdx_licensing import spdx_licensing
 from spdx_tools.spdx.model.actor import Actor, ActorType
+from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
 from spdx_tools.spdx.model.document import CreationInfo, Document
+from spdx_tools.spdx.model.file import File
 from spdx_tools.spdx.model.package import (
     ExternalPackageRef,
     ExternalPackageRefCategory,
@@ -33,10 +40,13 @@ from spdx_tools.spdx.model.package import (
 )
 from spdx_tools.spdx.model.relationship import Relationship, RelationshipType
 from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
+from spdx_tools.spdx.spdx_element_utils import calculate_package_verification_code
 from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
+from ..toolchain import Tool
 from .dpkg import DebianPackage
-from .sbom import PythonDistribution, SbomInput
+from .owners import ImageFile
+from .sbom import COPY_OF, MATCH, PythonDistribution, SbomInput
 
 #: The document's media type (for an OCI artifact or a ``Content-Type``).
 MEDIA_TYPE = "application/spdx+json"
@@ -51,7 +61,9 @@ def spdx_document(facts: SbomInput) -> bytes:
     draft = _render(_document(facts, _PLACEHOLDER))
     name = _ID_UNSAFE.sub("-", facts.image.name).strip("-") or "image"
     serial = uuid.uuid5(_NAMESPACE, hashlib.sha256(draft).hexdigest())
-    return _render(_document(facts, f"https://spdx.org/spdxdocs/pybin2img-{name}-{serial}"))
+    # The namespace is a URI of its own: where the placeholder was, nothing else changes.
+    namespace = f"https://spdx.org/spdxdocs/pybin2img-{name}-{serial}"
+    return draft.replace(json.dumps(_PLACEHOLDER).encode(), json.dumps(namespace).encode(), 1)
 
 
 def _render(document: Document) -> bytes:
@@ -64,6 +76,7 @@ def _render(document: Document) -> bytes:
 
 def _document(facts: SbomInput, namespace: str) -> Document:
     image = facts.image
+    owners = facts.owners
     subject = Package(
         spdx_id="SPDXRef-Image",
         name=image.name,
@@ -75,46 +88,86 @@ def _document(facts: SbomInput, namespace: str) -> Document:
         else [],
         files_analyzed=False,
     )
-    contents = [_python(facts.python_version)]
-    contents += [_distribution(d) for d in _unique(facts.distributions)]
+    # (package, its files in the image)
+    contents: list[tuple[Package, Sequence[ImageFile]]] = [
+        (_python(facts.python_version), owners.python if owners else ())
+    ]
+    for dist in _unique(facts.distributions):
+        contents.append((_distribution(dist), owners.pypi.get(dist.key, ()) if owners else ()))
     system = facts.system
     distro = system.distro if system else None
-    for package in system.packages if system else ():
+    for installed in system.packages if system else ():
+        if owners is not None and installed.key not in owners.debian:
+            continue
+        deb_namespace = distro.id if distro else "debian"
+        deb = _deb(installed, deb_namespace, distro.purl_distro if distro else None)
+        contents.append((deb, owners.debian[installed.key] if owners else ()))
+    if owners is not None:
+        app = os.path.basename(facts.binary) if facts.binary else "app"
+        contents.append((_own("SPDXRef-App", app, "the app, compiled by Nuitka"), owners.app))
         contents.append(
-            _deb(package, distro.id if distro else "debian", distro.purl_distro if distro else None)
-        )
-    for number, path in enumerate(system.unowned if system else (), start=1):
-        contents.append(
-            Package(
-                spdx_id=f"SPDXRef-File-{number}",
-                name=path,
-                download_location=SpdxNoAssertion(),
-                primary_package_purpose=PackagePurpose.FILE,
-                comment="copied from the build machine; no installed package owns it",
-                files_analyzed=False,
+            (
+                _own("SPDXRef-Generated", "pybin2img-generated", "files pybin2img wrote"),
+                owners.generated,
             )
         )
-    tools = [
-        _tool("pybin2img", facts.tool_version),
-        _tool("nuitka", facts.nuitka_version),
-    ]
-    if facts.compiler:
-        versions = re.findall(r"\d+(?:\.\d+)+", facts.compiler)
-        tools.append(
-            Package(
-                spdx_id="SPDXRef-Tool-compiler",
-                name=facts.compiler.split()[0],
-                version=versions[-1] if versions else None,
-                description=facts.compiler,
-                download_location=SpdxNoAssertion(),
-                primary_package_purpose=PackagePurpose.APPLICATION,
-                files_analyzed=False,
+        if owners.base:
+            contents.append(
+                (_own("SPDXRef-Base", facts.base or "base", "the base image"), owners.base)
+            )
+        loose: list[tuple[str, ImageFile | None]] = [(f.path, f) for f in owners.unclaimed]
+    else:
+        loose = [(path, None) for path in (system.unowned if system else ())]
+    for number, (path, file) in enumerate(loose, start=1):
+        reason = file.reason if file and file.reason else "no installed package owns it"
+        contents.append(
+            (
+                Package(
+                    spdx_id=f"SPDXRef-Unclaimed-{number}",
+                    name=path,
+                    download_location=SpdxNoAssertion(),
+                    primary_package_purpose=PackagePurpose.FILE,
+                    checksums=_checksums(file) if file else [],
+                    comment=f"claimed by no component: {reason}",
+                    files_analyzed=False,
+                ),
+                (),
             )
         )
+    spdx_files: list[File] = []
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, subject.spdx_id)]
-    relationships += [
-        Relationship(subject.spdx_id, RelationshipType.CONTAINS, p.spdx_id) for p in contents
-    ]
+    packages: list[Package] = []
+    for package, owned in contents:
+        mine = [_file(f, len(spdx_files) + i) for i, f in enumerate(owned, start=1)]
+        if mine:
+            package.files_analyzed = True
+            package.verification_code = calculate_package_verification_code(mine)
+        spdx_files += mine
+        packages.append(package)
+        relationships.append(
+            Relationship(subject.spdx_id, RelationshipType.CONTAINS, package.spdx_id)
+        )
+        relationships += [
+            Relationship(package.spdx_id, RelationshipType.CONTAINS, f.spdx_id) for f in mine
+        ]
+    tools = [_tool("pybin2img", facts.tool_version)]
+    if facts.toolchain is not None:
+        tools += [_toolchain(t) for t in (facts.toolchain.nuitka, *facts.toolchain.programs)]
+    else:
+        tools.append(_tool("nuitka", facts.nuitka_version))
+        if facts.compiler:
+            versions = re.findall(r"\d+(?:\.\d+)+", facts.compiler)
+            tools.append(
+                Package(
+                    spdx_id="SPDXRef-Tool-compiler",
+                    name=facts.compiler.split()[0],
+                    version=versions[-1] if versions else None,
+                    description=facts.compiler,
+                    download_location=SpdxNoAssertion(),
+                    primary_package_purpose=PackagePurpose.APPLICATION,
+                    files_analyzed=False,
+                )
+            )
     relationships += [
         Relationship(t.spdx_id, RelationshipType.BUILD_TOOL_OF, subject.spdx_id) for t in tools
     ]
@@ -127,8 +180,60 @@ def _document(facts: SbomInput, namespace: str) -> Document:
             creators=[Actor(ActorType.TOOL, f"pybin2img-{facts.tool_version}")],
             created=datetime.fromtimestamp(facts.created, tz=timezone.utc).replace(tzinfo=None),
         ),
-        packages=[subject, *contents, *tools],
+        packages=[subject, *packages, *tools],
+        files=spdx_files,
         relationships=relationships,
+    )
+
+
+def _file(file: ImageFile, number: int) -> File:
+    notes = []
+    if file.copy_of:
+        notes.append(f"{COPY_OF}: {file.copy_of}")
+    if file.match:
+        notes.append(f"{MATCH}: {file.match}")
+    if file.bundled:
+        notes.append("a library bundled with the distribution")
+    return File(
+        name="." + file.path,
+        spdx_id=f"SPDXRef-File-{number}",
+        checksums=_checksums(file),
+        comment="; ".join(notes) or None,
+    )
+
+
+def _checksums(file: ImageFile) -> list[Checksum]:
+    return [
+        Checksum(ChecksumAlgorithm.SHA1, file.sha1),
+        Checksum(ChecksumAlgorithm.SHA256, file.sha256),
+    ]
+
+
+def _own(spdx_id: str, name: str, description: str) -> Package:
+    return Package(
+        spdx_id=spdx_id,
+        name=name,
+        description=description,
+        download_location=SpdxNoAssertion(),
+        primary_package_purpose=PackagePurpose.OTHER,
+        files_analyzed=False,
+    )
+
+
+def _toolchain(tool: Tool) -> Package:
+    return Package(
+        spdx_id=_id("Tool", tool.name),
+        name=tool.name,
+        version=tool.version,
+        description=tool.description,
+        download_location=SpdxNoAssertion(),
+        external_references=[
+            ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", tool.purl)
+        ]
+        if tool.purl
+        else [],
+        primary_package_purpose=PackagePurpose.APPLICATION,
+        files_analyzed=False,
     )
 
 
