@@ -137,12 +137,9 @@ def _program(name: str) -> str:
 def _tool_name(role: str, path: str, words: list[str]) -> str:
     if role != "cc":
         return role
-    # "gcc (Debian 12.2.0-14) 12.2.0", "clang version 14.0.6", "cc (GCC) 12.2.0"
-    for word in (words[0] if words else "", os.path.basename(path)):
-        for known in ("clang", "gcc"):
-            if known in word.lower():
-                return known
-    return os.path.basename(path)
+    # "gcc (Debian 12.2.0-14) 12.2.0", "Debian clang version 14.0.6", "cc (GCC) 12.2.0"
+    said = " ".join([*words, os.path.basename(path)]).lower()
+    return next((known for known in ("clang", "gcc") if known in said), os.path.basename(path))
 
 
 @functools.cache

@@ -92,3 +92,26 @@ def test_real_build_inputs_list_python_and_libc6_at_dpkg_version() -> None:
     assert by_name["python"]["version"] == python
     assert by_name["Flask"]["purl"] == "pkg:pypi/flask@3.1.3"
     assert "click" in by_name
+
+
+def test_the_toolchain_is_probed_with_its_debian_packages() -> None:
+    from pybin2img.toolchain import probe_toolchain, program_versions
+
+    require(
+        all(shutil.which(p) for p in ("gcc", "patchelf", "strip", "dpkg-query"))
+        and os.path.isfile("/var/lib/dpkg/status"),
+        "gcc, patchelf, strip or dpkg is missing",
+    )
+    toolchain = probe_toolchain("3.11.7", "4.3.5")
+
+    assert toolchain.compiler is not None
+    assert toolchain.compiler.name == "gcc"
+    full = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout
+    assert toolchain.compiler.version == full.strip()
+    assert (toolchain.compiler.purl or "").startswith("pkg:deb/debian/gcc-")
+    assert toolchain.patchelf is not None
+    assert toolchain.strip is not None
+    assert (toolchain.patchelf.purl or "").startswith("pkg:deb/debian/patchelf@")
+    assert (toolchain.strip.purl or "").startswith("pkg:deb/debian/binutils")
+    assert [name for name, _ in program_versions()] == ["cc", "patchelf", "strip"]
+    assert dict(program_versions())["cc"] == toolchain.compiler.description

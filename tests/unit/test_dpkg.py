@@ -161,3 +161,26 @@ def test_status_d_entries(root: Path) -> None:
     assert status_d_entries(found.packages, md5sums=False) == tuple(
         (p, d) for p, d in sorted(entries.items()) if not p.endswith(".md5sums")
     )
+
+
+def test_the_ca_bundle_belongs_to_the_package_whose_script_writes_it(root: Path) -> None:
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    write(root / bundle[1:], "-----BEGIN CERTIFICATE-----\n")
+    found = system_packages([bundle], root=root)
+    assert found.unowned == (bundle,)  # ca-certificates is not installed here
+
+    with (root / "var/lib/dpkg/status").open("a") as f:
+        f.write(
+            "\nPackage: ca-certificates\nStatus: install ok installed\nArchitecture: all\n"
+            "Version: 20230311\n"
+        )
+    (ca,) = system_packages([bundle], root=root).packages
+    assert (ca.name, ca.files, ca.paths) == ("ca-certificates", (bundle,), ((bundle, bundle),))
+    assert ca.md5_of(bundle) is None  # dpkg has no md5 of a file it did not install
+
+
+def test_md5_of_a_file_or_a_conffile(root: Path) -> None:
+    (foo,) = system_packages([f"{LIBDIR}/libfoo.so.1.2.3", "/etc/foo.conf"], root=root).packages
+    assert foo.md5_of("/lib/x86_64-linux-gnu/libfoo.so.1.2.3") == "a" * 32
+    assert foo.md5_of("/etc/foo.conf") == "0123456789abcdef0123456789abcdef"
+    assert foo.md5_of("/lib/x86_64-linux-gnu/other.so") is None

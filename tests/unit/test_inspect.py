@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -97,3 +98,108 @@ def test_not_a_tarball(tmp_path: Path) -> None:
     path.write_bytes(b"hello")
     with pytest.raises(InvalidImageError, match="not a readable image tarball"):
         inspect_tarball(str(path))
+
+
+def _image_with(tmp_path: Path, layers: list[dict[str, bytes]]) -> Path:
+    b = RootfsBuilder()
+    for number, files in enumerate(layers):
+        b.layer(f"layer{number}", f"layer {number}")
+        for path, data in files.items():
+            b.add_data(path, data)
+    out = tmp_path / "owned.tar"
+    work = tmp_path / "work-owned"
+    work.mkdir()
+    write_image(
+        layers=b.finish(),
+        config=ImageConfig(architecture="amd64", entrypoint=("/app/app",)),
+        reference=parse_reference("example/owned:1.0"),
+        annotations={},
+        output=out,
+        workdir=work,
+    )
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_files_are_checked_against_the_image_s_own_sbom(tmp_path: Path) -> None:
+    binary, lib = b"\x7fELF app", b"\x7fELF lib"
+    sbom = {
+        "bomFormat": "CycloneDX",
+        "components": [
+            {
+                "type": "application",
+                "name": "app",
+                "components": [
+                    {
+                        "type": "file",
+                        "name": "/app/app",
+                        "hashes": [{"alg": "SHA-256", "content": _sha256(binary)}],
+                    },
+                    {
+                        "type": "file",
+                        "name": "/app/libfoo.so.1",
+                        "hashes": [{"alg": "SHA-256", "content": _sha256(b"other bytes")}],
+                    },
+                ],
+            },
+            {
+                "type": "data",
+                "name": "pybin2img-generated",
+                "evidence": {"occurrences": [{"location": "/usr/share/pybin2img/sbom.cdx.json"}]},
+            },
+            {
+                "type": "file",
+                "name": "/etc/shadow",
+                "description": "claimed by no component: no installed package owns it",
+            },
+        ],
+    }
+    tarball = _image_with(
+        tmp_path,
+        [
+            {
+                "app/app": binary,
+                "app/libfoo.so.1": lib,
+                "etc/passwd": b"root:x:0:0::/:\n",
+                "etc/shadow": b"root:*::0:::::\n",
+            },
+            {"usr/share/pybin2img/sbom.cdx.json": json.dumps(sbom).encode()},
+        ],
+    )
+
+    report = inspect_tarball(str(tarball))
+
+    assert report.sbom is not None
+    assert report.sbom.files == 5
+    assert report.sbom.unclaimed == (
+        ("/etc/passwd", "not in the SBOM"),
+        ("/etc/shadow", "no installed package owns it"),
+    )
+    assert report.sbom.mismatched == ("/app/libfoo.so.1",)
+    assert any("/app/libfoo.so.1 is not the file the SBOM lists" in w for w in report.warnings)
+    text = format_report(report)
+    assert "5 files, 2 claimed by no component" in text
+    assert "unclaimed   /etc/passwd  (not in the SBOM)" in text
+    assert report.to_json()["sbom"]["unclaimed"][0] == {
+        "path": "/etc/passwd",
+        "why": "not in the SBOM",
+    }
+
+
+def test_an_image_without_sbom_says_so(tarball: Path) -> None:
+    report = inspect_tarball(str(tarball))
+    assert report.sbom is None
+    assert "none in the image" in format_report(report)
+
+
+def test_whiteouts_hide_what_lower_layers_had() -> None:
+    from pybin2img.oci.inspection import _apply_whiteout
+
+    view: dict[str, str | bytes] = {"etc/a": "1", "etc/b/c": "2", "etc/bc": "3", "usr/x": "4"}
+    _apply_whiteout(view, "etc/.wh.b")
+    assert sorted(view) == ["etc/a", "etc/bc", "usr/x"]
+    _apply_whiteout(view, "etc/.wh..wh..opq")
+    assert sorted(view) == ["usr/x"]

@@ -38,7 +38,7 @@ from pybin2img.ship.keys import (
 from pybin2img.ship.registry.transport import Connection, registry_ca_files
 from pybin2img.ship.sign import identity, parse_target, signature_tag, simple_signing_payload
 from tests.imagegen import write_test_image
-from tests.sbomfacts import sbom_input
+from tests.sbomfacts import owned_input, sbom_input
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -192,6 +192,42 @@ def test_spdx_document_is_valid_and_deterministic() -> None:
     assert ("CONTAINS", "SPDXRef-Python") in kinds
     other = spdx_document(sbom_input(python_version="3.12.1"))
     assert json.loads(other)["documentNamespace"] != document["documentNamespace"]
+
+
+def test_spdx_document_lists_every_file_under_its_owner(tmp_path: Path) -> None:
+    from spdx_tools.spdx.parser.json.json_parser import parse_from_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    from pybin2img.plan.spdx import spdx_document
+
+    path = tmp_path / "sbom.spdx.json"
+    path.write_bytes(spdx_document(owned_input()))
+    assert validate_full_spdx_document(parse_from_file(str(path))) == []
+    document = json.loads(path.read_text())
+    files = {f["fileName"]: f for f in document["files"]}
+    libssl = files["./app/libssl.so.3"]
+    assert {c["algorithm"] for c in libssl["checksums"]} == {"SHA1", "SHA256"}
+    assert libssl["comment"] == (
+        "pybin2img:copy-of: /lib/x86_64-linux-gnu/libssl.so.3; pybin2img:match: same code"
+    )
+    packages = {p["SPDXID"]: p for p in document["packages"]}
+    owner = {
+        r["relatedSpdxElement"]: packages[r["spdxElementId"]]["name"]
+        for r in document["relationships"]
+        if r["relationshipType"] == "CONTAINS" and r["relatedSpdxElement"].startswith("SPDXRef-F")
+    }
+    assert owner[libssl["SPDXID"]] == "libssl3"
+    assert owner[files["./app/libpq-a17e3caa.so.5"]["SPDXID"]] == "psycopg2-binary"
+    assert owner[files["./app/web"]["SPDXID"]] == "web"
+    assert owner[files["./etc/passwd"]["SPDXID"]] == "pybin2img-generated"
+    unclaimed = [p for p in document["packages"] if p["name"] == "/usr/local/lib/libmine.so"]
+    assert unclaimed[0]["primaryPackagePurpose"] == "FILE"
+    tools = {
+        packages[r["spdxElementId"]]["name"]
+        for r in document["relationships"]
+        if r["relationshipType"] == "BUILD_TOOL_OF"
+    }
+    assert tools == {"pybin2img", "nuitka", "gcc", "patchelf", "strip"}
 
 
 def test_spdx_document_parses_back(tmp_path: Path) -> None:

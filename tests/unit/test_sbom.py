@@ -13,9 +13,19 @@ from typing import Any
 import pytest
 
 from pybin2img import __version__
+from pybin2img.oci.inspection import sbom_claims
 from pybin2img.plan.dpkg import SystemPackages
 from pybin2img.plan.sbom import ImageSubject, PythonDistribution, SbomInput, sbom_document
-from tests.sbomfacts import EPOCH, FLASK, LIBFOO, sbom_input, validate
+from tests.sbomfacts import (
+    EPOCH,
+    FLASK,
+    LIBFOO,
+    OWNERS,
+    owned_input,
+    sbom_input,
+    sha256_of,
+    validate,
+)
 
 
 def _licenses(component: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -138,3 +148,77 @@ def test_license_forms(licenses: tuple[str, ...], expected: list[dict[str, Any]]
     document = validate(sbom_document(sbom_input(distributions=(dist,))))
 
     assert _licenses(_components(document)["pkg:pypi/flask@3.1.3"]) == expected
+
+
+# --- every file under its owner -------------------------------------------------------------
+
+
+def _nested(component: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in component.get("components", [])}
+
+
+def _properties(component: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in component.get("properties", [])}
+
+
+def test_every_file_is_listed_under_its_owner_with_its_hash() -> None:
+    document = validate(sbom_document(owned_input()))
+    by_name = {c["name"]: c for c in document["components"]}
+
+    libssl = _nested(by_name["libssl3"])["/app/libssl.so.3"]
+    assert libssl["type"] == "file"
+    assert libssl["hashes"] == [{"alg": "SHA-256", "content": sha256_of("/app/libssl.so.3")}]
+    assert _properties(libssl) == {
+        "pybin2img:copy-of": "/lib/x86_64-linux-gnu/libssl.so.3",
+        "pybin2img:match": "same code",
+    }
+    assert by_name["libssl3"]["evidence"]["occurrences"] == [{"location": "/app/libssl.so.3"}]
+    # A wheel's bundled library is a library under its distribution.
+    psycopg2 = _nested(by_name["psycopg2-binary"])
+    libpq = psycopg2["libpq-a17e3caa.so.5"]
+    assert libpq["type"] == "library"
+    assert libpq["evidence"]["occurrences"] == [{"location": "/app/libpq-a17e3caa.so.5"}]
+    assert psycopg2["/app/psycopg2/_psycopg.so"]["type"] == "file"
+    assert set(_nested(by_name["python"])) == {"/app/_ssl.so"}
+    assert set(_nested(by_name["web"])) == {"/app/web", "/app/settings.toml"}
+    generated = by_name["pybin2img-generated"]
+    assert set(_nested(generated)) == {"/etc/passwd"}
+    assert {"location": "/usr/share/pybin2img/sbom.cdx.json"} in (
+        generated["evidence"]["occurrences"]
+    )
+    mine = by_name["/usr/local/lib/libmine.so"]
+    assert mine["type"] == "file"
+    assert mine["description"] == "claimed by no component: no installed package owns it"
+    # The app is made of CPython and the distributions compiled in.
+    (app,) = [d for d in document["dependencies"] if d["ref"] == "app"]
+    assert set(app["dependsOn"]) == {
+        "pkg:generic/python@3.11.7",
+        "pkg:pypi/flask@3.1.3",
+        "pkg:pypi/psycopg2-binary@2.9.13",
+    }
+
+
+def test_a_package_owning_no_file_of_the_image_is_left_out() -> None:
+    document = validate(sbom_document(owned_input(owners=replace(OWNERS, debian={}))))
+    assert not [c for c in document["components"] if c.get("purl", "").startswith("pkg:deb/")]
+
+
+def test_the_tools_are_the_toolchain() -> None:
+    document = validate(sbom_document(owned_input()))
+    tools = {t["name"]: t for t in document["metadata"]["tools"]["components"]}
+    assert set(tools) == {"pybin2img", "nuitka", "gcc", "patchelf", "strip"}
+    assert tools["gcc"]["version"] == "12.2.0"
+    assert tools["gcc"]["purl"].startswith("pkg:deb/debian/gcc-12@12.2.0-14")
+    assert tools["nuitka"]["purl"] == "pkg:pypi/nuitka@4.3.5"
+    assert tools["strip"]["description"] == "GNU strip (GNU Binutils) 2.40"
+
+
+def test_inspect_reads_the_claims_back() -> None:
+    claimed, listed, hashes = sbom_claims(json.loads(sbom_document(owned_input())))
+    owned = {f.path for f in [*OWNERS.python, *OWNERS.app, *OWNERS.generated]}
+    owned |= {f.path for files in [*OWNERS.debian.values(), *OWNERS.pypi.values()] for f in files}
+    assert owned | {"/usr/share/pybin2img/sbom.cdx.json", "/app/web"} <= claimed
+    assert "/usr/local/lib/libmine.so" not in claimed
+    assert listed == {"/usr/local/lib/libmine.so": "no installed package owns it"}
+    assert hashes["/app/libpq-a17e3caa.so.5"] == sha256_of("/app/libpq-a17e3caa.so.5")
+    assert hashes["/usr/local/lib/libmine.so"] == sha256_of("/usr/local/lib/libmine.so")

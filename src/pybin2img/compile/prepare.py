@@ -78,4 +78,4 @@ def nuitka_requirement() -> str:
     try:
         return f"nuitka=={metadata.version('nuitka')}"
     except metadata.PackageNotFoundError:
-        return "nuitka>=4"
+        return "nuitka>=4.3,<4.4"  # the range pyproject.toml pins
