@@ -25,11 +25,9 @@ from .oci.documents import LayerBlob
 from .oci.inspection import size_report
 from .oci.write import commit_output, pending_output, write_atomically, write_image
 from .options import BASES, BuildOptions, check_output
-from .plan.dpkg import system_packages
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
-from .plan.owners import claim_files
-from .plan.packages import add_records, add_sbom
+from .plan.packages import record_owners
 from .plan.planner import elf_roots, plan_image, staged_view
 from .plan.rootfs import Kind
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
@@ -260,29 +258,17 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             plan = add_ld_so_cache(plan, host.ldconfig or "", workdir)
             # Who owns each file: the packages of the files copied from the build machine and
             # of those Nuitka copied into the dist, the distributions, CPython, the app.
-            sbom_bytes = SbomMaker(
-                options.reference,
-                compiled,
-                epoch,
-                toolchain,
-                base=base_image.name if base_image else None,
-            )
-            origins = sbom_bytes.origins()
-            packages = system_packages(
-                [*plan.host_files, *(path for path in origins.values() if path)]
-            )
-            owners = claim_files(
-                plan.nodes,
+            base = base_image.name if base_image else None
+            sbom_bytes = SbomMaker(options.reference, compiled, epoch, toolchain, base=base)
+            plan, owners = record_owners(
+                plan,
                 dist_dir=compiled.dist_dir,
-                app_files=plan.app_files,
-                origins=origins,
-                packages=packages,
+                origins=sbom_bytes.origins(),
                 installation=sbom_bytes.installation,
+                host=host,
+                make_sbom=sbom_bytes,
                 base_root=str(base_image.rootfs) if base_image else None,
             )
-            plan = add_records(plan, packages, owners, host=host)
-            owners = owners.with_generated(plan.nodes)
-            plan = add_sbom(plan, sbom_bytes(owners, plan.packages, None))
             for item in owners.unclaimed:
                 log.detail(f"no component claims {item.path}: {item.reason}")
             verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)

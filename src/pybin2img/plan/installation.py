@@ -11,6 +11,7 @@ an auditwheel-repaired wheel bundles in ``<name>.libs/``), and check it against 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -134,13 +135,15 @@ class PythonInstallation:
     def cpython_path(self, path: str) -> str | None:
         """``path`` relative to the installation when it is CPython's own file (the standard
         library, its extension modules, libpython), else ``None``."""
-        if path in self.libpython:
-            return _relative(path, self.base_prefix)
         if any(_inside(path, d) for d in self.site_packages):
             return None
-        for directory in self.stdlib:
-            if _inside(path, directory):
-                return _relative(path, self.base_prefix)
+        for directory in (*self.stdlib, *self.libpython):
+            if not _inside(path, directory):
+                continue
+            for prefix in (self.base_prefix, self.prefix):
+                if _inside(path, prefix) and path != prefix:
+                    return path[len(prefix.rstrip("/")) + 1 :]
+            return os.path.relpath(path, os.path.dirname(directory))
         return None
 
     def distribution(self, key: str) -> PythonDistribution | None:
@@ -244,7 +247,3 @@ def _homepage(home_page: str | None, project_urls: Sequence[str]) -> str | None:
 
 def _inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip("/") + "/")
-
-
-def _relative(path: str, prefix: str) -> str:
-    return path[len(prefix.rstrip("/")) + 1 :] if _inside(path, prefix) and path != prefix else path

@@ -181,7 +181,7 @@ class _Claims:
         """A file copied from the build machine to the same path."""
         if self._debian(image, source):
             return
-        if self._python(image, source, source):
+        if self._python(image, source, self._shown(source)):
             return
         self._unclaimed(image, "no installed package owns it")
 
@@ -201,19 +201,31 @@ class _Claims:
             self._unclaimed(image, "Nuitka made it: no file it copied is known")
             return
         real = os.path.realpath(origin)
+        shown = self._shown(origin)
         if not os.path.isfile(real):
-            self._unclaimed(image, f"copied from {origin}, which is gone")
+            self._unclaimed(image, f"copied from {shown}, which is gone")
             return
         match = _match(copy, real, image.sha256)
         if match is None:
-            self._unclaimed(image, f"not the same file as {origin}, which it was copied from")
+            self._unclaimed(image, f"not the same file as {shown}, which it was copied from")
             return
         copied = replace(image, match=match)
         if self._debian(copied, real, asked=origin, copy=copy):
             return
-        if self._python(copied, real, origin):
+        if self._python(copied, real, shown):
             return
-        self._unclaimed(image, f"copied from {origin}, which no package owns")
+        self._unclaimed(image, f"copied from {shown}, which no package owns")
+
+    def _shown(self, path: str) -> str:
+        """``path`` as Nuitka's report writes it, for messages the SBOM keeps: without the
+        build machine's own directories, which differ from machine to machine."""
+        installation = self._installation
+        if installation is not None:
+            for prefix, directory in installation.prefixes.items():
+                if directory and _inside(path, directory) and directory != "/":
+                    return prefix + path[len(directory.rstrip("/")) :]
+        home = str(Path.home())
+        return "~" + path[len(home) :] if home != "/" and _inside(path, home) else path
 
     def _debian(
         self, image: ImageFile, real: str, *, asked: str | None = None, copy: str | None = None

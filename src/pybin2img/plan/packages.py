@@ -4,18 +4,22 @@ The plan names the build machine's files the image holds (:attr:`ImagePlan.host_
 the owner of every file is known (:func:`~.owners.claim_files`, from the packages owning the
 copied files, :func:`~.dpkg.system_packages`), :func:`add_records` adds distroless-style dpkg
 entries where scanners look for them, and :func:`add_sbom` the SBOM in a small top layer.
+:func:`record_owners` does all three for a build.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 
-from .dpkg import SystemPackages, status_d_entries
+from .dpkg import SystemPackages, status_d_entries, system_packages
 from .host import HostFacts
-from .owners import FileOwners
+from .installation import PythonInstallation
+from .owners import FileOwners, claim_files
 from .planner import SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION, ImagePlan
-from .rootfs import RootfsBuilder
+from .rootfs import Entry, RootfsBuilder
 from .scratch import os_release
 
 #: Where the image's own SBOM (CycloneDX JSON) lives.
@@ -59,3 +63,37 @@ def add_sbom(plan: ImagePlan, sbom: bytes) -> ImagePlan:
     return dataclasses.replace(
         plan, layers=builder.finish(), nodes=MappingProxyType(dict(builder.nodes))
     )
+
+
+def record_owners(
+    plan: ImagePlan,
+    *,
+    dist_dir: Path,
+    origins: Mapping[str, str | None],
+    installation: PythonInstallation,
+    host: HostFacts,
+    make_sbom: Callable[[FileOwners, SystemPackages | None, str | None], bytes],
+    base_root: str | None = None,
+) -> tuple[ImagePlan, FileOwners]:
+    """``plan`` with the owner of every file found and recorded: the dpkg records of the
+    packages owning the files copied from the build machine and those Nuitka copied into the
+    dist (``origins``: dist-relative path -> host path, from its report), then the SBOM
+    ``make_sbom`` makes of the owners; and the owners."""
+    packages = system_packages([*plan.host_files, *(path for path in origins.values() if path)])
+    owners = claim_files(
+        _without_sbom(plan.nodes),
+        dist_dir=dist_dir,
+        app_files=plan.app_files,
+        origins=origins,
+        packages=packages,
+        installation=installation,
+        base_root=base_root,
+    )
+    plan = add_records(plan, packages, owners, host=host)
+    owners = owners.with_generated(_without_sbom(plan.nodes))
+    return add_sbom(plan, make_sbom(owners, plan.packages, None)), owners
+
+
+def _without_sbom(nodes: Mapping[str, Entry]) -> dict[str, Entry]:
+    # The SBOM (or a base image's, which it replaces) cannot list its own hash; it names itself.
+    return {path: entry for path, entry in nodes.items() if path != SBOM_PATH.lstrip("/")}
