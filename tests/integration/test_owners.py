@@ -199,8 +199,9 @@ def test_a_warm_build_needs_no_network(owned: dict[str, Any], tmp_path: Path) ->
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (compiled,) = [line for line in proc.stderr.splitlines() if line.startswith("compile ")]
-    assert "cached" not in compiled  # Nuitka ran
+    compiled = [line for line in proc.stderr.splitlines() if line.startswith("compile ")]
+    assert "MB dist" in compiled[-1]
+    assert "cached" not in compiled[-1]  # Nuitka ran
     assert "--update-check=never" in proc.stderr
     assert "--assume-yes-for-downloads" not in proc.stderr
     assert record.read_text() == '{"last_check": 0}'

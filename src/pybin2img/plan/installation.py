@@ -55,6 +55,8 @@ for dist in distributions():
     if not name or norm(name) in out["distributions"]:
         continue
     files = []
+    # Resolved once per distribution: the files below it are rarely links themselves.
+    base = real(str(dist.locate_file("")))
     for item in dist.files or ():
         digest = None
         if item.hash is not None and item.hash.mode == "sha256":
@@ -63,7 +65,7 @@ for dist in distributions():
                 digest = binascii.hexlify(raw).decode()
             except (ValueError, binascii.Error):
                 digest = None
-        files.append([real(str(dist.locate_file(item))), str(item), digest])
+        files.append([os.path.normpath(os.path.join(base, str(item))), str(item), digest])
     out["distributions"][norm(name)] = {
         "name": name,
         "version": dist.version,
