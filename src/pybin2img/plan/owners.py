@@ -240,7 +240,8 @@ class _Claims:
         expected = package.md5_of(recorded)
         if expected is not None and _md5(real) != expected:
             self._unclaimed(
-                image, f"{real} is not the file {package.name} installed (its md5 differs)"
+                image,
+                f"{self._shown(real)} is not the file {package.name} installed (its md5 differs)",
             )
             return True
         lines = self.md5sums.setdefault(package.key, [])
