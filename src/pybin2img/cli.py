@@ -106,7 +106,12 @@ def build(
         where = f" ({project.path})" if project.path else ""
         log.info(f"options{where}:")
         for setting in BUILD_SETTINGS:
-            log.info(f"  {setting.name:<18} {values[setting.dest]!r}  [{sources[setting.dest]}]")
+            value = values[setting.dest]
+            if setting.dest == "ccache_remote_storage" and value:
+                from .compile.ccache import redacted  # its URL may hold a password
+
+                value = " ".join(redacted(url) for url in value.split())
+            log.info(f"  {setting.name:<18} {value!r}  [{sources[setting.dest]}]")
     options = build_options(
         values,
         sources=sources,

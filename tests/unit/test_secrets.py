@@ -9,6 +9,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from pybin2img.cli import main
 from pybin2img.options import build_options
 from pybin2img.settings import Project, merge
 from pybin2img.ship.credentials import Credentials, helper_environment
@@ -112,3 +115,18 @@ def test_credentials_print_no_password_or_token() -> None:
         assert CANARY not in repr(credentials)
         assert CANARY not in str(credentials)
         assert "source='test'" in repr(credentials)
+
+
+def test_verbose_options_show_no_password_of_ccache_s_storage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("print('hi')\n")
+    storage = f"redis://cache:{CANARY}@redis.example:6379"
+    argv = ["build", str(app), "-t", "x", "-v", "--ccache-remote-storage", storage]
+    # A bad option fails right after the options are printed, before anything is built.
+    with pytest.raises(SystemExit):
+        main([*argv, "--workdir", "relative"])
+    err = capsys.readouterr().err
+    assert "redis://cache@redis.example:6379" in err
+    assert CANARY not in err
