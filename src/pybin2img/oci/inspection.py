@@ -220,6 +220,11 @@ def _check_layer(
             name = member.name[2:] if member.name.startswith("./") else member.name
             name = posixpath.normpath(name.lstrip("/") or ".")
             _apply_whiteout(view, name)
+            if member.islnk():  # a hard link: the same file under another name
+                target = posixpath.normpath(member.linkname.removeprefix("./").lstrip("/"))
+                if target in view:
+                    view[name] = view[target]
+                continue
             if not member.isfile():
                 view.pop(name, None)
                 continue
@@ -230,8 +235,15 @@ def _check_layer(
             if posixpath.basename(name).startswith(_WHITEOUT):
                 continue
             reader = tar.extractfile(member)
-            data = reader.read() if reader is not None else b""
-            view[name] = data if name == SBOM_MEMBER else hashlib.sha256(data).hexdigest()
+            if reader is None:
+                continue
+            if name == SBOM_MEMBER:
+                view[name] = reader.read()
+                continue
+            digest = hashlib.sha256()
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+            view[name] = digest.hexdigest()
     return LayerReport(
         digest=layer.descriptor.digest,
         diff_id=layer.diff_id,
