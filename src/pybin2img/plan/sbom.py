@@ -32,11 +32,11 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
@@ -46,7 +46,6 @@ from cyclonedx.model import (
     ExternalReferenceType,
     HashAlgorithm,
     HashType,
-    Property,
     XsUri,
 )
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -150,7 +149,7 @@ class SbomInput:
 
 def sbom_document(facts: SbomInput) -> bytes:
     """The CycloneDX JSON document for ``facts``: the same input always gives the same bytes."""
-    draft = _render(_bom(facts, _PLACEHOLDER_SERIAL))
+    draft = _render(*_bom(facts, _PLACEHOLDER_SERIAL))
     # The serial number names this content: a hash of the document without it, so that a
     # rebuild with the same inputs repeats it and any change gives a new one.
     serial = uuid.uuid5(_NAMESPACE, hashlib.sha256(draft).hexdigest())
@@ -279,10 +278,21 @@ def compiler_version(program: str = "gcc") -> str | None:
 # --- the document -------------------------------------------------------------------------
 
 
-def _render(bom: Bom) -> bytes:
+def _render(bom: Bom, files: Mapping[str, _Files] | None = None) -> bytes:
     # The library keeps every collection sorted, so equal content gives equal text. It appends
     # the format keys last; readers (and people) expect them first, as the spec's examples do.
     document = json.loads(JsonV1Dot6(bom).output_as_string())
+    # Each component's files go in as plain JSON: hundreds of nested model objects would make
+    # the library take seconds.
+    for component in document.get("components", []):
+        owned = (files or {}).get(component.get("bom-ref", ""))
+        if owned and owned.files:
+            evidence = component.setdefault("evidence", {})
+            evidence.setdefault("occurrences", []).extend({"location": f.path} for f in owned.files)
+            component["components"] = sorted(
+                (_file_json(f, owned.owner) for f in owned.files),
+                key=lambda c: (c["type"], c["name"]),
+            )
     # Except occurrences: sorted by a key that is not their location, which changes from run to
     # run. Put them in path order.
     components = list(document.get("components", []))
@@ -296,39 +306,58 @@ def _render(bom: Bom) -> bytes:
     return (json.dumps({**first, **document}, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def _bom(facts: SbomInput, serial: uuid.UUID) -> Bom:
+@dataclass(frozen=True)
+class _Files:
+    """A component's files, added to its JSON by :func:`_render`."""
+
+    files: Sequence[ImageFile]
+    #: The distribution whose bundled libraries are among them.
+    owner: str | None = None
+
+
+def _bom(facts: SbomInput, serial: uuid.UUID) -> tuple[Bom, dict[str, _Files]]:
     subject = _image_component(facts.image)
     owners = facts.owners
     binary = facts.binary
-    python = _python_component(facts.python_version, binary, owners.python if owners else ())
+    files: dict[str, _Files] = {}
+    python = _python_component(facts.python_version, binary)
+    if owners:
+        files[str(python.bom_ref)] = _Files(owners.python)
     compiled: list[Component] = []
     dists = []
     for dist in _unique(facts.distributions):
         inside = facts.compiled is None or dist.key in facts.compiled
-        files = owners.pypi.get(dist.key, ()) if owners else ()
-        component = _pypi_component(dist, binary if inside else None, files)
+        component = _pypi_component(dist, binary if inside else None)
+        if owners:
+            files[str(component.bom_ref)] = _Files(owners.pypi.get(dist.key, ()), dist.name)
         dists.append(component)
         if inside:
             compiled.append(component)
     system = facts.system
     distro = system.distro if system else None
-    debs = [
-        _deb_component(
+    debs = []
+    for package in system.packages if system else ():
+        if owners is not None and package.key not in owners.debian:
+            continue
+        component = _deb_component(
             package,
             distro.id if distro else "debian",
             distro.purl_distro if distro else None,
-            owners.debian.get(package.key, ()) if owners else None,
+            listed=owners is None,
         )
-        for package in (system.packages if system else ())
-        if owners is None or package.key in owners.debian
-    ]
+        if owners:
+            files[str(component.bom_ref)] = _Files(owners.debian[package.key])
+        debs.append(component)
     own: list[Component] = []
     app = None
     if owners is not None:
-        app = _app_component(binary, owners.app)
-        own = [app, _generated_component(owners.generated)]
+        app = _app_component(binary)
+        own = [app, _generated_component()]
+        files["app"] = _Files(owners.app)
+        files["generated"] = _Files(owners.generated)
         if owners.base:
-            own.append(_base_component(facts.base or "base", owners.base))
+            own.append(_base_component(facts.base or "base"))
+            files["base"] = _Files(owners.base)
         # What nothing claims is still in the image: a file of its own, with the reason.
         loose = [_file_component(f.path, f) for f in owners.unclaimed]
     else:
@@ -348,7 +377,7 @@ def _bom(facts: SbomInput, serial: uuid.UUID) -> Bom:
     if app is not None:
         # The binary is the app's code with CPython and the distributions compiled in.
         bom.register_dependency(app, [python, *compiled])
-    return bom
+    return bom, files
 
 
 def _tools(facts: SbomInput) -> list[Component]:
@@ -402,9 +431,7 @@ def _image_component(image: ImageSubject) -> Component:
     )
 
 
-def _python_component(
-    version: str, binary: str | None, files: Sequence[ImageFile] = ()
-) -> Component:
+def _python_component(version: str, binary: str | None) -> Component:
     purl = PackageURL("generic", None, "python", version)
     return Component(
         type=ComponentType.PLATFORM,
@@ -416,8 +443,7 @@ def _python_component(
         # The CPE NVD files CPython's vulnerabilities under.
         cpe=f"cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
         licenses=[DisjunctiveLicense(id="PSF-2.0")],
-        evidence=_evidence([*([binary] if binary else []), *(f.path for f in files)]),
-        components=_file_components(files),
+        evidence=_evidence([binary] if binary else []),
     )
 
 
@@ -426,9 +452,7 @@ def _pypi_purl(name: str, version: str) -> PackageURL:
     return PackageURL("pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version)
 
 
-def _pypi_component(
-    dist: PythonDistribution, binary: str | None, files: Sequence[ImageFile] = ()
-) -> Component:
+def _pypi_component(dist: PythonDistribution, binary: str | None) -> Component:
     purl = _pypi_purl(dist.name, dist.version)
     refs = []
     if dist.homepage:
@@ -446,19 +470,15 @@ def _pypi_component(
         purl=purl,
         licenses=_licenses(dist.licenses),
         external_references=refs,
-        evidence=_evidence([*([binary] if binary else []), *(f.path for f in files)]),
-        components=_file_components(files, owner=dist.name),
+        evidence=_evidence([binary] if binary else []),
     )
 
 
 def _deb_component(
-    package: DebianPackage,
-    namespace: str,
-    distro: str | None,
-    files: Sequence[ImageFile] | None = None,
+    package: DebianPackage, namespace: str, distro: str | None, *, listed: bool = True
 ) -> Component:
-    """A Debian package; ``files``: its files in the image (``None``: the files asked about,
-    which are in the image at the same path)."""
+    """A Debian package; ``listed``: with the files asked about as its evidence (they are in
+    the image at the same path), else without (:func:`_render` adds its files)."""
     qualifiers = {"arch": package.architecture}
     if distro:
         qualifiers["distro"] = distro
@@ -477,68 +497,58 @@ def _deb_component(
         bom_ref=purl.to_string(),
         purl=purl,
         licenses=_licenses(package.licenses),
-        evidence=_evidence(package.files if files is None else [f.path for f in files]),
-        components=_file_components(files or ()),
+        evidence=_evidence(package.files if listed else ()),
     )
 
 
-def _app_component(binary: str | None, files: Sequence[ImageFile]) -> Component:
+def _app_component(binary: str | None) -> Component:
     return Component(
         type=ComponentType.APPLICATION,
         name=os.path.basename(binary) if binary else "app",
         description="the app: its code, with CPython and the Python distributions it imports, "
         "compiled by Nuitka into the binary; and its own data files",
         bom_ref="app",
-        evidence=_evidence(f.path for f in files),
-        components=_file_components(files),
     )
 
 
-def _generated_component(files: Sequence[ImageFile]) -> Component:
+def _generated_component() -> Component:
     return Component(
         type=ComponentType.DATA,
         name="pybin2img-generated",
         description="files pybin2img wrote: users and groups, name service configuration, "
         "the loader's cache, os-release, the dpkg records and this SBOM",
         bom_ref="generated",
-        evidence=_evidence([*(f.path for f in files), _SBOM_IN_IMAGE]),
-        components=_file_components(files),
+        evidence=_evidence([_SBOM_IN_IMAGE]),
     )
 
 
-def _base_component(name: str, files: Sequence[ImageFile]) -> Component:
+def _base_component(name: str) -> Component:
     return Component(
         type=ComponentType.CONTAINER,
         name=name,
         description="the base image (--base): its files, as its own SBOM describes them",
         bom_ref="base",
-        evidence=_evidence(f.path for f in files),
-        components=_file_components(files),
     )
 
 
-def _file_components(files: Sequence[ImageFile], owner: str | None = None) -> list[Component]:
-    """A nested component for each file: its image path and SHA-256, and for a copy what it
-    is a copy of and how that was matched; a library a wheel bundles is a library."""
-    out = []
-    for f in files:
-        properties = []
-        if f.copy_of:
-            properties.append(Property(name=COPY_OF, value=f.copy_of))
-        if f.match:
-            properties.append(Property(name=MATCH, value=f.match))
-        bundled = f.bundled and owner is not None
-        out.append(
-            Component(
-                type=ComponentType.LIBRARY if bundled else ComponentType.FILE,
-                name=os.path.basename(f.path) if bundled else f.path,
-                description=f"bundled with {owner}" if bundled else None,
-                bom_ref=f"file:{f.path}",
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
-                properties=properties,
-                evidence=_evidence([f.path]) if bundled else None,
-            )
-        )
+def _file_json(file: ImageFile, owner: str | None) -> dict[str, Any]:
+    """A file's nested component: its image path and SHA-256, and for a copy what it is a copy
+    of and how that was matched; a library a wheel bundles is a library (with the path as its
+    evidence)."""
+    bundled = file.bundled and owner is not None
+    out: dict[str, Any] = {
+        "type": "library" if bundled else "file",
+        "bom-ref": f"file:{file.path}",
+        "name": os.path.basename(file.path) if bundled else file.path,
+    }
+    if bundled:
+        out["description"] = f"bundled with {owner}"
+    out["hashes"] = [{"alg": HashAlgorithm.SHA_256.value, "content": file.sha256}]
+    properties = [(COPY_OF, file.copy_of), (MATCH, file.match)]
+    if any(value for _, value in properties):
+        out["properties"] = [{"name": n, "value": v} for n, v in properties if v]
+    if bundled:
+        out["evidence"] = {"occurrences": [{"location": file.path}]}
     return out
 
 
