@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -258,8 +260,13 @@ def test_a_used_entry_counts_as_new(filled: tuple[Cache, float]) -> None:
     assert "e1" not in [e.path.name for e in result.removed]
 
 
-def test_prune_never_removes_what_a_running_build_holds(filled: tuple[Cache, float]) -> None:
+def test_prune_never_removes_what_a_running_build_holds(
+    filled: tuple[Cache, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache, now = filled
+    recounts: list[list[str]] = []  # ccache is asked to count its files again, not run here
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(subprocess, "run", lambda argv, **_: recounts.append(argv))
     build = Cache(cache.root)  # another build: its own locks
     with build.holding():
         build.hold(use_lock(Path("dists", "d1")))
@@ -275,6 +282,8 @@ def test_prune_never_removes_what_a_running_build_holds(filled: tuple[Cache, flo
     result = prune(cache, max_size=0, now=now)  # no build now
     assert {e.kind for e in result.removed} == {"dists", "blobs", "nuitka", "ccache"}
     assert cache.path("nuitka", "ccache", "3.11", "0", "stats").exists()
+    ccache_dir = str(cache.root / "nuitka" / "ccache" / "3.11")
+    assert recounts == [["/usr/bin/ccache", "--dir", ccache_dir, "--cleanup"]]
 
 
 def test_prune_needs_a_limit_and_sizes_read_like_ccache_s() -> None:
