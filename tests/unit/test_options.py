@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import pybin2img.build
 from pybin2img.cli import main
 from pybin2img.errors import ConfigError, UsageError
-from pybin2img.options import AppKind, build_options
-from pybin2img.settings import BUILD_SETTINGS, Project, merge, read_project
+from pybin2img.options import AppKind, BuildOptions, build_options
+from pybin2img.settings import Project, merge, read_project
 
 
 def _given(**flags: Any) -> dict[str, tuple[Any, str | None]]:
@@ -37,25 +40,65 @@ def _options(tmp_path: Path, project: Project | None = None, **flags: Any) -> An
     )
 
 
-def test_flag_beats_environment_beats_pyproject_beats_default(tmp_path: Path) -> None:
-    project = _project(
-        tmp_path, '[tool.pybin2img]\ntag = "from-pyproject"\nuser = "1000"\nworkdir = "/srv"\n'
+def test_flag_beats_environment_beats_pyproject_beats_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the command itself, as click reports where each value came from; the build is a
+    stub that keeps the options it was given."""
+    _project(
+        tmp_path,
+        "[tool.pybin2img]\n"
+        'tag = "from-pyproject"\nuser = "1000"\nworkdir = "/srv"\nstop-signal = "SIGINT"\n'
+        'port = ["9000"]\ntmp-volume = false\n',
     )
-    given = {
-        "tag": ("from-flag", "flag"),
-        "user": ("2000", "PYBIN2IMG_USER"),
-        "workdir": ("/app", None),  # click's default: pyproject wins
+    app = tmp_path / "app.py"
+    app.write_text("print('hi')\n")
+    for name in list(os.environ):
+        if name.startswith("PYBIN2IMG_") or name in ("SOURCE_DATE_EPOCH", "GITHUB_OUTPUT"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PYBIN2IMG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYBIN2IMG_TAG", "from-env")
+    monkeypatch.setenv("PYBIN2IMG_USER", "2000")
+    monkeypatch.setenv("PYBIN2IMG_PORT", "80 443/udp")
+    monkeypatch.setenv("PYBIN2IMG_TMP_VOLUME", "1")  # click's default too, yet it was given
+    built: list[BuildOptions] = []
+
+    def build_image(options: BuildOptions, _log: object) -> SimpleNamespace:
+        built.append(options)
+        return SimpleNamespace(pushed=None, pinned_reference="from-flag:latest@sha256:" + "0" * 64)
+
+    monkeypatch.setattr(pybin2img.build, "build_image", build_image)
+    # --workdir is given its default value: given is given, pyproject's /srv loses.
+    argv = ["build", str(app), "-v", "-t", "from-flag", "--workdir", "/app"]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exited.value.code == 0, err
+    assert out == f"from-flag:latest@sha256:{'0' * 64}\n"
+    [options] = built
+    assert options.reference.name == "from-flag"
+    assert options.user == "2000"
+    assert options.ports == ("80/tcp", "443/udp")
+    assert options.tmp_volume is True
+    assert options.workdir == "/app"
+    assert options.stop_signal == "SIGINT"
+    assert options.compression == "gzip"
+    shown = {
+        line.split()[0]: line.rsplit("[", 1)[1].rstrip("]")
+        for line in err.splitlines()
+        if line.startswith("  ") and line.rstrip().endswith("]")
     }
-    values, sources = merge(given, project)
-    assert values["tag"] == "from-flag"
-    assert sources["tag"] == "flag"
-    assert values["user"] == "2000"
-    assert sources["user"] == "PYBIN2IMG_USER"
-    assert values["workdir"] == "/srv"
-    assert sources["workdir"] == "pyproject"
-    assert values["compression"] == "gzip"
-    assert sources["compression"] == "default"
-    assert set(values) == {s.dest for s in BUILD_SETTINGS}
+    assert {name: shown[name] for name in ("tag", "user", "port", "tmp-volume")} == {
+        "tag": "flag",
+        "user": "PYBIN2IMG_USER",
+        "port": "PYBIN2IMG_PORT",
+        "tmp-volume": "PYBIN2IMG_TMP_VOLUME",
+    }
+    assert (shown["workdir"], shown["stop-signal"], shown["compression"]) == (
+        "flag",
+        "pyproject",
+        "default",
+    )
 
 
 def test_pyproject_paths_are_relative_to_its_directory(tmp_path: Path) -> None:
