@@ -16,6 +16,7 @@ import pytest
 from pybin2img import __version__
 from pybin2img.cli import main
 from pybin2img.errors import ConfigError, ImageWriteError, UsageError
+from tests.imagegen import write_test_image
 
 
 @pytest.fixture(autouse=True)
@@ -152,3 +153,31 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert exit_info.value.code == 0
     assert (out, err) == (f"pybin2img, version {__version__}\n", "")
+
+
+def test_release_command_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    image = tmp_path / "a.tar"
+    write_test_image(image, [{"etc/a": b"a"}])
+    fails(capsys, ["index", str(image), "-t", "x:1"], 2, "nothing to do: give -o FILE, --push")
+    fails(
+        capsys,
+        ["index", str(image), "-t", "x:1", "-o", "x.tar", "--sign-key", "k"],
+        2,
+        "need --push",
+    )
+    fails(capsys, ["index", str(image), str(image), "-t", "x:1", "-o", "x.tar"], 2, "both linux")
+    assert not (tmp_path / "x.tar").exists()
+    main_ok = ["generate-key", str(tmp_path / "k")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(main_ok)
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'k.pub'}\n"
+    fails(capsys, main_ok, 2, "k.key already exists")
+    fails(capsys, ["sign", "reg.example/app@sha256:12", "--key", "k.key"], 2, "sha256:<64 hex>")
+    app = tmp_path / "app.py"
+    app.write_text("print(1)\n")
+    fails(capsys, ["build", str(app), "-t", "x", "--sign-key", "k.key"], 2, "need --push")

@@ -9,7 +9,7 @@ import pytest
 
 from pybin2img.errors import RegistryError
 from pybin2img.log import Log
-from pybin2img.ship.credentials import Credentials, find_credentials
+from pybin2img.ship.credentials import Credentials, find_credentials, podman_auth_files
 
 
 def _config(tmp_path: Path, document: object) -> Path:
@@ -82,3 +82,43 @@ def test_missing_cred_helper_is_an_error_but_a_stale_store_only_warns(tmp_path: 
     assert found is not None
     assert (found.username, found.password) == ("a", "b")
     assert "docker-credential-desktop was not found" in stream.getvalue()
+
+
+def test_podman_auth_files_in_podmans_order(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert podman_auth_files({"REGISTRY_AUTH_FILE": "/a.json"}, home=home, uid=5) == (
+        Path("/a.json"),
+    )
+    assert podman_auth_files({"XDG_RUNTIME_DIR": "/run/user/5"}, home=home, uid=5) == (
+        Path("/run/user/5/containers/auth.json"),
+        home / ".config/containers/auth.json",
+    )
+    assert podman_auth_files({"XDG_CONFIG_HOME": "/cfg"}, home=home, uid=5) == (
+        Path("/run/containers/5/auth.json"),
+        Path("/cfg/containers/auth.json"),
+    )
+
+
+def test_podman_auth_json_after_dockers_config(tmp_path: Path) -> None:
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    auth = tmp_path / "auth.json"
+
+    def entry(user: str) -> dict[str, str]:
+        return {"auth": base64.b64encode(f"{user}:pw".encode()).decode()}
+
+    auth.write_text(json.dumps({"auths": {"reg.example": entry("podman"), "b.example": {}}}))
+    (docker / "config.json").write_text(json.dumps({"auths": {"b.example": entry("docker")}}))
+
+    def find(registry: str) -> str | None:
+        found = find_credentials(
+            registry, docker_config=docker, environ={"PATH": ""}, log=Log(), auth_files=[auth]
+        )
+        return found.username if found else None
+
+    assert find("reg.example") == "podman"
+    assert find("b.example") == "docker"
+    assert find("c.example") is None
+    auth.write_text("{")
+    with pytest.raises(RegistryError, match=r"cannot read registry credentials from .*auth.json"):
+        find("reg.example")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.errors import InvalidImageError
+from pybin2img.errors import InvalidImageError, RegistryError
 from pybin2img.ship.registry import (
     RetryPolicy,
     is_plain_http_allowed,
@@ -17,7 +17,7 @@ from pybin2img.ship.registry import (
     parse_retry_after,
 )
 from pybin2img.ship.registry.client import _BlobBody, _with_digest
-from pybin2img.ship.registry.transport import bypasses_proxy
+from pybin2img.ship.registry.transport import Connection, bypasses_proxy, registry_ca_files
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -151,3 +151,28 @@ def test_a_blob_whose_content_does_not_match_its_digest_is_corrupt() -> None:
     body = _BlobBody(io.BytesIO(b"0123456789"), 10, DIGEST)
     with pytest.raises(InvalidImageError, match="is corrupt"):
         body.read()
+
+
+def test_registry_ca_files(tmp_path: Path) -> None:
+    docker, containers = tmp_path / "docker", tmp_path / "containers"
+    (docker / "reg:5000").mkdir(parents=True)
+    (docker / "reg:5000" / "ca.crt").write_text("docker")
+    (docker / "reg:5000" / "client.key").write_text("not a CA")
+    (containers / "reg:5000").mkdir(parents=True)
+    (containers / "reg:5000" / "b.crt").write_text("b")
+    (containers / "reg:5000" / "a.crt").write_text("a")
+    extra = tmp_path / "mine.pem"
+    assert registry_ca_files("reg:5000", [extra], certs_dirs=[docker, containers]) == (
+        extra,
+        docker / "reg:5000/ca.crt",
+        containers / "reg:5000/a.crt",
+        containers / "reg:5000/b.crt",
+    )
+    assert registry_ca_files("reg", certs_dirs=[docker, containers]) == ()
+
+
+def test_extra_ca_must_be_pem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.crt"
+    bad.write_text("not a certificate")
+    with pytest.raises(RegistryError, match=r"bad.crt holds no PEM certificate"):
+        Connection(verify=True, timeout=1, proxy_env={}, extra_ca=[str(bad)])
