@@ -25,7 +25,13 @@ def _project(tmp_path: Path, text: str) -> Project:
     return read_project(tmp_path / "pyproject.toml")
 
 
-def _options(tmp_path: Path, project: Project | None = None, **flags: Any) -> Any:
+def _options(
+    tmp_path: Path,
+    project: Project | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    **flags: Any,
+) -> Any:
     app = tmp_path / "app.py"
     app.write_text("print('hi')\n")
     project = project or Project()
@@ -35,7 +41,8 @@ def _options(tmp_path: Path, project: Project | None = None, **flags: Any) -> An
         sources=sources,
         app=app,
         project=project,
-        environ={"PYBIN2IMG_CACHE_DIR": str(tmp_path / "cache")},
+        environ={"PYBIN2IMG_CACHE_DIR": str(tmp_path / "cache"), **(environ or {})},
+        password="secret" if flags.get("password_stdin") else None,
         default_python=Path("/usr/bin/python3"),
     )
 
@@ -253,3 +260,69 @@ def test_bytecode_packages(tmp_path: Path) -> None:
     for bad in (("pandas", "none"), ("a-b",)):
         with pytest.raises(UsageError, match="--bytecode"):
             _options(tmp_path, tag="x", bytecode=bad)
+
+
+# --- the CI caches: the cache repository and ccache's remote storage ------------------------------
+
+
+def test_cache_repo_is_a_repository_reached_like_a_push(tmp_path: Path) -> None:
+    options = _options(
+        tmp_path,
+        tag="app:1",
+        cache_repo="registry.example.com/team/app-cache",
+        cache_mode="read",
+        insecure_registry=("registry.example.com",),
+        username="ci",
+        password_stdin=True,
+    )
+    repo = options.cache_repo
+    assert repo.reference.registry == "registry.example.com"
+    assert repo.reference.normalized_path == "team/app-cache"
+    assert not repo.writable
+    assert repo.registry.insecure_registries == ("registry.example.com",)
+    assert repo.registry.credentials.username == "ci"
+    assert options.push_options is None
+
+
+def test_credentials_go_to_the_cache_repo_only_on_the_registry_pushed_to(tmp_path: Path) -> None:
+    options = _options(
+        tmp_path,
+        tag="ghcr.io/team/app:1",
+        push=True,
+        cache_repo="registry.example.com/cache",
+        username="ci",
+        password_stdin=True,
+    )
+    assert options.push_options.credentials.username == "ci"
+    assert options.cache_repo.registry.credentials is None  # Docker's config for that one
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"tag": "x", "cache_repo": "reg.example.com/cache:v1"}, "names a repository, not a tag"),
+        ({"tag": "x", "cache_repo": "Bad Name"}, "invalid"),
+        ({"tag": "x", "username": "ci"}, "need --push"),
+    ],
+)
+def test_bad_cache_repo_options_are_usage_errors(
+    tmp_path: Path, flags: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        _options(tmp_path, **flags)
+
+
+def test_ccache_settings_come_from_the_environment_and_the_flag(tmp_path: Path) -> None:
+    environ = {"CCACHE_NAMESPACE": "ci", "CCACHE_SECONDARY_STORAGE": "redis://old", "HOME": "/h"}
+    options = _options(tmp_path, environ=environ, tag="x")
+    assert dict(options.ccache_env) == {
+        "CCACHE_NAMESPACE": "ci",
+        "CCACHE_SECONDARY_STORAGE": "redis://old",
+    }
+    options = _options(
+        tmp_path, environ=environ, tag="x", ccache_remote_storage="redis://10.0.0.5:6379"
+    )
+    assert dict(options.ccache_env) == {
+        "CCACHE_NAMESPACE": "ci",
+        "CCACHE_REMOTE_STORAGE": "redis://10.0.0.5:6379",
+    }
