@@ -83,7 +83,7 @@ class BuildResult:
     trace: Trace | None = None
     #: Modules the app names in strings, compiled in (and a Django app's settings and apps).
     named: NamedModules = field(default_factory=NamedModules)
-    #: Packages shipped as bytecode (``--bytecode``).
+    #: Top-level packages of the app's imports shipped as bytecode (``--bytecode``).
     bytecode: tuple[str, ...] = ()
     #: Where the compile's time went, by top-level package (from the compile that made the dist).
     compile_profile: tuple[PackageTime, ...] = ()
@@ -360,7 +360,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         signatures=signatures,
         trace=trace,
         named=interpreter.named,
-        bytecode=options.bytecode,
+        bytecode=compiled.bytecode,
         compile_profile=compiled.profile,
         timings=dict(log.timings),
     )

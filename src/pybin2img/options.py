@@ -147,8 +147,11 @@ class BuildOptions:
     #: ``SRC=DEST`` data files or directories shipped in /app (SRC absolute and existing, DEST
     #: relative to /app).
     include_data: tuple[str, ...] = ()
-    #: Packages shipped as bytecode rather than compiled to C (``--bytecode``).
+    #: Packages shipped as bytecode rather than compiled to C (``--bytecode``): package names
+    #: and :data:`THIRD_PARTY` (every package installed in the build environment).
     bytecode: tuple[str, ...] = ()
+    #: Top-level packages compiled to C whatever ``bytecode`` says (``--compile``).
+    compile: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.
@@ -292,7 +295,8 @@ def build_options(
         trace_env=tuple(f"{k}={v}" for k, v in _pairs(values["trace_env"], "--trace-env")),
         trace_timeout=values["trace_timeout"],
         include_data=_include_data(values["include_data"]),
-        bytecode=_bytecode(values["bytecode"]),
+        bytecode=_bytecode(values["bytecode"], values["compile"]),
+        compile=_compile(values["compile"]),
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
@@ -499,27 +503,46 @@ def _add_files(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(checked)
 
 
-#: Packages shipped as bytecode unless ``--bytecode`` says otherwise: large, most of a cold
-#: compile when present, and running as they do under CPython costs the app nothing it would
-#: notice. pygments: 600 lexer and style modules that rich and typer bring along. Django: 450
-#: modules (the corpus' Django image is 16 MB instead of 25 MB). pydantic: its validation runs
-#: in pydantic-core (Rust), its 90 Python modules build schemas; they were 55% of the C compile
-#: of the corpus' typer and FastAPI apps. The app's own code, Django apps included, is always
-#: compiled.
-DEFAULT_BYTECODE = ("pygments", "django", "pydantic")
+#: ``--bytecode`` keyword: every package installed in the build environment (its
+#: ``site-packages``), whatever the app imports of them.
+THIRD_PARTY = "third-party"
+
+#: Shipped as bytecode unless ``--bytecode`` or ``--compile`` say otherwise: every third-party
+#: package; the app's own modules and packages are compiled to C. Measured on the corpus (README
+#: "What is compiled to C"): compiling third-party packages to C made cold builds 2-6 times
+#: longer and images larger, and no workload faster than its bytecode under CPython (FastAPI
+#: served 20% fewer requests per second compiled).
+DEFAULT_BYTECODE = (THIRD_PARTY,)
+
+_PACKAGE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
-def _bytecode(values: tuple[str, ...]) -> tuple[str, ...]:
-    """``--bytecode`` values: package names; ``none`` alone compiles everything; nothing given
-    means :data:`DEFAULT_BYTECODE`."""
+def _bytecode(values: tuple[str, ...], compiled: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``--bytecode`` values: package names and :data:`THIRD_PARTY`; ``none`` alone (or
+    ``--compile all``) compiles everything; nothing given means :data:`DEFAULT_BYTECODE`."""
+    if compiled == ("all",):
+        return ()
     if not values:
         return DEFAULT_BYTECODE
     if values == ("none",):
         return ()
     for value in values:
-        if value == "none" or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value):
+        if value != THIRD_PARTY and (value == "none" or not _PACKAGE.fullmatch(value)):
             raise UsageError(
                 f"--bytecode {value!r} must be a package name (pygments, django.contrib), "
-                "or `none` alone"
+                f"`{THIRD_PARTY}`, or `none` alone"
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def _compile(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--compile`` values: top-level package names, or ``all`` alone (see :func:`_bytecode`)."""
+    if values == ("all",):
+        return ()
+    for value in values:
+        if not value.isidentifier() or value == "all":
+            raise UsageError(
+                f"--compile {value!r} must be a top-level package name (sqlalchemy, pandas), "
+                "or `all` alone"
             )
     return tuple(dict.fromkeys(values))

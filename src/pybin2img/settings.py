@@ -242,7 +242,15 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         kind="list",
         metavar="PACKAGE",
         help="Package shipped as bytecode instead of compiled to C: much faster builds, the "
-        "speed it has under CPython [default: pygments, django, pydantic]; `none`: compile all.",
+        "speed it has under CPython; `third-party`: every package of the build environment "
+        "[default: third-party]; `none`: compile all.",
+    ),
+    Setting(
+        name="compile",
+        kind="list",
+        metavar="PACKAGE",
+        help="Top-level package compiled to C although --bytecode ships it as bytecode; `all`: "
+        "compile everything.",
     ),
     Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
     Setting(

@@ -253,13 +253,21 @@ def test_an_optional_value_may_start_with_a_dash(
 
 
 def test_bytecode_packages(tmp_path: Path) -> None:
-    assert _options(tmp_path, tag="x").bytecode == ("pygments", "django", "pydantic")
+    default = _options(tmp_path, tag="x")
+    assert (default.bytecode, default.compile) == (("third-party",), ())
     assert _options(tmp_path, tag="x", bytecode=("none",)).bytecode == ()
     given = _options(tmp_path, tag="x", bytecode=("pandas", "numpy", "pandas"))
     assert given.bytecode == ("pandas", "numpy")  # replaces the default list
+    mixed = _options(tmp_path, tag="x", bytecode=("third-party", "mylib"), compile=("numpy",))
+    assert (mixed.bytecode, mixed.compile) == (("third-party", "mylib"), ("numpy",))
+    every = _options(tmp_path, tag="x", compile=("all",))
+    assert (every.bytecode, every.compile) == ((), ())
     for bad in (("pandas", "none"), ("a-b",)):
         with pytest.raises(UsageError, match="--bytecode"):
             _options(tmp_path, tag="x", bytecode=bad)
+    for bad in (("pandas.core",), ("pandas", "all"), ("a-b",)):
+        with pytest.raises(UsageError, match="--compile"):
+            _options(tmp_path, tag="x", compile=bad)
 
 
 # --- the CI caches: the cache repository and ccache's remote storage ------------------------------

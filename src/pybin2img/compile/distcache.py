@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,13 +29,21 @@ _DIST_FORMAT = 5
 _MANIFEST = "manifest.json"
 
 
-def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Interpreter) -> str:
+def compile_key(
+    options: BuildOptions,
+    target: CompileTarget,
+    interpreter: Interpreter,
+    *,
+    choices: Sequence[str] = (),
+) -> str:
     """Hash of every input that can change the dist, except the app's own source files: the
     app's options, the interpreter and its distributions, Nuitka, and the programs after it
     (the C compiler, patchelf, strip: :func:`~pybin2img.toolchain.program_versions`).
 
     Those are only known after a compile (Nuitka follows the app's imports); each cached dist
     records them with their hashes, and a hit requires every one to be unchanged.
+    ``choices``: what pybin2img itself asks of Nuitka (its own arguments, the packages it
+    ships as bytecode).
     """
     return digest_of(
         "dist",
@@ -55,6 +63,8 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
         options.include_data,
         interpreter.named.cache_key(),
         options.bytecode,
+        options.compile,
+        list(choices),
     )[:32]
 
 

@@ -1,0 +1,102 @@
+"""What pybin2img asks of Nuitka: the packages shipped as bytecode (``--bytecode``,
+``--compile``) and the link flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pybin2img.compile import nuitka
+from pybin2img.compile.bytecode import bytecode_packages, third_party_packages
+from pybin2img.compile.probe import Interpreter
+from pybin2img.options import BuildOptions, build_options
+from pybin2img.settings import Project, merge
+
+
+def _tree(root: Path, *names: str) -> Path:
+    for name in names:
+        path = root / name
+        if name.endswith("/"):
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+    return root
+
+
+def _interpreter(tmp_path: Path) -> Interpreter:
+    site = _tree(
+        tmp_path / "venv/lib/python3.11/site-packages",
+        "flask/__init__.py",
+        "google/",  # a namespace package
+        "typing_extensions.py",
+        "six.py",
+        "_cffi_backend.cpython-311-x86_64-linux-gnu.so",  # nothing for bytecode to change
+        "Flask-3.1.3.dist-info/METADATA",
+        "numpy.libs/",
+        "__pycache__/",
+        "distutils-precedence.pth",
+        "utils/__init__.py",
+        "enum.py",  # an old backport, named like the standard library
+    )
+    stdlib = _tree(tmp_path / "lib/python3.11", "os.py")
+    return Interpreter(
+        executable=tmp_path / "venv/bin/python",
+        python_version="3.11.7",
+        nuitka_version="4.3.5",
+        sys_path=(str(tmp_path / "lib/python311.zip"), str(stdlib), str(site)),
+        stdlib_modules=frozenset({"os", "enum"}),
+    )
+
+
+def test_third_party_is_what_site_packages_holds(tmp_path: Path) -> None:
+    interpreter = _interpreter(tmp_path)
+    assert third_party_packages(interpreter) == [
+        "flask", "google", "six", "typing_extensions", "utils",
+    ]  # fmt: skip
+    assert "utils" not in third_party_packages(interpreter, own={"utils"})
+
+
+def test_the_apps_own_modules_are_compiled(tmp_path: Path) -> None:
+    interpreter = _interpreter(tmp_path)
+    app = _tree(tmp_path / "app", "app.py", "utils/__init__.py", "README.md")
+    options = dataclasses.replace(_options(), bytecode=("third-party",))
+    assert bytecode_packages(options, interpreter, [app]) == (
+        "flask", "google", "six", "typing_extensions",
+    )  # fmt: skip
+
+
+def test_compile_wins_over_bytecode(tmp_path: Path) -> None:
+    interpreter = _interpreter(tmp_path)
+    options = dataclasses.replace(
+        _options(), bytecode=("third-party", "django.contrib", "mylib"), compile=("flask", "django")
+    )
+    assert bytecode_packages(options, interpreter, []) == (
+        "google", "mylib", "six", "typing_extensions", "utils",
+    )  # fmt: skip
+    assert bytecode_packages(dataclasses.replace(options, bytecode=()), interpreter, []) == ()
+
+
+def test_relative_relocations_packed_where_the_image_has_the_hosts_loader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(nuitka, "_host_glibc", lambda: (2, 36))
+    assert nuitka.link_flags("scratch") == ("-Wl,-z,pack-relative-relocs",)
+    assert nuitka.link_flags("distroless") == ("-Wl,-z,pack-relative-relocs",)
+    assert nuitka.link_flags("/images/base.tar") == ()  # its own loader, maybe older
+    monkeypatch.setattr(nuitka, "_host_glibc", lambda: (2, 35))
+    assert nuitka.link_flags("scratch") == ()
+
+
+def _options() -> BuildOptions:
+    values, sources = merge({"tag": ("x", "flag")}, Project())
+    return build_options(
+        values,
+        sources=sources,
+        app=Path(__file__),
+        project=Project(),
+        environ={},
+        default_python=Path("/usr/bin/python3"),
+    )
