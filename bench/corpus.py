@@ -48,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OUT = ROOT / "build" / "bench" / "corpus.json"
+WORK = ROOT / "build" / "bench-work" / "corpus"
 #: The default list before third-party packages went as bytecode by default.
 COMPILED = ("--bytecode", "pygments", "--bytecode", "django", "--bytecode", "pydantic")
 FOREIGN_CACHES = ("CCACHE_DIR", "NUITKA_CACHE_DIR", "XDG_CACHE_HOME")
@@ -102,6 +103,11 @@ def build(name: str, flavour: str, scratch: Path, *, cold: bool) -> dict[str, An
     start = time.monotonic()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
     seconds = time.monotonic() - start
+    if cold:  # keep its logs, not its gigabytes
+        cache = Path(env["PYBIN2IMG_CACHE_DIR"])
+        for part in cache.iterdir():
+            if part.name != "logs":
+                shutil.rmtree(part, ignore_errors=True)
     result = json.loads(meta.read_text())
     dist = scratch / f"{name}-{flavour}-app"
     extract_app(tarball, dist)
@@ -168,8 +174,10 @@ def free_port() -> int:
         return port
 
 
-def first_200(port: int, path: str, deadline: float) -> str:
-    while time.perf_counter() < deadline:
+def first_200(
+    port: int, path: str, deadline: float, proc: subprocess.Popen[bytes], output: Any
+) -> str:
+    while time.perf_counter() < deadline and proc.poll() is None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             connection.request("GET", path)
@@ -181,7 +189,9 @@ def first_200(port: int, path: str, deadline: float) -> str:
             time.sleep(0.005)
         finally:
             connection.close()
-    raise RuntimeError(f"no HTTP 200 from port {port}")
+    output.seek(0)
+    said = output.read().decode(errors="replace")[-2000:]
+    raise RuntimeError(f"{proc.args}: no HTTP 200 on port {port} (exit {proc.poll()}): {said}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -192,17 +202,24 @@ def cpu_seconds(pid: int) -> float:
 def serve_once(
     argv: list[str], cwd: Path, path: str, expect: str, requests: int
 ) -> dict[str, float]:
+    with tempfile.TemporaryFile() as output:
+        return _serve_once(argv, cwd, path, expect, requests, output)
+
+
+def _serve_once(
+    argv: list[str], cwd: Path, path: str, expect: str, requests: int, output: Any
+) -> dict[str, float]:
     port = free_port()
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         env={**_env(), "PORT": str(port)},
     )
     try:
-        body = first_200(port, path, start + 60)
+        body = first_200(port, path, start + 60, proc, output)
         to_first = time.perf_counter() - start
         if expect not in body.replace(" ", ""):
             raise RuntimeError(f"{argv}: {body[:300]}")
@@ -298,17 +315,17 @@ def main() -> int:
         print("bench: error: ab not found (apt-get install apache2-utils)", file=sys.stderr)
         return 1
     result: dict[str, Any] = {"examples": {}, "load_average_at_start": os.getloadavg()}
-    with tempfile.TemporaryDirectory(prefix="pybin2img-corpus-") as tmp:
-        for name in args.only.split(","):
-            scratch = Path(tmp, name)
-            scratch.mkdir()
-            builds = {"bytecode": build(name, "bytecode", scratch, cold=True)}
-            if not args.no_compiled:
-                builds["compiled"] = build(name, "compiled", scratch, cold=args.cold_compiled)
-            work = workloads(name, builds, args.rounds, args.requests)
-            result["examples"][name] = {"builds": builds, "workload": work}
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=2) + "\n")  # after each example
+    for name in args.only.split(","):
+        scratch = WORK / name  # kept after the run: tarballs, programs, the cold caches' logs
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        builds = {"bytecode": build(name, "bytecode", scratch, cold=True)}
+        if not args.no_compiled:
+            builds["compiled"] = build(name, "compiled", scratch, cold=args.cold_compiled)
+        measured = workloads(name, builds, args.rounds, args.requests)
+        result["examples"][name] = {"builds": builds, "workload": measured}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")  # after each example
     result["load_average_at_end"] = os.getloadavg()
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(tables(result))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pybin2img.compile import nuitka
-from pybin2img.compile.bytecode import bytecode_packages, third_party_packages
+from pybin2img.compile.bytecode import bytecode_packages, metadata_config, third_party_packages
 from pybin2img.compile.probe import Interpreter
 from pybin2img.options import BuildOptions, build_options
 from pybin2img.settings import Project, merge
@@ -77,6 +77,24 @@ def test_compile_wins_over_bytecode(tmp_path: Path) -> None:
         "google", "mylib", "six", "typing_extensions", "utils",
     )  # fmt: skip
     assert bytecode_packages(dataclasses.replace(options, bytecode=()), interpreter, []) == ()
+
+
+def test_packages_shipped_as_bytecode_bring_their_distributions_metadata(
+    tmp_path: Path,
+) -> None:
+    interpreter = _interpreter(tmp_path)
+    site = Path(interpreter.sys_path[-1])
+    (site / "Flask-3.1.3.dist-info/METADATA").write_text("Metadata-Version: 2.1\nName: Flask\n")
+    (site / "Flask-3.1.3.dist-info/top_level.txt").write_text("flask\n")
+    six = site / "six-1.16.0.dist-info"
+    six.mkdir()
+    (six / "METADATA").write_text("Name: six\n\nName: not this\n")
+    record = "six.py,sha256=x,1\n__pycache__/six.pyc,,\nsix-1.16.0.dist-info/RECORD,,\n"
+    (six / "RECORD").write_text(record)  # no top_level.txt: the files' first components
+    assert metadata_config(["flask", "six", "google", "six.moves"], interpreter) == [
+        {"module-name": "flask", "data-files": [{"include-metadata": ["Flask"]}]},
+        {"module-name": "six", "data-files": [{"include-metadata": ["six"]}]},
+    ]  # google: a namespace package no distribution here names
 
 
 def test_relative_relocations_packed_where_the_image_has_the_hosts_loader(

@@ -25,7 +25,7 @@ from ..options import BASES, BuildOptions
 from ..runner import require_program, run_logged
 from .app import CompileTarget
 from .buildenv import check_environment
-from .bytecode import bytecode_packages
+from .bytecode import bytecode_packages, metadata_config
 from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
@@ -117,7 +117,8 @@ def compile_app(
     from the local cache, else from the cache repository (``remote``), which then gets what
     was compiled."""
     bytecode = bytecode_packages(options, interpreter, (target.cwd, *target.pythonpath))
-    own = (*_OWN_ARGS, *link_flags(options.base))
+    metadata = json.dumps(metadata_config(bytecode, interpreter), sort_keys=True)
+    own = (*_OWN_ARGS, *link_flags(options.base), metadata)
     key = compile_key(options, target, interpreter, choices=(*own, *bytecode))
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
     entry = cached_entry(cache, key, target.binary_name, log)
@@ -289,6 +290,7 @@ def _run_nuitka(
         *target.nuitka_args,
         *interpreter.named.nuitka_args(),
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
+        *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
         *include_data_args(options.include_data),
         *options.nuitka_args,
@@ -332,6 +334,19 @@ def _run_nuitka(
             f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
         )
     return dists[0], report
+
+
+def _bytecode_metadata(
+    bytecode: Sequence[str], interpreter: Interpreter, workdir: Path
+) -> list[str]:
+    """A Nuitka package configuration that ships the metadata of the distributions whose
+    packages go as bytecode, where the app imports them (:func:`metadata_config`)."""
+    entries = metadata_config(bytecode, interpreter)
+    if not entries:
+        return []
+    config = workdir / "bytecode-metadata.nuitka-package.config.yml"
+    config.write_text(json.dumps(entries, indent=1, sort_keys=True))  # JSON is YAML
+    return [f"--user-package-configuration-file={config}"]
 
 
 def include_data_args(items: Sequence[str]) -> list[str]:
