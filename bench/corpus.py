@@ -284,9 +284,11 @@ def tables(result: dict[str, Any]) -> str:
             b = r["builds"].get(flavour)
             built = "-"
             size = "-"
-            if b:
+            if b and "build_seconds" in b:
                 built = f"{b['build_seconds']:.0f} s" + ("" if b["cold"] else " (warm cache)")
                 size = f"{b['compressed_bytes'] / 1e6:.1f} MB"
+            elif b:
+                built = "built before"
             if http:
                 load = (
                     f"{w['req_per_s']['median']:,.0f} req/s, "
@@ -309,8 +311,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--cold-compiled", action="store_true")
     parser.add_argument("--no-compiled", action="store_true", help="only the default build")
+    parser.add_argument(
+        "--compiled-from",
+        action="append",
+        default=[],
+        metavar="NAME=TARBALL",
+        help="the compiled flavour of NAME is this image tarball (built before), not a build",
+    )
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args()
+    given = dict(item.split("=", 1) for item in args.compiled_from)
     if not shutil.which("ab"):
         print("bench: error: ab not found (apt-get install apache2-utils)", file=sys.stderr)
         return 1
@@ -320,7 +330,14 @@ def main() -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         builds = {"bytecode": build(name, "bytecode", scratch, cold=True)}
-        if not args.no_compiled:
+        if name in given:
+            dist = scratch / f"{name}-compiled-app"
+            extract_app(Path(given[name]), dist)
+            builds["compiled"] = {
+                "given": given[name],
+                "binary": str(dist / Path(CORPUS[name].app).stem),
+            }
+        elif not args.no_compiled:
             builds["compiled"] = build(name, "compiled", scratch, cold=args.cold_compiled)
         measured = workloads(name, builds, args.rounds, args.requests)
         result["examples"][name] = {"builds": builds, "workload": measured}
