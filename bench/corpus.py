@@ -103,10 +103,10 @@ def build(name: str, flavour: str, scratch: Path, *, cold: bool) -> dict[str, An
     start = time.monotonic()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
     seconds = time.monotonic() - start
-    if cold:  # keep its logs, not its gigabytes
+    if cold:  # keep its logs and build environment (CPython runs the app from it), not the rest
         cache = Path(env["PYBIN2IMG_CACHE_DIR"])
         for part in cache.iterdir():
-            if part.name != "logs":
+            if part.name not in ("logs", "envs"):
                 shutil.rmtree(part, ignore_errors=True)
     result = json.loads(meta.read_text())
     dist = scratch / f"{name}-{flavour}-app"
@@ -339,6 +339,9 @@ def main() -> int:
             }
         elif not args.no_compiled:
             builds["compiled"] = build(name, "compiled", scratch, cold=args.cold_compiled)
+        result["examples"][name] = {"builds": builds}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")  # the builds, in case
         measured = workloads(name, builds, args.rounds, args.requests)
         result["examples"][name] = {"builds": builds, "workload": measured}
         args.json.parent.mkdir(parents=True, exist_ok=True)
