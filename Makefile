@@ -56,13 +56,16 @@ unit: venv
 integration: venv engine registry redis
 	$(BIN)/python -m pytest -v tests/integration
 
-## bench: figures, not tests: images vs a slim-Python image and a static C floor, assembly speed
+## bench: figures, not tests: images vs a slim-Python image, PyInstaller and a static C floor,
+## start-up, what to compile, assembly speed
 bench: venv engine registry redis
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/assembly.py
 	$(BIN)/python bench/examples.py
 	$(BIN)/python bench/cicache.py
 	$(BIN)/python bench/init.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/corpus.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,8 @@ test=(
   curl iproute2 util-linux openssl
   # other Debian releases' roots (3.13, 3.14 legs) and the slim-Python benchmark baseline
   debootstrap
+  # instruction counts and peak RSS of a start (bench/startup.py)
+  valgrind time
 )
 
 if [ "${1:-}" = "--list" ]; then
