@@ -207,6 +207,7 @@ def bundle_image(app: App, bundle: Path, tarball: Path, scratch: Path) -> tuple[
         "output": (tarball, "flag"),
         "load": (True, "flag"),
         **({"port": (("8080",), "flag")} if app.ready == "http" else {}),
+        **({"requirements": (app.requirements, "flag")} if app.requirements else {}),
     }
     values, sources = merge(given, Project())
     options = build_options(
@@ -466,12 +467,15 @@ def main() -> int:
     parser.add_argument("--apps", default=",".join(APPS))
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument("--keep", action="store_true", help="keep the other apps' results")
     args = parser.parse_args()
     for program in ("valgrind", "docker", "chroot"):
         if not shutil.which(program):
             print(f"bench: error: {program} not found", file=sys.stderr)
             return 1
     result: dict[str, Any] = {"apps": {}, "load_average_at_start": os.getloadavg()}
+    if args.keep and args.json.exists():  # add to an earlier run's apps
+        result["apps"] = json.loads(args.json.read_text())["apps"]
     created: list[str] = []
     try:
         base = images.debian_root(images.debian_mirror())
