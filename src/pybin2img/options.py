@@ -510,7 +510,7 @@ THIRD_PARTY = "third-party"
 #: Shipped as bytecode unless ``--bytecode`` or ``--compile`` say otherwise: every third-party
 #: package; the app's own modules and packages are compiled to C. Measured on the corpus (README
 #: "What to compile, measured"): compiled to C, Flask and its packages made the web example's
-#: compile stage 3 times longer and its image 25% larger, and cost 16% more CPU per request;
+#: compile stage 3 times longer and its image 28% larger, and cost 16% more CPU per request;
 #: as bytecode no corpus workload was slower than under CPython.
 DEFAULT_BYTECODE = (THIRD_PARTY,)
 
