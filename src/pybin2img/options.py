@@ -149,6 +149,10 @@ class BuildOptions:
     include_data: tuple[str, ...] = ()
     #: Packages shipped as bytecode rather than compiled to C (``--bytecode``).
     bytecode: tuple[str, ...] = ()
+    #: Packages whose data files are not shipped (``--no-package-data``).
+    no_package_data: tuple[str, ...] = ()
+    #: Packages shipped as their installed files too (``--as-files``, with the defaults).
+    as_files: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.
@@ -292,6 +296,8 @@ def build_options(
         trace_timeout=values["trace_timeout"],
         include_data=_include_data(values["include_data"]),
         bytecode=_bytecode(values["bytecode"]),
+        no_package_data=_packages(values["no_package_data"], "--no-package-data"),
+        as_files=_as_files(values["as_files"]),
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
@@ -506,6 +512,31 @@ def _add_files(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
 #: of the corpus' typer and FastAPI apps. The app's own code, Django apps included, is always
 #: compiled.
 DEFAULT_BYTECODE = ("pygments", "django", "pydantic")
+
+
+#: Packages shipped as their installed files unless ``--as-files none``: each finds its own
+#: files at run time, and fails compiled (the README gives the reasons). ruamel.yaml: finds
+#: its plugins (ruamel.yaml.string's ``dump_to_string``) by globbing ``*/__plug_in__.py``
+#: next to its ``main.py``.
+DEFAULT_AS_FILES = ("ruamel.yaml",)
+#: The flag that ships a package as its files, for messages that suggest it.
+AS_FILES_FLAG = "--as-files"
+_PACKAGE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _packages(values: Sequence[str], flag: str) -> tuple[str, ...]:
+    """Package names, each checked."""
+    for value in values:
+        if not _PACKAGE.fullmatch(value):
+            raise UsageError(f"{flag} {value!r} must be a package name (ruamel.yaml, wordcloud)")
+    return tuple(dict.fromkeys(values))
+
+
+def _as_files(values: Sequence[str]) -> tuple[str, ...]:
+    """``--as-files`` values with :data:`DEFAULT_AS_FILES`, unless ``none`` is among them."""
+    names = [value for value in values if value != "none"]
+    defaults = () if "none" in values else DEFAULT_AS_FILES
+    return _packages([*defaults, *names], AS_FILES_FLAG)
 
 
 def _bytecode(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.strip import segments_aligned
+from pybin2img.compile.strip import elf_problems
 from pybin2img.resolve.elf import read_elf
 from tests.conftest import require
 
@@ -42,7 +42,7 @@ def test_misaligned_load_segments_are_detected(tmp_path: Path) -> None:
     require(os.path.exists(LIBC), "needs the x86-64 libc")
     good = tmp_path / "libc.so.6"
     good.write_bytes(Path(LIBC).read_bytes())
-    assert segments_aligned(good)
+    assert elf_problems(good) == []
     data = bytearray(good.read_bytes())
     (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
@@ -56,5 +56,40 @@ def test_misaligned_load_segments_are_detected(tmp_path: Path) -> None:
     struct.pack_into("<Q", data, offset_field, p_offset + 0x98)
     bad = tmp_path / "bad.so"
     bad.write_bytes(bytes(data))
-    assert not segments_aligned(bad)
-    assert not segments_aligned(tmp_path / "missing.so")
+    assert "is not aligned with its address" in " ".join(elf_problems(bad))
+    assert elf_problems(tmp_path / "missing.so")[0].startswith("unreadable")
+
+
+def _program_headers(data: bytearray) -> list[int]:
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return [phoff + i * phentsize for i in range(phnum)]
+
+
+def test_code_outside_executable_memory_is_detected(tmp_path: Path) -> None:
+    """What patchelf before 0.19.1 does to black's mypyc module: its .init and .plt moved
+    into a segment that is not executable (the program crashes at the first call)."""
+    require(os.path.exists(LIBC), "needs the x86-64 libc")
+    data = bytearray(Path(LIBC).read_bytes())
+    for header in _program_headers(data):
+        kind, flags = struct.unpack_from("<II", data, header)
+        if kind == 1 and flags & 1:  # the executable PT_LOAD
+            struct.pack_into("<I", data, header + 4, flags & ~1)
+    bad = tmp_path / "noexec.so"
+    bad.write_bytes(bytes(data))
+    problems = elf_problems(bad)
+    assert "code (.text) lies in a segment not executable" in problems
+
+
+def test_dynamic_section_outside_its_segment_is_detected(tmp_path: Path) -> None:
+    """What strip does after patchelf 0.19 rewrote a file: .dynstr and .dynamic no longer
+    inside the segment patchelf made for them (strip exits 0)."""
+    require(os.path.exists(LIBC), "needs the x86-64 libc")
+    data = bytearray(Path(LIBC).read_bytes())
+    for header in _program_headers(data):
+        if struct.unpack_from("<I", data, header)[0] == 2:  # PT_DYNAMIC
+            (offset,) = struct.unpack_from("<Q", data, header + 8)
+            struct.pack_into("<Q", data, header + 8, offset + 0x10)
+    bad = tmp_path / "dynamic.so"
+    bad.write_bytes(bytes(data))
+    assert "PT_DYNAMIC lies outside every PT_LOAD" in elf_problems(bad)

@@ -19,11 +19,12 @@ from ..log import Log
 from ..options import BuildOptions
 from ..pending import write_replacing
 from .app import CompileTarget
+from .pkgfiles import included_files
 from .probe import Interpreter
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 4
+_DIST_FORMAT = 5
 #: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
 _MANIFEST = "manifest.json"
 
@@ -49,8 +50,12 @@ def compile_key(options: BuildOptions, target: CompileTarget, interpreter: Inter
         interpreter.distributions,
         options.nuitka_args,
         options.include_data,
+        # Their files' contents are sources of the entry; a file added is a new dist.
+        included_files(options.include_data),
         interpreter.named.cache_key(),
         options.bytecode,
+        options.as_files,
+        options.no_package_data,
     )[:32]
 
 
