@@ -24,6 +24,9 @@ def tarball(tmp_path: Path) -> Path:
     b.layer("app", "the app")
     b.add_data("app/app", b"\x7fELF" + bytes(range(256)) * 64, mode=0o755)
     b.add_data("app/libfoo.so.1", b"\x7fELF" + b"x" * 1000)
+    b.add_data("app/wordcloud/stopwords", b"a\n" * 50)
+    b.add_data("app/wordcloud/fonts/Droid.ttf", b"f" * 300)
+    b.add_data("app/model.onnx", b"m" * 200)
     out = tmp_path / "img.tar"
     work = tmp_path / "work"
     work.mkdir()
@@ -41,10 +44,14 @@ def tarball(tmp_path: Path) -> Path:
 def test_a_good_tarball_is_reported(tarball: Path) -> None:
     report = inspect_tarball(str(tarball))
     assert report.reference == "docker.io/example/app:1.0"
-    assert [layer.files for layer in report.layers] == [1, 2]
+    assert [layer.files for layer in report.layers] == [1, 5]
     assert report.largest[0][1] == "/app/app"
-    assert report.layers[1].parts == {"binary": 16388, "bundled libraries": 1004}
+    assert report.layers[1].parts == {"binary": 16388, "bundled libraries": 1004, "data": 600}
+    # What each package's data costs: by the directory of /app it is in.
+    assert report.data == {"wordcloud": 400, "model.onnx": 200}
+    assert report.to_json()["data_by_directory"] == {"wordcloud": 400, "model.onnx": 200}
     text = format_report(report)
+    assert "data by directory of /app (uncompressed)\n  wordcloud" in text
     assert 'entrypoint    ["/app/app"]' in text
     assert "the app" in text
     assert not report.warnings
