@@ -11,6 +11,8 @@ import pytest
 
 from pybin2img.compile.pkgfiles import (
     copy_included_data,
+    copy_package_files,
+    files_args,
     find_module,
     imported_modules,
     package_data,
@@ -151,3 +153,62 @@ def test_find_module(site: Path) -> None:
     assert find_module("sys", path, stdlib)
     assert not find_module("wordcloud.missing", path, stdlib)
     assert not find_module("nothing", path, stdlib)
+
+
+def test_files_args(site: Path, tmp_path: Path) -> None:
+    _install(
+        site,
+        "ruamel.yaml",
+        {
+            "ruamel/yaml/__init__.py": b"",
+            "ruamel/yaml/main.py": b"",
+            "ruamel/yaml/clibz/__init__.py": b"",
+            "ruamel/yaml/clibz/setup.py": b"import setuptools",
+            "ruamel/yaml/tests/test_x.py": b"",
+        },
+    )
+    _install(site, "ruamel.yaml.string", {"ruamel/yaml/string/__plug_in__.py": b"import io"})
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "env.py").write_text("import logging.config\nfrom wordcloud import nope\n")
+    args = files_args(
+        as_files=("ruamel.yaml", "not_installed", "wordcloud"),
+        bytecode=("wordcloud",),
+        include_data=(f"{migrations}=migrations",),
+        search_path=[str(site)],
+        stdlib=frozenset({"logging"}),
+        workdir=tmp_path,
+    )
+    config = tmp_path / "as-files.nuitka-package.config.yml"
+    assert args == [
+        # wordcloud is bytecode already; a package that is not installed gets nothing.
+        "--noinclude-custom-mode=ruamel.yaml:bytecode",
+        f"--user-package-configuration-file={config}",
+        # logging.config is not a file on this search path: only top-level standard library
+        # names are known without one.
+        "--include-module=logging",
+        "--include-module=wordcloud",
+    ]
+    text = config.read_text()
+    assert "- module-name: 'ruamel.yaml'" in text
+    assert "        - 'ruamel.yaml.string.__plug_in__'" in text
+    assert "        - 'ruamel.yaml.main'" in text
+    assert "clibz.setup" not in text
+    assert "tests" not in text
+    assert "- module-name: 'wordcloud'" in text
+
+
+def test_package_files_ship_from_every_distribution_installing_there(
+    site: Path, tmp_path: Path
+) -> None:
+    _install(site, "ruamel.yaml", {"ruamel/yaml/__init__.py": b"", "ruamel/yaml/main.py": b"m"})
+    _install(site, "ruamel.yaml.string", {"ruamel/yaml/string/__plug_in__.py": b"p"})
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (found,) = copy_package_files(dist, ["ruamel.yaml"], [str(site)])
+    assert found.distribution == "ruamel.yaml, ruamel.yaml.string"
+    assert _rel(dist) == {
+        "ruamel/yaml/__init__.py",
+        "ruamel/yaml/main.py",
+        "ruamel/yaml/string/__plug_in__.py",
+    }

@@ -30,7 +30,7 @@ _CODE_SUFFIXES = frozenset(
 _BUILD_SUFFIXES = frozenset({".h", ".hpp", ".hh", ".c", ".cc", ".cpp", ".a", ".la", ".o", ".lib"})
 #: Directories of a package that are not needed to run it: its tests, documentation, headers.
 _SKIP_DIRECTORIES = frozenset(
-    {"__pycache__", "tests", "test", "testing", "doc", "docs", "include", "headers"}
+    {"__pycache__", "tests", "test", "testing", "doc", "docs", "include", "headers", "sample_data"}
 )
 _SKIP_NAMES = frozenset({"py.typed"})
 _ELF_MAGIC = b"\x7fELF"
@@ -122,7 +122,8 @@ def imported_modules(files: Iterable[Path]) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+    # Importing a.b imports a first.
+    return names | {name.rsplit(".", i)[0] for name in names for i in range(1, name.count(".") + 1)}
 
 
 def find_module(name: str, sys_path: Sequence[str], stdlib: frozenset[str]) -> bool:
