@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.strip import elf_problems
+from pybin2img.compile.strip import check_dist, elf_problems, strip_libraries
+from pybin2img.errors import CompileError
+from pybin2img.log import Log
 from pybin2img.resolve.elf import read_elf
 from tests.conftest import require
 
@@ -93,3 +96,66 @@ def test_dynamic_section_outside_its_segment_is_detected(tmp_path: Path) -> None
     bad = tmp_path / "dynamic.so"
     bad.write_bytes(bytes(data))
     assert "PT_DYNAMIC lies outside every PT_LOAD" in elf_problems(bad)
+
+
+def test_a_dist_file_damaged_by_its_rpath_rewrite_fails_the_build(tmp_path: Path) -> None:
+    require(os.path.exists(LIBC), "needs the x86-64 libc")
+    data = bytearray(Path(LIBC).read_bytes())
+    for header in _program_headers(data):
+        kind, flags = struct.unpack_from("<II", data, header)
+        if kind == 1 and flags & 1:
+            struct.pack_into("<I", data, header + 4, flags & ~1)
+    dist = tmp_path / "dist"
+    (dist / "pkg").mkdir(parents=True)
+    (dist / "pkg" / "mod.so").write_bytes(bytes(data))
+    (dist / "pkg" / "data.txt").write_text("not an ELF file")
+    good = tmp_path / "good.so"
+    good.write_bytes(Path(LIBC).read_bytes())
+    with pytest.raises(CompileError, match=r"pkg/mod.so in the compiled dist is damaged: code"):
+        check_dist(dist, lambda _rel: good, "patchelf 0.14.3 (/usr/bin/patchelf)")
+    # A file that came that way (its source has the same problem) is not pybin2img's doing.
+    damaged_source = dist / "pkg" / "mod.so"
+    check_dist(dist, lambda _rel: damaged_source, "patchelf 0.19.3")
+
+
+def test_strip_keeps_only_copies_that_still_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """strip after patchelf 0.19 exits 0, warns, and leaves .dynstr outside its segment: such a
+    copy is not kept. A stand-in strip does each half of that to a real library."""
+    require(os.path.exists(LIBC), "needs the x86-64 libc")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    lib = dist / "libc.so.6"
+    original = Path(LIBC).read_bytes()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    strip = bin_dir / "strip"
+    monkeypatch.setenv("PATH", str(bin_dir))
+    scripts = {
+        # Warns, changes nothing, exits 0.
+        "warns": "echo \"strip: section \\`.dynstr' can't be allocated in segment 3\" >&2",
+        # Says nothing, moves PT_DYNAMIC off its segment, exits 0.
+        "damages": f'{sys.executable} -c "{_DAMAGE}" "$2"',
+    }
+    for script in scripts.values():
+        lib.write_bytes(original)
+        strip.write_text(f"#!/bin/sh\n{script}\nexit 0\n")
+        strip.chmod(0o755)
+        strip_libraries(dist, "app", Log())
+        assert lib.read_bytes() == original
+        assert [p.name for p in dist.iterdir()] == ["libc.so.6"]
+    # A silent strip whose copy maps as linked is kept.
+    strip.write_text('#!/bin/sh\nprintf x >> "$2"\nexit 0\n')
+    strip_libraries(dist, "app", Log())
+    assert lib.read_bytes() == original + b"x"
+
+
+#: Moves PT_DYNAMIC's offset by 16 bytes in the file named by argv[1].
+_DAMAGE = (
+    "import struct, sys; d = bytearray(open(sys.argv[1], 'rb').read()); "
+    "o = struct.unpack_from('<Q', d, 0x20)[0]; s, n = struct.unpack_from('<HH', d, 0x36); "
+    "h = [o + i * s for i in range(n) if struct.unpack_from('<I', d, o + i * s)[0] == 2][0]; "
+    "struct.pack_into('<Q', d, h + 8, struct.unpack_from('<Q', d, h + 8)[0] + 16); "
+    "open(sys.argv[1], 'wb').write(d)"
+)
