@@ -28,7 +28,7 @@ from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
 from .patchelf import nuitka_patchelf
-from .pkgfiles import copy_included_data, copy_package_files, files_args, package_data
+from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
@@ -143,22 +143,7 @@ def _compile_into_cache(
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):
         log.detail(line)
-    sources.update(copy_included_data(dist, options.include_data))
-    frozen = frozenset(modules)
-    as_files = copy_package_files(
-        dist, [p for p in options.as_files if p in frozen], interpreter.sys_path
-    )
-    data = package_data(dist, frozen, interpreter.sys_path, options.no_package_data)
-    for item in as_files:
-        log.detail(
-            f"as files: {item.package} ({item.distribution}), {len(item.files)} files, "
-            f"{item.size / 1e6:.2f} MB"
-        )
-    for item in data:
-        log.detail(
-            f"package data: {item.package} ({item.distribution}), {len(item.files)} files, "
-            f"{item.size / 1e6:.2f} MB (--no-package-data {item.package} leaves it out)"
-        )
+    sources.update(add_files(dist, options, frozenset(modules), interpreter.sys_path, log))
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
         contents = {

@@ -21,6 +21,8 @@ from pathlib import Path, PurePosixPath
 
 from ..cache import file_digest
 from ..errors import CompileError
+from ..log import Log
+from ..options import BuildOptions
 
 #: Code, or files for building and testing against a package: never package data. ELF files
 #: (extension modules, libraries, programs) are Nuitka's to copy, with their libraries.
@@ -48,6 +50,31 @@ class PackageData:
     files: tuple[str, ...]
     #: Their total size in bytes.
     size: int
+
+
+def add_files(
+    dist: Path,
+    options: BuildOptions,
+    modules: frozenset[str],
+    sys_path: Sequence[str],
+    log: Log,
+) -> dict[str, str]:
+    """After Nuitka: ``--include-data``, the ``--as-files`` packages the app uses and every
+    compiled-in package's data, copied into the dist (each added package said with ``-v``).
+    Returns the ``--include-data`` files with their hashes, for the dist's cache entry."""
+    sources = copy_included_data(dist, options.include_data)
+    used = [package for package in options.as_files if package in modules]
+    for item in copy_package_files(dist, used, sys_path):
+        log.detail(
+            f"as files: {item.package} ({item.distribution}), {len(item.files)} files, "
+            f"{item.size / 1e6:.2f} MB"
+        )
+    for item in package_data(dist, modules, sys_path, options.no_package_data):
+        log.detail(
+            f"package data: {item.package} ({item.distribution}), {len(item.files)} files, "
+            f"{item.size / 1e6:.2f} MB (--no-package-data {item.package} leaves it out)"
+        )
+    return sources
 
 
 def copy_included_data(dist: Path, items: Sequence[str]) -> dict[str, str]:
