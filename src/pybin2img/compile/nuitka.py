@@ -102,6 +102,8 @@ def compile_app(
                     remote.store_dist(cache, key, entry, target.binary_name)
             cache.use(entry)
     contents = json.loads((entry / "contents.json").read_text())
+    for line in contents.get("added_files", ()):
+        log.detail(line)
     if remote is not None and not cached:
         remote.store_module_cache(cache, key, frozenset(contents["modules"]))
     return CompileResult(
@@ -143,13 +145,15 @@ def _compile_into_cache(
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):
         log.detail(line)
-    sources.update(add_files(dist, options, frozenset(modules), interpreter.sys_path, log))
+    added, added_lines = add_files(dist, options, frozenset(modules), interpreter.sys_path)
+    sources.update(added)
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
         contents = {
             "modules": sorted(modules),
             "distributions": sorted(distributions),
             "profile": [row.to_json() for row in times],
+            "added_files": added_lines,
         }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
     return entry_path(cache, key, sources)

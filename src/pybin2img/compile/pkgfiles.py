@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 
 from ..cache import file_digest
 from ..errors import CompileError
-from ..log import Log
 from ..options import BuildOptions
 
 #: Code, or files for building and testing against a package: never package data. ELF files
@@ -57,24 +56,24 @@ def add_files(
     options: BuildOptions,
     modules: frozenset[str],
     sys_path: Sequence[str],
-    log: Log,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
     """After Nuitka: ``--include-data``, the ``--as-files`` packages the app uses and every
-    compiled-in package's data, copied into the dist (each added package said with ``-v``).
-    Returns the ``--include-data`` files with their hashes, for the dist's cache entry."""
+    compiled-in package's data, copied into the dist. Returns the ``--include-data`` files
+    with their hashes, for the dist's cache entry, and one line per package added (for
+    ``-v``, at every build that uses the dist)."""
     sources = copy_included_data(dist, options.include_data)
     used = [package for package in options.as_files if package in modules]
-    for item in copy_package_files(dist, used, sys_path):
-        log.detail(
-            f"as files: {item.package} ({item.distribution}), {len(item.files)} files, "
-            f"{item.size / 1e6:.2f} MB"
-        )
-    for item in package_data(dist, modules, sys_path, options.no_package_data):
-        log.detail(
-            f"package data: {item.package} ({item.distribution}), {len(item.files)} files, "
-            f"{item.size / 1e6:.2f} MB (--no-package-data {item.package} leaves it out)"
-        )
-    return sources
+    lines = [
+        f"as files: {item.package} ({item.distribution}), {len(item.files)} files, "
+        f"{item.size / 1e6:.2f} MB"
+        for item in copy_package_files(dist, used, sys_path)
+    ]
+    lines += [
+        f"package data: {item.package} ({item.distribution}), {len(item.files)} files, "
+        f"{item.size / 1e6:.2f} MB (--no-package-data {item.package} leaves it out)"
+        for item in package_data(dist, modules, sys_path, options.no_package_data)
+    ]
+    return sources, lines
 
 
 def copy_included_data(dist: Path, items: Sequence[str]) -> dict[str, str]:
@@ -345,7 +344,7 @@ def copy_package_files(
         prefix = package.replace(".", "/") + "/"
         copied: list[str] = []
         size = 0
-        owners: list[str] = []
+        owners: set[str] = set()
         for distribution in _distributions(sys_path):
             for entry in distribution.files or []:
                 key = entry.as_posix()
@@ -359,14 +358,12 @@ def copy_package_files(
                 shutil.copy2(source, target)
                 copied.append(key)
                 size += target.stat().st_size
-                name = distribution.metadata["Name"] or "?"
-                if name not in owners:
-                    owners.append(name)
+                owners.add(distribution.metadata["Name"] or "?")
         if copied:
             found.append(
                 PackageData(
                     package=package,
-                    distribution=", ".join(owners),
+                    distribution=", ".join(sorted(owners)),
                     files=tuple(copied),
                     size=size,
                 )
