@@ -50,6 +50,13 @@ class PackageData:
     #: Their total size in bytes.
     size: int
 
+    def describe(self) -> str:
+        count = len(self.files)
+        return (
+            f"{self.package} ({self.distribution}), {count} file{'s' if count != 1 else ''}, "
+            f"{self.size / 1e6:.2f} MB"
+        )
+
 
 def add_files(
     dist: Path,
@@ -63,14 +70,9 @@ def add_files(
     ``-v``, at every build that uses the dist)."""
     sources = copy_included_data(dist, options.include_data)
     used = [package for package in options.as_files if package in modules]
-    lines = [
-        f"as files: {item.package} ({item.distribution}), {len(item.files)} files, "
-        f"{item.size / 1e6:.2f} MB"
-        for item in copy_package_files(dist, used, sys_path)
-    ]
+    lines = [f"as files: {item.describe()}" for item in copy_package_files(dist, used, sys_path)]
     lines += [
-        f"package data: {item.package} ({item.distribution}), {len(item.files)} files, "
-        f"{item.size / 1e6:.2f} MB (--no-package-data {item.package} leaves it out)"
+        f"package data: {item.describe()} (--no-package-data {item.package} leaves it out)"
         for item in package_data(dist, modules, sys_path, options.no_package_data)
     ]
     return sources, lines
