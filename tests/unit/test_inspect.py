@@ -5,12 +5,13 @@ import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from pybin2img.errors import InvalidImageError
 from pybin2img.oci.documents import ImageConfig
-from pybin2img.oci.inspection import format_report, inspect_tarball
+from pybin2img.oci.inspection import format_report, inspect_tarball, size_report
 from pybin2img.oci.write import write_image
 from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
@@ -104,3 +105,16 @@ def test_not_a_tarball(tmp_path: Path) -> None:
     path.write_bytes(b"hello")
     with pytest.raises(InvalidImageError, match="not a readable image tarball"):
         inspect_tarball(str(path))
+
+
+def test_the_build_size_report_shows_data_by_directory() -> None:
+    b = RootfsBuilder()
+    b.layer("app", "the app")
+    b.add_data("app/app", b"\x7fELF" + b"x" * 100, mode=0o755)
+    b.add_data("app/wordcloud/stopwords", b"w" * 3000)
+    b.add_data("app/matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf", b"f" * 2_000_000)
+    written = SimpleNamespace(layers=[])
+    lines = size_report(b.nodes, written)  # type: ignore[arg-type]
+    assert lines[-1] == (
+        "data by directory of /app (uncompressed): matplotlib 2.00 MB, wordcloud 0.00 MB"
+    )
