@@ -152,6 +152,10 @@ class BuildOptions:
     bytecode: tuple[str, ...] = ()
     #: Top-level packages compiled to C whatever ``bytecode`` says (``--compile``).
     compile: tuple[str, ...] = ()
+    #: Packages whose data files are not shipped (``--no-package-data``).
+    no_package_data: tuple[str, ...] = ()
+    #: Packages shipped as their installed files too (``--as-files``, with the defaults).
+    as_files: tuple[str, ...] = ()
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.
@@ -297,6 +301,8 @@ def build_options(
         include_data=_include_data(values["include_data"]),
         bytecode=_bytecode(values["bytecode"], values["compile"]),
         compile=_compile(values["compile"]),
+        no_package_data=_packages(values["no_package_data"], "--no-package-data"),
+        as_files=_as_files(values["as_files"]),
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
@@ -515,6 +521,30 @@ THIRD_PARTY = "third-party"
 DEFAULT_BYTECODE = (THIRD_PARTY,)
 
 _PACKAGE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+#: Packages shipped as their installed files unless ``--as-files none``: each finds its own
+#: files at run time, and fails compiled (the README gives the reasons). ruamel.yaml: finds
+#: its plugins (ruamel.yaml.string's ``dump_to_string``) by globbing ``*/__plug_in__.py``
+#: next to its ``main.py``.
+DEFAULT_AS_FILES = ("ruamel.yaml",)
+#: The flag that ships a package as its files, for messages that suggest it.
+AS_FILES_FLAG = "--as-files"
+
+
+def _packages(values: Sequence[str], flag: str) -> tuple[str, ...]:
+    """Package names, each checked."""
+    for value in values:
+        if not _PACKAGE.fullmatch(value):
+            raise UsageError(f"{flag} {value!r} must be a package name (ruamel.yaml, wordcloud)")
+    return tuple(dict.fromkeys(values))
+
+
+def _as_files(values: Sequence[str]) -> tuple[str, ...]:
+    """``--as-files`` values with :data:`DEFAULT_AS_FILES`, unless ``none`` is among them."""
+    names = [value for value in values if value != "none"]
+    defaults = () if "none" in values else DEFAULT_AS_FILES
+    return _packages([*defaults, *names], AS_FILES_FLAG)
 
 
 def _bytecode(values: tuple[str, ...], compiled: tuple[str, ...] = ()) -> tuple[str, ...]:

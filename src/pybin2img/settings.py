@@ -235,7 +235,23 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         name="include-data",
         kind="list",
         metavar="SRC=DEST",
-        help="Data file or directory to ship with the app (DEST relative to /app).",
+        help="File or directory to ship with the app (DEST relative to /app), as it is: "
+        "`.py` files too (migrations, scripts loaded by path), their imports compiled in.",
+    ),
+    Setting(
+        name="no-package-data",
+        kind="list",
+        metavar="PACKAGE",
+        help="Package whose data files (what its distribution installs next to its code: "
+        "fonts, schemas) are not shipped.",
+    ),
+    Setting(
+        name="as-files",
+        kind="list",
+        metavar="PACKAGE",
+        help="Package also shipped as its installed files (.py and data, in /app), for code "
+        "that reads or lists them (__file__, globbing its directory, inspect.getsource) "
+        "[default: the README's list]; `none`: not those.",
     ),
     Setting(
         name="bytecode",

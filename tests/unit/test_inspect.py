@@ -6,12 +6,13 @@ import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from pybin2img.errors import InvalidImageError
 from pybin2img.oci.documents import ImageConfig
-from pybin2img.oci.inspection import format_report, inspect_tarball
+from pybin2img.oci.inspection import format_report, inspect_tarball, size_report
 from pybin2img.oci.write import write_image
 from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
@@ -25,6 +26,9 @@ def tarball(tmp_path: Path) -> Path:
     b.layer("app", "the app")
     b.add_data("app/app", b"\x7fELF" + bytes(range(256)) * 64, mode=0o755)
     b.add_data("app/libfoo.so.1", b"\x7fELF" + b"x" * 1000)
+    b.add_data("app/wordcloud/stopwords", b"a\n" * 50)
+    b.add_data("app/wordcloud/fonts/Droid.ttf", b"f" * 300)
+    b.add_data("app/model.onnx", b"m" * 200)
     out = tmp_path / "img.tar"
     work = tmp_path / "work"
     work.mkdir()
@@ -42,10 +46,14 @@ def tarball(tmp_path: Path) -> Path:
 def test_a_good_tarball_is_reported(tarball: Path) -> None:
     report = inspect_tarball(str(tarball))
     assert report.reference == "docker.io/example/app:1.0"
-    assert [layer.files for layer in report.layers] == [1, 2]
+    assert [layer.files for layer in report.layers] == [1, 5]
     assert report.largest[0][1] == "/app/app"
-    assert report.layers[1].parts == {"binary": 16388, "bundled libraries": 1004}
+    assert report.layers[1].parts == {"binary": 16388, "bundled libraries": 1004, "data": 600}
+    # What each package's data costs: by the directory of /app it is in.
+    assert report.data == {"wordcloud": 400, "model.onnx": 200}
+    assert report.to_json()["data_by_directory"] == {"wordcloud": 400, "model.onnx": 200}
     text = format_report(report)
+    assert "data by directory of /app (uncompressed)\n  wordcloud" in text
     assert 'entrypoint    ["/app/app"]' in text
     assert "the app" in text
     assert not report.warnings
@@ -203,3 +211,16 @@ def test_whiteouts_hide_what_lower_layers_had() -> None:
     assert sorted(view) == ["etc/a", "etc/bc", "usr/x"]
     _apply_whiteout(view, "etc/.wh..wh..opq")
     assert sorted(view) == ["usr/x"]
+
+
+def test_the_build_size_report_shows_data_by_directory() -> None:
+    b = RootfsBuilder()
+    b.layer("app", "the app")
+    b.add_data("app/app", b"\x7fELF" + b"x" * 100, mode=0o755)
+    b.add_data("app/wordcloud/stopwords", b"w" * 3000)
+    b.add_data("app/matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf", b"f" * 2_000_000)
+    written = SimpleNamespace(layers=[])
+    lines = size_report(b.nodes, written)  # type: ignore[arg-type]
+    assert lines[-1] == (
+        "data by directory of /app (uncompressed): matplotlib 2.00 MB, wordcloud 0.00 MB"
+    )

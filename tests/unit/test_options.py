@@ -12,8 +12,8 @@ import pytest
 import pybin2img.build
 from pybin2img.cli import main
 from pybin2img.errors import ConfigError, UsageError
-from pybin2img.options import AppKind, BuildOptions, build_options
-from pybin2img.settings import Project, merge, read_project
+from pybin2img.options import AS_FILES_FLAG, DEFAULT_AS_FILES, AppKind, BuildOptions, build_options
+from pybin2img.settings import BY_NAME, Project, merge, read_project
 
 
 def _given(**flags: Any) -> dict[str, tuple[Any, str | None]]:
@@ -334,3 +334,23 @@ def test_ccache_settings_come_from_the_environment_and_the_flag(tmp_path: Path) 
         "CCACHE_NAMESPACE": "ci",
         "CCACHE_REMOTE_STORAGE": "redis://10.0.0.5:6379",
     }
+
+
+def test_as_files_packages_add_to_the_known_ones(tmp_path: Path) -> None:
+    assert _options(tmp_path, tag="x").as_files == DEFAULT_AS_FILES == ("ruamel.yaml",)
+    given = _options(tmp_path, tag="x", as_files=("mypkg", "ruamel.yaml", "mypkg"))
+    assert given.as_files == ("ruamel.yaml", "mypkg")
+    assert _options(tmp_path, tag="x", as_files=("none",)).as_files == ()
+    assert _options(tmp_path, tag="x", as_files=("none", "mypkg")).as_files == ("mypkg",)
+    with pytest.raises(UsageError, match="--as-files 'my-pkg' must be a package name"):
+        _options(tmp_path, tag="x", as_files=("my-pkg",))
+    # The flag other messages suggest is the registry's.
+    assert BY_NAME["as-files"].flag == AS_FILES_FLAG
+
+
+def test_no_package_data_packages(tmp_path: Path) -> None:
+    assert _options(tmp_path, tag="x").no_package_data == ()
+    given = _options(tmp_path, tag="x", no_package_data=("wordcloud", "matplotlib"))
+    assert given.no_package_data == ("wordcloud", "matplotlib")
+    with pytest.raises(UsageError, match="--no-package-data"):
+        _options(tmp_path, tag="x", no_package_data=("a/b",))

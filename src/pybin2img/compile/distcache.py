@@ -20,6 +20,7 @@ from ..options import BuildOptions
 from ..pending import write_replacing
 from ..toolchain import program_versions
 from .app import CompileTarget
+from .pkgfiles import included_files
 from .probe import Interpreter
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
@@ -61,10 +62,14 @@ def compile_key(
         interpreter.distributions,
         options.nuitka_args,
         options.include_data,
+        # Their files' contents are sources of the entry; a file added is a new dist.
+        included_files(options.include_data),
         interpreter.named.cache_key(),
         options.bytecode,
         options.compile,
         list(choices),
+        options.as_files,
+        options.no_package_data,
     )[:32]
 
 

@@ -22,7 +22,7 @@ from ..cache import PROCESSES, Cache, file_digest
 from ..errors import CompileError
 from ..log import Log
 from ..options import BASES, BuildOptions
-from ..runner import require_program, run_logged
+from ..runner import run_logged
 from .app import CompileTarget
 from .buildenv import check_environment
 from .bytecode import bytecode_packages, metadata_config
@@ -30,10 +30,12 @@ from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
 from .origins import report_origins
+from .patchelf import nuitka_patchelf
+from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
-from .strip import strip_libraries
+from .strip import check_dist, strip_libraries
 
 if TYPE_CHECKING:
     from .remotecache import RemoteCache
@@ -143,6 +145,8 @@ def compile_app(
                     remote.store_dist(cache, key, entry, target.binary_name)
             cache.use(entry)
     contents = json.loads((entry / "contents.json").read_text())
+    for line in contents.get("added_files", ()):
+        log.detail(line)
     if remote is not None and not cached:
         remote.store_module_cache(cache, key, frozenset(contents["modules"]))
     return CompileResult(
@@ -172,21 +176,25 @@ def _compile_into_cache(
     bytecode: tuple[str, ...],
 ) -> Path:
     check_environment(interpreter.executable, cache, log)
+    tools, patchelf = nuitka_patchelf(workdir, log)
     try:
         dist, report = _run_nuitka(
-            options, target, interpreter, cache, workdir, log_file, log, bytecode
+            options, target, interpreter, cache, workdir, log_file, log, bytecode, tools
         )
     except CompileError as exc:
         full = cache.out_of_space("compiling the app", exc.details)
         if full is None:
             raise
         raise full from exc
+    check_dist(dist, lambda rel: _copied_from(report, rel, interpreter, target.cwd), patchelf)
     strip_libraries(dist, target.binary_name, log)
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):
         log.detail(line)
     chosen = {package.split(".")[0] for package in bytecode}
     shipped = sorted(row.package for row in times if row.bytecode and row.package in chosen)
+    added, added_lines = add_files(dist, options, frozenset(modules), interpreter.sys_path)
+    sources.update(added)
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
         contents = {
@@ -196,6 +204,7 @@ def _compile_into_cache(
             "profile": [row.to_json() for row in times],
             # What each copied file of the dist is a copy of, for the SBOM's owners.
             "origins": report_origins(ElementTree.parse(report).getroot()),  # noqa: S314
+            "added_files": added_lines,
         }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
     return entry_path(cache, key, sources)
@@ -250,14 +259,15 @@ def _run_nuitka(
     log_file: Path,
     log: Log,
     bytecode: tuple[str, ...],
+    tools: Path,
 ) -> tuple[Path, Path]:
-    """Run Nuitka into ``workdir``; return the dist folder and the compilation report.
-    ``bytecode``: the packages shipped as bytecode (:func:`bytecode_packages`)."""
+    """Run Nuitka into ``workdir`` with ``tools`` first on its PATH (the patchelf it is to
+    use); return the dist folder and the compilation report. ``bytecode``: the packages
+    shipped as bytecode (:func:`bytecode_packages`)."""
     if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")):
         raise CompileError(
             "no C compiler found (gcc, cc or clang); Nuitka needs one (Debian: apt-get install gcc)"
         )
-    require_program("patchelf", CompileError, "Nuitka needs it (Debian: apt-get install patchelf)")
     if not shutil.which("ccache"):
         log.warning("ccache is not installed: rebuilds will be several times slower")
 
@@ -292,7 +302,18 @@ def _run_nuitka(
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
         *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
-        *include_data_args(options.include_data),
+        *files_args(
+            as_files=options.as_files,
+            bytecode=bytecode,
+            include_data=options.include_data,
+            search_path=[
+                str(target.cwd),
+                *map(str, target.pythonpath),
+                *interpreter.sys_path,
+            ],
+            stdlib=interpreter.stdlib_modules,
+            workdir=workdir,
+        ),
         *options.nuitka_args,
         str(view.main),
     ]
@@ -301,6 +322,7 @@ def _run_nuitka(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCACHE_")}
     env.update(checked_remote(options.ccache_env, log))
     env["NUITKA_CACHE_DIR"] = str(cache.ensure("nuitka"))
+    env["PATH"] = os.pathsep.join([str(tools), env.get("PATH", os.defpath)])
     # Every build compiles in a fresh work directory, with Nuitka from a build environment in
     # the cache directory, which has another path on another machine: make ccache see paths
     # relative to the cache directory, so an unchanged C file hits the cache (a remote one
@@ -349,15 +371,44 @@ def _bytecode_metadata(
     return [f"--user-package-configuration-file={config}"]
 
 
-def include_data_args(items: Sequence[str]) -> list[str]:
-    """Nuitka arguments for ``--include-data SRC=DEST`` (a file or a whole directory), as
-    checked by :func:`pybin2img.options.build_options` (SRC absolute, DEST inside /app)."""
-    args = []
-    for item in items:
-        source, _, dest = item.partition("=")
-        kind = "dir" if Path(source).is_dir() else "files"
-        args.append(f"--include-data-{kind}={source}={dest}")
-    return args
+def _copied_from(report: Path, rel: str, interpreter: Interpreter, cwd: Path) -> Path | None:
+    """The file Nuitka copied to ``rel`` in the dist (an extension module or a library), as
+    its report names it; ``None`` when it names none."""
+    try:
+        root = ElementTree.parse(report).getroot()  # noqa: S314 - Nuitka's own report
+    except (OSError, ElementTree.ParseError):
+        return None
+    for element in root:
+        if element.tag.startswith("included_") and element.get("dest_path") == rel:
+            source = element.get("source_path", "")
+            break
+    else:
+        return None
+    try:
+        proc = subprocess.run(
+            [
+                str(interpreter.executable),
+                "-I",
+                "-c",
+                "import sys; print(sys.prefix); print(sys.base_prefix)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    prefix, base_prefix = proc.stdout.splitlines()[:2]
+    for placeholder, value in (
+        ("${sys.real_prefix}", base_prefix),
+        ("${sys.prefix}", prefix),
+        ("${cwd}", str(cwd)),
+    ):
+        if source.startswith(placeholder):
+            source = value + source[len(placeholder) :]
+    path = Path(source)
+    return path if path.is_absolute() and path.is_file() else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 SBOM_MEMBER = "usr/share/pybin2img/sbom.cdx.json"
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
+#: Rows of ``data by directory`` that ``inspect`` prints (the JSON has them all).
+_DATA_ROWS = 15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +86,8 @@ class ImageReport:
     warnings: tuple[str, ...] = field(default=())
     #: What the image's SBOM claims of its files; ``None`` when it holds no pybin2img SBOM.
     sbom: SbomCoverage | None = None
+    #: Bytes of the ``data`` part by the directory of /app it is in (see :func:`data_owner`).
+    data: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +113,7 @@ class ImageReport:
             ],
             "largest_files": [{"path": p, "size": s} for s, p in self.largest],
             "sbom": self.sbom.to_json() if self.sbom else None,
+            "data_by_directory": self.data,
             "warnings": list(self.warnings),
         }
 
@@ -125,6 +130,25 @@ def part_of(path: str) -> str:
     if ".so" in name or name.startswith("ld-linux") or path.startswith("usr/lib/locale/"):
         return "system libraries"
     return "base files"
+
+
+def data_owner(path: str) -> str | None:
+    """For a file of the ``data`` part, the directory of /app it is in (a package's name for
+    its data: ``app/matplotlib/mpl-data/…`` is ``matplotlib``'s), or the file's own name at
+    the top of /app; ``None`` for any other file."""
+    if part_of(path) != "data":
+        return None
+    return path[4:].split("/", 1)[0]
+
+
+def data_by_directory(files: Iterable[tuple[int, str]]) -> dict[str, int]:
+    """``(size, path)`` of files -> bytes of data per :func:`data_owner`, largest first."""
+    sizes: dict[str, int] = {}
+    for size, path in files:
+        owner = data_owner(path.lstrip("/"))
+        if owner is not None:
+            sizes[owner] = sizes.get(owner, 0) + size
+    return dict(sorted(sizes.items(), key=lambda item: (-item[1], item[0])))
 
 
 def inspect_tarball(path: str, *, largest: int = 10) -> ImageReport:
@@ -190,6 +214,7 @@ def _inspect(archive: Archive, largest: int) -> ImageReport:
         if name.startswith("blobs/") and archive.is_file(name) and name not in referenced:
             warnings.append(f"{name} is not referenced by the image")
     files.sort(key=lambda item: (-item[0], item[1]))
+    data = data_by_directory(files)
     return ImageReport(
         reference=reference,
         manifest_digest=descriptor.digest,
@@ -200,6 +225,7 @@ def _inspect(archive: Archive, largest: int) -> ImageReport:
         largest=tuple(files[:largest]),
         warnings=tuple(warnings),
         sbom=coverage,
+        data=data,
     )
 
 
@@ -349,10 +375,12 @@ def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
             f"{layer.uncompressed_size / 1e6:>10.2f} MB {layer.files:>6}"
         )
     parts: dict[str, int] = {}
+    sized: list[tuple[int, str]] = []
     for path, entry in nodes.items():
         if entry.kind is Kind.FILE:
             size = len(entry.data) if entry.data is not None else _size(entry.source)
             parts[part_of(path)] = parts.get(part_of(path), 0) + size
+            sized.append((size, path))
     lines.append(
         "size by part (uncompressed): "
         + ", ".join(
@@ -360,6 +388,12 @@ def size_report(nodes: Mapping[str, Entry], written: WrittenImage) -> list[str]:
             for part, size in sorted(parts.items(), key=lambda i: -i[1])
         )
     )
+    data = data_by_directory(sized)
+    if data:
+        lines.append(
+            "data by directory of /app (uncompressed): "
+            + ", ".join(f"{owner} {size / 1e6:.2f} MB" for owner, size in data.items())
+        )
     return lines
 
 
@@ -408,6 +442,14 @@ def format_report(report: ImageReport) -> str:
     lines.append("size by part (uncompressed)")
     for part, size in sorted(parts.items(), key=lambda item: -item[1]):
         lines.append(f"  {part:<20} {_mb(size):>10}")
+    if report.data:
+        lines.append("")
+        lines.append("data by directory of /app (uncompressed)")
+        for owner, size in list(report.data.items())[:_DATA_ROWS]:
+            lines.append(f"  {owner:<20} {_mb(size):>10}")
+        if len(report.data) > _DATA_ROWS:
+            rest = sum(list(report.data.values())[_DATA_ROWS:])
+            lines.append(f"  {f'{len(report.data) - _DATA_ROWS} more':<20} {_mb(rest):>10}")
     lines.append("")
     lines.append("largest files")
     for size, path in report.largest:

@@ -1,0 +1,373 @@
+"""Files the dist gets besides what Nuitka put in it: ``--include-data`` as it is (``.py``
+files too), the data files of every package compiled in, and the packages shipped as their
+own files (``--as-files``).
+
+Nuitka's ``--include-data-dir`` leaves code files out, so an alembic ``migrations/`` folder
+arrived without its ``env.py``; and Nuitka ships a package's data only where its package
+configuration names them (certifi's ``cacert.pem``, matplotlib's ``mpl-data``), so wordcloud
+failed at import without its ``stopwords``. Each installed distribution lists the files it
+installed in its RECORD: those next to a compiled-in package's code are its data.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+
+from ..cache import file_digest
+from ..errors import CompileError
+from ..options import BuildOptions
+
+#: Code, or files for building and testing against a package: never package data. ELF files
+#: (extension modules, libraries, programs) are Nuitka's to copy, with their libraries.
+_CODE_SUFFIXES = frozenset(
+    {".py", ".pyc", ".pyo", ".pyi", ".pyx", ".pxd", ".pxi", ".so", ".pyd", ".dll", ".dylib"}
+)
+_BUILD_SUFFIXES = frozenset({".h", ".hpp", ".hh", ".c", ".cc", ".cpp", ".a", ".la", ".o", ".lib"})
+#: Directories of a package that are not needed to run it: its tests, documentation, headers.
+_SKIP_DIRECTORIES = frozenset(
+    {"__pycache__", "tests", "test", "testing", "doc", "docs", "include", "headers", "sample_data"}
+)
+_SKIP_NAMES = frozenset({"py.typed"})
+_ELF_MAGIC = b"\x7fELF"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageData:
+    """The data files of one package, as shipped in the dist."""
+
+    #: The import name of the package the files belong to (``wordcloud``).
+    package: str
+    #: The distribution that installed them (``wordcloud``).
+    distribution: str
+    #: Dist-relative paths of the files pybin2img added.
+    files: tuple[str, ...]
+    #: Their total size in bytes.
+    size: int
+
+    def describe(self) -> str:
+        count = len(self.files)
+        return (
+            f"{self.package} ({self.distribution}), {count} file{'s' if count != 1 else ''}, "
+            f"{self.size / 1e6:.2f} MB"
+        )
+
+
+def add_files(
+    dist: Path,
+    options: BuildOptions,
+    modules: frozenset[str],
+    sys_path: Sequence[str],
+) -> tuple[dict[str, str], list[str]]:
+    """After Nuitka: ``--include-data``, the ``--as-files`` packages the app uses and every
+    compiled-in package's data, copied into the dist. Returns the ``--include-data`` files
+    with their hashes, for the dist's cache entry, and one line per package added (for
+    ``-v``, at every build that uses the dist)."""
+    sources = copy_included_data(dist, options.include_data)
+    used = [package for package in options.as_files if package in modules]
+    lines = [f"as files: {item.describe()}" for item in copy_package_files(dist, used, sys_path)]
+    lines += [
+        f"package data: {item.describe()} (--no-package-data {item.package} leaves it out)"
+        for item in package_data(dist, modules, sys_path, options.no_package_data)
+    ]
+    return sources, lines
+
+
+def copy_included_data(dist: Path, items: Sequence[str]) -> dict[str, str]:
+    """Copy each ``--include-data SRC=DEST`` (SRC absolute, checked) into the dist at DEST:
+    a file, or a directory with everything in it (``.py`` files too) but ``__pycache__``.
+    Returns every copied source file with its hash, for the dist's cache entry."""
+    sources: dict[str, str] = {}
+    for item in items:
+        source, _, dest = item.partition("=")
+        root = Path(source)
+        target = dist / dest
+        pairs = (
+            [(root, target)]
+            if not root.is_dir()
+            else [(path, target / path.relative_to(root)) for path in _tree(root)]
+        )
+        for path, copy in pairs:
+            try:
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, copy)
+                sources[str(path)] = file_digest(path)
+            except OSError as exc:
+                raise CompileError(f"--include-data: cannot copy {path}: {exc.strerror}") from exc
+    return sources
+
+
+def _tree(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            yield Path(dirpath, name)
+
+
+def included_files(items: Sequence[str]) -> list[str]:
+    """Every file ``--include-data`` ships, as ``DEST/relative path``: what a cached dist
+    must have been made with (a file added to a shipped directory means a new dist)."""
+    found: list[str] = []
+    for item in items:
+        source, _, dest = item.partition("=")
+        root = Path(source)
+        if root.is_dir():
+            found.extend(f"{dest}/{p.relative_to(root).as_posix()}" for p in _tree(root))
+        else:
+            found.append(dest)
+    return found
+
+
+def python_files(items: Sequence[str]) -> list[Path]:
+    """The ``.py`` files that ``--include-data`` ships (scripts loaded by path: migrations)."""
+    found: list[Path] = []
+    for item in items:
+        root = Path(item.partition("=")[0])
+        if root.is_dir():
+            found.extend(path for path in _tree(root) if path.suffix == ".py")
+        elif root.suffix == ".py":
+            found.append(root)
+    return found
+
+
+def imported_modules(files: Iterable[Path]) -> set[str]:
+    """The absolute module names the files import (``import a.b``, ``from a.b import c``:
+    ``a.b`` and ``a.b.c``), for Nuitka to compile in what code loaded by path will import."""
+    names: set[str] = set()
+    for path in files:
+        try:
+            tree = ast.parse(path.read_bytes(), str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    # Importing a.b imports a first.
+    return names | {name.rsplit(".", i)[0] for name in names for i in range(1, name.count(".") + 1)}
+
+
+def find_module(name: str, sys_path: Sequence[str], stdlib: frozenset[str]) -> bool:
+    """Whether the build interpreter has module ``name`` as a file (or, top-level, as a
+    built-in standard library module): what Nuitka can be asked to include."""
+    parts = name.split(".")
+    for entry in sys_path:
+        base = Path(entry, *parts)
+        if (base / "__init__.py").is_file() or base.with_suffix(".py").is_file():
+            return True
+        if base.parent.is_dir() and any(
+            child.name.startswith(parts[-1] + ".") and ".so" in child.name
+            for child in base.parent.iterdir()
+        ):
+            return True
+        if len(parts) > 1 and base.is_dir() and (base.parent / "__init__.py").is_file():
+            return True  # a package directory without __init__ under a package: namespace
+    return len(parts) == 1 and parts[0] in stdlib
+
+
+def package_data(
+    dist: Path, modules: frozenset[str], sys_path: Sequence[str], leave_out: Sequence[str]
+) -> list[PackageData]:
+    """Copy into the dist the data files of every package compiled in (``modules``), from the
+    RECORDs of the distributions on ``sys_path``; ``leave_out``: packages whose data is not
+    shipped (and their subpackages). A file already in the dist (Nuitka's) is kept as it is.
+
+    A file is a package's data when the nearest directory above it that is a package (has an
+    ``__init__``) is compiled in, and it is neither code nor a test, documentation, header or
+    type stub (see :data:`_SKIP_DIRECTORIES`).
+    """
+    found: list[PackageData] = []
+    seen: set[str] = set()
+    for distribution in _distributions(sys_path):
+        name = distribution.metadata["Name"] or "?"
+        files = distribution.files or []
+        packages = _package_dirs(files)
+        chosen: dict[str, list[tuple[Path, str]]] = {}
+        for entry in files:
+            rel = PurePosixPath(entry.as_posix())
+            package = _owner(rel, packages)
+            if package is None or package not in modules or _skipped(rel):
+                continue
+            if any(package == p or package.startswith(p + ".") for p in leave_out):
+                continue
+            key = rel.as_posix()
+            if key in seen:
+                continue
+            seen.add(key)
+            source = Path(str(entry.locate()))
+            if not source.is_file() or _is_elf(source) or (dist / key).exists():
+                continue
+            chosen.setdefault(package.split(".")[0], []).append((source, key))
+        for top, pairs in sorted(chosen.items()):
+            size = 0
+            for source, key in pairs:
+                target = dist / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+                size += target.stat().st_size
+            found.append(
+                PackageData(
+                    package=top,
+                    distribution=name,
+                    files=tuple(key for _, key in pairs),
+                    size=size,
+                )
+            )
+    return found
+
+
+def _distributions(sys_path: Sequence[str]) -> Iterator[metadata.Distribution]:
+    """Each distribution installed on ``sys_path`` once (the first found wins, as imports do)."""
+    names: set[str] = set()
+    for entry in sys_path:
+        if not Path(entry).is_dir():
+            continue
+        for distribution in metadata.distributions(path=[entry]):
+            name = (distribution.metadata["Name"] or "").lower().replace("_", "-")
+            if name and name not in names:
+                names.add(name)
+                yield distribution
+
+
+def _package_dirs(files: Iterable[metadata.PackagePath]) -> set[PurePosixPath]:
+    """Directories that are regular packages: they hold an ``__init__`` module."""
+    return {
+        PurePosixPath(entry.as_posix()).parent
+        for entry in files
+        if entry.name == "__init__.py" or entry.name.startswith("__init__.")
+    }
+
+
+def _owner(rel: PurePosixPath, packages: set[PurePosixPath]) -> str | None:
+    """The dotted name of the nearest package directory above ``rel``."""
+    if (rel.parts and rel.parts[0] in ("..", "/")) or ".dist-info" in rel.as_posix():
+        return None
+    for parent in rel.parents:
+        if parent in packages:
+            return ".".join(parent.parts)
+    return None
+
+
+def _skipped(rel: PurePosixPath) -> bool:
+    if rel.name in _SKIP_NAMES or rel.suffix in _CODE_SUFFIXES | _BUILD_SUFFIXES:
+        return True
+    if ".so." in rel.name:
+        return True
+    return bool(_SKIP_DIRECTORIES & set(rel.parts[:-1]))
+
+
+def _is_elf(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == _ELF_MAGIC
+    except OSError:
+        return True
+
+
+def files_args(
+    *,
+    as_files: Sequence[str],
+    bytecode: Sequence[str],
+    include_data: Sequence[str],
+    search_path: Sequence[str],
+    stdlib: frozenset[str],
+    workdir: Path,
+) -> list[str]:
+    """Nuitka arguments for the packages shipped as files and for the ``.py`` files that
+    ``--include-data`` ships.
+
+    A package shipped as files is still in the program, as bytecode (imports from the program
+    find it first, and Nuitka follows its imports, standard library and third-party), with
+    every module of it once it is used (a package configuration file: what it imports by a
+    computed name, a plugin found by globbing, is in the program too); its files in /app give
+    it a ``__file__`` that exists, a directory to list and source for ``inspect``. The modules
+    that shipped ``.py`` files import are compiled in (they run from their file, with what the
+    program has).
+    """
+    args: list[str] = []
+    present = [p for p in as_files if find_module(p, search_path, stdlib)]
+    args += [f"--noinclude-custom-mode={p}:bytecode" for p in present if p not in bytecode]
+    lines = []
+    for package in present:
+        modules = package_modules(package, search_path)
+        if modules:
+            lines += [f"- module-name: '{package}'", "  implicit-imports:", "    - depends:"]
+            lines += [f"        - '{module}'" for module in modules]
+    if lines:
+        config = workdir / "as-files.nuitka-package.config.yml"
+        header = ["# Packages shipped as files: every module of each, once it is used.", "---"]
+        config.write_text("\n".join([*header, *lines]) + "\n", encoding="utf-8")
+        args.append(f"--user-package-configuration-file={config}")
+    imported = imported_modules(python_files(include_data))
+    args += [
+        f"--include-module={name}"
+        for name in sorted(imported)
+        if find_module(name, search_path, stdlib)
+    ]
+    return args
+
+
+#: Modules of a package that are never imported by running it.
+_NOT_RUN = frozenset({"setup", "conftest", "__main__"})
+
+
+def package_modules(package: str, sys_path: Sequence[str]) -> list[str]:
+    """Every module installed under ``package`` (its plugins, what it imports by a computed
+    name), by the RECORDs on ``sys_path``: not its tests, ``setup.py`` or ``__main__``."""
+    prefix = package.replace(".", "/") + "/"
+    found: set[str] = set()
+    for distribution in _distributions(sys_path):
+        for entry in distribution.files or []:
+            rel = PurePosixPath(entry.as_posix())
+            if not rel.as_posix().startswith(prefix) or rel.suffix != ".py":
+                continue
+            if _SKIP_DIRECTORIES & set(rel.parts[:-1]) or rel.stem in _NOT_RUN:
+                continue
+            parts = rel.with_suffix("").parts
+            found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(found)
+
+
+def copy_package_files(
+    dist: Path, packages: Sequence[str], sys_path: Sequence[str]
+) -> list[PackageData]:
+    """Copy every file installed under each package's directory (by any distribution: a
+    plugin distribution installs into its host's namespace) into the dist, but compiled caches
+    and ELF files (Nuitka's to copy). Files already in the dist stay as they are."""
+    found: list[PackageData] = []
+    for package in packages:
+        prefix = package.replace(".", "/") + "/"
+        copied: list[str] = []
+        size = 0
+        owners: set[str] = set()
+        for distribution in _distributions(sys_path):
+            for entry in distribution.files or []:
+                key = entry.as_posix()
+                if not key.startswith(prefix) or "__pycache__" in key or key.endswith(".pyc"):
+                    continue
+                source = Path(str(entry.locate()))
+                target = dist / key
+                if not source.is_file() or _is_elf(source) or target.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+                copied.append(key)
+                size += target.stat().st_size
+                owners.add(distribution.metadata["Name"] or "?")
+        if copied:
+            found.append(
+                PackageData(
+                    package=package,
+                    distribution=", ".join(sorted(owners)),
+                    files=tuple(copied),
+                    size=size,
+                )
+            )
+    return found

@@ -1,0 +1,214 @@
+"""What the dist gets besides Nuitka's output: package data from RECORDs, --include-data as it
+is, and the imports of the .py files it ships."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pybin2img.compile.pkgfiles import (
+    copy_included_data,
+    copy_package_files,
+    files_args,
+    find_module,
+    imported_modules,
+    package_data,
+    python_files,
+)
+from pybin2img.errors import CompileError
+
+
+def _install(site: Path, name: str, files: dict[str, bytes]) -> None:
+    """A distribution as pip leaves it: its files and a dist-info with their RECORD."""
+    rows = []
+    for rel, data in files.items():
+        path = site / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows.append(f"{rel},sha256={digest},{len(data)}")
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    rows += [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,", "../../../bin/tool,,"]
+    (info / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    _install(
+        site,
+        "wordcloud",
+        {
+            "wordcloud/__init__.py": b"",
+            "wordcloud/wordcloud.py": b"",
+            "wordcloud/stopwords": b"a\nthe\n",
+            "wordcloud/DroidSansMono.ttf": b"font",
+            "wordcloud/query_integral_image.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
+            "wordcloud/py.typed": b"",
+            "wordcloud/wordcloud.pyi": b"",
+            "wordcloud/tests/data.txt": b"x",
+            "wordcloud/docs/index.html": b"x",
+            "wordcloud/include/wc.h": b"x",
+            "wordcloud/mpl-data/fonts/ttf/Sans.ttf": b"sans",
+            "wordcloud/bin/helper": b"\x7fELF....",
+            "wordcloud/unused/__init__.py": b"",
+            "wordcloud/unused/table.json": b"{}",
+            "top_level_module.py": b"",
+            "loose.txt": b"not in a package",
+        },
+    )
+    _install(site, "other", {"other/__init__.py": b"", "other/schema.json": b"{}"})
+    return site
+
+
+def _rel(dist: Path) -> set[str]:
+    return {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
+
+
+def test_data_next_to_compiled_packages_ships(site: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    found = package_data(dist, frozenset({"wordcloud", "wordcloud.wordcloud"}), [str(site)], ())
+    assert _rel(dist) == {
+        "wordcloud/stopwords",
+        "wordcloud/DroidSansMono.ttf",
+        "wordcloud/mpl-data/fonts/ttf/Sans.ttf",
+    }
+    (only,) = found
+    assert only.package == "wordcloud"
+    assert only.distribution == "wordcloud"
+    assert only.size == len(b"a\nthe\n") + len(b"font") + len(b"sans")
+    assert (dist / "wordcloud" / "stopwords").read_bytes() == b"a\nthe\n"
+
+
+def test_a_file_already_in_the_dist_is_kept(site: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "wordcloud").mkdir(parents=True)
+    (dist / "wordcloud" / "stopwords").write_text("Nuitka's copy")
+    package_data(dist, frozenset({"wordcloud"}), [str(site)], ())
+    assert (dist / "wordcloud" / "stopwords").read_text() == "Nuitka's copy"
+
+
+def test_left_out_packages_and_unused_subpackages(site: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    modules = frozenset({"wordcloud", "other"})
+    assert [d.package for d in package_data(dist, modules, [str(site)], ("wordcloud",))] == [
+        "other"
+    ]
+    assert _rel(dist) == {"other/schema.json"}
+    # wordcloud.unused is not compiled in: its table is not shipped with wordcloud's data.
+    package_data(dist, frozenset({"wordcloud"}), [str(site)], ())
+    assert "wordcloud/unused/table.json" not in _rel(dist)
+
+
+def test_include_data_ships_code_files_but_not_caches(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    (migrations / "versions" / "__pycache__").mkdir(parents=True)
+    (migrations / "env.py").write_text("from alembic import context\nimport logging.config\n")
+    (migrations / "script.py.mako").write_text("${message}")
+    (migrations / "versions" / "001_first.py").write_text("from alembic import op\n")
+    (migrations / "versions" / "__pycache__" / "001_first.cpython-311.pyc").write_bytes(b"x")
+    single = tmp_path / "alembic.ini"
+    single.write_text("[alembic]\n")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    items = (f"{migrations}=migrations", f"{single}=conf/alembic.ini")
+    sources = copy_included_data(dist, items)
+    assert _rel(dist) == {
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/001_first.py",
+        "conf/alembic.ini",
+    }
+    assert set(sources) == {
+        str(migrations / "env.py"),
+        str(migrations / "script.py.mako"),
+        str(migrations / "versions" / "001_first.py"),
+        str(single),
+    }
+    scripts = python_files(items)
+    assert sorted(p.name for p in scripts) == ["001_first.py", "env.py"]
+    assert imported_modules(scripts) >= {"alembic", "alembic.context", "logging.config"}
+
+
+def test_include_data_that_vanished_is_a_compile_error(tmp_path: Path) -> None:
+    with pytest.raises(CompileError, match="cannot copy"):
+        copy_included_data(tmp_path, (f"{tmp_path / 'gone.txt'}=gone.txt",))
+
+
+def test_find_module(site: Path) -> None:
+    path = [str(site)]
+    stdlib = frozenset({"logging", "sys"})
+    assert find_module("wordcloud", path, stdlib)
+    assert find_module("wordcloud.wordcloud", path, stdlib)
+    assert find_module("wordcloud.query_integral_image", path, stdlib)
+    assert find_module("top_level_module", path, stdlib)
+    assert find_module("sys", path, stdlib)
+    assert not find_module("wordcloud.missing", path, stdlib)
+    assert not find_module("nothing", path, stdlib)
+
+
+def test_files_args(site: Path, tmp_path: Path) -> None:
+    _install(
+        site,
+        "ruamel.yaml",
+        {
+            "ruamel/yaml/__init__.py": b"",
+            "ruamel/yaml/main.py": b"",
+            "ruamel/yaml/clibz/__init__.py": b"",
+            "ruamel/yaml/clibz/setup.py": b"import setuptools",
+            "ruamel/yaml/tests/test_x.py": b"",
+        },
+    )
+    _install(site, "ruamel.yaml.string", {"ruamel/yaml/string/__plug_in__.py": b"import io"})
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "env.py").write_text("import logging.config\nfrom wordcloud import nope\n")
+    args = files_args(
+        as_files=("ruamel.yaml", "not_installed", "wordcloud"),
+        bytecode=("wordcloud",),
+        include_data=(f"{migrations}=migrations",),
+        search_path=[str(site)],
+        stdlib=frozenset({"logging"}),
+        workdir=tmp_path,
+    )
+    config = tmp_path / "as-files.nuitka-package.config.yml"
+    assert args == [
+        # wordcloud is bytecode already; a package that is not installed gets nothing.
+        "--noinclude-custom-mode=ruamel.yaml:bytecode",
+        f"--user-package-configuration-file={config}",
+        # logging.config is not a file on this search path: only top-level standard library
+        # names are known without one.
+        "--include-module=logging",
+        "--include-module=wordcloud",
+    ]
+    text = config.read_text()
+    assert "- module-name: 'ruamel.yaml'" in text
+    assert "        - 'ruamel.yaml.string.__plug_in__'" in text
+    assert "        - 'ruamel.yaml.main'" in text
+    assert "clibz.setup" not in text
+    assert "tests" not in text
+    assert "- module-name: 'wordcloud'" in text
+
+
+def test_package_files_ship_from_every_distribution_installing_there(
+    site: Path, tmp_path: Path
+) -> None:
+    _install(site, "ruamel.yaml", {"ruamel/yaml/__init__.py": b"", "ruamel/yaml/main.py": b"m"})
+    _install(site, "ruamel.yaml.string", {"ruamel/yaml/string/__plug_in__.py": b"p"})
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (found,) = copy_package_files(dist, ["ruamel.yaml"], [str(site)])
+    assert found.distribution == "ruamel.yaml, ruamel.yaml.string"
+    assert _rel(dist) == {
+        "ruamel/yaml/__init__.py",
+        "ruamel/yaml/main.py",
+        "ruamel/yaml/string/__plug_in__.py",
+    }
