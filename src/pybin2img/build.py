@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
+from .compile.libraries import FoundLibrary, find_libraries
 from .compile.named import NamedModules
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
@@ -36,6 +37,7 @@ from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
+from .resolve.ldcache import read_ld_so_cache
 from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
 from .toolchain import probe_toolchain
@@ -213,6 +215,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 if options.init == "tini"
                 else None
             )
+            by_name = _libraries_by_name(interpreter.named, options, log)
             closure = resolve_closure(
                 [str(r) for r in roots],
                 HostView("/"),
@@ -221,6 +224,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     *options.extra_libs,
                     *(lib.path for lib in (trace.libraries if trace else ())),
                     *([tini] if tini and not is_static_program(tini) else []),
+                    *(found.library for found in by_name if found.library),
                 ),
             )
             dist = str(compiled.dist_dir) + "/"
@@ -364,6 +368,31 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         compile_profile=compiled.profile,
         timings=dict(log.timings),
     )
+
+
+def _libraries_by_name(
+    named: NamedModules, options: BuildOptions, log: Log
+) -> tuple[FoundLibrary, ...]:
+    """The libraries the code loads by a literal name that the build machine has: they join
+    the closure (reported; those it lacks too)."""
+    if not named.libraries:
+        return ()
+    found = find_libraries(named.libraries, read_ld_so_cache(HostView("/")))
+    for item in found:
+        if item.library:
+            log.detail(f"library loaded by name: {item.library} ({item.named.where})")
+        else:
+            log.detail(
+                f"not added: {item.named.name}, loaded by name ({item.named.where}), "
+                "is not a library of this machine"
+            )
+    added = sorted({item.library for item in found if item.library})
+    if added and options.trace is None:
+        log.info(
+            f"libraries the code loads by name are in the image: {', '.join(added)}; if one "
+            "of them reads data files at run time, --trace finds those"
+        )
+    return found
 
 
 def _trace(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:

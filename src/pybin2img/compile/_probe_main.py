@@ -17,8 +17,25 @@ import json
 import os
 import re
 import sys
+import time
 from importlib.metadata import distributions, version
 from typing import Any
+
+
+def _load_scanners() -> Any:
+    """``_probe_scan.py``, next to this file, loaded by its path: ``-I`` keeps this file's
+    directory (pybin2img's own modules) off ``sys.path``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_probe_scan.py")
+    spec = importlib.util.spec_from_file_location("_pybin2img_probe_scan", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+scan = _load_scanners()
 
 
 def main() -> None:
@@ -119,7 +136,7 @@ def _check(sources: list[str], app_path: list[str], out: dict[str, Any]) -> dict
 
 
 #: A string that may name a module: ``pkg.mod``, ``pkg.mod.Class``, ``pkg.mod:attr``.
-_MODULE_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?")
+_MODULE_STRING = scan.MODULE_STRING
 #: How many of the app's own files are read at most.
 _MAX_FILES = 2000
 #: Submodules and subpackages of a Django app that Django imports by name or finds by listing.
@@ -159,6 +176,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
     queue = list(dict.fromkeys(os.path.abspath(s) for s in sources))
     scanned: set[str] = set()
     imported: set[str] = {args["module"].split(".")[0]} if args["module"] else set()
+    # Full names of what the app's files import, and what each file holds for the scanners.
+    reached: set[str] = {args["module"]} if args["module"] else set()
+    app_findings: list[tuple[str, Any]] = []
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -198,10 +218,12 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
                 tree = ast.parse(f.read(), path)
         except (OSError, SyntaxError, ValueError):
             continue
+        app_findings.append((path, scan.scan_tree(tree)))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for name in _imported(node, path):
                     imported.add(name.split(".")[0])
+                    reached.add(name)
                     found = _locate(name, roots)
                     if found is not None and found.origin and own.holds(found):
                         queue.append(found.origin)
@@ -237,10 +259,212 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
                     where = f"named inside {package}"
                     modules.setdefault(name, {"module": name, "file": where, "line": 0})
     django["used"] = "django" in imported and _locate("django", roots) is not None
+    installed = _installed(args, roots, app_roots, own, reached | set(modules), app_findings)
+    for name, record in installed.pop("modules").items():
+        modules.setdefault(name, record)
     result: dict[str, Any] = {"modules": sorted(modules.values(), key=lambda m: m["module"])}
     result["django"] = _django(django, args, roots, own, modules) if django["used"] else None
     result["scanned"] = len(scanned)
+    result.update(installed)
     return result
+
+
+def _installed(
+    args: dict[str, Any],
+    roots: list[str],
+    app_roots: list[str],
+    own: "_Own",
+    reached: set[str],
+    app_findings: list[tuple[str, Any]],
+) -> dict[str, Any]:
+    """What the installed packages the app reaches name (see ``_probe_scan``), and the
+    installed distributions with their top-level modules (for their metadata)."""
+    start = time.monotonic()
+    dists = _distributions(roots)
+    tools = _build_tools(dists)
+    groups: dict[str, list[Any]] = {}
+    for dist in dists:
+        if dist["key"] in tools:
+            continue
+        for group, name, value in dist["entry_points"]:
+            groups.setdefault(group, []).append(scan.EntryTarget(dist["name"], group, name, value))
+    cache_path = args.get("scan_cache")
+    cache = _read_cache(cache_path)
+    before = len(cache)
+    walker = scan.Walker(
+        roots=roots,
+        stdlib=frozenset(sys.stdlib_module_names),
+        own=own.holds,
+        groups=groups,
+        top_level=frozenset(m for d in dists for m in d["modules"] if "." not in m),
+        cache=cache,
+    )
+    for name in sorted(reached):
+        walker.add(name)
+    for path, findings in app_findings:
+        module, is_package = _module_name(path, app_roots)
+        for value, line in findings.strings:
+            walker.found_in_app(value, path, line)
+        for prefix, relative_to, line in findings.prefixes:
+            where = scan.prefix_package(prefix, relative_to, module, is_package)
+            if where is not None:
+                walker.prefix(prefix, where, path, line)
+        for library, line in findings.libraries:
+            walker.libraries.setdefault(library, {"library": library, "file": path, "line": line})
+    walker.run()
+    if len(cache) != before or walker.cached != walker.scanned:
+        _write_cache(cache_path, cache)
+    return {
+        "modules": walker.modules,
+        "prefixes": walker.prefixes,
+        "entry_points": sorted(walker.entry_points.values(), key=lambda e: e["group"]),
+        "libraries": sorted(walker.libraries.values(), key=lambda e: e["library"]),
+        "metadata": [
+            {"name": d["name"], "version": d["version"], "modules": d["modules"]}
+            for d in dists
+            if d["modules"]
+        ],
+        "installed": {
+            "files": walker.scanned,
+            "cached": walker.cached,
+            "extensions": walker.extensions,
+            "seconds": round(time.monotonic() - start, 2),
+            "stopped": walker.stopped,
+        },
+    }
+
+
+def _module_name(path: str, app_roots: list[str]) -> tuple[str, bool]:
+    """The module name an app file is imported as (``""`` outside the app's roots), and
+    whether it is a package's ``__init__``."""
+    for root in sorted(app_roots, key=len, reverse=True):
+        relative = os.path.relpath(path, root)
+        if relative.startswith(".."):
+            continue
+        parts = relative[: -len(".py")].split(os.sep) if relative.endswith(".py") else []
+        if parts and parts[-1] == "__init__":
+            return ".".join(parts[:-1]), True
+        return ".".join(parts), False
+    return "", False
+
+
+def _distributions(roots: list[str]) -> list[dict[str, Any]]:
+    """Every installed distribution (first on the path wins): name, version, entry points,
+    requirements and the modules it installs at the top (two levels for a namespace)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for dist in distributions(path=roots):
+        try:
+            name = dist.metadata["Name"]
+            if not name:
+                continue
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(
+                {
+                    "name": name,
+                    "key": key,
+                    "version": dist.version,
+                    "entry_points": [(ep.group, ep.name, ep.value) for ep in dist.entry_points],
+                    "requires": list(dist.requires or ()),
+                    "modules": _top_level(dist),
+                }
+            )
+        except Exception:  # noqa: BLE001, S112 - one broken METADATA must not stop the scan
+            continue
+    return out
+
+
+def _top_level(dist: Any) -> list[str]:
+    """The modules a distribution installs at the top of the import path, from its RECORD
+    (a namespace package's subpackages instead of it), else its top_level.txt."""
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    found: set[str] = set()
+    inits: set[str] = set()
+    dirs: dict[str, set[str]] = {}
+    # Only an installed RECORD says where files are (an egg-info's SOURCES.txt names them
+    # in the source tree).
+    for file in (dist.files or ()) if dist.read_text("RECORD") is not None else ():
+        parts = file.parts
+        if (
+            not parts
+            or parts[0] in ("..", "__pycache__")
+            or parts[0].endswith((".dist-info", ".egg-info", ".data"))
+        ):
+            continue
+        if len(parts) == 1:
+            stem = next((parts[0][: -len(s)] for s in suffixes if parts[0].endswith(s)), None)
+            if stem and stem.isidentifier():
+                found.add(stem)
+            continue
+        if not parts[0].isidentifier():
+            continue
+        if parts[1].startswith("__init__."):
+            inits.add(parts[0])
+        below = (
+            parts[1]
+            if len(parts) > 2
+            else next((parts[1][: -len(s)] for s in suffixes if parts[1].endswith(s)), "")
+        )
+        if below.isidentifier() and below != "__init__":
+            dirs.setdefault(parts[0], set()).add(below)
+    for top, below in dirs.items():
+        if top in inits:
+            found.add(top)
+        else:  # a namespace package: its subpackages are the distribution's
+            found.update(f"{top}.{name}" for name in below)
+    found.update(inits)
+    if not found:
+        text = dist.read_text("top_level.txt") or ""
+        found = {n.strip().replace("/", ".") for n in text.splitlines() if n.strip()}
+    return sorted(n for n in found if all(p.isidentifier() for p in n.split(".")))
+
+
+def _build_tools(dists: list[dict[str, Any]]) -> set[str]:
+    """Distributions of the build itself (Nuitka, pip, setuptools, wheel, pybin2img and what
+    they require): their entry points are never an app's plugins."""
+    by_key = {d["key"]: d for d in dists}
+    todo = ["nuitka", "pip", "setuptools", "wheel", "pybin2img"]
+    tools: set[str] = set()
+    while todo:
+        key = todo.pop()
+        if key in tools or key not in by_key:
+            continue
+        tools.add(key)
+        for requirement in by_key[key]["requires"]:
+            if "extra" in requirement.partition(";")[2]:
+                continue
+            match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+            if match:
+                todo.append(re.sub(r"[-_.]+", "-", match.group(0)).lower())
+    return tools
+
+
+def _read_cache(path: str | None) -> dict[str, Any]:
+    """The scanners' findings by file from an earlier probe (nothing if unreadable)."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: str | None, cache: dict[str, Any]) -> None:
+    if not path:
+        return
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(cache, f)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache only saves time
 
 
 class _Own:
@@ -444,4 +668,5 @@ def _django(
     return out
 
 
-main()
+if __name__ == "__main__":
+    main()

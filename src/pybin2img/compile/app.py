@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError, UsageError
 from ..options import AppKind, AppSpec
 from ..settings import Project
+from .distinfo import DistInfo, project_dist_info
 
 _ENTRY = re.compile(r"^\s*([\w.]+)\s*:\s*([\w.]+)\s*(\[.*\])?\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -39,6 +40,12 @@ class CompileTarget:
     #: Dist-relative directories holding the app's own files (its packages' data): they go
     #: into the top layer with the binary.
     app_data: tuple[str, ...] = ()
+    #: A project's own metadata, written into :attr:`metadata_dir` (on :attr:`pythonpath`)
+    #: before the probe and Nuitka run.
+    dist_info: DistInfo | None = None
+    metadata_dir: Path | None = None
+    #: Why the project's metadata could not be made, for a warning.
+    notes: tuple[str, ...] = ()
 
 
 def resolve_app(
@@ -101,6 +108,17 @@ def _top_packages(root: Path) -> set[str]:
     return {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
 
 
+def _top_modules(root: Path) -> set[str]:
+    """The single-file modules at the top of a project's import root (no ``setup.py``)."""
+    if not root.is_dir():
+        return set()
+    return {
+        p.stem
+        for p in root.glob("*.py")
+        if p.stem.isidentifier() and p.stem not in ("setup", "conftest", "noxfile")
+    }
+
+
 def _binary_name(name: str, packages: set[str]) -> str:
     # A package's data files live in /app/<package>/, so the binary cannot take that name.
     return f"{name}.bin" if name in packages else name
@@ -158,11 +176,21 @@ def compile_target(
         f"from {module} import {obj}\n\n"
         f"sys.exit({call})\n"
     )
+    top = _top_packages(root)
+    dist_info, note = project_dist_info(
+        app.path / "pyproject.toml", root, sorted(top | _top_modules(root))
+    )
+    metadata_dir = launcher_dir / "metadata"
     return CompileTarget(
         main=launcher,
-        binary_name=_binary_name(app.script, _top_packages(root)),
-        nuitka_args=tuple(f"--include-package-data={p}" for p in sorted(_top_packages(root))),
-        pythonpath=(root,),
+        binary_name=_binary_name(app.script, top),
+        nuitka_args=tuple(f"--include-package-data={p}" for p in sorted(top)),
+        # The metadata first: an egg-info of an earlier `pip install -e .` in the project's
+        # directory must not answer for it.
+        pythonpath=(metadata_dir, root) if dist_info else (root,),
+        dist_info=dist_info,
+        metadata_dir=metadata_dir if dist_info else None,
+        notes=(note,) if note else (),
         cwd=app.path,
         # Checked for syntax errors before compiling; a bound keeps a huge tree cheap.
         sources=tuple(sorted(root.rglob("*.py")))[:2000],

@@ -55,6 +55,7 @@ def compile_key(
         target.nuitka_args,
         [str(p) for p in target.pythonpath],
         target.launcher,
+        target.dist_info.files if target.dist_info else None,
         interpreter.identity,
         interpreter.python_version,
         interpreter.nuitka_version,

@@ -4,19 +4,35 @@ Nuitka arguments that put them in the compiled program.
 Frameworks import by name at run time: Django its settings module, INSTALLED_APPS, middleware,
 database engine and URL module; uvicorn and gunicorn ``"module:app"``; Celery its task modules;
 logging's ``dictConfig`` its handler classes. The probe reads the app's own files (the main
-script and every module of the app's it imports or names, never installed packages), and keeps
-each string that names a module found from the app's directory or the build environment:
-``pkg.mod``, ``pkg.mod:attr``, ``pkg.mod.Class``, or a bare name of one of the app's own modules.
-Nothing is imported to find them.
+script and every module of the app's it imports or names), and keeps each string that names a
+module found from the app's directory or the build environment: ``pkg.mod``, ``pkg.mod:attr``,
+``pkg.mod.Class``, or a bare name of one of the app's own modules. Nothing is imported to find
+them.
+
+It then follows the installed packages the app reaches (``_probe_scan``): strings naming a
+module of their own package, imports by a name built from a literal prefix, what extension
+modules import, entry-point groups the code looks up (their targets are compiled in) and
+libraries loaded by a literal name (they join the image's closure). Every installed
+distribution gets a rule in a Nuitka package configuration that keeps its metadata when its
+code is compiled in, so ``importlib.metadata`` answers as on the build machine.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CompileError
+
+#: How a module came to be named, as ``-v`` says it.
+_KINDS = {
+    "string": "named in a string",
+    "prefix": "imported by a computed name",
+    "extension": "imported by an extension module",
+    "entry point": "an entry point's target",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +40,50 @@ class NamedModule:
     module: str
     #: Where the string is: ``file, line N``.
     where: str
+    #: ``string``, ``prefix`` (a computed import's), ``extension`` (an extension module's
+    #: import) or ``entry point`` (a target of a group the code looks up).
+    kind: str = "string"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputedImport:
+    """An import by a name built from a literal prefix, and the modules under it."""
+
+    prefix: str
+    package: str
+    modules: int
+    #: Whether they were compiled in (not when there are more than ``limit``).
+    added: bool
+    limit: int
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryPointGroup:
+    """An entry-point group the compiled code looks up, and the targets compiled in for it."""
+
+    group: str
+    where: str
+    #: ``(distribution, name, "module:attr", module found)`` per entry point.
+    targets: tuple[tuple[str, str, str, bool], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedLibrary:
+    """A shared library the code loads by a literal name (``find_library("magic")``,
+    ``CDLL("libmagic.so.1")``)."""
+
+    name: str
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Distribution:
+    """An installed distribution and the top-level modules it installs."""
+
+    name: str
+    version: str
+    modules: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +101,18 @@ class NamedModules:
     scanned: int = 0
     #: Why reading them stopped early, if it did (the compile goes on without the strings).
     error: str | None = None
+    computed_imports: tuple[ComputedImport, ...] = ()
+    entry_points: tuple[EntryPointGroup, ...] = ()
+    libraries: tuple[NamedLibrary, ...] = ()
+    #: Every installed distribution: its metadata is kept when its code is compiled in.
+    distributions: tuple[Distribution, ...] = ()
+    #: Installed files read (and found in the probe's cache), extension modules among them,
+    #: seconds, and why reading stopped early (``None``: it did not).
+    installed_files: int = 0
+    installed_cached: int = 0
+    installed_extensions: int = 0
+    installed_seconds: float = 0.0
+    installed_stopped: str | None = None
 
     @classmethod
     def from_probe(cls, named: Mapping[str, Any] | None) -> NamedModules:
@@ -51,12 +123,10 @@ class NamedModules:
         django = named.get("django") or {}
         if django.get("error"):
             raise CompileError(django["error"])
+        installed = named.get("installed") or {}
         return cls(
             modules=tuple(
-                NamedModule(
-                    module=m["module"],
-                    where=f"{m['file']}, line {m['line']}" if m["line"] else m["file"],
-                )
+                NamedModule(module=m["module"], where=_where(m), kind=m.get("kind", "string"))
                 for m in named.get("modules", ())
             ),
             django_settings=django.get("settings"),
@@ -65,6 +135,41 @@ class NamedModules:
             django_data=tuple(sorted({(src, dest) for src, dest in django.get("data", ())})),
             scanned=int(named.get("scanned", 0)),
             error=named.get("error"),
+            computed_imports=tuple(
+                ComputedImport(
+                    prefix=p["prefix"],
+                    package=p["package"],
+                    modules=int(p["modules"]),
+                    added=bool(p["added"]),
+                    limit=int(p.get("limit", 0)),
+                    where=_where(p),
+                )
+                for p in named.get("prefixes", ())
+            ),
+            entry_points=tuple(
+                EntryPointGroup(
+                    group=e["group"],
+                    where=_where(e),
+                    targets=tuple(
+                        (t["distribution"], t["name"], t["value"], bool(t["module"]))
+                        for t in e["targets"]
+                    ),
+                )
+                for e in named.get("entry_points", ())
+            ),
+            libraries=tuple(
+                NamedLibrary(name=lib["library"], where=_where(lib))
+                for lib in named.get("libraries", ())
+            ),
+            distributions=tuple(
+                Distribution(name=d["name"], version=d["version"], modules=tuple(d["modules"]))
+                for d in named.get("metadata", ())
+            ),
+            installed_files=int(installed.get("files", 0)),
+            installed_cached=int(installed.get("cached", 0)),
+            installed_extensions=int(installed.get("extensions", 0)),
+            installed_seconds=float(installed.get("seconds", 0.0)),
+            installed_stopped=installed.get("stopped"),
         )
 
     def nuitka_args(self) -> tuple[str, ...]:
@@ -77,27 +182,116 @@ class NamedModules:
             args.append(f"--module-parameter=django-settings-module={self.django_settings}")
         return tuple(args)
 
+    def package_configuration(self) -> str | None:
+        """A Nuitka package configuration (``--user-package-configuration-file``) that keeps
+        each installed distribution's metadata (METADATA, entry_points.txt) when one of its
+        top-level modules is compiled in; ``None`` when no distribution is known."""
+        owners: dict[str, list[str]] = {}
+        for dist in self.distributions:
+            for module in dist.modules:
+                owners.setdefault(module, []).append(dist.name)
+        if not owners:
+            return None
+        lines = [
+            "# Generated by pybin2img: keep the metadata of every distribution whose code is "
+            "compiled in.",
+            "",
+        ]
+        for module in sorted(owners):
+            lines += [
+                f"- module-name: {_quote(module)}",
+                "  data-files:",
+                "    - include-metadata:",
+                *(f"        - {_quote(name)}" for name in sorted(set(owners[module]))),
+                "",
+            ]
+        return "\n".join(lines)
+
     def cache_key(self) -> tuple[str, ...]:
         """:meth:`nuitka_args` without host paths (the files themselves are hashed as the
-        dist's sources), so that a dist is found again from another cache directory."""
-        return tuple(
-            arg.rpartition("=")[2] if arg.startswith("--include-data-dir=") else arg
-            for arg in self.nuitka_args()
+        dist's sources), so that a dist is found again from another cache directory; and the
+        package configuration."""
+        return (
+            *(
+                arg.rpartition("=")[2] if arg.startswith("--include-data-dir=") else arg
+                for arg in self.nuitka_args()
+            ),
+            self.package_configuration() or "",
         )
 
     def describe(self) -> list[str]:
         """One line per thing added, for ``-v``."""
-        lines = [f"named in a string: {n.module} ({n.where})" for n in self.modules]
+        lines = [
+            f"{_KINDS.get(n.kind, n.kind)}: {n.module} ({n.where})"
+            for n in self.modules
+            if n.kind not in ("prefix", "entry point")
+        ]
+        for computed in self.computed_imports:
+            if computed.added:
+                lines.append(
+                    f"imported by a computed name: {computed.prefix}* ({computed.where}): "
+                    f"{computed.modules} modules under {computed.package}"
+                )
+            else:
+                lines.append(
+                    f"not added: {computed.prefix}* ({computed.where}) stands for "
+                    f"{computed.modules} modules under {computed.package}, more than "
+                    f"{computed.limit}; --nuitka-arg=--include-module=NAME adds those the app "
+                    "needs"
+                )
+        for group in self.entry_points:
+            targets = ", ".join(
+                f"{value}{'' if found else ' (not found)'}" for _, _, value, found in group.targets
+            )
+            lines.append(
+                f"entry-point group {group.group} looked up ({group.where}): "
+                f"{targets or 'no installed distribution defines it'}"
+            )
+        lines += [f"loaded by name: {lib.name} ({lib.where})" for lib in self.libraries]
         if self.django_settings:
             lines.append(f"Django settings module: {self.django_settings}")
         lines += [f"Django app module: {m}" for m in self.django_modules]
         lines += [f"Django app package: {p}" for p in self.django_packages]
         lines += [f"Django app files: {dest}" for _, dest in self.django_data]
+        if self.installed_files:
+            kinds = Counter(n.kind for n in self.modules)
+            lines.append(
+                f"installed packages read: {self.installed_files} files "
+                f"({self.installed_cached} from the probe's cache, "
+                f"{self.installed_extensions} extension modules) in "
+                f"{self.installed_seconds:.1f}s; modules added: "
+                + ", ".join(f"{kinds[k]} {_KINDS[k]}" for k in _KINDS if kinds[k])
+                + (f"; stopped early: {self.installed_stopped}" if self.installed_stopped else "")
+            )
         return lines
 
     def as_metadata(self) -> dict[str, Any]:
         return {
-            "modules": [{"module": n.module, "where": n.where} for n in self.modules],
+            "modules": [
+                {"module": n.module, "where": n.where, "kind": n.kind} for n in self.modules
+            ],
+            "computed_imports": [
+                {
+                    "prefix": c.prefix,
+                    "package": c.package,
+                    "modules": c.modules,
+                    "added": c.added,
+                    "where": c.where,
+                }
+                for c in self.computed_imports
+            ],
+            "entry_points": [
+                {
+                    "group": g.group,
+                    "where": g.where,
+                    "targets": [
+                        {"distribution": d, "name": n, "value": v, "found": f}
+                        for d, n, v, f in g.targets
+                    ],
+                }
+                for g in self.entry_points
+            ],
+            "libraries": [{"name": lib.name, "where": lib.where} for lib in self.libraries],
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),
@@ -106,4 +300,20 @@ class NamedModules:
             }
             if self.django_settings or self.django_modules or self.django_packages
             else None,
+            "installed": {
+                "files": self.installed_files,
+                "cached": self.installed_cached,
+                "extension_modules": self.installed_extensions,
+                "seconds": self.installed_seconds,
+                "stopped": self.installed_stopped,
+            },
         }
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    return f"{record['file']}, line {record['line']}" if record.get("line") else record["file"]
+
+
+def _quote(value: str) -> str:
+    """A YAML single-quoted scalar."""
+    return "'" + value.replace("'", "''") + "'"

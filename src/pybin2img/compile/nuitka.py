@@ -299,6 +299,7 @@ def _run_nuitka(
         "--remove-output",
         *target.nuitka_args,
         *interpreter.named.nuitka_args(),
+        *_package_configuration(interpreter, workdir),
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
         *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
@@ -409,6 +410,17 @@ def _copied_from(report: Path, rel: str, interpreter: Interpreter, cwd: Path) ->
             source = value + source[len(placeholder) :]
     path = Path(source)
     return path if path.is_absolute() and path.is_file() else None
+
+
+def _package_configuration(interpreter: Interpreter, workdir: Path) -> list[str]:
+    """The Nuitka package configuration made from what the probe found (the metadata of
+    every distribution whose code is compiled in), written into ``workdir``."""
+    text = interpreter.named.package_configuration()
+    if text is None:
+        return []
+    path = workdir / "pybin2img.nuitka-package.config.yml"
+    path.write_text(text, encoding="utf-8")
+    return [f"--user-package-configuration-file={path}"]
 
 
 @functools.lru_cache(maxsize=1)

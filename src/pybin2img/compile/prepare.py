@@ -41,6 +41,12 @@ def prepare_compile(
     launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
     # A -m module is found by the interpreter first; every other kind is known beforehand.
     early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
+    if early is not None:
+        for note in early.notes:
+            log.warning(note)
+        if early.dist_info is not None and early.metadata_dir is not None:
+            # Before the probe, which reads the project's entry points from it.
+            early.dist_info.write(early.metadata_dir)
 
     def probe(python: Path) -> Interpreter:
         return probe_interpreter(
@@ -51,6 +57,8 @@ def prepare_compile(
             import_path=(early.cwd, *early.pythonpath) if early else (),
             strings=options.cmd,
             env=options.env,
+            scan_cache=cache.ensure("probe")
+            / f"{digest_of(str(python.absolute()), str(python.resolve()))[:16]}.json",
         )
 
     try:

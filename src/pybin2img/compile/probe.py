@@ -94,11 +94,14 @@ def probe_interpreter(
     import_path: Sequence[Path] = (),
     strings: Sequence[str] = (),
     env: Sequence[str] = (),
+    scan_cache: Path | None = None,
 ) -> Interpreter:
     """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
     errors and of module-level imports the interpreter cannot find (``import_path`` is where
     the app's own modules are), and the modules the app names in strings (its files, and
-    ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment)."""
+    ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment) or the
+    installed packages it reaches name (``scan_cache``: where what was read of them is kept
+    for the next probe of the same interpreter)."""
     if not python.exists():
         raise UsageError(f"Python interpreter {python} does not exist")
     args = {
@@ -108,6 +111,7 @@ def probe_interpreter(
         "path": [str(p) for p in import_path],
         "strings": list(strings),
         "env": dict(item.partition("=")[::2] for item in env),
+        "scan_cache": str(scan_cache) if scan_cache else None,
     }
     try:
         proc = subprocess.run(
@@ -115,7 +119,7 @@ def probe_interpreter(
             capture_output=True,
             text=True,
             check=False,
-            timeout=120,
+            timeout=300,
         )
     except OSError as exc:
         raise UsageError(f"cannot run Python interpreter {python}: {exc.strerror}") from exc

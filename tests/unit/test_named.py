@@ -1,0 +1,240 @@
+"""What the probe found, turned into Nuitka's arguments, a package configuration, -v lines, the
+project's own metadata and the libraries loaded by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pybin2img.compile.distinfo import project_dist_info
+from pybin2img.compile.libraries import find_libraries
+from pybin2img.compile.named import NamedLibrary, NamedModules
+from pybin2img.resolve.ldcache import CacheEntry, LdCache
+
+PROBE = {
+    "modules": [
+        {"module": "app.tasks", "file": "/app/main.py", "line": 3},
+        {
+            "module": "boto3.dynamodb.transform",
+            "file": "/venv/boto3/session.py",
+            "line": 536,
+            "kind": "string",
+        },
+        {"module": "queue", "file": "/venv/pyarrow/io.pxi", "line": 33, "kind": "extension"},
+        {"module": "dp.data.en", "file": "/venv/dp/loader.py", "line": 204, "kind": "prefix"},
+        {"module": "dp.data.fr", "file": "/venv/dp/loader.py", "line": 204, "kind": "prefix"},
+        {
+            "module": "flake8.plugins.pyflakes",
+            "file": "/venv/flake8/finder.py",
+            "line": 22,
+            "kind": "entry point",
+        },
+    ],
+    "prefixes": [
+        {
+            "prefix": "dp.data.",
+            "package": "dp.data",
+            "file": "/venv/dp/loader.py",
+            "line": 204,
+            "modules": 2,
+            "added": True,
+            "limit": 500,
+        },
+        {
+            "prefix": "pyarrow.",
+            "package": "pyarrow",
+            "file": "/venv/pyarrow/__init__.py",
+            "line": 90,
+            "modules": 52,
+            "added": False,
+            "limit": 40,
+        },
+    ],
+    "entry_points": [
+        {
+            "group": "flake8.extension",
+            "file": "/venv/flake8/finder.py",
+            "line": 22,
+            "targets": [
+                {
+                    "distribution": "flake8",
+                    "name": "F",
+                    "value": "flake8.plugins.pyflakes:FlakesChecker",
+                    "module": "flake8.plugins.pyflakes",
+                },
+                {"distribution": "gone", "name": "G", "value": "gone:x", "module": None},
+            ],
+        }
+    ],
+    "libraries": [{"library": "magic", "file": "/venv/magic/loader.py", "line": 9}],
+    "metadata": [
+        {"name": "flake8", "version": "7.1.0", "modules": ["flake8"]},
+        {"name": "protobuf", "version": "5.0", "modules": ["google.protobuf"]},
+        {"name": "proto-plus", "version": "1.0", "modules": ["proto"]},
+        {"name": "googleapis-common-protos", "version": "1.0", "modules": ["google.api"]},
+        {"name": "it's", "version": "1", "modules": ["its"]},
+    ],
+    "installed": {"files": 191, "cached": 180, "extensions": 2, "seconds": 0.4, "stopped": None},
+    "scanned": 4,
+}
+
+
+def test_every_kind_of_named_module_is_compiled_in() -> None:
+    named = NamedModules.from_probe(PROBE)
+    assert named.nuitka_args() == (
+        "--include-module=app.tasks",
+        "--include-module=boto3.dynamodb.transform",
+        "--include-module=dp.data.en",
+        "--include-module=dp.data.fr",
+        "--include-module=flake8.plugins.pyflakes",
+        "--include-module=queue",
+    )
+
+
+def test_package_configuration_keeps_each_distributions_metadata() -> None:
+    text = NamedModules.from_probe(PROBE).package_configuration()
+    assert text is not None
+    assert (
+        "- module-name: 'flake8'\n  data-files:\n    - include-metadata:\n        - 'flake8'\n"
+        in text
+    )
+    assert "- module-name: 'google.protobuf'\n" in text
+    assert "        - 'it''s'\n" in text  # YAML single quotes doubled
+    assert NamedModules().package_configuration() is None
+    # a change of what is installed is a change of the compile key
+    other = dict(PROBE, metadata=PROBE["metadata"][:1])  # type: ignore[call-overload]
+    assert NamedModules.from_probe(other).cache_key() != NamedModules.from_probe(PROBE).cache_key()
+
+
+def test_describe_says_what_and_where() -> None:
+    lines = NamedModules.from_probe(PROBE).describe()
+    assert "named in a string: app.tasks (/app/main.py, line 3)" in lines
+    assert "named in a string: boto3.dynamodb.transform (/venv/boto3/session.py, line 536)" in lines
+    assert "imported by an extension module: queue (/venv/pyarrow/io.pxi, line 33)" in lines
+    assert (
+        "imported by a computed name: dp.data.* (/venv/dp/loader.py, line 204): "
+        "2 modules under dp.data" in lines
+    )
+    assert any(
+        line.startswith("not added: pyarrow.* (/venv/pyarrow/__init__.py, line 90)")
+        for line in lines
+    )
+    assert (
+        "entry-point group flake8.extension looked up (/venv/flake8/finder.py, line 22): "
+        "flake8.plugins.pyflakes:FlakesChecker, gone:x (not found)" in lines
+    )
+    assert "loaded by name: magic (/venv/magic/loader.py, line 9)" in lines
+    assert lines[-1] == (
+        "installed packages read: 191 files (180 from the probe's cache, 2 extension modules) "
+        "in 0.4s; modules added: 2 named in a string, 2 imported by a computed name, "
+        "1 imported by an extension module, 1 an entry point's target"
+    )
+    metadata = NamedModules.from_probe(PROBE).as_metadata()
+    assert metadata["entry_points"][0]["group"] == "flake8.extension"
+    assert metadata["entry_points"][0]["where"] == "/venv/flake8/finder.py, line 22"
+    assert metadata["installed"]["files"] == 191
+
+
+def test_project_metadata_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Tool\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\n"
+        'name = "my.Tool"\n'
+        'version = "1.4.2"\n'
+        'description = "Does\\n things"\n'
+        'readme = "README.md"\n'
+        'requires-python = ">=3.10"\n'
+        'license = "MIT"\n'
+        'authors = [{name = "Ann", email = "ann@example.org"}, {name = "Bob"}]\n'
+        'dependencies = ["jinja2>=3"]\n'
+        "[project.optional-dependencies]\n"
+        "fast = ['orjson; python_version < \"3.13\"']\n"
+        "[project.scripts]\n"
+        'tool = "tool.cli:main"\n'
+        '[project.entry-points."tool.plugins"]\n'
+        'plain = "tool.plugins:plain"\n'
+    )
+    info, note = project_dist_info(tmp_path / "pyproject.toml", tmp_path, ["tool"])
+    assert note is None
+    assert info is not None
+    assert info.directory == "my_Tool-1.4.2.dist-info"
+    files = dict(info.files)
+    assert files["METADATA"] == (
+        "Metadata-Version: 2.1\n"
+        "Name: my.Tool\n"
+        "Version: 1.4.2\n"
+        "Summary: Does things\n"
+        "Requires-Python: >=3.10\n"
+        "License-Expression: MIT\n"
+        "Author: Bob\n"
+        "Author-email: Ann <ann@example.org>\n"
+        "Requires-Dist: jinja2>=3\n"
+        "Provides-Extra: fast\n"
+        'Requires-Dist: orjson; (python_version < "3.13") and extra == "fast"\n'
+        "Description-Content-Type: text/markdown\n"
+        "\n"
+        "# Tool\n"
+    )
+    assert files["entry_points.txt"] == (
+        "[console_scripts]\ntool = tool.cli:main\n\n[tool.plugins]\nplain = tool.plugins:plain\n"
+    )
+    assert files["top_level.txt"] == "tool\n"
+    info.write(tmp_path / "meta")
+    assert (tmp_path / "meta" / info.directory / "METADATA").read_text() == files["METADATA"]
+
+
+def test_project_dynamic_version(tmp_path: Path) -> None:
+    (tmp_path / "src" / "tool").mkdir(parents=True)
+    (tmp_path / "src" / "tool" / "__init__.py").write_text('"""Tool."""\n__version__ = "2.0"\n')
+    pyproject = tmp_path / "pyproject.toml"
+    base = '[project]\nname = "tool"\ndynamic = ["version"]\n'
+    pyproject.write_text(
+        base + '[tool.setuptools.dynamic]\nversion = {attr = "tool.__version__"}\n'
+    )
+    root = tmp_path / "src"
+    assert project_dist_info(pyproject, root, ["tool"])[0].version == "2.0"  # type: ignore[union-attr]
+    (tmp_path / "VERSION").write_text("3.1\n")
+    pyproject.write_text(base + '[tool.setuptools.dynamic]\nversion = {file = "VERSION"}\n')
+    assert project_dist_info(pyproject, root, ["tool"])[0].version == "3.1"  # type: ignore[union-attr]
+    pyproject.write_text(base + '[tool.hatch.version]\npath = "src/tool/__init__.py"\n')
+    assert project_dist_info(pyproject, root, ["tool"])[0].version == "2.0"  # type: ignore[union-attr]
+    pyproject.write_text(base)  # the single package's __version__
+    assert project_dist_info(pyproject, root, ["tool"])[0].version == "2.0"  # type: ignore[union-attr]
+    (tmp_path / "src" / "tool" / "__init__.py").write_text("")
+    info, note = project_dist_info(pyproject, root, ["tool"])
+    assert info is None
+    assert note is not None
+    assert "version of tool is dynamic" in note
+
+
+def test_libraries_by_name_as_the_build_machine_has_them() -> None:
+    def entry(name: str) -> CacheEntry:
+        return CacheEntry(name=name, path=f"/usr/lib/x86_64-linux-gnu/{name}", flags=0x0303)
+
+    cache = LdCache(
+        entries=(
+            entry("libmagic.so"),
+            entry("libmagic.so.1"),
+            entry("libz.so.1"),
+            entry("libc.so.6"),
+        )
+    )
+    names = [
+        "magic",
+        "libmagic.so.1",
+        "libz.so.1",
+        "c",
+        "libnothere.so.2",
+        "nothere",
+        "/no/such.so",
+    ]
+    found = find_libraries([NamedLibrary(name=n, where="x.py, line 1") for n in names], cache)
+    assert [f.library for f in found] == [
+        "libmagic.so.1",  # the versioned soname, as find_library answers in the image
+        "libmagic.so.1",
+        "libz.so.1",
+        "libc.so.6",
+        None,
+        None,
+        None,
+    ]
+    assert all(f.library is None for f in find_libraries(found[0:1] and [found[0].named], None))

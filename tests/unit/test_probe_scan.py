@@ -1,0 +1,294 @@
+"""The scanners the probe runs over installed packages: source text and synthetic trees in."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pybin2img.compile import _probe_scan as scan
+
+SUFFIX = next(s for s in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES if "-" in s)
+
+
+def _prefixes(source: str) -> list[str]:
+    return [p[0] for p in scan.scan_source(source).prefixes]
+
+
+def test_computed_imports_with_a_literal_prefix() -> None:
+    source = (
+        "import importlib\n"
+        "from importlib import import_module\n"
+        "PREFIX = 'pkg.codes.'\n"
+        "def load(name, x, code):\n"
+        "    import_module('pkg.data.' + name)\n"
+        "    __import__(f'pkg.plugins.{x}')\n"
+        "    importlib.import_module('pkg.fmt.%s' % x)\n"
+        "    importlib.import_module('pkg.fmt2.{}'.format(x))\n"
+        "    import_module(PREFIX + code)\n"
+        "    module = 'pkg.built.' + x\n"
+        "    import_module(module)\n"
+        "    import_module(name)\n"  # nothing literal: not a prefix
+        "    import_module('pkg.fixed')\n"  # a literal: an ordinary string
+    )
+    assert _prefixes(source) == [
+        "pkg.data.",
+        "pkg.plugins.",
+        "pkg.fmt.",
+        "pkg.fmt2.",
+        "pkg.codes.",
+        "pkg.built.",
+    ]
+    strings = {s for s, _ in scan.scan_source(source).strings}
+    assert "pkg.fixed" in strings
+    assert "pkg.plugins." not in strings  # an f-string's parts are not strings of their own
+
+
+def test_relative_computed_imports() -> None:
+    found = scan.scan_source("import importlib\nimportlib.import_module('.' + n, __name__)\n")
+    assert found.prefixes == [[".", "name", 2]]
+    assert scan.prefix_package(".", "name", "pkg", True) == ("pkg", "")
+    assert scan.prefix_package("..x.", "package", "pkg.sub.mod", False) == ("pkg.x", "")
+    assert scan.prefix_package("pkg.plugins.plugin_", "", "a", False) == ("pkg.plugins", "plugin_")
+    assert scan.prefix_package("plugin_", "", "a", False) is None  # a top-level name: unbounded
+
+
+def test_libraries_loaded_by_name() -> None:
+    source = (
+        "import ctypes, ctypes.util\n"
+        "def candidates():\n"
+        "    yield ctypes.util.find_library('magic')\n"
+        "    yield 'libmagic.so.1'\n"
+        "lib = ctypes.CDLL('libfoo.so.2')\n"
+        "ffi.dlopen('bar')\n"
+    )
+    assert scan.scan_source(source).libraries == [
+        ["magic", 3],
+        ["libmagic.so.1", 4],
+        ["libfoo.so.2", 5],
+        ["bar", 6],
+    ]
+    # A soname-like string in a file that loads nothing is no library.
+    assert scan.scan_source("NAME = 'libmagic.so.1'\n").libraries == []
+
+
+def test_docstrings_are_not_strings() -> None:
+    found = scan.scan_source(
+        '"""pkg.mod is documented."""\ndef f():\n    "pkg.other"\n    return "pkg.x"\n'
+    )
+    assert [s for s, _ in found.strings] == ["pkg.x"]
+
+
+def test_cython_imports() -> None:
+    text = (
+        "# cython: language_level=3\n"
+        "from libc.stdlib cimport malloc\n"
+        "cimport cpython as cp\n"
+        "import codecs, re as _re\n"
+        "from queue import Queue, Empty as QueueEmpty\n"
+        "from . import _helpers\n"
+        'include "io.pxi"\n'
+        "def f():\n"
+        "    import pkg.late  # inside a function\n"
+    )
+    imports, includes = scan.cython_imports(text)
+    assert imports == [
+        [0, "", ["codecs", "re"], 4],
+        [0, "queue", ["Queue", "Empty"], 5],
+        [1, "", ["_helpers"], 6],
+        [0, "", ["pkg.late"], 9],
+    ]
+    assert includes == ["io.pxi"]
+
+
+def test_binary_strings_are_whole_c_strings() -> None:
+    data = b"\x7fELF\x00queue\x00pkg.helper\x00write_queue_x\x00\x01abc\x00not a name\x00"
+    assert scan.binary_strings(data) == {"queue", "pkg.helper", "write_queue_x"}
+
+
+def _tree(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def _walker(root: Path, **kwargs: object) -> scan.Walker:
+    walker = scan.Walker(
+        roots=[str(root)],
+        stdlib=frozenset(sys.stdlib_module_names),
+        own=lambda _spec: False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return walker
+
+
+def test_strings_naming_modules_of_their_own_package(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "boto/__init__.py": "from . import session\n",
+            "boto/session.py": (
+                "from .utils import lazy_call\n"
+                "HANDLERS = [lazy_call('boto.dyn.transform.register'), 'boto.s3.inject:f',\n"
+                "            'other.module', 'boto.tests.helper', 'boto.big']\n"
+            ),
+            "boto/utils.py": "",
+            "boto/dyn/__init__.py": "",
+            "boto/dyn/transform.py": "X = 'boto.dyn.types'\n",
+            "boto/dyn/types.py": "",
+            "boto/s3/__init__.py": "",
+            "boto/s3/inject.py": "",
+            "boto/big/__init__.py": "",
+            "boto/big/a.py": "",
+            "boto/tests/__init__.py": "",
+            "boto/tests/helper.py": "",
+            "other/__init__.py": "",
+            "other/module.py": "",
+        },
+    )
+    walker = _walker(tmp_path)
+    walker.add("boto")
+    walker.run()
+    added = {m: r["kind"] for m, r in walker.modules.items()}
+    # the transform module's own strings are read in turn; a package named is its __init__
+    # only, never its whole tree; another package's module and test suites are not taken
+    assert added == {
+        "boto.dyn.transform": "string",
+        "boto.dyn.types": "string",
+        "boto.s3.inject": "string",
+        "boto.big": "string",
+    }
+    record = walker.modules["boto.dyn.transform"]
+    assert (record["file"], record["line"]) == (str(tmp_path / "boto/session.py"), 2)
+
+
+def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {
+        "dp/__init__.py": "from .loader import load\n",
+        "dp/loader.py": "from importlib import import_module\n"
+        "def load(lang):\n    return import_module('dp.data.lang.' + lang)\n",
+        "dp/data/__init__.py": "",
+        "dp/data/lang/__init__.py": "",
+        "dp/data/lang/tests/__init__.py": "",
+        "dp/data/lang/tests/test_en.py": "",
+        "dp/data/lang/README.txt": "",
+        "huge/__init__.py": (
+            "import importlib\ndef f(x):\n    importlib.import_module(f'huge.{x}')\n"
+        ),
+    }
+    files.update({f"dp/data/lang/{code}.py": "info = {}\n" for code in ("en", "fr", "de")})
+    files.update({f"huge/m{i}.py": "" for i in range(scan.MAX_PACKAGE_PREFIX_MODULES + 1)})
+    _tree(tmp_path, files)
+    walker = _walker(tmp_path)
+    walker.add("dp")
+    walker.add("huge")
+    walker.run()
+    assert sorted(m for m, r in walker.modules.items() if r["kind"] == "prefix") == [
+        "dp.data.lang.de",
+        "dp.data.lang.en",
+        "dp.data.lang.fr",
+    ]
+    dp, huge = sorted(walker.prefixes, key=lambda p: p["package"])
+    assert (dp["package"], dp["modules"], dp["added"], dp["line"]) == ("dp.data.lang", 3, True, 3)
+    assert (huge["package"], huge["added"]) == ("huge", False)
+    assert huge["modules"] == scan.MAX_PACKAGE_PREFIX_MODULES + 1
+
+
+def test_entry_point_groups_looked_up(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "lint/__init__.py": "",
+            "lint/finder.py": "GROUPS = frozenset(('lint.extension', 'lint.report'))\n",
+            "lint/plugins.py": "",
+            "lintplug.py": "",
+        },
+    )
+    targets = {
+        "lint.extension": [
+            scan.EntryTarget("lint", "lint.extension", "F", "lint.plugins:Checker"),
+            scan.EntryTarget("lint-plug", "lint.extension", "B", "lintplug:Plugin [extra]"),
+            scan.EntryTarget("gone", "lint.extension", "G", "gone.module:x"),
+        ],
+        "console_scripts": [scan.EntryTarget("lint", "console_scripts", "lint", "lint.cli:main")],
+    }
+    walker = _walker(tmp_path, groups=targets)
+    walker.add("lint.finder")
+    walker.run()
+    assert set(walker.entry_points) == {"lint.extension"}  # console_scripts: never looked up
+    group = walker.entry_points["lint.extension"]
+    assert group["line"] == 1
+    assert [t["module"] for t in group["targets"]] == ["lint.plugins", "lintplug", None]
+    assert {m for m, r in walker.modules.items() if r["kind"] == "entry point"} == {
+        "lint.plugins",
+        "lintplug",
+    }
+    # the app's own files look groups up too
+    walker.found_in_app("console_scripts", "/app/main.py", 7)
+    assert walker.entry_points["console_scripts"]["file"] == "/app/main.py"
+
+
+def test_extension_modules_imports(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "arrow/__init__.py": "from . import lib\nfrom . import fast\n",
+            f"arrow/lib{SUFFIX}": b"\x00PyInit_lib\x00",
+            "arrow/lib.pyx": "import os\ninclude 'io.pxi'\n",
+            "arrow/io.pxi": "from queue import Queue\ndef f():\n    import arrow.extra\n",
+            "arrow/extra.py": "",
+            f"arrow/fast{SUFFIX}": (
+                b"\x00PyInit_fast\x00threading\x00arrow.helper\x00tkinter\x00dep\x00nothere\x00"
+            ),
+            "arrow/helper.py": "",
+            "arrow/libarrow_python.so": b"\x00not a module\x00",
+            "dep/__init__.py": "",
+        },
+    )
+    walker = _walker(tmp_path, top_level=frozenset({"arrow", "dep"}))
+    walker.add("arrow")
+    walker.run()
+    found = {m: (Path(r["file"]).name, r["line"]) for m, r in walker.modules.items()}
+    assert found == {
+        "os": ("lib.pyx", 1),
+        "queue": ("io.pxi", 1),
+        "arrow.extra": ("io.pxi", 3),
+        "threading": (f"fast{SUFFIX}", 0),
+        "arrow.helper": (f"fast{SUFFIX}", 0),
+        "dep": (f"fast{SUFFIX}", 0),
+    }
+    assert walker.extensions == 2
+    assert scan.is_extension_module(str(tmp_path / f"arrow/lib{SUFFIX}"))
+    assert not scan.is_extension_module(str(tmp_path / "arrow/libarrow_python.so"))
+
+
+def test_findings_are_cached_by_file(tmp_path: Path) -> None:
+    _tree(tmp_path, {"pkg/__init__.py": "X = 'pkg.mod'\n", "pkg/mod.py": ""})
+    cache: dict[str, object] = {}
+    first = _walker(tmp_path, cache=cache)
+    first.add("pkg")
+    first.run()
+    assert (first.scanned, first.cached) == (2, 0)
+    again = _walker(tmp_path, cache=cache)
+    again.add("pkg")
+    again.run()
+    assert (again.scanned, again.cached) == (2, 2)
+    assert again.modules == first.modules
+    (tmp_path / "pkg/__init__.py").write_text("X = 'pkg.other'\n")  # another size: read again
+    changed = _walker(tmp_path, cache=cache)
+    changed.add("pkg")
+    changed.run()
+    assert (changed.scanned, changed.cached) == (1, 0)
+    assert "pkg.mod" not in changed.modules
+
+
+def test_walking_is_bounded(tmp_path: Path) -> None:
+    _tree(tmp_path, {f"p{i}.py": f"import p{i + 1}\n" for i in range(10)})
+    walker = _walker(tmp_path, max_files=3)
+    walker.add("p0")
+    walker.run()
+    assert walker.scanned == 3
+    assert walker.stopped == "more than 3 files"
