@@ -3,11 +3,12 @@ project's own metadata and the libraries loaded by name."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pybin2img.compile.distinfo import project_dist_info
 from pybin2img.compile.libraries import find_libraries
-from pybin2img.compile.named import NamedLibrary, NamedModules
+from pybin2img.compile.named import NamedLibrary, NamedModules, config_checksum
 from pybin2img.resolve.ldcache import CacheEntry, LdCache
 
 PROBE = {
@@ -18,15 +19,35 @@ PROBE = {
             "file": "/venv/boto3/session.py",
             "line": 536,
             "kind": "string",
+            "by": ["boto3.session"],
         },
-        {"module": "queue", "file": "/venv/pyarrow/io.pxi", "line": 33, "kind": "extension"},
-        {"module": "dp.data.en", "file": "/venv/dp/loader.py", "line": 204, "kind": "prefix"},
-        {"module": "dp.data.fr", "file": "/venv/dp/loader.py", "line": 204, "kind": "prefix"},
+        {
+            "module": "queue",
+            "file": "/venv/pyarrow/io.pxi",
+            "line": 33,
+            "kind": "extension",
+            "by": ["pyarrow.lib"],
+        },
+        {
+            "module": "dp.data.en",
+            "file": "/venv/dp/loader.py",
+            "line": 204,
+            "kind": "prefix",
+            "by": ["dp.loader"],
+        },
+        {
+            "module": "dp.data.fr",
+            "file": "/venv/dp/loader.py",
+            "line": 204,
+            "kind": "prefix",
+            "by": ["dp.loader"],
+        },
         {
             "module": "flake8.plugins.pyflakes",
             "file": "/venv/flake8/finder.py",
             "line": 22,
             "kind": "entry point",
+            "by": ["flake8.plugins.finder", ""],
         },
     ],
     "prefixes": [
@@ -78,21 +99,30 @@ PROBE = {
 }
 
 
-def test_every_kind_of_named_module_is_compiled_in() -> None:
+def test_what_the_app_names_is_compiled_in_and_what_packages_name_with_them() -> None:
     named = NamedModules.from_probe(PROBE)
     assert named.nuitka_args() == (
         "--include-module=app.tasks",
-        "--include-module=boto3.dynamodb.transform",
-        "--include-module=dp.data.en",
-        "--include-module=dp.data.fr",
-        "--include-module=flake8.plugins.pyflakes",
-        "--include-module=queue",
+        "--include-module=flake8.plugins.pyflakes",  # looked up by the app's files too
     )
+    text = _without_checksums(named.package_configuration())
+    assert (
+        "- module-name: 'dp.loader'\n"
+        "  implicit-imports:\n"
+        "    - depends:\n"
+        "        - 'dp.data.en'\n"
+        "        - 'dp.data.fr'\n" in text
+    )
+    assert (
+        "- module-name: 'pyarrow.lib'\n  implicit-imports:\n    - depends:\n        - 'queue'\n"
+        in text
+    )
+    assert "- module-name: 'boto3.session'\n" in text
+    assert "- module-name: 'flake8.plugins.finder'\n" in text
 
 
 def test_package_configuration_keeps_each_distributions_metadata() -> None:
-    text = NamedModules.from_probe(PROBE).package_configuration()
-    assert text is not None
+    text = _without_checksums(NamedModules.from_probe(PROBE).package_configuration())
     assert (
         "- module-name: 'flake8'\n  data-files:\n    - include-metadata:\n        - 'flake8'\n"
         in text
@@ -103,6 +133,12 @@ def test_package_configuration_keeps_each_distributions_metadata() -> None:
     # a change of what is installed is a change of the compile key
     other = dict(PROBE, metadata=PROBE["metadata"][:1])  # type: ignore[call-overload]
     assert NamedModules.from_probe(other).cache_key() != NamedModules.from_probe(PROBE).cache_key()
+
+
+def _without_checksums(text: str | None) -> str:
+    assert text is not None
+    assert all(" # checksum: " in line for line in text.splitlines() if line.startswith("- "))
+    return re.sub(r" # checksum: [0-9a-f]+", "", text)
 
 
 def test_describe_says_what_and_where() -> None:
@@ -238,3 +274,21 @@ def test_libraries_by_name_as_the_build_machine_has_them() -> None:
         None,
     ]
     assert all(f.library is None for f in find_libraries(found[0:1] and [found[0].named], None))
+
+
+def test_checksums_as_nuitka_computes_them() -> None:
+    # entries of Nuitka 4.3's own standard.nuitka-package.config.yml, with their checksums
+    assert config_checksum({"data-files": [{"include-metadata": ["debian"]}]}) == "a633a55a"
+    assert (
+        config_checksum({"implicit-imports": [{"depends": ["pyarrow.vendored.version"]}]})
+        == "302be0c2"
+    )
+    assert (
+        config_checksum(
+            {
+                "implicit-imports": [{"depends": ["charset_normalizer.md__mypyc"]}],
+                "import-hacks": [{"recompile-extensions": "no"}],
+            }
+        )
+        == "63d29872"
+    )

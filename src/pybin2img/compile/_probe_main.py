@@ -308,7 +308,7 @@ def _installed(
         for prefix, relative_to, line in findings.prefixes:
             where = scan.prefix_package(prefix, relative_to, module, is_package)
             if where is not None:
-                walker.prefix(prefix, where, path, line)
+                walker.prefix(prefix, where, path, line, by=None)
         for library, line in findings.libraries:
             walker.libraries.setdefault(library, {"library": library, "file": path, "line": line})
     walker.run()
@@ -317,6 +317,7 @@ def _installed(
     return {
         "modules": walker.modules,
         "prefixes": walker.prefixes,
+        "capped": walker.capped,
         "entry_points": sorted(walker.entry_points.values(), key=lambda e: e["group"]),
         "libraries": sorted(walker.libraries.values(), key=lambda e: e["library"]),
         "metadata": [

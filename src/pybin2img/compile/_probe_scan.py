@@ -80,6 +80,9 @@ STDLIB_NEVER = frozenset(
     }
 )
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+#: How many modules of its own package one file's strings may name (a registry such as
+#: pygments' lexer mapping names hundreds); the rest are reported, not added.
+MAX_NAMED_PER_FILE = 100
 #: How many modules a computed import's prefix may stand for; more are reported, not added.
 MAX_PREFIX_MODULES = 500
 #: The same for a prefix that is a whole top-level package (``f"pyarrow.{name}"``): a
@@ -385,6 +388,8 @@ class Walker:
     #: Modules to compile in: name -> {"module", "file", "line", "kind"}.
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     prefixes: list[dict[str, Any]] = field(default_factory=list)
+    #: Files that name more of their package's modules than are taken from one file.
+    capped: list[dict[str, Any]] = field(default_factory=list)
     entry_points: dict[str, dict[str, Any]] = field(default_factory=dict)
     libraries: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
@@ -506,38 +511,57 @@ class Walker:
         for imported, _line in self._imports(findings.imports, package):
             if self.locate(imported) is not None:
                 self.add(imported)
+        named = 0
         for value, line in findings.strings:
             group = self.groups.get(value)
             if group is not None:
-                self._entry_points(value, group, origin, line)
+                self._entry_points(value, group, origin, line, by=name)
             if value.startswith(top + ".") and MODULE_STRING.fullmatch(value):
-                self._named(value, origin, line)
+                named += self._named(value, origin, line, by=name)
+                if named > MAX_NAMED_PER_FILE:
+                    self.capped.append({"file": origin, "limit": MAX_NAMED_PER_FILE})
+                    break
         for prefix, relative_to, line in findings.prefixes:
             where = prefix_package(prefix, relative_to, name, is_package)
             if where is not None:
-                self.prefix(prefix, where, origin, line)
+                self.prefix(prefix, where, origin, line, by=name)
         for library, line in findings.libraries:
             self.libraries.setdefault(library, {"library": library, "file": origin, "line": line})
 
-    def _record(self, module: str, origin: str, line: int, kind: str) -> None:
-        if module not in self.modules:
-            self.modules[module] = {"module": module, "file": origin, "line": line, "kind": kind}
+    def _record(
+        self, module: str, origin: str, line: int, kind: str, by: str | None, **extra: Any
+    ) -> bool:
+        """Record ``module`` as named (``by``: the module whose code names it, ``None`` for
+        the app's own files); return whether it is new."""
+        record = self.modules.get(module)
+        new = record is None
+        if record is None:
+            record = {"module": module, "file": origin, "line": line, "kind": kind, "by": []}
+            record.update(extra)
+            self.modules[module] = record
+        key = by or ""
+        if key not in record["by"]:
+            record["by"].append(key)
         self.add(module)
+        return new
 
-    def _named(self, value: str, origin: str, line: int) -> None:
+    def _named(self, value: str, origin: str, line: int, by: str) -> int:
         """A string naming a module of the file's own package: ``pkg.mod``, ``pkg.mod:attr``,
         ``pkg.mod.func`` (the module is what is compiled in, never a whole package's tree)."""
         name = value.partition(":")[0]
         if any(part in _TEST_PARTS for part in name.split(".")):
-            return
+            return 0
         spec = self._installed(name)
         if spec is None and ":" not in value:
             name = name.rpartition(".")[0]
             spec = self._installed(name) if "." in name else None
-        if spec is not None:
-            self._record(name, origin, line, "string")
+        if spec is None or name == by:
+            return 0
+        return int(self._record(name, origin, line, "string", by))
 
-    def prefix(self, prefix: str, where: tuple[str, str], origin: str, line: int) -> None:
+    def prefix(
+        self, prefix: str, where: tuple[str, str], origin: str, line: int, by: str | None
+    ) -> None:
         """An import by a computed name with a literal prefix (``where``: the package and
         name stem it stands for): every module under it, unless there are too many."""
         package, stem = where
@@ -563,15 +587,7 @@ class Walker:
         self.prefixes.append(record)
         if record["added"]:
             for module in found:
-                if module not in self.modules:
-                    self.modules[module] = {
-                        "module": module,
-                        "file": origin,
-                        "line": line,
-                        "kind": "prefix",
-                        "prefix": prefix,
-                    }
-                self.add(module)
+                self._record(module, origin, line, "prefix", by, prefix=prefix)
 
     def _under(self, package: str, stem: str) -> Iterable[str]:
         """Every module under ``package`` whose name (below it) starts with ``stem``, test
@@ -608,10 +624,16 @@ class Walker:
                         continue
                     yield ".".join([package, *parts, stem_name])
 
-    def _entry_points(self, group: str, targets: list[EntryTarget], origin: str, line: int) -> None:
-        if group in self.entry_points:
+    def _entry_points(
+        self, group: str, targets: list[EntryTarget], origin: str, line: int, by: str | None
+    ) -> None:
+        record: dict[str, Any] | None = self.entry_points.get(group)
+        if record is not None:
+            for target in record["targets"]:
+                if target["module"]:
+                    self._record(target["module"], origin, line, "entry point", by, group=group)
             return
-        record: dict[str, Any] = {"group": group, "file": origin, "line": line, "targets": []}
+        record = {"group": group, "file": origin, "line": line, "targets": []}
         self.entry_points[group] = record
         for target in targets:
             module = target.module
@@ -625,22 +647,14 @@ class Walker:
                 }
             )
             if found and module.split(".")[0] not in self.stdlib:
-                if module not in self.modules:
-                    self.modules[module] = {
-                        "module": module,
-                        "file": origin,
-                        "line": line,
-                        "kind": "entry point",
-                        "group": group,
-                    }
-                self.add(module)
+                self._record(module, origin, line, "entry point", by, group=group)
 
     def found_in_app(self, value: str, origin: str, line: int) -> None:
         """A string of the app's own files: an entry-point group the app looks up, or a
         library it loads."""
         group = self.groups.get(value)
         if group is not None:
-            self._entry_points(value, group, origin, line)
+            self._entry_points(value, group, origin, line, by=None)
 
     def _extension(self, name: str, origin: str, package: str) -> None:
         """An extension module: the imports of its Cython sources when they are shipped next
@@ -652,11 +666,11 @@ class Walker:
         if os.path.isfile(source):
             for path, findings in self._cython(source):
                 for imported, line in self._imports(findings.imports, package):
-                    self._from_extension(imported, path, line, top, exact=True)
+                    self._from_extension(imported, path, line, top, name, exact=True)
             return
         strings = self._findings(origin, _binary_findings)
         for value, _line in strings.strings if strings else ():
-            self._from_extension(value, origin, 0, top, exact=False)
+            self._from_extension(value, origin, 0, top, name, exact=False)
 
     def _cython(self, source: str) -> Iterable[tuple[str, Findings]]:
         todo = [source]
@@ -673,7 +687,9 @@ class Walker:
                 todo.append(os.path.join(os.path.dirname(path), include))
             yield path, findings
 
-    def _from_extension(self, value: str, origin: str, line: int, top: str, exact: bool) -> None:
+    def _from_extension(
+        self, value: str, origin: str, line: int, top: str, by: str, *, exact: bool
+    ) -> None:
         """``value`` is named by an extension module of the package ``top``: a standard
         library module, a module of ``top``, or (from its sources, or as a whole top-level
         name) an installed module."""
@@ -682,19 +698,14 @@ class Walker:
             if first in STDLIB_NEVER or (first.startswith("_") and not exact):
                 return
             module = value if value == first or self.locate(value) is not None else first
-            if module not in self.modules and first not in sys.builtin_module_names:
-                self.modules[module] = {
-                    "module": module,
-                    "file": origin,
-                    "line": line,
-                    "kind": "extension",
-                }
+            if first not in sys.builtin_module_names:
+                self._record(module, origin, line, "extension", by)
             return
         if first != top and (not exact and (first != value or first not in self.top_level)):
             return
-        if self._installed(value) is None:
+        if self._installed(value) is None or value == by:
             return
-        self._record(value, origin, line, "extension")
+        self._record(value, origin, line, "extension", by)
 
 
 def _cython_findings(data: bytes) -> Findings:
