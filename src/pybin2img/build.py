@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
-from .compile.libraries import FoundLibrary, find_libraries
+from .compile.libraries import data_of_libraries, hint_trace, libraries_by_name
 from .compile.named import NamedModules
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
@@ -37,7 +37,6 @@ from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
-from .resolve.ldcache import read_ld_so_cache
 from .ship.load import docker_client, load_image
 from .ship.smoke import run_smoke_test
 from .toolchain import probe_toolchain
@@ -215,7 +214,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 if options.init == "tini"
                 else None
             )
-            by_name = _libraries_by_name(interpreter.named, options, log)
+            by_name = libraries_by_name(interpreter.named, log)
             closure = resolve_closure(
                 [str(r) for r in roots],
                 HostView("/"),
@@ -229,6 +228,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             )
             dist = str(compiled.dist_dir) + "/"
             copied = [o for o in closure.objects if not o.source.startswith(dist)]
+            by_name_data = data_of_libraries(by_name, closure.objects, log)
             stage.summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
             if trace:
                 traced = {lib.path for lib in trace.libraries}
@@ -254,7 +254,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 init=options.init,
                 ldconfig=options.ldconfig,
                 app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
-                traced_files=tuple(f.path for f in trace.files) if trace else (),
+                traced_files=(
+                    *(f.path for f in (trace.files if trace else ())),
+                    *by_name_data,
+                ),
                 extra_files=options.extra_files,
             )
             for warning in plan.warnings:
@@ -311,7 +314,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             for line in size_report(plan.nodes, written):
                 log.detail(line)
             if options.smoke_test is not None or options.start_check:
-                with log.stage("smoke") as stage:
+                with (
+                    log.stage("smoke") as stage,
+                    hint_trace(by_name, traced=options.trace is not None),
+                ):
                     stage.summary = run_smoke_test(options, written, log)
             commit_output(partial)
         written = dataclasses.replace(written, path=options.output)
@@ -368,31 +374,6 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         compile_profile=compiled.profile,
         timings=dict(log.timings),
     )
-
-
-def _libraries_by_name(
-    named: NamedModules, options: BuildOptions, log: Log
-) -> tuple[FoundLibrary, ...]:
-    """The libraries the code loads by a literal name that the build machine has: they join
-    the closure (reported; those it lacks too)."""
-    if not named.libraries:
-        return ()
-    found = find_libraries(named.libraries, read_ld_so_cache(HostView("/")))
-    for item in found:
-        if item.library:
-            log.detail(f"library loaded by name: {item.library} ({item.named.where})")
-        else:
-            log.detail(
-                f"not added: {item.named.name}, loaded by name ({item.named.where}), "
-                "is not a library of this machine"
-            )
-    added = sorted({item.library for item in found if item.library})
-    if added and options.trace is None:
-        log.info(
-            f"libraries the code loads by name are in the image: {', '.join(added)}; if one "
-            "of them reads data files at run time, --trace finds those"
-        )
-    return found
 
 
 def _trace(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:

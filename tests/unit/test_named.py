@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from pybin2img.compile.distinfo import project_dist_info
-from pybin2img.compile.libraries import find_libraries
+from pybin2img.compile.libraries import find_libraries, library_data
 from pybin2img.compile.named import NamedLibrary, NamedModules, config_checksum
 from pybin2img.resolve.ldcache import CacheEntry, LdCache
 
@@ -292,3 +292,48 @@ def test_checksums_as_nuitka_computes_them() -> None:
         )
         == "63d29872"
     )
+
+
+def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
+    """A library's own package's files and those of the data-only packages it depends on."""
+    files = {
+        "usr/lib/x86_64-linux-gnu/libmagic.so.1.0.0": b"\x7fELF",
+        "etc/magic": b"# local magic\n",
+        "usr/share/doc/libmagic1/copyright": b"",
+        "usr/lib/file/magic.mgc": b"compiled magic",
+        "usr/lib/x86_64-linux-gnu/libz.so.1.3": b"\x7fELF",
+        "usr/share/doc/zlib1g/copyright": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "usr/lib/x86_64-linux-gnu/libmagic.so.1").symlink_to("libmagic.so.1.0.0")
+    (tmp_path / "usr/share/misc").mkdir(parents=True)
+    (tmp_path / "usr/share/misc/magic.mgc").symlink_to("../../lib/file/magic.mgc")
+    info = tmp_path / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "libmagic1:amd64.list").write_text(
+        "/.\n/etc\n/etc/magic\n/usr/lib/x86_64-linux-gnu/libmagic.so.1.0.0\n"
+        "/usr/lib/x86_64-linux-gnu/libmagic.so.1\n/usr/share/doc/libmagic1/copyright\n"
+    )
+    (info / "libmagic-mgc.list").write_text(
+        "/.\n/usr/lib/file/magic.mgc\n/usr/share/misc/magic.mgc\n"
+    )
+    (info / "zlib1g:amd64.list").write_text(
+        "/usr/lib/x86_64-linux-gnu/libz.so.1.3\n/usr/share/doc/zlib1g/copyright\n"
+    )
+    (tmp_path / "var/lib/dpkg/status").write_text(
+        "Package: libmagic1\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:5.44-3\n"
+        "Depends: zlib1g (>= 1:1.1.4), libmagic-mgc (= 1:5.44-3) | nothing-else\n\n"
+        "Package: libmagic-mgc\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Version: 1:5.44-3\n\n"
+        "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Version: 1:1.2.13\n\n"
+    )
+    data = library_data(["/usr/lib/x86_64-linux-gnu/libmagic.so.1"], root=tmp_path)
+    assert data.files == (
+        ("/etc/magic", "libmagic1"),
+        ("/usr/lib/file/magic.mgc", "libmagic-mgc"),
+        ("/usr/share/misc/magic.mgc", "libmagic-mgc"),
+    )
+    assert data.too_large == ()

@@ -1,21 +1,43 @@
-"""Libraries the code loads by a literal name, as the build machine has them.
+"""Libraries the code loads by a literal name, as the build machine has them, with their data.
 
 The probe finds ``ctypes.util.find_library("magic")``, ``CDLL("libmagic.so.1")`` and cffi's
 ``ffi.dlopen("foo")``; this module turns each name into what the program's ``dlopen`` will ask
 for, looked up in the build machine's ``/etc/ld.so.cache`` the way ``find_library`` does
 (``lib<name>.so…``), so that the resolver adds it and its own dependencies to the image. A name
 the build machine has no library for is reported, not added.
+
+Such a library may read data files at run time (libmagic its ``magic.mgc``). On a Debian build
+machine they are the files of the library's own package and of the data-only packages it
+depends on (``libmagic1`` -> ``libmagic-mgc``), read from the dpkg database without running
+dpkg: everything but documentation, manual pages, headers, programs and shared libraries, up to
+:data:`MAX_DATA_BYTES`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..resolve.ldcache import LdCache
-from .named import NamedLibrary
+from ..errors import SmokeTestError
+from ..log import Log
+from ..plan.dpkg import ADMINDIR, system_packages
+from ..resolve.closure import LoadedObject
+from ..resolve.fsview import HostView
+from ..resolve.ldcache import LdCache, read_ld_so_cache
+from .named import NamedLibrary, NamedModules
+
+#: What the data of one library may weigh; more is reported, not added (--add-file).
+MAX_DATA_BYTES = 64 * 1024 * 1024
+#: Package files that are never a library's run-time data.
+_NOT_DATA = re.compile(
+    r"/usr/share/(?:doc|doc-base|man|info|lintian|bug|locale|bash-completion|pkgconfig|menu)/"
+    r"|/usr/include/|/pkgconfig/|^/(?:usr/)?s?bin/|/usr/libexec/|/usr/games/"
+)
 
 _SONAME = re.compile(r"lib[\w+.-]*\.so(?:\.\d+)*")
 
@@ -54,3 +76,147 @@ def _lookup(name: str, names: Sequence[str]) -> str | None:
     # own lookup in an image (its ld.so.cache) finds the versioned one.
     versioned.sort(key=lambda n: (n.endswith(".so"), names.index(n)))
     return versioned[0] if versioned else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibraryData:
+    """The data files of the Debian packages of libraries loaded by name."""
+
+    #: ``(host path, package)`` of each file to ship at the same path.
+    files: tuple[tuple[str, str], ...] = ()
+    #: ``(package, bytes)`` of packages whose data was too large to ship.
+    too_large: tuple[tuple[str, int], ...] = ()
+
+
+def library_data(libraries: Iterable[str], *, root: Path = Path("/")) -> LibraryData:
+    """Data files for the libraries at host paths ``libraries``: those of each one's Debian
+    package and of the packages it depends on that hold no shared library."""
+    owners = system_packages(libraries, root=root)
+    if owners.database != "dpkg":
+        return LibraryData()
+    admindir = root / ADMINDIR
+    files: list[tuple[str, str]] = []
+    too_large: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for package in owners.packages:
+        candidates = [(package.key, True)]
+        candidates += [(name, False) for name in _depends(package.control)]
+        for key, own in candidates:
+            listed = _package_files(admindir, key)
+            if listed is None or key in seen:
+                continue
+            seen.add(key)
+            if not own and any(_is_library(path) for path in listed):
+                continue  # a library package: the resolver takes what is needed of it
+            data = [path for path in listed if _is_data(path, root)]
+            size = sum(os.stat(os.path.join(root, p.lstrip("/"))).st_size for p in data)
+            name = key.partition(":")[0]
+            if size > MAX_DATA_BYTES:
+                too_large.append((name, size))
+                continue
+            files += [(path, name) for path in data]
+    return LibraryData(files=tuple(sorted(set(files))), too_large=tuple(too_large))
+
+
+def _depends(control: str) -> list[str]:
+    """Package names in a stanza's ``Depends`` (the first of each alternative)."""
+    match = re.search(r"^Depends:(.*(?:\n[ \t].*)*)", control, re.MULTILINE)
+    if not match:
+        return []
+    names = []
+    for item in match.group(1).replace("\n", " ").split(","):
+        first = item.split("|")[0].strip()
+        name = re.match(r"[a-z0-9][a-z0-9+.-]*", first)
+        if name:
+            names.append(name.group(0))
+    return names
+
+
+def _package_files(admindir: Path, key: str) -> list[str] | None:
+    """The files a package's list names (``name`` or ``name:arch``), ``None`` when it is not
+    installed."""
+    name = key.partition(":")[0]
+    info = admindir / "info"
+    candidates = [info / f"{key}.list", info / f"{name}.list"]
+    candidates += sorted(info.glob(f"{name}:*.list")) if info.is_dir() else []
+    for path in candidates:
+        try:
+            return [line for line in path.read_text(errors="replace").splitlines() if line]
+        except OSError:
+            continue
+    return None
+
+
+def _is_library(path: str) -> bool:
+    name = os.path.basename(path)
+    return ".so." in name or name.endswith(".so")
+
+
+def _is_data(path: str, root: Path) -> bool:
+    """A regular file (or a link to one) that is no documentation, header, program or library."""
+    if _NOT_DATA.search(path) or _is_library(path) or path.endswith((".a", ".h", ".la")):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(os.path.join(root, path.lstrip("/"))).st_mode)
+    except OSError:
+        return False
+
+
+def libraries_by_name(named: NamedModules, log: Log) -> tuple[FoundLibrary, ...]:
+    """The libraries the code loads by a literal name that the build machine has: they join
+    the closure (reported; those it lacks too)."""
+    if not named.libraries:
+        return ()
+    found = find_libraries(named.libraries, read_ld_so_cache(HostView("/")))
+    for item in found:
+        if item.library:
+            log.detail(f"library loaded by name: {item.library} ({item.named.where})")
+        else:
+            log.detail(
+                f"not added: {item.named.name}, loaded by name ({item.named.where}), "
+                "is not a library of this machine"
+            )
+    return found
+
+
+@contextmanager
+def hint_trace(found: tuple[FoundLibrary, ...], *, traced: bool) -> Iterator[None]:
+    """A failed smoke test of an image with libraries loaded by name says that they are in the
+    image, and that a file they need beyond their packages' is found by ``--trace``."""
+    try:
+        yield
+    except SmokeTestError as exc:
+        added = sorted({item.library for item in found if item.library})
+        if not added or traced:
+            raise
+        raise SmokeTestError(
+            f"{exc.message}; the libraries the code loads by name are in the image "
+            f"({', '.join(added)}, with their Debian packages' data files): if the app "
+            "needs another file at run time, build with --trace to find it",
+            details=exc.details,
+        ) from exc
+
+
+def data_of_libraries(
+    found: tuple[FoundLibrary, ...], objects: tuple[LoadedObject, ...], log: Log
+) -> tuple[str, ...]:
+    """The data files of the Debian packages of the libraries loaded by name (libmagic's
+    magic.mgc), reported; those too large to ship are named with what to do instead."""
+    names = {item.library for item in found if item.library}
+    if not names:
+        return ()
+    sources = [
+        o.source
+        for o in objects
+        if o.reason == "extra" and (o.soname in names or o.path in names or o.realpath in names)
+    ]
+    data = library_data(sources)
+    for path, package in data.files:
+        log.detail(f"data of a library loaded by name: {path} ({package})")
+    for package, size in data.too_large:
+        log.warning(
+            f"the data files of {package} ({size / 1e6:.0f} MB), which a library loaded by name "
+            "may read, are not in the image: --trace finds those the app reads, --add-file "
+            "adds others"
+        )
+    return tuple(path for path, _ in data.files)
