@@ -1,0 +1,1 @@
+"""A project whose plugins, and whose dependencies' plugins, are found through entry points."""

@@ -1,0 +1,49 @@
+"""What the installed packages' plugins do: run the same way on the host and in the image."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from importlib.metadata import entry_points, version
+
+
+def lint() -> list[str]:
+    """flake8 on a small file with two known errors: its checkers (pyflakes, pycodestyle)
+    and its reporter are plugins it finds through entry points."""
+    from flake8.main.cli import main as flake8
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "sample.py")
+        with open(path, "w") as f:
+            f.write("import os\nx=1\n")
+        out = io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            with contextlib.redirect_stdout(out):
+                code = flake8(["sample.py"])
+        finally:
+            os.chdir(cwd)
+    return [*out.getvalue().splitlines(), f"flake8 exit {code}"]
+
+
+def normalizer() -> list[str]:
+    """charset-normalizer's command, loaded through its console_scripts entry point."""
+    (script,) = entry_points(group="console_scripts", name="normalizer")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            script.load()(["--version"])
+        except SystemExit as exc:
+            print("exit", exc.code)
+    return [f"{script.name} = {script.value}", *out.getvalue().splitlines()]
+
+
+def versions() -> list[str]:
+    return [f"{name} {version(name)}" for name in ("flake8", "pyflakes", "charset-normalizer")]
+
+
+def run() -> list[str]:
+    return [*versions(), *lint(), *normalizer()]

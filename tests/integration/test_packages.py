@@ -1,0 +1,106 @@
+"""Packages as they are: distribution metadata and entry-point plugins, and modules named inside
+installed packages (README "Distribution metadata and entry points" and "Modules named inside
+installed packages").
+
+Two builds, each made once and shared by the tests of this module: examples/plugins, a
+src-layout project whose CLI prints its own version and loads its own entry points, flake8's
+plugins and charset-normalizer's console script; and examples/dynamic (boto3, dateparser,
+pyarrow, python-magic). Each image runs locked down and prints what the same code prints under
+the build environment's interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import EXAMPLES, docker
+from tests.integration.test_examples import LOCKED, Example, _build, _host
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def plugins(docker_engine: Any, build_dir: Any) -> Iterator[Example]:
+    example = _build("packages-plugins", EXAMPLES / "plugins", build_dir)
+    yield example
+    docker_engine.images.remove(example.reference, force=True)
+
+
+@pytest.fixture(scope="module")
+def dynamic(docker_engine: Any, build_dir: Any) -> Iterator[Example]:
+    app = EXAMPLES / "dynamic" / "app.py"
+    # boto3 and botocore are 230 modules of C (most of the cold build): as bytecode here, as
+    # a CI job that wants fast cold builds would ship them; what they name is compiled in
+    # either way.
+    example = _build(
+        "packages-dynamic",
+        app,
+        build_dir,
+        "-r",
+        str(app.parent / "requirements.txt"),
+        "--bytecode",
+        "botocore",
+        "--bytecode",
+        "boto3",
+    )
+    yield example
+    docker_engine.images.remove(example.reference, force=True)
+
+
+def _entry_points(example: Example) -> dict[str, dict[str, Any]]:
+    return {g["group"]: g for g in example.metadata["named_modules"]["entry_points"]}
+
+
+def _modules(example: Example, kind: str) -> dict[str, str]:
+    return {
+        m["module"]: m["where"]
+        for m in example.metadata["named_modules"]["modules"]
+        if m["kind"] == kind
+    }
+
+
+def test_project_metadata_and_entry_point_plugins_as_on_the_host(plugins: Example) -> None:
+    lines = docker("run", *LOCKED, plugins.reference).stdout.splitlines()
+    # The project's own metadata, made from its pyproject.toml, and its own plugins.
+    assert lines[:4] == [
+        "plugin-host 2.1.0: Finds plugins through entry points and prints its own version",
+        "requires: flake8==7.5.0, charset-normalizer==3.5.3",
+        "greeter plain: hello plugins",
+        "greeter shout: HELLO PLUGINS!",
+    ]
+    # Its dependencies' plugins: the same lines as on the host.
+    host = _host(
+        plugins,
+        "-c",
+        "from pluginhost import checks; print(*checks.run(), sep='\\n')",
+        cwd=EXAMPLES / "plugins" / "src",
+    )
+    assert lines[4:] == host.splitlines()
+    assert "sample.py:1:1: F401 'os' imported but unused" in lines
+    assert "sample.py:2:2: E225 missing whitespace around operator" in lines
+    assert "normalizer = charset_normalizer.cli:cli_detect" in lines
+    groups = _entry_points(plugins)
+    assert {"flake8.extension", "flake8.report", "console_scripts", "pluginhost.greeters"} <= set(
+        groups
+    )
+    assert groups["flake8.report"]["where"].endswith("flake8/plugins/finder.py, line 22")
+    assert groups["console_scripts"]["where"].endswith("pluginhost/checks.py, line 34")
+
+
+def test_modules_named_inside_installed_packages_as_on_the_host(dynamic: Example) -> None:
+    proc = docker("run", *LOCKED, dynamic.reference)
+    assert proc.stdout == _host(dynamic, str(EXAMPLES / "dynamic" / "app.py"))
+    assert "le 3 janvier 2020 à 10h -> 2020-01-03 10:00:00" in proc.stdout
+    assert "application/pdf | PDF document, version 1.4" in proc.stdout
+    named = dynamic.metadata["named_modules"]
+    strings = _modules(dynamic, "string")
+    assert strings["boto3.dynamodb.transform"].endswith("boto3/session.py, line 536")
+    computed = {c["package"]: c for c in named["computed_imports"]}
+    translations = computed["dateparser.data.date_translation_data"]
+    assert translations["added"]
+    assert translations["modules"] > 100
+    assert _modules(dynamic, "extension")["queue"].endswith("pyarrow/io.pxi, line 33")
+    assert [lib["name"] for lib in named["libraries"]] == ["libmagic.so.1", "magic"]
