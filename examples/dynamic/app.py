@@ -20,9 +20,7 @@ import magic
 import pyarrow as pa
 import pyarrow.compute as pc
 
-session = boto3.session.Session(
-    aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="eu-west-1"
-)
+session = boto3.session.Session(region_name="eu-west-1")
 s3 = session.client("s3")
 print(type(s3).__name__, sorted(m for m in dir(s3) if m.startswith("put_bucket_"))[:3])
 table = session.resource("dynamodb").Table("things")

@@ -259,7 +259,10 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
                     where = f"named inside {package}"
                     modules.setdefault(name, {"module": name, "file": where, "line": 0})
     django["used"] = "django" in imported and _locate("django", roots) is not None
-    installed = _installed(args, roots, app_roots, own, reached | set(modules), app_findings)
+    try:
+        installed = _installed(args, roots, app_roots, own, reached | set(modules), app_findings)
+    except Exception as exc:  # noqa: BLE001 - the compile goes on with the app's own strings
+        installed = {"modules": {}, "installed_error": f"{type(exc).__name__}: {exc}"}
     for name, record in installed.pop("modules").items():
         modules.setdefault(name, record)
     result: dict[str, Any] = {"modules": sorted(modules.values(), key=lambda m: m["module"])}

@@ -146,7 +146,12 @@ class NamedModules:
             django_packages=tuple(sorted(set(django.get("packages", ())))),
             django_data=tuple(sorted({(src, dest) for src, dest in django.get("data", ())})),
             scanned=int(named.get("scanned", 0)),
-            error=named.get("error"),
+            error=named.get("error")
+            or (
+                f"the installed packages could not be read: {named['installed_error']}"
+                if named.get("installed_error")
+                else None
+            ),
             computed_imports=tuple(
                 ComputedImport(
                     prefix=p["prefix"],
