@@ -204,9 +204,7 @@ def _docstring_like(lines: list[str], line: int, literal: str) -> bool:
     for index in range(line - 2, -1, -1):
         previous = lines[index].strip()
         if previous:
-            return previous.endswith(":") and previous.startswith(
-                ("def ", "async def ", "class ")
-            )
+            return previous.endswith(":") and previous.startswith(("def ", "async def ", "class "))
     return True
 
 
