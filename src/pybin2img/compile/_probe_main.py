@@ -300,6 +300,9 @@ def _installed(
         own=own.holds,
         groups=groups,
         top_level=frozenset(m for d in dists for m in d["modules"] if "." not in m),
+        # The build's own tools are no part of the program unless the app imports them.
+        skip=frozenset(m.split(".")[0] for d in dists if d["key"] in tools for m in d["modules"])
+        - {name.split(".")[0] for name in reached},
         cache=cache,
     )
     for name in sorted(reached):

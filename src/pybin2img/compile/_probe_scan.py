@@ -29,6 +29,7 @@ import bisect
 import importlib.machinery
 import os
 import re
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -134,7 +135,7 @@ _IMPORT_STATEMENT = re.compile(
     r"|import[ \t]+([^\n;#]*))"
 )
 #: A string literal of the kept kind: ``'pkg.mod'``, ``"flake8.extension"``.
-_STRING_LITERAL = re.compile(r"""(?<![\w'"])[rbuRBU]?(['"])([A-Za-z_][\w.:+-]{0,199})\1""")
+_STRING_LITERAL = re.compile(r"""(['"])([A-Za-z_][\w.:+-]{0,199})\1""")
 #: What makes a file worth parsing: computed imports, libraries loaded by name.
 _CALL_MARKERS = re.compile(r"import_module|__import__|find_library|CDLL|PyDLL|LoadLibrary|dlopen")
 _USES_CTYPES = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(?:ctypes|cffi)\b")
@@ -172,6 +173,9 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Findings:
     uses_ctypes = bool(_USES_CTYPES.search(blanked))
     lines = blanked.splitlines()
     for match in _STRING_LITERAL.finditer(blanked):
+        before = blanked[match.start() - 1 : match.start()]
+        if before.isalnum() or before in ("_", "'", '"'):
+            continue  # an f-string's (or a prefixed string's) text, or the end of another
         value = match.group(2)
         line = line_of(match.start())
         if _docstring_like(lines, line, match.group(0)):
@@ -193,7 +197,9 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Findings:
 
 
 def _blank(text: str) -> str:
-    return re.sub(r"[^\n]", " ", text)
+    """What replaces a docstring or a comment: its line breaks (line numbers are counted in
+    the blanked text, so they stay right)."""
+    return "\n" * text.count("\n")
 
 
 def _docstring_like(lines: list[str], line: int, literal: str) -> bool:
@@ -425,8 +431,36 @@ _C_STRING = re.compile(rb"(?<=\x00)[A-Za-z_][A-Za-z0-9_.]{1,120}(?=\x00)")
 def binary_strings(data: bytes) -> set[str]:
     """The C strings of a binary that could name a module: NUL-delimited runs of identifier
     characters and dots (Cython before 3.1 keeps each name it imports as one; a C extension's
-    ``PyImport_ImportModule("x")`` too)."""
-    return {m.decode() for m in _C_STRING.findall(data)}
+    ``PyImport_ImportModule("x")`` too), read from its read-only data when it is an ELF file
+    that says where that is."""
+    start, end = _rodata(data)
+    return {m.decode() for m in _C_STRING.findall(data, max(start - 1, 0), end + 1)}
+
+
+def _rodata(data: bytes) -> tuple[int, int]:
+    """Where an ELF file's ``.rodata`` section lies (the whole file when that is unknown)."""
+    whole = (0, len(data))
+    if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return whole
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    try:
+        if wide:
+            (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
+            section = order + "IIQQQQIIQQ"
+        else:
+            (shoff,) = struct.unpack_from(order + "I", data, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x2E)
+            section = order + "IIIIIIIIII"
+        headers = [struct.unpack_from(section, data, shoff + i * shentsize) for i in range(shnum)]
+        names_offset = headers[shstrndx][4]
+        for header in headers:
+            name_at = names_offset + header[0]
+            if data[name_at : name_at + 8] == b".rodata\x00":
+                return header[4], header[4] + header[5]
+    except (struct.error, IndexError):
+        return whole
+    return whole
 
 
 @dataclass(frozen=True)
@@ -459,6 +493,8 @@ class Walker:
     own: Callable[[Any], bool]
     groups: dict[str, list[EntryTarget]] = field(default_factory=dict)
     top_level: frozenset[str] = frozenset()
+    #: Top-level modules never read (the build's own tools: setuptools, pip, Nuitka).
+    skip: frozenset[str] = frozenset()
     cache: dict[str, Any] = field(default_factory=dict)
     max_files: int = 6000
     budget: float = 90.0
@@ -519,7 +555,11 @@ class Walker:
 
     def _installed(self, name: str) -> Any:
         top = name.split(".", maxsplit=1)[0]
-        if top in self.stdlib or any(part in _TEST_PARTS for part in name.split(".")):
+        if (
+            top in self.stdlib
+            or top in self.skip
+            or any(part in _TEST_PARTS for part in name.split("."))
+        ):
             return None
         spec = self.locate(name)
         if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
