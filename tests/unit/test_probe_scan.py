@@ -292,3 +292,40 @@ def test_walking_is_bounded(tmp_path: Path) -> None:
     walker.run()
     assert walker.scanned == 3
     assert walker.stopped == "more than 3 files"
+
+
+def test_distributions_and_their_top_level_modules(tmp_path: Path) -> None:
+    from pybin2img.compile import _probe_main as probe
+
+    def dist(name: str, files: list[str], *, requires: str = "", top: str | None = None) -> None:
+        info = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{requires}"
+        )
+        record = [*files, f"{info.name}/METADATA,,"]
+        (info / "RECORD").write_text("".join(f"{f.split(',')[0]},,\n" for f in record))
+        if top is not None:
+            (info / "top_level.txt").write_text(top)
+        for file in files:
+            path = tmp_path / file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+
+    dist(
+        "flake8", ["flake8/__init__.py", "flake8/main/cli.py"], requires="Requires-Dist: pyflakes\n"
+    )
+    dist("pycodestyle", ["pycodestyle.py"])
+    dist("protobuf", ["google/protobuf/__init__.py", "google/_upb/_message.abi3.so"])
+    dist(
+        "nuitka",
+        ["nuitka/__init__.py"],
+        requires="Requires-Dist: ordered-set\nRequires-Dist: zstandard; extra == 'onefile'\n",
+    )
+    dist("ordered-set", ["ordered_set/__init__.py"])
+    dist("zstandard", ["zstandard/__init__.py"])
+    found = {d["name"]: d for d in probe._distributions([str(tmp_path)])}
+    assert found["flake8"]["modules"] == ["flake8"]
+    assert found["pycodestyle"]["modules"] == ["pycodestyle"]
+    assert found["protobuf"]["modules"] == ["google._upb", "google.protobuf"]  # a namespace
+    assert probe._build_tools(list(found.values())) == {"nuitka", "ordered-set"}
