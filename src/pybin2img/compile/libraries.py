@@ -168,14 +168,17 @@ def libraries_by_name(named: NamedModules, log: Log) -> tuple[FoundLibrary, ...]
     if not named.libraries:
         return ()
     found = find_libraries(named.libraries, read_ld_so_cache(HostView("/")))
+    by_library: dict[str, list[str]] = {}
     for item in found:
         if item.library:
-            log.detail(f"library loaded by name: {item.library} ({item.named.where})")
+            by_library.setdefault(item.library, []).append(item.named.where)
         else:
             log.detail(
                 f"not added: {item.named.name}, loaded by name ({item.named.where}), "
                 "is not a library of this machine"
             )
+    for library, where in by_library.items():
+        log.detail(f"loaded by name: {library} ({'; '.join(where)})")
     return found
 
 

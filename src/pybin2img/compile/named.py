@@ -287,7 +287,6 @@ class NamedModules:
             "(the first ones are added)"
             for file, limit in self.capped
         ]
-        lines += [f"loaded by name: {lib.name} ({lib.where})" for lib in self.libraries]
         if self.django_settings:
             lines.append(f"Django settings module: {self.django_settings}")
         lines += [f"Django app module: {m}" for m in self.django_modules]
@@ -300,7 +299,8 @@ class NamedModules:
                 f"({self.installed_cached} from the probe's cache, "
                 f"{self.installed_extensions} extension modules) in "
                 f"{self.installed_seconds:.1f}s; modules added: "
-                + ", ".join(f"{kinds[k]} {_KINDS[k]}" for k in _KINDS if kinds[k])
+                + (", ".join(f"{kinds[k]} {_KINDS[k]}" for k in _KINDS if kinds[k]) or "none")
+                + (f", libraries loaded by name: {len(self.libraries)}" if self.libraries else "")
                 + (f"; stopped early: {self.installed_stopped}" if self.installed_stopped else "")
             )
         return lines
