@@ -336,3 +336,12 @@ def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
         ("/usr/share/misc/magic.mgc", "libmagic-mgc"),
     )
     assert data.too_large == ()
+
+
+def test_modules_imported_by_a_computed_name_in_bulk_ship_as_bytecode() -> None:
+    assert NamedModules.from_probe(PROBE).bytecode_packages() == ()
+    bulk = dict(PROBE)
+    bulk["prefixes"] = [dict(PROBE["prefixes"][0], modules=190)]  # type: ignore[index]
+    named = NamedModules.from_probe(bulk)
+    assert named.bytecode_packages() == ("dp.data",)
+    assert "(as bytecode)" in next(line for line in named.describe() if "dp.data.*" in line)
