@@ -60,6 +60,8 @@ class ComputedImport:
 
     prefix: str
     package: str
+    #: What the names below the package start with (``plugin_`` in ``"pkg.plugin_" + x``).
+    stem: str
     modules: int
     #: Whether they were compiled in (not when there are more than ``limit``).
     added: bool
@@ -161,6 +163,7 @@ class NamedModules:
                 ComputedImport(
                     prefix=p["prefix"],
                     package=p["package"],
+                    stem=p.get("stem", ""),
                     modules=int(p["modules"]),
                     added=bool(p["added"]),
                     limit=int(p.get("limit", 0)),
@@ -280,13 +283,13 @@ class NamedModules:
             if computed.added:
                 bulk = " (as bytecode)" if computed.modules > BULK_MODULES else ""
                 lines.append(
-                    f"imported by a computed name: {computed.prefix}* ({computed.where}): "
-                    f"{computed.modules} modules under {computed.package}{bulk}"
+                    f"imported by a computed name: {computed.package}.{computed.stem}* "
+                    f"({computed.where}): {computed.modules} modules{bulk}"
                 )
             else:
                 lines.append(
-                    f"not added: {computed.prefix}* ({computed.where}) stands for "
-                    f"{computed.modules} modules under {computed.package}, more than "
+                    f"not added: {computed.package}.{computed.stem}* ({computed.where}), imported "
+                    f"by a computed name, stands for {computed.modules} modules, more than "
                     f"{computed.limit}; --nuitka-arg=--include-module=NAME adds those the app "
                     "needs"
                 )
