@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from pybin2img.compile.distinfo import project_dist_info
 from pybin2img.compile.libraries import find_libraries, library_data
 from pybin2img.compile.named import NamedLibrary, NamedModules, config_checksum
@@ -344,3 +346,22 @@ def test_modules_imported_by_a_computed_name_in_bulk_ship_as_bytecode() -> None:
     named = NamedModules.from_probe(bulk)
     assert named.bytecode_packages() == ("dp.data",)
     assert "(as bytecode)" in next(line for line in named.describe() if "dp.data.*" in line)
+
+
+def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() -> None:
+    from pybin2img.compile.libraries import FoundLibrary, hint_trace
+    from pybin2img.errors import SmokeTestError
+
+    found = (FoundLibrary(named=NamedLibrary(name="magic", where="x"), library="libmagic.so.1"),)
+    with (
+        pytest.raises(SmokeTestError, match=r"libmagic\.so\.1.*--trace") as raised,
+        hint_trace(found, traced=False),
+    ):
+        raise SmokeTestError("smoke test: the output shows 'MagicException'", details="tail")
+    assert raised.value.details == "tail"
+    # --trace was used: nothing more to say
+    with (
+        pytest.raises(SmokeTestError, match=r"MagicException'$"),
+        hint_trace(found, traced=True),
+    ):
+        raise SmokeTestError("smoke test: the output shows 'MagicException'")
