@@ -7,6 +7,10 @@ imports are installed and not the app's own files named like standard library mo
 Then the modules the app names in strings (``"shop.settings"``, ``"app:app"``, INSTALLED_APPS,
 middleware classes), found in the app's own files and those they import, which Nuitka cannot
 follow; and for a Django app, its settings module and the packages and data of its apps.
+Then what the installed packages the app reaches name (``_probe_scan.py``: their own modules
+in strings, computed imports, extension modules' imports, entry-point groups they look up,
+libraries they load by name), and every installed distribution with its top-level modules,
+whose metadata the program keeps when their code is compiled in.
 Standard library only: it runs under whichever Python the user builds with.
 """
 
