@@ -32,20 +32,7 @@ def plugins(docker_engine: Any, build_dir: Any) -> Iterator[Example]:
 @pytest.fixture(scope="module")
 def dynamic(docker_engine: Any, build_dir: Any) -> Iterator[Example]:
     app = EXAMPLES / "dynamic" / "app.py"
-    # boto3 and botocore are 230 modules of C (most of the cold build): as bytecode here, as
-    # a CI job that wants fast cold builds would ship them; what they name is compiled in
-    # either way.
-    example = _build(
-        "packages-dynamic",
-        app,
-        build_dir,
-        "-r",
-        str(app.parent / "requirements.txt"),
-        "--bytecode",
-        "botocore",
-        "--bytecode",
-        "boto3",
-    )
+    example = _build("packages-dynamic", app, build_dir, "-r", str(app.parent / "requirements.txt"))
     yield example
     docker_engine.images.remove(example.reference, force=True)
 

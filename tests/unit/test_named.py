@@ -339,15 +339,6 @@ def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
     assert data.too_large == ()
 
 
-def test_modules_imported_by_a_computed_name_in_bulk_ship_as_bytecode() -> None:
-    assert NamedModules.from_probe(PROBE).bytecode_packages() == ()
-    bulk = dict(PROBE)
-    bulk["prefixes"] = [dict(PROBE["prefixes"][0], modules=190)]  # type: ignore[index]
-    named = NamedModules.from_probe(bulk)
-    assert named.bytecode_packages() == ("dp.data",)
-    assert "(as bytecode)" in next(line for line in named.describe() if "dp.data.*" in line)
-
-
 def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() -> None:
     from pybin2img.compile.libraries import FoundLibrary, hint_trace
     from pybin2img.errors import SmokeTestError

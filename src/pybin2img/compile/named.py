@@ -27,11 +27,6 @@ from typing import Any
 
 from ..errors import CompileError
 
-#: A computed import's prefix standing for more modules than this is bulk (language data,
-#: generated tables): they ship as bytecode, as ``--bytecode`` does, unless ``--bytecode none``.
-#: dateparser's 190 language modules were 80 of the 180 CPU-seconds of its app's C compile.
-BULK_MODULES = 50
-
 #: How a module came to be named, as ``-v`` says it.
 _KINDS = {
     "string": "named in a string",
@@ -210,15 +205,6 @@ class NamedModules:
             args.append(f"--module-parameter=django-settings-module={self.django_settings}")
         return tuple(args)
 
-    def bytecode_packages(self) -> tuple[str, ...]:
-        """Packages whose modules are imported by a computed name in bulk (more than
-        :data:`BULK_MODULES`): compiled in as bytecode."""
-        return tuple(
-            sorted(
-                {c.package for c in self.computed_imports if c.added and c.modules > BULK_MODULES}
-            )
-        )
-
     def package_configuration(self) -> str | None:
         """A Nuitka package configuration (``--user-package-configuration-file``): when an
         installed module is compiled in, so are the modules its code names (implicit
@@ -269,7 +255,6 @@ class NamedModules:
                 for arg in self.nuitka_args()
             ),
             self.package_configuration() or "",
-            *self.bytecode_packages(),
         )
 
     def describe(self) -> list[str]:
@@ -281,10 +266,9 @@ class NamedModules:
         ]
         for computed in self.computed_imports:
             if computed.added:
-                bulk = " (as bytecode)" if computed.modules > BULK_MODULES else ""
                 lines.append(
                     f"imported by a computed name: {computed.package}.{computed.stem}* "
-                    f"({computed.where}): {computed.modules} modules{bulk}"
+                    f"({computed.where}): {computed.modules} modules"
                 )
             else:
                 lines.append(
