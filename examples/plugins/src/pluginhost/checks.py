@@ -15,18 +15,17 @@ def lint() -> list[str]:
     from flake8.main.cli import main as flake8
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "sample.py")
-        with open(path, "w") as f:
+        with open(os.path.join(tmp, "sample.py"), "w") as f:
             f.write("import os\nx=1\n")
-        out = io.StringIO()
         cwd = os.getcwd()
         os.chdir(tmp)
         try:
-            with contextlib.redirect_stdout(out):
-                code = flake8(["sample.py"])
+            code = flake8(["--output-file", "report.txt", "sample.py"])
         finally:
             os.chdir(cwd)
-    return [*out.getvalue().splitlines(), f"flake8 exit {code}"]
+        with open(os.path.join(tmp, "report.txt")) as f:
+            report = f.read().splitlines()
+    return [*report, f"flake8 exit {code}"]
 
 
 def normalizer() -> list[str]:
