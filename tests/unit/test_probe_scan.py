@@ -329,3 +329,21 @@ def test_distributions_and_their_top_level_modules(tmp_path: Path) -> None:
     assert found["pycodestyle"]["modules"] == ["pycodestyle"]
     assert found["protobuf"]["modules"] == ["google._upb", "google.protobuf"]  # a namespace
     assert probe._build_tools(list(found.values())) == {"nuitka", "ordered-set"}
+
+
+def test_namespace_packages_are_found_without_importing(tmp_path: Path) -> None:
+    """A namespace package's own search path looks its parent up in sys.modules: the walker
+    computes it from the directories instead (opentelemetry is one)."""
+    _tree(
+        tmp_path,
+        {
+            "otel/api/__init__.py": "from otel.api import context\n",
+            "otel/api/context.py": "DEFAULT = 'otel.api.contextvars_context'\n",
+            "otel/api/contextvars_context.py": "",
+        },
+    )
+    walker = _walker(tmp_path)
+    walker.add("otel.api")
+    walker.run()
+    assert set(walker.modules) == {"otel.api.contextvars_context"}
+    assert walker.locations("otel") == [str(tmp_path / "otel")]

@@ -487,7 +487,10 @@ class _Own:
         self.installed = [p for p in installed if p not in self.roots]
 
     def holds(self, spec: Any) -> bool:
-        origin = spec.origin or next(iter(spec.submodule_search_locations or ()), None)
+        locations = spec.submodule_search_locations
+        # A namespace package's locations cannot be listed without importing its parent.
+        first = locations[0] if isinstance(locations, list) and locations else None
+        origin = spec.origin or first
         if not origin or not os.path.isabs(origin):
             return False
         origin = os.path.abspath(origin)
@@ -504,13 +507,13 @@ def _locate(name: str, roots: list[str]) -> Any:
         if len(parts) == 1 and name in sys.builtin_module_names:
             return None
         spec = importlib.machinery.PathFinder.find_spec(parts[0], roots)
+        where: list[str] = list(roots)
         for i in range(1, len(parts)):
-            if spec is None or not spec.submodule_search_locations:
+            where = scan.search_locations(spec, ".".join(parts[:i]), where) if spec else []
+            if not where:
                 return None
-            spec = importlib.machinery.PathFinder.find_spec(
-                ".".join(parts[: i + 1]), list(spec.submodule_search_locations)
-            )
-    except (ImportError, ValueError, OSError):
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), where)
+    except Exception:  # noqa: BLE001 - a package that cannot be found this way is not found
         return None
     return spec
 
@@ -656,12 +659,12 @@ def _django(
             continue
         package = entry
         spec = _locate(package, roots)
-        while package and (spec is None or not spec.submodule_search_locations):
+        while package and (spec is None or not isinstance(spec.submodule_search_locations, list)):
             package = package.rpartition(".")[0]  # "shop.apps.ShopConfig" -> "shop"
             spec = _locate(package, roots) if package else None
-        if spec is None:
+        if spec is None or not spec.submodule_search_locations:
             continue
-        location = next(iter(spec.submodule_search_locations))
+        location = spec.submodule_search_locations[0]
         if own.holds(spec):
             out["packages"].append(package)
         else:

@@ -414,6 +414,19 @@ def cython_imports(text: str) -> tuple[list[list[Any]], list[str]]:
     return imports, includes
 
 
+def search_locations(spec: Any, name: str, parent_locations: Iterable[str]) -> list[str]:
+    """The directories package ``name``'s submodules are found in (none for a module). A
+    namespace package's are computed from its parent's: its own ``_NamespacePath`` looks the
+    parent up in ``sys.modules``, and the probe imports nothing."""
+    locations = spec.submodule_search_locations
+    if locations is None:
+        return []
+    if isinstance(locations, list):
+        return list(locations)
+    last = name.rpartition(".")[2]
+    return [os.path.join(p, last) for p in parent_locations if os.path.isdir(os.path.join(p, last))]
+
+
 def is_extension_module(path: str) -> bool:
     """Whether a file named ``x.so`` is a Python extension module (it defines ``PyInit_x``),
     not a shared library that happens to lie among the modules."""
@@ -512,6 +525,7 @@ class Walker:
     _queue: list[str] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
     _specs: dict[str, Any] = field(default_factory=dict)
+    _locations: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, name: str) -> None:
         """Follow ``name`` (a module's name; its parent packages are followed too)."""
@@ -526,21 +540,31 @@ class Walker:
         if name in self._specs:
             return self._specs[name]
         spec = None
-        parent, _, _last = name.rpartition(".")
+        parent = name.rpartition(".")[0]
         try:
             if not parent:
                 if name not in sys.builtin_module_names:
                     spec = importlib.machinery.PathFinder.find_spec(name, self.roots)
             else:
-                outer = self.locate(parent)
-                if outer is not None and outer.submodule_search_locations:
-                    spec = importlib.machinery.PathFinder.find_spec(
-                        name, list(outer.submodule_search_locations)
-                    )
-        except (ImportError, ValueError, OSError):
+                where = self.locations(parent)
+                if where:
+                    spec = importlib.machinery.PathFinder.find_spec(name, where)
+        except Exception:  # noqa: BLE001 - a package that cannot be found this way is not found
             spec = None
         self._specs[name] = spec
         return spec
+
+    def locations(self, name: str) -> list[str]:
+        """The directories the submodules of package ``name`` are found in."""
+        if name not in self._locations:
+            spec = self.locate(name)
+            parent = name.rpartition(".")[0]
+            self._locations[name] = (
+                search_locations(spec, name, self.locations(parent) if parent else self.roots)
+                if spec is not None
+                else []
+            )
+        return self._locations[name]
 
     def run(self) -> None:
         start = time.monotonic()
@@ -571,7 +595,7 @@ class Walker:
         if spec is None:
             return
         origin = spec.origin
-        is_package = bool(spec.submodule_search_locations)
+        is_package = spec.submodule_search_locations is not None
         package = name if is_package else name.rpartition(".")[0]
         if origin.endswith(".py"):
             findings = self._findings(origin, lambda data: scan_source(data, origin))
@@ -684,8 +708,7 @@ class Walker:
         package, stem = where
         if package.split(".")[0] in self.stdlib:
             return
-        spec = self.locate(package)
-        if spec is None or not spec.submodule_search_locations:
+        if not self.locations(package):
             return
         if any(p["package"] == package and p["stem"] == stem for p in self.prefixes):
             return
@@ -709,9 +732,8 @@ class Walker:
     def _under(self, package: str, stem: str) -> Iterable[str]:
         """Every module under ``package`` whose name (below it) starts with ``stem``, test
         suites left out."""
-        spec = self.locate(package)
         suffixes = importlib.machinery.all_suffixes()
-        for directory in spec.submodule_search_locations or ():
+        for directory in self.locations(package):
             for base, dirs, files in os.walk(directory):
                 relative = os.path.relpath(base, directory)
                 parts = [] if relative == "." else relative.split(os.sep)
