@@ -1,13 +1,15 @@
 """Name the type of three byte strings with libmagic, loaded at run time through ctypes.
 
-No ELF closure sees libmagic (only dlopen loads it) nor its database (/usr/share/misc/magic.mgc):
-`pybin2img build --trace` finds both.
+No ELF closure sees libmagic (only dlopen loads it) nor its database (/usr/share/misc/magic.mgc),
+and the library's name is known only when the app runs (MAGIC_LIBRARY, else "magic"): a name
+given literally would be found before the build; this one only `pybin2img build --trace` finds.
 """
 
 import ctypes
 import ctypes.util
+import os
 
-name = ctypes.util.find_library("magic")
+name = ctypes.util.find_library(os.environ.get("MAGIC_LIBRARY", "magic"))
 if name is None:
     raise SystemExit("failed to find libmagic")
 lib = ctypes.CDLL(name)
