@@ -164,6 +164,11 @@ class BuildOptions:
     #: Without ``smoke_test``: start the image once with its own arguments and fail the build
     #: only on the signs of a broken image (a failed import, a missing library).
     start_check: bool = True
+    #: Arguments for the comparison of the image with the build interpreter (``--compare``;
+    #: ``""``: none); ``None``: no comparison.
+    compare: str | None = None
+    #: Seconds each compared run may take.
+    compare_timeout: float = 60.0
 
     # --- output -------------------------------------------------------------------------------
     #: File mtimes and ``created`` in the image; ``None`` means the app's last git commit, else 0.
@@ -298,6 +303,8 @@ def build_options(
         smoke_test=values["smoke_test"],
         smoke_timeout=values["smoke_timeout"],
         start_check=values["start_check"],
+        compare=values["compare"],
+        compare_timeout=values["compare_timeout"],
         cache_dir=cache_dir(environ),
         source_date_epoch=_epoch(environ),
         docker_env=MappingProxyType(
