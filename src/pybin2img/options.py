@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +252,9 @@ def build_options(
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
     if values["push"] and values["sign_key"] and not values["sign_key"].is_file():
         raise UsageError(f"--sign-key {values['sign_key']} is not a file")
+    for name in ("trace", "smoke_test", "compare"):
+        if values[name] is not None:
+            _arguments(values[name], "--" + name.replace("_", "-"))
     output = (values["output"] or Path(f"{reference.name}.tar")).absolute()
     check_output(output)
     return BuildOptions(
@@ -438,6 +442,14 @@ def _epoch(environ: Mapping[str, str]) -> int | None:
     if not value.isdigit():
         raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
     return int(value)
+
+
+def _arguments(value: str, what: str) -> list[str]:
+    """ARGS of ``--trace``, ``--smoke-test`` and ``--compare``, split as a shell would."""
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise UsageError(f"{what} {value.strip()!r}: {exc}") from exc
 
 
 def _pairs(values: Sequence[str], what: str) -> tuple[tuple[str, str], ...]:

@@ -274,6 +274,23 @@ Traceback (most recent call last):
 FileNotFoundError: [Errno 2] No such file or directory: '/app/wordcloud/stopwords'
 """
 
+#: A compiled app in the image (Nuitka 4.3): its module frames read ``<module>`` too, with
+#: importlib's frames between them and the dist's paths.
+SELFREAD_NUITKA = """\
+Traceback (most recent call last):
+  File "/app/app.py", line 46, in <module>
+  File "/app/app.py", line 32, in main
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen importlib._bootstrap>", line 1147, in _find_and_load_unlocked
+  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked
+  File "/app/selfread/__init__.py", line 3, in <module>
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen importlib._bootstrap>", line 1147, in _find_and_load_unlocked
+  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked
+  File "/app/selfread/source.py", line 3, in <module>
+FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'
+"""
+
 #: A plugin module imported by name, through importlib's own frames.
 PLUGIN_BY_NAME = """\
 starting
@@ -301,6 +318,21 @@ KeyError: 'default'
             "FileNotFoundError: [Errno 2] No such file or directory: '/app/wordcloud/stopwords'",
         ),
         (PLUGIN_BY_NAME, "flake8", "flake8.plugins.reporter", "KeyError: 'default'"),
+        (
+            SELFREAD_NUITKA,
+            "selfread",
+            "selfread.source",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'",
+        ),
+        (
+            SELFREAD_NUITKA.replace(
+                '/app/selfread/source.py", line 3, in <module>',
+                '/app/selfread/source.py", line 3, in <module selfread.source>',
+            ),
+            "selfread",
+            "selfread.source",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'",
+        ),
     ],
 )
 def test_an_exception_raised_while_a_package_is_imported_is_a_broken_image(
@@ -334,12 +366,16 @@ def test_an_exception_raised_while_a_package_is_imported_is_a_broken_image(
             '  File "/usr/lib/python3.11/socketserver.py", line 233, in serve_forever\n'
             "KeyboardInterrupt\n",
         ),
-        # the app's own module refusing to import without its configuration
+        # the app's own module refusing to import without its configuration (as the image
+        # prints it: the standard library's frames are in /app too)
         (
             1,
             "Traceback (most recent call last):\n"
-            '  File "/app/app.py", line 1, in <module>\n'
-            '  File "/app/settings.py", line 4, in <module>\n'
+            '  File "/app/app.py", line 46, in <module>\n'
+            '  File "/app/app.py", line 36, in main\n'
+            '  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked\n'
+            '  File "/app/settings.py", line 5, in <module>\n'
+            '  File "/app/os.py", line 679, in __getitem__\n'
             "KeyError: 'DATABASE_URL'\n",
         ),
         # the same traceback of a package, but the app did not die of it (exit 0), or died

@@ -145,9 +145,8 @@ def compare_image(
     image = image_run(result)
     problem = verdict(host, image, timeout=options.compare_timeout)
     if problem is not None:
-        raise SmokeTestError(
-            f"--compare {options.compare!r}: {problem}", details=details(host, image)
-        )
+        given = (options.compare or "").strip()
+        raise SmokeTestError(f"--compare {given!r}: {problem}", details=details(host, image))
     return Comparison(args=options.compare or "", host=host, image=image, normalised=normalised)
 
 

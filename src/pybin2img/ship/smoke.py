@@ -76,8 +76,9 @@ class ImportFailure:
         )
 
 
-#: A frame of a traceback, as CPython and Nuitka print it. Nuitka names a module's frame
-#: ``<module NAME>``, CPython ``<module>``.
+#: A frame of a traceback, as CPython and a compiled app print it: a module's frame is
+#: ``<module>`` (``<module NAME>`` in some Nuitka versions), importlib's are
+#: ``<frozen importlib._bootstrap>``.
 _FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+, in (?P<name>.+?)\s*$')
 _TRACEBACK = "Traceback (most recent call last):"
 #: Where installed packages live on a build machine (a traceback printed by an interpreter).
@@ -135,7 +136,7 @@ def _module_of_frame(path: str, name: str) -> str | None:
     """The module a module-level frame runs, ``None`` for any other frame (a function's,
     importlib's own ``<frozen importlib._bootstrap>``)."""
     if name.startswith("<module ") and name.endswith(">"):
-        return name[len("<module ") : -1]  # Nuitka names it
+        return name[len("<module ") : -1]
     if name != "<module>" or path.startswith("<") or not path.endswith(".py"):
         return None
     site = _SITE.search(path)
