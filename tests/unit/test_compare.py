@@ -41,6 +41,12 @@ def test_a_different_exit_code_fails() -> None:
     assert "stdout" not in problem
 
 
+def test_an_exit_code_from_a_signal_is_named() -> None:
+    problem = verdict(_run("here", 0, ""), _run("image", 139, ""), timeout=5)
+    assert problem is not None
+    assert "exit code 0 here, 139 (SIGSEGV) in the image" in problem
+
+
 def test_a_different_stdout_fails_and_names_the_first_line_that_differs() -> None:
     problem = verdict(_run("here", 0, "a\nb\nc\n"), _run("image", 0, "a\nB\nc\n"), timeout=5)
     assert problem is not None

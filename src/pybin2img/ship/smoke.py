@@ -517,10 +517,13 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
             for volume in sorted(run.get("Volumes") or {})
             if volume.startswith("/") and _directory_inside(root, volume)
         )
+        # Loopback up, as in the engine's `--network none`: an app may talk to itself.
+        ip = shutil.which("ip")
+        loopback = f"{shlex.quote(ip)} link set lo up 2>/dev/null || true; " if ip else ""
         script = (
             'set -e; mount --make-rprivate /; mount --bind "$1" "$1"; '
             'mount -o remount,bind,ro "$1"; mount -t proc proc "$1/proc"; '
-            f"{volumes}"
+            f"{loopback}{volumes}"
             'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
             f'exec unshare {"--user " if rootless else ""}--root="$root" --wd="$wd" {become} "$@"'
         )
