@@ -291,11 +291,10 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
             for line in size_report(plan.nodes, written):
                 log.detail(line)
+            own = own_modules(options.app, target)
             if options.smoke_test is not None or options.start_check:
                 with log.stage("smoke") as stage:
-                    stage.summary = run_smoke_test(
-                        options, written, log, own_modules=own_modules(options.app, target)
-                    )
+                    stage.summary = run_smoke_test(options, written, log, own_modules=own)
             if options.compare is not None:
                 with log.stage("compare") as stage:
                     comparison = compare_image(
@@ -304,6 +303,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                         compiled.interpreter.executable,
                         written,
                         workdir / "compare",
+                        own_modules=own,
                     )
                     stage.summary = comparison.summary
             commit_output(partial)

@@ -172,3 +172,12 @@ def test_the_metadata_records_what_was_compared_and_normalised() -> None:
         "same exit code (0) and stdout (2 lines) under the interpreter and in the image (Docker "
         "engine)"
     )
+
+
+def test_details_show_the_interpreters_output_only_when_it_failed() -> None:
+    host = _run("the interpreter", 1, "", "Traceback ...\nConnectionError: no network\n")
+    image = _run("the image (Docker engine)", 0, "ok\n")
+    text = details(host, image)
+    assert "the output of the interpreter ended with:\n  | Traceback ..." in text
+    assert "the output of the image" not in text  # its output is its stdout: the diff shows it
+    assert "the output of the interpreter" not in details(_run("the interpreter", 0, "x\n"), image)

@@ -122,9 +122,12 @@ def compare_image(
     python: Path,
     written: WrittenImage,
     workdir: Path,
+    *,
+    own_modules: frozenset[str] = frozenset(),
 ) -> Comparison:
     """Run the app with ``options.compare`` here and in the image; raise
-    :class:`SmokeTestError` when they differ."""
+    :class:`SmokeTestError` when they differ. ``own_modules``: the app's own top-level
+    modules, for the message of an app that died importing a package."""
     args = shlex.split(options.compare or "")
     workdir.mkdir(parents=True, exist_ok=True)
     host, normalised = run_on_host(
@@ -148,7 +151,9 @@ def compare_image(
     problem = verdict(host, image, timeout=options.compare_timeout)
     if problem is not None:
         given = (options.compare or "").strip()
-        raise SmokeTestError(f"--compare {given!r}: {problem}", details=details(host, image))
+        raise SmokeTestError(
+            f"--compare {given!r}: {problem}", details=details(host, image, own_modules)
+        )
     return Comparison(args=options.compare or "", host=host, image=image, normalised=normalised)
 
 
@@ -308,16 +313,19 @@ def unified(host_stdout: str, image_stdout: str, limit: int = DIFF_LINES) -> lis
     return lines
 
 
-def details(host: Run, image: Run) -> str:
-    """The error's details: the diff of stdout, and the end of the image's output (where an
-    exception shows), with the one message for an app that died importing a package."""
+def details(host: Run, image: Run, own_modules: frozenset[str] = frozenset()) -> str:
+    """The error's details: the diff of stdout, and the end of each run's output where it
+    failed (an exception shows there), with the one message for an app that died importing a
+    package."""
     lines = [f"  {line}" for line in unified(host.stdout, image.stdout)]
-    failure = import_failure(image.exit_code, image.output)
+    failure = import_failure(image.exit_code, image.output, own_modules)
     if failure is not None:
         lines.append("  " + failure.message("in the image"))
-    if image.output.strip() and image.output != image.stdout:
-        lines.append("  the image's output ended with:")
-        lines.append(output_tail(image.output))
+    for run in (host, image):
+        failed = run.exit_code != 0 or run is image
+        if failed and run.output.strip() and run.output != run.stdout:
+            lines.append(f"  the output of {run.where} ended with:")
+            lines.append(output_tail(run.output))
     return "\n".join(lines)
 
 
