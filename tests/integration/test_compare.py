@@ -120,9 +120,10 @@ def test_the_start_check_fails_an_app_dying_while_a_package_is_imported(
 ) -> None:
     proc = _build(app, build_dir, "compare-package", "--", "package", check=False)
     assert proc.returncode == 9, proc.stderr
-    assert "the app died of an exception raised while the package 'selfread' was imported" in (
-        proc.stderr
-    )
+    assert (
+        "error: start check (Docker engine): the app died of an exception raised while the "
+        "package 'selfread' was imported"
+    ) in proc.stderr
     assert "(module selfread.source): FileNotFoundError" in proc.stderr
     assert not (build_dir / "compare-package.tar").exists()
 

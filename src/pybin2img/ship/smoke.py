@@ -328,7 +328,8 @@ def smoke_test(
     tail = output_tail(result.output)
     failure = import_failure(result.exit_code, result.output, own_modules)
     if failure is not None:
-        raise SmokeTestError(failure.message(f"smoke test ({result.where})"), details=tail)
+        what = "smoke test" if strict else "start check"
+        raise SmokeTestError(failure.message(f"{what} ({result.where})"), details=tail)
     crashed = result.exit_code in CRASH_CODES
     if result.exit_code not in (0, None) and not result.still_running and (strict or crashed):
         raise SmokeTestError(
