@@ -1,4 +1,4 @@
-"""Compatibility suite, numbers, images and documents: numpy, scipy, matplotlib (Agg), Pillow,
+"""Compatibility suite, numbers, images and documents: numpy, matplotlib (Agg), Pillow,
 wordcloud, pyarrow, lxml.
 
     science.py [all | PACKAGE...]     (see harness.py)
@@ -33,23 +33,6 @@ def _numpy() -> str:
     return (
         f"{np.__version__} solve {np.allclose(a @ x, 1)} inv {identity} "
         f"fft peak {int(spectrum.argmax())} sum {rng.integers(0, 100, 10).sum()}"
-    )
-
-
-@check("scipy")
-def _scipy() -> str:
-    import numpy as np
-    from scipy import integrate, linalg, optimize, sparse, special, stats
-    from scipy.sparse.linalg import spsolve
-
-    best = optimize.minimize(optimize.rosen, [1.3, 0.7, 0.8], method="BFGS")
-    area, _ = integrate.quad(lambda t: np.exp(-(t**2)), -np.inf, np.inf)
-    det = linalg.det(np.array([[4.0, 3], [6, 3]]))
-    matrix = sparse.diags([1.0, 2.0, 4.0]).tocsr()
-    return (
-        f"rosen min {np.round(best.x, 3).tolist()} quad {area:.6f} gamma {special.gamma(5):.0f} "
-        f"norm {stats.norm.cdf(1.96):.4f} det {det:.1f} "
-        f"sparse {spsolve(matrix, [1, 2, 4]).tolist()}"
     )
 
 
