@@ -3,7 +3,7 @@ and tools that find their parts at run time: a formatter built with mypyc, a lin
 checkers are entry-point plugins, a YAML library with plugins found next to its files, a date
 parser whose language data are modules imported by name.
 
-basics.py [all | PACKAGE...]     (see harness.py)
+Registered by compat.py; alone: ``python basics.py [all | PACKAGE...]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""What every program of the compatibility suite shares: a check per package, one line each.
+"""What the compatibility suite's checks share: a check per package, one line each.
 
-    PROGRAM              lists the program's packages (and imports none of them)
+    PROGRAM              lists the packages it checks (and imports none of them)
     PROGRAM NAME...      runs those packages' checks
     PROGRAM all          runs every check
 

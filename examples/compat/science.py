@@ -1,7 +1,7 @@
 """Compatibility suite, numbers, images and documents: numpy, matplotlib (Agg), Pillow,
 wordcloud, pyarrow, lxml.
 
-    science.py [all | PACKAGE...]     (see harness.py)
+Registered by compat.py; alone: ``python science.py [all | PACKAGE...]``.
 
 Results are rounded or hashed so that the interpreter and the image print the same bytes;
 matplotlib draws no text into what is hashed, since the host may find other fonts than the image.

@@ -1,7 +1,7 @@
 """Compatibility suite, what services are made of: crypto, validation, RPC, async HTTP, cloud
 SDKs, databases and migrations.
 
-    services.py [all | PACKAGE...]     (see harness.py)
+Registered by compat.py; alone: ``python services.py [all | PACKAGE...]``.
 
 alembic runs the migrations in ``migrations/`` next to this file (in the image: shipped with
 ``--include-data migrations=migrations``) against SQLite in the temporary directory.

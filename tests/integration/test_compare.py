@@ -147,3 +147,22 @@ def test_compare_passes_hello(build_dir: Path, docker_engine: Any) -> None:
         "--compare=a b --exit 3",  # the same non-zero exit code passes
     )
     assert tarball.is_file()
+
+
+def test_compare_passes_a_package_run_as_python_m(build_dir: Path, docker_engine: Any) -> None:
+    """examples/data: a package with __main__.py, which the interpreter runs as `python -m`."""
+    tarball = build_dir / "compare-data.tar"
+    proc = pybin2img(
+        "build",
+        str(EXAMPLES / "data" / "greeter"),
+        "-t",
+        f"pybin2img-test/compare-data:{RUN_ID}",
+        "-o",
+        str(tarball),
+        "--metadata-file",
+        str(build_dir / "compare-data.json"),
+        "--compare=Zoé",
+    )
+    assert tarball.is_file(), proc.stderr
+    compared = json.loads((build_dir / "compare-data.json").read_text())["compare"]
+    assert compared["interpreter"]["stdout_lines"] == compared["image"]["stdout_lines"] > 2
