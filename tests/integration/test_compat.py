@@ -85,6 +85,7 @@ NEEDS = ("--include-data", f"{COMPAT / 'migrations'}=migrations")
 BYTECODE = (
     "_black_version",
     "_yaml",
+    "aiohappyeyeballs",
     "aiohttp",
     "aiosignal",
     "alembic",
@@ -135,6 +136,7 @@ BYTECODE = (
     "orjson",
     "packaging",
     "pathspec",
+    "PIL",
     "platformdirs",
     "propcache",
     "psycopg",
@@ -165,8 +167,8 @@ BYTECODE = (
     "tzlocal",
     "urllib3",
     "wordcloud",
-    "yamlaiohappyeyeballs",
-    "yarlPIL",
+    "yaml",
+    "yarl",
 )
 
 FAILING: dict[str, str] = {
