@@ -37,8 +37,9 @@ from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
+from .ship.compare import Comparison, compare_image, launch_for
 from .ship.load import docker_client, load_image
-from .ship.smoke import run_smoke_test
+from .ship.smoke import own_modules, run_smoke_test
 from .toolchain import probe_toolchain
 from .trace import Trace, trace_dist
 
@@ -82,6 +83,8 @@ class BuildResult:
     signatures: tuple[Signature, ...] = ()
     #: What ``--trace`` found and added.
     trace: Trace | None = None
+    #: The ``--compare`` runs, which agreed.
+    comparison: Comparison | None = None
     #: Modules the app names in strings, compiled in (and a Django app's settings and apps).
     named: NamedModules = field(default_factory=NamedModules)
     #: Top-level packages of the app's imports shipped as bytecode (``--bytecode``).
@@ -129,6 +132,7 @@ class BuildResult:
             "sbom_attachment": self.sbom_attachment.to_json() if self.sbom_attachment else None,
             "signatures": [signature.to_json() for signature in self.signatures],
             "trace": self.trace.to_json() if self.trace else None,
+            "compare": self.comparison.to_json() if self.comparison else None,
             "named_modules": self.named.as_metadata(),
             "bytecode": list(self.bytecode),
             "compile_profile": [row.to_json() for row in self.compile_profile[:20]],
@@ -293,6 +297,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             base_image=base_image,
             labels=oci,
         )
+        comparison = None
         # The tarball is complete under a temporary name until the smoke test passed, so
         # nothing that failed it is ever left where a later step would pick it up.
         with pending_output(options.output) as partial:
@@ -313,12 +318,24 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
             for line in size_report(plan.nodes, written):
                 log.detail(line)
+            own = own_modules(options.app, target)
             if options.smoke_test is not None or options.start_check:
                 with (
                     log.stage("smoke") as stage,
                     hint_trace(by_name, traced=options.trace is not None),
                 ):
-                    stage.summary = run_smoke_test(options, written, log)
+                    stage.summary = run_smoke_test(options, written, log, own_modules=own)
+            if options.compare is not None:
+                with log.stage("compare") as stage:
+                    comparison = compare_image(
+                        options,
+                        launch_for(options.app, target),
+                        compiled.interpreter.executable,
+                        written,
+                        workdir / "compare",
+                        own_modules=own,
+                    )
+                    stage.summary = comparison.summary
             commit_output(partial)
         written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output, options.sbom_format)
@@ -369,6 +386,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         sbom_attachment=attachment,
         signatures=signatures,
         trace=trace,
+        comparison=comparison,
         named=interpreter.named,
         bytecode=compiled.bytecode,
         compile_profile=compiled.profile,

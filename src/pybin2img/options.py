@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,11 @@ class BuildOptions:
     #: Without ``smoke_test``: start the image once with its own arguments and fail the build
     #: only on the signs of a broken image (a failed import, a missing library).
     start_check: bool = True
+    #: Arguments for the comparison of the image with the build interpreter (``--compare``;
+    #: ``""``: none); ``None``: no comparison.
+    compare: str | None = None
+    #: Seconds each compared run may take.
+    compare_timeout: float = 60.0
 
     # --- output -------------------------------------------------------------------------------
     #: File mtimes and ``created`` in the image; ``None`` means the app's last git commit, else 0.
@@ -254,6 +260,9 @@ def build_options(
             raise UsageError(f"--env {item!r} must be KEY=VALUE")
     if values["push"] and values["sign_key"] and not values["sign_key"].is_file():
         raise UsageError(f"--sign-key {values['sign_key']} is not a file")
+    for name in ("trace", "smoke_test", "compare"):
+        if values[name] is not None:
+            _arguments(values[name], "--" + name.replace("_", "-"))
     output = (values["output"] or Path(f"{reference.name}.tar")).absolute()
     check_output(output)
     return BuildOptions(
@@ -309,6 +318,8 @@ def build_options(
         smoke_test=values["smoke_test"],
         smoke_timeout=values["smoke_timeout"],
         start_check=values["start_check"],
+        compare=values["compare"],
+        compare_timeout=values["compare_timeout"],
         cache_dir=cache_dir(environ),
         source_date_epoch=_epoch(environ),
         docker_env=MappingProxyType(
@@ -442,6 +453,14 @@ def _epoch(environ: Mapping[str, str]) -> int | None:
     if not value.isdigit():
         raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
     return int(value)
+
+
+def _arguments(value: str, what: str) -> list[str]:
+    """ARGS of ``--trace``, ``--smoke-test`` and ``--compare``, split as a shell would."""
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise UsageError(f"{what} {value.strip()!r}: {exc}") from exc
 
 
 def _pairs(values: Sequence[str], what: str) -> tuple[tuple[str, str], ...]:

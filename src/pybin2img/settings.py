@@ -289,6 +289,20 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         help="How long the smoke test may run; a server still running then passes.",
     ),
     Setting(
+        name="compare",
+        kind="optional",
+        metavar="[ARGS]",
+        help="Run the app with ARGS here under the build interpreter (locked down as --trace) "
+        "and in the image; fail the build when the exit code or stdout differ.",
+    ),
+    Setting(
+        name="compare-timeout",
+        kind="int",
+        metavar="SECONDS",
+        default=60,
+        help="How long each --compare run may take; a run still going then fails the comparison.",
+    ),
+    Setting(
         name="compression",
         kind="choice",
         choices=("gzip", "zstd"),

@@ -236,6 +236,28 @@ def test_trace_options(tmp_path: Path) -> None:
         _options(tmp_path, tag="x", trace="", trace_env=("=v",))
 
 
+def test_compare_options(tmp_path: Path) -> None:
+    plain = _options(tmp_path, tag="x")
+    assert (plain.compare, plain.compare_timeout) == (None, 60)
+    compared = _options(tmp_path, tag="x", compare="report --all", compare_timeout=9)
+    assert (compared.compare, compared.compare_timeout) == ("report --all", 9)
+    assert _options(tmp_path, tag="x", compare="").compare == ""  # --compare with no ARGS
+    project = _project(tmp_path, '[tool.pybin2img]\ncompare = "check"\ncompare-timeout = 5\n')
+    from_project = _options(tmp_path, project, tag="x")
+    assert (from_project.compare, from_project.compare_timeout) == ("check", 5)
+    enabled = _project(tmp_path, "[tool.pybin2img]\ncompare = true\n")
+    assert _options(tmp_path, enabled, tag="x").compare == ""
+
+
+@pytest.mark.parametrize("name", ["trace", "smoke_test", "compare"])
+def test_arguments_that_a_shell_could_not_split_are_a_usage_error(
+    tmp_path: Path, name: str
+) -> None:
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(UsageError, match=f'{flag} "say \'hi": No closing quotation'):
+        _options(tmp_path, tag="x", **{name: "say 'hi"})
+
+
 def test_an_optional_value_may_start_with_a_dash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,7 +22,14 @@ import pytest
 
 from pybin2img.errors import EngineError, SmokeTestError
 from pybin2img.log import Log
-from pybin2img.ship.smoke import FAILURE_PATTERNS, run_smoke_test, smoke_test
+from pybin2img.ship.smoke import (
+    FAILURE_PATTERNS,
+    ImportFailure,
+    import_failure,
+    own_modules,
+    run_smoke_test,
+    smoke_test,
+)
 
 IMAGE_ID = "sha256:" + "ab" * 32
 CONTAINER = "c0ffee"
@@ -250,3 +257,158 @@ def test_a_volume_is_mounted_only_inside_the_image_root(tmp_path: Path) -> None:
     assert _directory_inside(root, "/cache")
     assert not _directory_inside(root, "/data")
     assert not _directory_inside(root, "/missing")
+
+
+# --- the app dying while a package is imported ------------------------------------------------
+
+#: CPython's traceback of wordcloud failing at import (the interpreter's paths).
+WORDCLOUD_CPYTHON = """\
+Traceback (most recent call last):
+  File "/src/app.py", line 1, in <module>
+    import wordcloud
+  File "/venv/lib/python3.11/site-packages/wordcloud/__init__.py", line 1, in <module>
+    from .wordcloud import (WordCloud, STOPWORDS, random_color_func,
+  File "/venv/lib/python3.11/site-packages/wordcloud/wordcloud.py", line 30, in <module>
+    STOPWORDS = set(map(str.strip, open(os.path.join(FILE, 'stopwords')).readlines()))
+                                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+FileNotFoundError: [Errno 2] No such file or directory: '/app/wordcloud/stopwords'
+"""
+
+#: A compiled app in the image (Nuitka 4.3): its module frames read ``<module>`` too, with
+#: importlib's frames between them and the dist's paths.
+SELFREAD_NUITKA = """\
+Traceback (most recent call last):
+  File "/app/app.py", line 46, in <module>
+  File "/app/app.py", line 32, in main
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen importlib._bootstrap>", line 1147, in _find_and_load_unlocked
+  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked
+  File "/app/selfread/__init__.py", line 3, in <module>
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen importlib._bootstrap>", line 1147, in _find_and_load_unlocked
+  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked
+  File "/app/selfread/source.py", line 3, in <module>
+FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'
+"""
+
+#: A plugin module imported by name, through importlib's own frames.
+PLUGIN_BY_NAME = """\
+starting
+Traceback (most recent call last):
+  File "/app/app.py", line 5, in <module>
+  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module
+  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen importlib._bootstrap_external>", line 940, in exec_module
+  File "<frozen importlib._bootstrap>", line 241, in _call_with_frames_removed
+  File "/app/flake8/plugins/reporter.py", line 3, in <module>
+  File "/app/flake8/plugins/reporter.py", line 2, in make
+KeyError: 'default'
+
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "package", "module", "error"),
+    [
+        (
+            WORDCLOUD_CPYTHON,
+            "wordcloud",
+            "wordcloud.wordcloud",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/app/wordcloud/stopwords'",
+        ),
+        (PLUGIN_BY_NAME, "flake8", "flake8.plugins.reporter", "KeyError: 'default'"),
+        (
+            SELFREAD_NUITKA,
+            "selfread",
+            "selfread.source",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'",
+        ),
+        (
+            SELFREAD_NUITKA.replace(
+                '/app/selfread/source.py", line 3, in <module>',
+                '/app/selfread/source.py", line 3, in <module selfread.source>',
+            ),
+            "selfread",
+            "selfread.source",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/app/selfread/source.py'",
+        ),
+    ],
+)
+def test_an_exception_raised_while_a_package_is_imported_is_a_broken_image(
+    output: str, package: str, module: str, error: str
+) -> None:
+    failure = import_failure(1, output, frozenset({"app"}))
+    assert failure == ImportFailure(package=package, module=module, error=error)
+    message = failure.message("start check (Docker engine)")
+    assert message.startswith(
+        f"start check (Docker engine): the app died of an exception raised while the package "
+        f"{package!r} was imported (module {module}): {error}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "output"),
+    [
+        # the app's own error, a CLI's usage error
+        (1, "error: /etc/app.toml: no such file\n"),
+        (
+            2,
+            "Usage: app [OPTIONS]\nTry 'app --help' for help.\n\nError: Missing argument 'NAME'.\n",
+        ),
+        # a server stopped: the traceback goes through functions, no module being imported
+        (
+            1,
+            "Traceback (most recent call last):\n"
+            '  File "/app/server.py", line 20, in <module>\n'
+            "    serve()\n"
+            '  File "/app/server.py", line 12, in serve\n'
+            '  File "/usr/lib/python3.11/socketserver.py", line 233, in serve_forever\n'
+            "KeyboardInterrupt\n",
+        ),
+        # the app's own module refusing to import without its configuration (as the image
+        # prints it: the standard library's frames are in /app too)
+        (
+            1,
+            "Traceback (most recent call last):\n"
+            '  File "/app/app.py", line 46, in <module>\n'
+            '  File "/app/app.py", line 36, in main\n'
+            '  File "<frozen importlib._bootstrap>", line 690, in _load_unlocked\n'
+            '  File "/app/settings.py", line 5, in <module>\n'
+            '  File "/app/os.py", line 679, in __getitem__\n'
+            "KeyError: 'DATABASE_URL'\n",
+        ),
+        # the same traceback of a package, but the app did not die of it (exit 0), or died
+        # by a signal
+        (0, WORDCLOUD_CPYTHON),
+        (139, WORDCLOUD_CPYTHON),
+        (None, WORDCLOUD_CPYTHON),
+        # the main program's own frame is not a module being imported
+        (
+            1,
+            "Traceback (most recent call last):\n"
+            '  File "/venv/lib/python3.11/site-packages/flask/__main__.py", line 3, in <module>\n'
+            '  File "/venv/lib/python3.11/site-packages/flask/cli.py", line 9, in main\n'
+            "RuntimeError: no app\n",
+        ),
+        # frames, then no exception's line
+        (1, 'Traceback (most recent call last):\n  File "/app/a.py", line 1, in <module>\n'),
+    ],
+)
+def test_what_is_not_a_package_failing_at_import(code: int | None, output: str) -> None:
+    assert import_failure(code, output, frozenset({"app", "server", "settings"})) is None
+
+
+def test_the_apps_own_modules(tmp_path: Path) -> None:
+    from pybin2img.compile.app import CompileTarget
+    from pybin2img.options import AppKind, AppSpec
+
+    for name in ("app.py", "helpers.py", "fast.cpython-311-x86_64-linux-gnu.so", "notes.txt"):
+        (tmp_path / name).write_text("")
+    for name in ("plugins", "migrations", ".git", "my-data"):
+        (tmp_path / name).mkdir()
+    script = AppSpec(kind=AppKind.SCRIPT, path=tmp_path / "app.py")
+    target = CompileTarget(main=script.path, binary_name="app", cwd=tmp_path)
+    assert own_modules(script, target) == {"app", "helpers", "fast", "plugins", "migrations"}
+    module = AppSpec(kind=AppKind.MODULE, path=tmp_path, module="http.server")
+    assert own_modules(module, target) == {"http"}

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EngineError, SmokeTestError
 from ..log import Log
 from ..oci.archive import open_archive
+from ..options import AppKind, AppSpec
 from .load import docker_client
 
 if TYPE_CHECKING:
+    from ..compile.app import CompileTarget
     from ..oci.write import WrittenImage
     from ..options import BuildOptions
 
@@ -55,20 +57,154 @@ CRASH_CODES = frozenset(128 + n for n in (4, 6, 7, 8, 11))
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImportFailure:
+    """The app died of an uncaught exception raised while a package's module was imported."""
+
+    #: The package (top-level import name) whose module was being imported: ``wordcloud``.
+    package: str
+    #: That module: ``wordcloud.wordcloud``.
+    module: str
+    #: The exception's line: ``FileNotFoundError: [Errno 2] No such file or directory: …``.
+    error: str
+
+    def message(self, what: str) -> str:
+        """The one message for this failure, wherever it is found (start check, smoke test,
+        ``--compare``): ``what`` says which run found it."""
+        return (
+            f"{what}: the app died of an exception raised while the package {self.package!r} "
+            f"was imported (module {self.module}): {self.error}; a package that reads files "
+            "next to its code or finds its parts at run time may need them shipped (README "
+            '"Packages that fail in the image")'
+        )
+
+
+#: A frame of a traceback, as CPython and a compiled app print it: a module's frame is
+#: ``<module>`` (``<module NAME>`` in some Nuitka versions), importlib's are
+#: ``<frozen importlib._bootstrap>``.
+_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+, in (?P<name>.+?)\s*$')
+_TRACEBACK = "Traceback (most recent call last):"
+#: Where installed packages live on a build machine (a traceback printed by an interpreter).
+_SITE = re.compile(r"/(?:site|dist)-packages/")
+
+
+def import_failure(
+    exit_code: int | None, output: str, own_modules: frozenset[str] = frozenset()
+) -> ImportFailure | None:
+    """Whether the run died of an uncaught exception raised while a package's module was
+    being imported: wordcloud's ``FileNotFoundError`` for the data file it reads at import, a
+    plugin registry found empty. No working image does that.
+
+    The signs, all needed: the exit code of an uncaught exception (1); the output ends with
+    a traceback (the one that ended the program: a traceback logged by an app that went on is
+    not); in it, after the program's own first frame, a module-level frame (a module being
+    imported, the innermost one counts) of a module that is not the app's own
+    (``own_modules``: its top-level names; an app that raises while its own module is
+    imported, say for a missing setting, exits as it chooses).
+    """
+    if exit_code != 1:
+        return None
+    lines = [line.rstrip() for line in output.splitlines()]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    starts = [i for i, line in enumerate(lines) if line.strip() == _TRACEBACK]
+    if not starts:
+        return None
+    frames: list[tuple[str, str]] = []
+    error: list[str] = []
+    for line in lines[starts[-1] + 1 :]:
+        frame = _FRAME.match(line)
+        if frame and not error:
+            frames.append((frame.group("file"), frame.group("name")))
+        elif line.startswith((" ", "\t")) and not error:
+            continue  # the source line of a frame, CPython's ^^^^ markers
+        elif line.strip():
+            error.append(line.strip())
+    if not frames or not error:
+        return None
+    if not error[0].partition(":")[0].replace(".", "").isidentifier():
+        return None  # what follows the frames is no exception's line
+    for path, name in reversed(frames[1:]):
+        module = _module_of_frame(path, name)
+        if module is None:
+            continue
+        top = module.split(".")[0]
+        if top in own_modules or module == "__main__":
+            return None
+        return ImportFailure(package=top, module=module, error=error[0])
+    return None
+
+
+def _module_of_frame(path: str, name: str) -> str | None:
+    """The module a module-level frame runs, ``None`` for any other frame (a function's,
+    importlib's own ``<frozen importlib._bootstrap>``)."""
+    if name.startswith("<module ") and name.endswith(">"):
+        return name[len("<module ") : -1]
+    if name != "<module>" or path.startswith("<") or not path.endswith(".py"):
+        return None
+    site = _SITE.search(path)
+    if site is not None:
+        relative = path[site.end() :]
+    elif path.startswith(APP_PREFIX):
+        relative = path[len(APP_PREFIX) :]
+    else:
+        relative = os.path.basename(path)
+    parts = relative[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or None
+
+
+#: Where the dist is in the image: a frame's file there names its module by its path.
+APP_PREFIX = "/app/"
+
+
+def own_modules(app: AppSpec, target: CompileTarget) -> frozenset[str]:
+    """The app's own top-level module names: the modules and packages beside its script, or
+    in its project's source root or its package's directory; for ``-m MODULE``, that module's.
+    """
+    if app.kind is AppKind.MODULE:
+        return frozenset({(app.module or "").split(".")[0]} - {""})
+    roots = target.pythonpath or (target.cwd,)
+    names = {app.path.stem} if app.kind is AppKind.SCRIPT else set()
+    for root in roots:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            stem, dot, suffix = entry.name.partition(".")
+            module = suffix in ("py", "pyc") or suffix.endswith("so")
+            if module or (not dot and entry.is_dir()):
+                names.add(stem)
+    return frozenset(name for name in names if name.isidentifier())
+
+
+@dataclass(frozen=True, kw_only=True)
 class SmokeResult:
     """How the smoke run went."""
 
     where: str
     exit_code: int | None
+    #: stdout and stderr together, as the run printed them.
     output: str
     #: True when the app was still running at the timeout (a server) and was stopped.
     still_running: bool = False
+    #: stdout alone.
+    stdout: str = ""
 
 
-def run_smoke_test(options: BuildOptions, written: WrittenImage, log: Log) -> str:
+def run_smoke_test(
+    options: BuildOptions,
+    written: WrittenImage,
+    log: Log,
+    *,
+    own_modules: frozenset[str] = frozenset(),
+) -> str:
     """The build's smoke test (``--smoke-test``), or its start check: in the engine when one
     is reachable, else in private namespaces; return its one-line summary.
 
+    ``own_modules``: the app's own top-level modules (:func:`own_modules`); an exception that
+    kills the app while one of them is imported is the app's business, not a broken image.
     The start check of an image whose exact bytes already passed it (a rebuild with nothing
     changed: same manifest digest) is not run again; ``--smoke-test`` always runs.
     """
@@ -78,7 +214,7 @@ def run_smoke_test(options: BuildOptions, written: WrittenImage, log: Log) -> st
         with contextlib.suppress(OSError):
             os.utime(passed)  # used now: `cache prune` removes the least recently used first
         return "start check: this exact image passed it before"
-    summary = _run(options, written, log, strict=strict)
+    summary = _run(options, written, log, strict=strict, own_modules=own_modules)
     if not strict and summary != _SKIPPED:
         with contextlib.suppress(OSError):  # a record only saves time; never fail for it
             passed.parent.mkdir(parents=True, exist_ok=True)
@@ -95,12 +231,24 @@ def _verdict_path(options: BuildOptions, written: WrittenImage) -> Path:
     return options.cache_dir / "checks" / f"{digest}-{options.smoke_timeout:g}"
 
 
-def _run(options: BuildOptions, written: WrittenImage, log: Log, *, strict: bool) -> str:
+def engine_reachable(docker_env: Mapping[str, str]) -> bool:
+    """Whether the Docker engine answers (the image then runs there, else in namespaces)."""
     try:
-        docker_client(options.docker_env).close()
-        engine = True
+        docker_client(docker_env).close()
     except EngineError:
-        engine = False
+        return False
+    return True
+
+
+def _run(
+    options: BuildOptions,
+    written: WrittenImage,
+    log: Log,
+    *,
+    strict: bool,
+    own_modules: frozenset[str],
+) -> str:
+    engine = engine_reachable(options.docker_env)
     problem = None if engine else _namespace_problem()
     if not strict and problem is not None:
         log.warning(
@@ -117,6 +265,7 @@ def _run(options: BuildOptions, written: WrittenImage, log: Log, *, strict: bool
         docker_env=options.docker_env,
         engine=engine,
         strict=strict,
+        own_modules=own_modules,
     )
     what = "" if strict else "start check, "
     if result.still_running:
@@ -172,18 +321,28 @@ def smoke_test(
     docker_env: Mapping[str, str],
     engine: bool,
     strict: bool = True,
+    own_modules: frozenset[str] = frozenset(),
 ) -> SmokeResult:
     """Run the image once; raise :class:`SmokeTestError` when it fails.
 
     ``engine``: use the Docker engine (the caller checked it is reachable); otherwise run in
-    private namespaces. ``strict``: a non-zero exit fails too, not only a crash or the output
-    of a broken image (:data:`FAILURE_PATTERNS`).
+    private namespaces. ``strict``: a non-zero exit fails too, not only a crash, the output
+    of a broken image (:data:`FAILURE_PATTERNS`) or the app dying while a package was
+    imported (:func:`import_failure`; ``own_modules`` are the app's, not packages).
     """
-    if engine:
-        result = _run_in_engine(tarball, image_id, args, timeout, docker_env)
-    else:
-        result = _run_in_namespace(tarball, args, timeout)
-    tail = "\n".join(f"  | {line}" for line in result.output.splitlines()[-_TAIL:])
+    result = run_image(
+        tarball=tarball,
+        image_id=image_id,
+        args=args,
+        timeout=timeout,
+        docker_env=docker_env,
+        engine=engine,
+    )
+    tail = output_tail(result.output)
+    failure = import_failure(result.exit_code, result.output, own_modules)
+    if failure is not None:
+        what = "smoke test" if strict else "start check"
+        raise SmokeTestError(failure.message(f"{what} ({result.where})"), details=tail)
     crashed = result.exit_code in CRASH_CODES
     if result.exit_code not in (0, None) and not result.still_running and (strict or crashed):
         raise SmokeTestError(
@@ -196,6 +355,28 @@ def smoke_test(
             f"smoke test ({result.where}): the output shows {match.group(0)!r}", details=tail
         )
     return result
+
+
+def run_image(
+    *,
+    tarball: Path,
+    image_id: str,
+    args: Sequence[str],
+    timeout: float,
+    docker_env: Mapping[str, str],
+    engine: bool,
+) -> SmokeResult:
+    """Run the image once, locked down, with ``args`` (none: its own ``Cmd``), for at most
+    ``timeout`` seconds: in the Docker engine (``engine``, the caller checked it is
+    reachable), else in private namespaces. No verdict: see :func:`smoke_test`."""
+    if engine:
+        return _run_in_engine(tarball, image_id, args, timeout, docker_env)
+    return _run_in_namespace(tarball, args, timeout)
+
+
+def output_tail(output: str, lines: int = _TAIL) -> str:
+    """The last lines of a run's output, indented, for an error's details."""
+    return "\n".join(f"  | {line}" for line in output.splitlines()[-lines:])
 
 
 def _run_in_engine(
@@ -238,6 +419,7 @@ def _run_in_engine(
                     raise EngineError(f"smoke test: the Docker engine failed: {error}")
                 code = int(status.get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
         finally:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
                 # v: with the anonymous volume the engine made for /tmp (the image's volume).
@@ -253,7 +435,11 @@ def _run_in_engine(
             _restore(client, previous, image_id)
         client.close()
     return SmokeResult(
-        where="Docker engine", exit_code=code, output=output, still_running=still_running
+        where="Docker engine",
+        exit_code=code,
+        output=output,
+        still_running=still_running,
+        stdout=stdout,
     )
 
 
@@ -345,6 +531,9 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
             for volume in sorted(run.get("Volumes") or {})
             if volume.startswith("/") and _directory_inside(root, volume)
         )
+        # Loopback up, as in the engine's `--network none`: an app may talk to itself.
+        ip = shutil.which("ip")
+        loopback = f"{shlex.quote(ip)} link set lo up 2>/dev/null || true; " if ip else ""
         # A minimal /dev, as engines make it: a tmpfs with the host's harmless devices bound
         # in (ctypes.util.find_library opens /dev/null to run ldconfig; os.urandom, ttys).
         devices = "".join(
@@ -359,7 +548,7 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
             'ln -s /proc/self/fd/1 "$1/dev/stdout"; ln -s /proc/self/fd/2 "$1/dev/stderr"; '
             'mkdir "$1/dev/shm"; '
             'mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m shm "$1/dev/shm"; '
-            f"{volumes}"
+            f"{loopback}{volumes}"
             'root="$1"; wd="$2"; uid="$3"; gid="$4"; shift 4; '
             f'exec unshare {"--user " if rootless else ""}--root="$root" --wd="$wd" {become} "$@"'
         )
@@ -388,15 +577,31 @@ def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> Smo
         ]
         try:
             proc = subprocess.run(
-                argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+                argv,
+                env=env,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            output = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode()
+            stdout, stderr = (
+                part if isinstance(part, str) else (part or b"").decode(errors="replace")
+                for part in (exc.stdout, exc.stderr)
+            )
             return SmokeResult(
-                where="private namespaces", exit_code=None, output=output, still_running=True
+                where="private namespaces",
+                exit_code=None,
+                output=stdout + stderr,
+                still_running=True,
+                stdout=stdout,
             )
     return SmokeResult(
-        where="private namespaces", exit_code=proc.returncode, output=proc.stdout + proc.stderr
+        where="private namespaces",
+        exit_code=proc.returncode,
+        output=proc.stdout + proc.stderr,
+        stdout=proc.stdout,
     )
 
 

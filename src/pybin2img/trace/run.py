@@ -96,9 +96,7 @@ def trace_dist(
     records, home, tmp, cwd = (workdir / n for n in ("records", "home", "tmp", "cwd"))
     for directory in (records, home, tmp, cwd):
         directory.mkdir(parents=True, exist_ok=True)
-    environment = dict(
-        e.split("=", 1) for e in (_PATH, "LANG=C.UTF-8", f"HOME={home}", f"TMPDIR={tmp}", *env)
-    )
+    environment = private_environment(home=home, tmp=tmp, env=env)
     environment |= {"LD_DEBUG": "files", "LD_DEBUG_OUTPUT": str(records / "ld")}
     command = [
         strace,
@@ -130,6 +128,14 @@ def trace_dist(
     )
 
 
+def private_environment(*, home: Path, tmp: Path, env: Sequence[str]) -> dict[str, str]:
+    """The environment of a run on the build machine: nothing of pybin2img's own, a standard
+    ``PATH``, ``LANG=C.UTF-8`` as in the image, private ``HOME`` and ``TMPDIR``, then ``env``'s
+    ``KEY=VALUE`` entries (the image's ``--env``)."""
+    entries = (_PATH, "LANG=C.UTF-8", f"HOME={home}", f"TMPDIR={tmp}", *env)
+    return dict(entry.split("=", 1) for entry in entries)
+
+
 def _run(
     command: list[str], env: Mapping[str, str], cwd: Path, timeout: float, log: Path
 ) -> tuple[int | None, str]:
@@ -148,12 +154,12 @@ def _run(
         except subprocess.TimeoutExpired:
             exit_code = None
         finally:
-            _stop(process)
+            stop_session(process)
     lines = log.read_bytes().decode("utf-8", "replace").splitlines()
     return exit_code, "\n".join(lines[-_TAIL:])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_session(process: subprocess.Popen[bytes]) -> None:
     """End the run's whole session: a server and anything it started."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):

@@ -1,0 +1,46 @@
+"""A small app for the tests of --compare and of the start check.
+
+app.py [paths]   the program's name, working directory and own directory as it sees them,
+                 which --compare reads the same here and in the image
+app.py motd      the message of the day in motd.txt beside the app (not shipped), or none
+app.py package   imports selfread, an installed package that reads its own source at
+                 import: a compiled package has none, so it dies of FileNotFoundError
+app.py own       imports the app's own module ownconfig, which refuses to import without
+                 APP_DATABASE_URL (the app's business, not a broken image)
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "paths"
+    if command == "paths":
+        print("program:", os.path.basename(sys.argv[0]))
+        print("cwd:", os.getcwd())
+        print("here:", HERE)
+        print("args:", sys.argv[2:])
+    elif command == "motd":
+        try:
+            with open(os.path.join(HERE, "motd.txt"), encoding="utf-8") as f:
+                print("motd:", f.read().strip())
+        except OSError:
+            print("motd: none")
+    elif command == "package":
+        import selfread
+
+        print("selfread:", selfread.LINES)
+    elif command == "own":
+        import ownconfig
+
+        print("database:", ownconfig.DATABASE_URL)
+    else:
+        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own]")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""``--compare`` and the start check's sign of a package dying at import, on real compiles.
+
+tests/apps/compare is compiled once (with selfread, a package installed from a wheel made here,
+that reads its own source at import) and written several times, with other arguments: each
+build after the first reuses the compile and costs seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import EXAMPLES, RUN_ID, pybin2img
+
+pytestmark = pytest.mark.integration
+
+APPS = Path(__file__).resolve().parents[1] / "apps"
+
+
+def _wheel(source: Path, directory: Path, name: str, version: str = "1.0") -> Path:
+    """A pure-Python wheel of the package ``source/name``, made by hand (no build backend)."""
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/{path.relative_to(source / name)}": path.read_bytes()
+        for path in sorted((source / name).rglob("*.py"))
+    }
+    files[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    )
+    files[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: pybin2img-tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n"
+    )
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, (2024, 1, 1, 0, 0, 0)), data)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, docker_engine: Any) -> Path:
+    """A copy of tests/apps/compare with its requirements: the selfread wheel."""
+    directory = tmp_path_factory.mktemp("compare")
+    app_dir = directory / "app"
+    shutil.copytree(APPS / "compare", app_dir)
+    wheel = _wheel(APPS / "selfread", directory, "selfread")
+    (directory / "requirements.txt").write_text(f"{wheel}\n")
+    return app_dir
+
+
+def _build(app: Path, build_dir: Path, name: str, *extra: str, check: bool = True) -> Any:
+    tarball = build_dir / f"{name}.tar"
+    proc = pybin2img(
+        "build",
+        str(app / "app.py"),
+        "-t",
+        f"pybin2img-test/{name}:{RUN_ID}",
+        "-o",
+        str(tarball),
+        "-r",
+        str(app.parent / "requirements.txt"),
+        "--metadata-file",
+        str(build_dir / f"{name}.json"),
+        *extra,
+        check=check,
+    )
+    return proc
+
+
+def test_compare_passes_with_the_programs_name_and_paths_as_the_image_has_them(
+    app: Path, build_dir: Path
+) -> None:
+    proc = _build(app, build_dir, "compare-paths", "--compare=paths a 'b c'")
+    assert "compare" in proc.stderr
+    metadata = json.loads((build_dir / "compare-paths.json").read_text())
+    compared = metadata["compare"]
+    assert compared["same"] is True
+    assert compared["args"] == "paths a 'b c'"
+    assert compared["image"]["exit_code"] == compared["interpreter"]["exit_code"] == 0
+    assert compared["image"]["stdout_lines"] == 4
+    reads = {entry["reads"] for entry in compared["normalised"]}
+    assert {"/app", "/tmp", "/home/nonroot"} <= reads
+
+
+def test_compare_fails_an_image_without_a_file_the_app_reads_beside_itself(
+    app: Path, build_dir: Path
+) -> None:
+    motd = app / "motd.txt"
+    motd.write_text("hello from the build machine\n")
+    try:
+        proc = _build(app, build_dir, "compare-motd", "--compare=motd", check=False)
+    finally:
+        motd.unlink()
+    assert proc.returncode == 9, proc.stderr
+    assert "--compare 'motd': the image does not run as the interpreter does: stdout differs" in (
+        proc.stderr
+    )
+    assert "-motd: hello from the build machine" in proc.stderr
+    assert "+motd: none" in proc.stderr
+    assert not (build_dir / "compare-motd.tar").exists()
+    assert not (build_dir / "compare-motd.json").exists()
+
+
+def test_the_start_check_fails_an_app_dying_while_a_package_is_imported(
+    app: Path, build_dir: Path
+) -> None:
+    proc = _build(app, build_dir, "compare-package", "--", "package", check=False)
+    assert proc.returncode == 9, proc.stderr
+    assert (
+        "error: start check (Docker engine): the app died of an exception raised while the "
+        "package 'selfread' was imported"
+    ) in proc.stderr
+    assert "(module selfread.source): FileNotFoundError" in proc.stderr
+    assert not (build_dir / "compare-package.tar").exists()
+
+
+def test_the_start_check_leaves_the_apps_own_import_error_to_the_app(
+    app: Path, build_dir: Path
+) -> None:
+    proc = _build(app, build_dir, "compare-own", "--", "own")
+    assert "start check, Docker engine: exit code 1, no sign of a broken image" in proc.stderr
+
+
+def test_compare_passes_hello(build_dir: Path, docker_engine: Any) -> None:
+    tarball = build_dir / "compare-hello.tar"
+    pybin2img(
+        "build",
+        str(EXAMPLES / "hello" / "hello.py"),
+        "-t",
+        f"pybin2img-test/compare-hello:{RUN_ID}",
+        "-o",
+        str(tarball),
+        "--compare=a b --exit 3",  # the same non-zero exit code passes
+    )
+    assert tarball.is_file()
+
+
+def test_compare_passes_a_package_run_as_python_m(build_dir: Path, docker_engine: Any) -> None:
+    """examples/data: a package with __main__.py, which the interpreter runs as `python -m`."""
+    tarball = build_dir / "compare-data.tar"
+    proc = pybin2img(
+        "build",
+        str(EXAMPLES / "data" / "greeter"),
+        "-t",
+        f"pybin2img-test/compare-data:{RUN_ID}",
+        "-o",
+        str(tarball),
+        "--metadata-file",
+        str(build_dir / "compare-data.json"),
+        "--compare=Zoé",
+    )
+    assert tarball.is_file(), proc.stderr
+    compared = json.loads((build_dir / "compare-data.json").read_text())["compare"]
+    assert compared["interpreter"]["stdout_lines"] == compared["image"]["stdout_lines"] > 2
