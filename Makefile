@@ -18,7 +18,7 @@ demo: venv engine
 
 ## test: lint, types and the whole test suite against a real engine, registry and tools
 test: venv engine registry redis lint typecheck
-	$(BIN)/python -m pytest -v --durations=15 tests
+	ci/run-tests.sh $(BIN)/python
 
 system:
 	ci/install-system-packages.sh

@@ -1,6 +1,6 @@
 """The compatibility suite (examples/compat): most-installed PyPI packages, each doing something
-real offline, in one program built with the defaults, plus what a package needs (NEEDS) and
-every third-party package as bytecode (BYTECODE, for the cold CI run's time).
+real offline, in one program built with the defaults (third-party packages as bytecode), plus
+what a package needs (NEEDS).
 
 The program is built once per run with ``--compare`` given every package expected to work (its
 image against the build interpreter); were that comparison to fail, it is built again without,
@@ -78,120 +78,7 @@ PACKAGES = (
 #: migration scripts that are files, not modules of the program.
 NEEDS = ("--include-data", f"{COMPAT / 'migrations'}=migrations")
 
-#: Packages shipped as bytecode (``--bytecode``): every third-party package, for the cold CI
-#: run's time. Compiled to C (the defaults), black, flake8, ruamel.yaml and dateparser alone were
-#: 659 C files and 6 CPU-minutes, against 1 as bytecode, with the same results; README "The
-#: compatibility suite" has the figures.
-BYTECODE = (
-    "_black_version",
-    "_yaml",
-    "aiohappyeyeballs",
-    "aiohttp",
-    "aiosignal",
-    "alembic",
-    "annotated_types",
-    "attr",
-    "attrs",
-    "black",
-    "blackd",
-    "blib2to3",
-    "boto3",
-    "botocore",
-    "certifi",
-    "cffi",
-    "charset_normalizer",
-    "click",
-    "contourpy",
-    "cryptography",
-    "cycler",
-    "dateparser",
-    "dateparser_cli",
-    "dateparser_data",
-    "dateparser_scripts",
-    "dateutil",
-    "flake8",
-    "fontTools",
-    "frozenlist",
-    "google",
-    "grpc",
-    "idna",
-    "jinja2",
-    "jmespath",
-    "jsonschema",
-    "jsonschema_specifications",
-    "kiwisolver",
-    "lxml",
-    "mako",
-    "markdown",
-    "markdown_it",
-    "markupsafe",
-    "matplotlib",
-    "mccabe",
-    "mdurl",
-    "mpl_toolkits",
-    "msgpack",
-    "multidict",
-    "mypy_extensions",
-    "numpy",
-    "orjson",
-    "packaging",
-    "pathspec",
-    "PIL",
-    "platformdirs",
-    "propcache",
-    "psycopg",
-    "psycopg_binary",
-    "pyarrow",
-    "pycodestyle",
-    "pycparser",
-    "pydantic",
-    "pydantic_core",
-    "pyflakes",
-    "pygments",
-    "pylab",
-    "pyparsing",
-    "pytokens",
-    "pytz",
-    "referencing",
-    "regex",
-    "requests",
-    "rich",
-    "rpds",
-    "ruamel",
-    "s3transfer",
-    "six",
-    "sqlalchemy",
-    "typing_extensions",
-    "typing_inspection",
-    "tzdata",
-    "tzlocal",
-    "urllib3",
-    "wordcloud",
-    "yaml",
-    "yarl",
-)
-
-FAILING: dict[str, str] = {
-    "Markdown": "extensions named by their entry point ('tables') are not found: "
-    "ModuleNotFoundError: No module named 'tables' (distribution metadata and entry points)",
-    "boto3": "ModuleNotFoundError: No module named 'boto3.dynamodb.transform': boto3 names its "
-    "customisations in strings (modules named in strings inside installed packages)",
-    "alembic": "CommandError: Path doesn't exist: /app/migrations: --include-data left out the "
-    "directory's .py files (.py files that are data)",
-    "black": "exit code 139 (SIGSEGV): its mypyc helper module crashes after patchelf and strip "
-    "(mypyc-compiled packages)",
-    "flake8": "KeyError: 'default': its checkers are entry-point plugins, and none is found "
-    "(distribution metadata and entry points)",
-    "ruamel.yaml.string": "AttributeError: 'YAML' object has no attribute 'dump_to_string': "
-    "ruamel.yaml finds plugins by globbing */__plug_in__.py beside its files (packages that "
-    "list their own files)",
-    "dateparser": "ModuleNotFoundError: No module named "
-    "'dateparser.data.date_translation_data.en': language data imported by computed names",
-    "wordcloud": "FileNotFoundError: [Errno 2] No such file or directory: "
-    "'/app/wordcloud/stopwords': data files beside the package's code are not shipped",
-    "pyarrow": "ModuleNotFoundError: No module named 'pyarrow.acero': imported at run time by "
-    "the Cython module pyarrow.lib (imports made by extension modules)",
-}
+FAILING: dict[str, str] = {}
 
 #: What ``--compare`` runs: every package expected to work.
 COMPARED = tuple(package for package in PACKAGES if package not in FAILING)
@@ -222,7 +109,6 @@ def _build(build_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         "--metadata-file",
         str(build_dir / "compat.json"),
         *NEEDS,
-        *(arg for package in BYTECODE for arg in ("--bytecode", package)),
         *extra,
         check=False,
     )
