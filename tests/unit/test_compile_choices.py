@@ -79,6 +79,34 @@ def test_compile_wins_over_bytecode(tmp_path: Path) -> None:
     assert bytecode_packages(dataclasses.replace(options, bytecode=()), interpreter, []) == ()
 
 
+def test_packages_nuitka_runs_code_for_at_import_are_named_part_by_part(tmp_path: Path) -> None:
+    # Nuitka 4.3 cannot ship the code it runs after anyio.to_process or before
+    # scipy.optimize._cobyla_py is imported as bytecode, and that code falls under the
+    # package's mode: the package is named part by part, the path down to it left compiled.
+    interpreter = _interpreter(tmp_path)
+    site = _tree(
+        Path(interpreter.sys_path[-1]),
+        "anyio/__init__.py", "anyio/to_process.py", "anyio/to_thread.py", "anyio/_core/__init__.py",
+        "scipy/__init__.py", "scipy/linalg/__init__.py", "scipy/optimize/__init__.py",
+        "scipy/optimize/_cobyla_py.py", "scipy/optimize/_minimize.py",
+        "nuitka/plugins/standard/standard.nuitka-package.config.yml",
+    )  # fmt: skip
+    (site / "nuitka/plugins/standard/standard.nuitka-package.config.yml").write_text(
+        "- module-name: 'scipy.optimize._cobyla_py' # checksum: 37a1223f\n"
+        "  import-hacks:\n"
+        "    - post-import-code:\n"
+        "        - 'x = 1'\n"
+        "- module-name: 'cv2'\n"
+        "  import-hacks:\n"
+        "    - pre-import-code:\n"
+    )
+    options = dataclasses.replace(_options(), bytecode=("anyio", "scipy", "six", "cv2"))
+    assert bytecode_packages(options, interpreter, []) == (
+        "anyio._core", "anyio.to_thread", "cv2",  # cv2-preLoad is not inside cv2
+        "scipy.linalg", "scipy.optimize._minimize", "six",
+    )  # fmt: skip
+
+
 def test_packages_shipped_as_bytecode_bring_their_distributions_metadata(
     tmp_path: Path,
 ) -> None:

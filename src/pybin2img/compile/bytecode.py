@@ -12,11 +12,20 @@ modules it compiles to C, and ships no metadata for it; in a module shipped as b
 runs, and finds nothing. So each package shipped as bytecode gets its distributions' metadata
 (``METADATA``, entry points) in the program, through a Nuitka package configuration
 (``data-files: include-metadata``) that applies only when the app imports the package.
+
+Nuitka runs code of its own just before or after some modules are imported (its plugins' and
+package configurations' ``pre-import-code``/``post-import-code``: anyio's ``to_process``,
+scipy's ``optimize._cobyla_py``, ...). It makes that code a module named after the imported one
+(``anyio.to_process-postLoad``), which falls under ``anyio``'s mode, and Nuitka 4.3 cannot ship
+such a module as bytecode (it stops with ``AttributeError: 'UncompiledPythonModule' object has
+no attribute 'getCompilationMode'``). So a package holding one of these modules is named part by
+part: its subpackages and modules, less the path down to the module, which are compiled.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,24 @@ from .probe import Interpreter
 
 #: ``sys.path`` entries that hold installed distributions (``site.getsitepackages()``).
 _SITE_DIRS = ("site-packages", "dist-packages")
+
+#: Modules inside packages that Nuitka 4.3's plugins run code of their own for, when they are
+#: imported (``createPreModuleLoadCode``/``createPostModuleLoadCode``); the package
+#: configurations' are read from the configuration files Nuitka ships (:func:`nuitka_triggers`).
+PLUGIN_TRIGGERS = frozenset(
+    {
+        "anyio.to_process",  # the multiprocessing plugin's worker start
+        "pbr.packaging",
+        *(
+            f"{binding}.{module}"
+            for binding in ("PyQt5", "PyQt6", "PySide2", "PySide6")
+            for module in ("QtCore", "QtNetwork")
+        ),
+    }
+)
+
+_CONFIG_MODULE = re.compile(r"^- module-name: *['\"]?([^'\"#\s]+)")
+_CONFIG_TRIGGER = re.compile(r"^\s+(?:- )?(?:pre|post)-import-code:")
 
 
 def bytecode_packages(
@@ -41,7 +68,62 @@ def bytecode_packages(
         else:
             names.add(item)
     compiled = set(options.compile)
-    return tuple(sorted(n for n in names if n.split(".")[0] not in compiled))
+    names = {n for n in names if n.split(".")[0] not in compiled}
+    dirs = site_dirs(interpreter.sys_path)
+    return tuple(sorted(around_triggers(names, nuitka_triggers(dirs), dirs)))
+
+
+def around_triggers(names: Iterable[str], triggers: Collection[str], dirs: list[Path]) -> set[str]:
+    """``names`` with every package that holds one of ``triggers`` (dotted module names)
+    replaced by its parts but the path down to the trigger, which is left to be compiled;
+    the packages are looked for in ``dirs``."""
+    found: set[str] = set()
+    for name in names:
+        inside = {t for t in triggers if t.startswith(name + ".")}
+        found.update(_parts(name, inside, dirs) if inside else {name})
+    return found
+
+
+def _parts(package: str, triggers: set[str], dirs: list[Path]) -> set[str]:
+    relative = Path(*package.split("."))
+    children = set().union(*(module_names(d / relative) for d in dirs if (d / relative).is_dir()))
+    parts: set[str] = set()
+    for child in children - {"__init__"}:
+        full = f"{package}.{child}"
+        inside = {t for t in triggers if t.startswith(full + ".")}
+        if inside:
+            parts |= _parts(full, inside, dirs)
+        elif full not in triggers:
+            parts.add(full)
+    return parts
+
+
+def nuitka_triggers(dirs: Iterable[Path]) -> frozenset[str]:
+    """The dotted module names Nuitka runs code of its own for at import: its plugins'
+    (:data:`PLUGIN_TRIGGERS`) and those its package configuration files give
+    ``pre-import-code`` or ``post-import-code`` (``nuitka/plugins/standard/*.yml`` in the
+    build environment's ``dirs``, read as text)."""
+    found = set(PLUGIN_TRIGGERS)
+    for site in dirs:
+        for config in sorted(
+            (site / "nuitka/plugins/standard").glob("*.nuitka-package.config.yml")
+        ):
+            try:
+                lines = config.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            module = None
+            for line in lines:
+                if match := _CONFIG_MODULE.match(line):
+                    module = match.group(1)
+                elif module and "." in module and _CONFIG_TRIGGER.match(line):
+                    found.add(module)
+    return frozenset(found)
+
+
+def site_dirs(sys_path: Iterable[str]) -> list[Path]:
+    """The entries of ``sys_path`` that hold installed distributions."""
+    return [Path(e) for e in sys_path if e and Path(e).name in _SITE_DIRS]
 
 
 def third_party_packages(interpreter: Interpreter, own: Collection[str] = ()) -> list[str]:

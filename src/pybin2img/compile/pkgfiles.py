@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from ..cache import file_digest
 from ..errors import CompileError
 from ..options import BuildOptions
+from .bytecode import around_triggers, nuitka_triggers, site_dirs
 
 #: Code, or files for building and testing against a package: never package data. ELF files
 #: (extension modules, libraries, programs) are Nuitka's to copy, with their libraries.
@@ -293,7 +294,9 @@ def files_args(
     """
     args: list[str] = []
     present = [p for p in as_files if find_module(p, search_path, stdlib)]
-    args += [f"--noinclude-custom-mode={p}:bytecode" for p in present if p not in bytecode]
+    dirs = [Path(entry) for entry in search_path if entry]
+    shipped = around_triggers(present, nuitka_triggers(site_dirs(search_path)), dirs)
+    args += [f"--noinclude-custom-mode={p}:bytecode" for p in sorted(shipped - set(bytecode))]
     lines = []
     for package in present:
         modules = package_modules(package, search_path)
