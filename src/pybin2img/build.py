@@ -29,7 +29,7 @@ from .options import BASES, BuildOptions, check_output
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import record_owners
-from .plan.planner import elf_roots, plan_image, staged_view
+from .plan.planner import elf_roots, plan_image, searched_library_path, staged_view
 from .plan.rootfs import Kind
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
 from .provenance import git_info, oci_keys
@@ -218,7 +218,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 if options.init == "tini"
                 else None
             )
-            by_name = libraries_by_name(interpreter.named, log)
+            by_name = libraries_by_name(interpreter.named, log, added=options.extra_libs)
             closure = resolve_closure(
                 [str(r) for r in roots],
                 HostView("/"),
@@ -263,6 +263,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     *by_name_data,
                 ),
                 extra_files=options.extra_files,
+                library_path=options.library_path,
             )
             for warning in plan.warnings:
                 log.warning(warning)
@@ -282,7 +283,12 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             )
             for item in owners.unclaimed:
                 log.detail(f"no component claims {item.path}: {item.reason}")
-            verify_closure(closure, staged_view(plan.nodes), roots=plan.roots)
+            verify_closure(
+                closure,
+                staged_view(plan.nodes),
+                library_path=searched_library_path(plan.env),
+                roots=plan.roots,
+            )
             files = sum(1 for e in plan.nodes.values() if e.kind is Kind.FILE)
             stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
 

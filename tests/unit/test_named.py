@@ -276,6 +276,29 @@ def test_libraries_by_name_as_the_build_machine_has_them() -> None:
     assert all(f.library is None for f in find_libraries(found[0:1] and [found[0].named], None))
 
 
+def test_a_library_only_in_a_directory_of_the_machines_ld_so_conf_is_not_added() -> None:
+    # A CUDA toolkit in /usr/local/cuda-13.0/lib (zz-cuda-13-0.conf): onnxruntime asks for
+    # libcudart.so in a try; the image's loader would not search there.
+    cache = LdCache(
+        entries=(
+            CacheEntry(
+                name="libcudart.so", path="/usr/local/cuda-13.0/lib/libcudart.so", flags=0x0303
+            ),
+            CacheEntry(name="libz.so.1", path="/lib/x86_64-linux-gnu/libz.so.1", flags=0x0303),
+            CacheEntry(
+                name="libm.so.6", path="/usr/lib/glibc-hwcaps/x86-64-v3/libm.so.6", flags=0x0303
+            ),
+        )
+    )
+    names = ["libcudart.so", "z", "libm.so.6"]
+    found = find_libraries([NamedLibrary(name=n, where="x.py, line 1") for n in names], cache)
+    assert [(f.library, f.elsewhere) for f in found] == [
+        (None, "/usr/local/cuda-13.0/lib/libcudart.so"),
+        ("libz.so.1", None),
+        ("libm.so.6", None),
+    ]
+
+
 def test_checksums_as_nuitka_computes_them() -> None:
     # entries of Nuitka 4.3's own standard.nuitka-package.config.yml, with their checksums
     assert config_checksum({"data-files": [{"include-metadata": ["debian"]}]}) == "a633a55a"

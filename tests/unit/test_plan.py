@@ -21,7 +21,7 @@ from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.owners import claim_files
 from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom
-from pybin2img.plan.planner import ImagePlan, plan_image
+from pybin2img.plan.planner import ImagePlan, plan_image, searched_library_path
 from pybin2img.plan.rootfs import Entry, Kind, Layer
 from pybin2img.plan.scratch import CA_BUNDLE, os_release
 from pybin2img.resolve.closure import Closure, LoadedObject
@@ -648,3 +648,14 @@ def test_only_a_static_tini_on_the_machine(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-tini")
     assert find_tini(LOADER, dynamic=[missing], static=[str(static)]) == str(static)
     assert find_tini(LOADER, dynamic=[missing], static=[missing]) is None
+
+
+def test_library_path_directories_that_gave_a_library_are_the_images_ld_library_path(
+    machine: Machine,
+) -> None:
+    libz = machine.system_library("libz.so.1")
+    lib_dir = os.path.dirname(libz)
+    plan = machine.plan(library_path=["/nothing/from/here", lib_dir])
+    assert f"LD_LIBRARY_PATH={lib_dir}" in plan.env
+    assert searched_library_path(plan.env) == (lib_dir,)
+    assert searched_library_path(machine.plan().env) == ()

@@ -4,7 +4,10 @@ The probe finds ``ctypes.util.find_library("magic")``, ``CDLL("libmagic.so.1")``
 ``ffi.dlopen("foo")``; this module turns each name into what the program's ``dlopen`` will ask
 for, looked up in the build machine's ``/etc/ld.so.cache`` the way ``find_library`` does
 (``lib<name>.so…``), so that the resolver adds it and its own dependencies to the image. A name
-the build machine has no library for is reported, not added.
+the build machine has no library for is reported, not added. Nor is one the build machine has
+only in a directory of its own ``ld.so.conf`` (``/usr/local/cuda-13.0/lib``): the image's loader
+does not search there, and such a load is almost always an optional one (onnxruntime asks for
+``libcudart.so`` in a ``try``); the build warns, naming it.
 
 Such a library may read data files at run time (libmagic its ``magic.mgc``). On a Debian build
 machine they are the files of the library's own package and of the data-only packages it
@@ -18,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,11 @@ _NOT_DATA = re.compile(
 )
 
 _SONAME = re.compile(r"lib[\w+.-]*\.so(?:\.\d+)*")
+#: The directories a glibc loader searches without a cache (``/usr/lib/x86_64-linux-gnu``,
+#: ``/lib64``...) and their ``glibc-hwcaps`` subdirectories.
+_LOADER_DIR = re.compile(
+    r"(?:/usr)?/lib(?:32|64|x32)?(?:/[\w]+-linux-gnu\w*)?(?:/glibc-hwcaps/[\w-]+)?"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,8 +55,11 @@ class FoundLibrary:
     """A library loaded by name and what the image gets for it."""
 
     named: NamedLibrary
-    #: The soname (or absolute path) given to the resolver; ``None``: not on this machine.
+    #: The soname (or absolute path) given to the resolver; ``None``: not on this machine, or
+    #: only outside the loader's own directories (then ``elsewhere`` says where).
     library: str | None
+    #: The machine's file for the name when it is outside the loader's own directories.
+    elsewhere: str | None = None
 
 
 def find_libraries(
@@ -56,9 +67,15 @@ def find_libraries(
 ) -> tuple[FoundLibrary, ...]:
     """Each library name the code loads, looked up in the build machine's ``ld.so.cache``."""
     names = [entry.name for entry in cache.entries] if cache else []
+    paths = {entry.name: entry.path for entry in reversed(cache.entries)} if cache else {}
     found: list[FoundLibrary] = []
     for library in libraries:
-        found.append(FoundLibrary(named=library, library=_lookup(library.name, names)))
+        soname = _lookup(library.name, names)
+        path = paths.get(soname or "")
+        if soname and path and not _LOADER_DIR.fullmatch(os.path.dirname(path)):
+            found.append(FoundLibrary(named=library, library=None, elsewhere=path))
+        else:
+            found.append(FoundLibrary(named=library, library=soname))
     return tuple(found)
 
 
@@ -162,9 +179,12 @@ def _is_data(path: str, root: Path) -> bool:
         return False
 
 
-def libraries_by_name(named: NamedModules, log: Log) -> tuple[FoundLibrary, ...]:
+def libraries_by_name(
+    named: NamedModules, log: Log, *, added: Collection[str] = ()
+) -> tuple[FoundLibrary, ...]:
     """The libraries the code loads by a literal name that the build machine has: they join
-    the closure (reported; those it lacks too)."""
+    the closure (reported; those it lacks too). ``added``: the libraries ``--add-library``
+    names (no warning for those)."""
     if not named.libraries:
         return ()
     found = find_libraries(named.libraries, read_ld_so_cache(HostView("/")))
@@ -172,6 +192,14 @@ def libraries_by_name(named: NamedModules, log: Log) -> tuple[FoundLibrary, ...]
     for item in found:
         if item.library:
             by_library.setdefault(item.library, []).append(item.named.where)
+        elif item.elsewhere and not {item.named.name, item.elsewhere} & set(added):
+            log.warning(
+                f"not added: {item.named.name}, loaded by name ({_short(item.named.where)}): this "
+                f"machine has it as {item.elsewhere}, in a directory of its own ld.so.conf that "
+                "the image's loader does not search; if the app needs it, pass --add-library "
+                f"{os.path.basename(item.elsewhere)} --library-path "
+                f"{os.path.dirname(item.elsewhere)}"
+            )
         else:
             log.detail(
                 f"not added: {item.named.name}, loaded by name ({item.named.where}), "
@@ -180,6 +208,11 @@ def libraries_by_name(named: NamedModules, log: Log) -> tuple[FoundLibrary, ...]
     for library, where in by_library.items():
         log.detail(f"loaded by name: {library} ({'; '.join(where)})")
     return found
+
+
+def _short(where: str) -> str:
+    """``where`` from the package on (``onnxruntime/capi/x.py, line 26``)."""
+    return re.sub(r"^.*/(?:site|dist)-packages/", "", where)
 
 
 @contextmanager

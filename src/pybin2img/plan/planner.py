@@ -145,6 +145,7 @@ def plan_image(
     base_image: BaseImage | None = None,
     traced_files: Sequence[str] = (),
     extra_files: Sequence[tuple[str, str]] = (),
+    library_path: Sequence[str] = (),
 ) -> ImagePlan:
     """Lay out the image.
 
@@ -165,7 +166,8 @@ def plan_image(
     ``traced_files`` are host files the traced run read (``--trace``): placed at the same path
     in the system layer where nothing else is (the base's generated files and a base image's
     own win). ``extra_files`` are ``(host path, image path)`` of ``--add-file``: placed there
-    whatever was there before.
+    whatever was there before. ``library_path`` (``--library-path``): those of its directories
+    the closure took a library from are the image's ``LD_LIBRARY_PATH``.
     """
     dist = str(dist_dir)
     system = [obj for obj in closure.objects if not _inside(obj.source, dist)]
@@ -259,6 +261,11 @@ def plan_image(
         builder.add_tree(host.utf8_locale, host.utf8_locale.lstrip("/"))
         env.append("LANG=C.UTF-8")
 
+    # --library-path: its directories that hold a library of the image are searched there too.
+    dirs = {os.path.dirname(o.path) for o in system}
+    if searched := [d for d in library_path if d.rstrip("/") in dirs]:
+        env.append(f"LD_LIBRARY_PATH={':'.join(searched)}")
+
     own = (binary_rel.as_posix(), *(p.strip("/") for p in app_paths))
     files = dist_files(dist_dir)
     mine = [rel for rel in files if any(_inside(rel.as_posix(), p) for p in own)]
@@ -286,6 +293,15 @@ def plan_image(
         ),
         warnings=tuple(warnings),
     )
+
+
+def searched_library_path(env: Sequence[str]) -> tuple[str, ...]:
+    """The directories of an image's ``LD_LIBRARY_PATH`` (``env``: its ``KEY=VALUE`` pairs)."""
+    for item in reversed(env):
+        key, _, value = item.partition("=")
+        if key == "LD_LIBRARY_PATH":
+            return tuple(d for d in value.split(":") if d)
+    return ()
 
 
 def _inside(path: str, directory: str) -> bool:
