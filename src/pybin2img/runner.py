@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .errors import HostError, Pybin2imgError
@@ -39,6 +39,7 @@ def run_logged(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     record: Path | None = None,
+    unwritable: Callable[[OSError, str], HostError] | None = None,
 ) -> None:
     """Run ``argv``, writing its combined output to ``log_file`` (and to stderr with ``-v``).
 
@@ -46,7 +47,8 @@ def run_logged(
     path of the full log. Ctrl-C stops the child's whole process group before re-raising.
     ``record``: a file that names the child's process group while it runs, so that if this
     process is killed (``kill -9``) the next run can stop what it left running
-    (:func:`stop_recorded`). A log that cannot be written is a :class:`HostError`.
+    (:func:`stop_recorded`). A log that cannot be written is a :class:`HostError`, made by
+    ``unwritable`` (the error and what failed) when given: the cache's, which says what to do.
     """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
@@ -86,6 +88,8 @@ def run_logged(
                 if record is not None:
                     record.unlink(missing_ok=True)
     except OSError as exc:  # the log (or the record) beside it could not be written
+        if unwritable is not None:
+            raise unwritable(exc, f"{what}: cannot write its log {log_file}") from exc
         raise HostError(f"{what}: cannot write its log {log_file}: {exc.strerror}") from exc
     if code != 0:
         details = "\n".join(f"  | {line}" for line in tail)

@@ -158,6 +158,7 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
             error=CompileError,
             what=f"creating a venv with {python}",
             record=record,
+            unwritable=cache.unusable,
         )
         run_logged(
             [
@@ -178,6 +179,7 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
             what=f"installing {what}",
             cwd=requirements.parent if requirements else None,
             record=record,
+            unwritable=cache.unusable,
         )
         manifest = tree_manifest(env, skip=_SKIP)
         (env / _MANIFEST).write_text(json.dumps(manifest))

@@ -350,6 +350,7 @@ def _run_nuitka(
             env=env,
             record=workdir / PROCESSES,
             cwd=view.cwd,
+            unwritable=cache.unusable,
         )
     dists = sorted(out_dir.glob("*.dist"))
     if len(dists) != 1 or not (dists[0] / name).is_file():
