@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-#: Set before the imports below: modules they load read it.
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .errors import (
     CompileError,
     ConfigError,

@@ -21,7 +21,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from . import __version__
+from ._version import __version__
 from .errors import ImageWriteError, Interrupted, Pybin2imgError, UsageError
 from .log import Log
 from .options import build_options, push_options

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from . import __version__
+from ._version import __version__
 
 #: The programs after Nuitka: the C compiler Nuitka runs (``$CC``, else gcc), patchelf (Nuitka
 #: sets the RUNPATH of every library it copies) and binutils' strip (pybin2img strips them).

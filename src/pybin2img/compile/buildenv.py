@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
 from ..cache import Cache, digest_of, tree_damage, tree_manifest
 from ..errors import CompileError, UsageError
 from ..log import Log

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..cache import Cache, digest_of, file_digest, tree_damage, tree_manifest
 from ..log import Log
 from ..options import BuildOptions

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from .. import __version__
+from .._version import __version__
 from ..cache import Cache, file_digest
 from ..errors import InvalidImageError, Pybin2imgError, RegistryError, UsageError
 from ..log import Log

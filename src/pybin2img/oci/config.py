@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import HostError
 from ..options import BuildOptions
 from ..plan.planner import DEFAULT_PATH, ImagePlan

@@ -57,7 +57,7 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.spdx import is_expression
 from packageurl import PackageURL
 
-from .. import __version__
+from .._version import __version__
 from ..compile.origins import expand
 from .dpkg import DebianPackage, SystemPackages
 from .installation import (

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from ... import __version__
+from ..._version import __version__
 from ...errors import RegistryError
 from ...log import Log
 
