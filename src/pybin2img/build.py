@@ -25,7 +25,7 @@ from .oci.config import image_config
 from .oci.documents import LayerBlob
 from .oci.inspection import size_report
 from .oci.write import commit_output, pending_output, write_atomically, write_image
-from .options import BASES, BuildOptions, check_output
+from .options import BuildOptions, check_output
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import record_owners
@@ -37,6 +37,7 @@ from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
+from .settings import BASES
 from .ship.compare import Comparison, compare_image, launch_for
 from .ship.load import docker_client, load_image
 from .ship.smoke import own_modules, run_smoke_test

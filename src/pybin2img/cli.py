@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,49 @@ from .reference import parse_reference
 from .settings import (
     BUILD_SETTINGS,
     PUSH_SETTINGS,
+    Setting,
     Source,
-    click_options,
     find_pyproject,
     merge,
     read_project,
 )
+
+
+def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
+    """A decorator adding one click option per setting."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        for setting in reversed(settings):
+            flag = (
+                f"{setting.flag}/--no-{setting.name}" if setting.kind == "switch" else setting.flag
+            )
+            decls = [flag, *([setting.short] if setting.short else []), setting.dest]
+            kwargs: dict[str, Any] = {
+                "help": setting.help,
+                "show_default": setting.default not in (None, False, ()),
+            }
+            if setting.configurable:
+                kwargs.update(envvar=setting.envvar, show_envvar=True)
+            if setting.kind == "flag":
+                kwargs.update(is_flag=True, default=False)
+            elif setting.kind == "switch":
+                kwargs.update(is_flag=True, default=setting.default, show_default=True)
+            elif setting.kind == "optional":
+                kwargs.update(is_flag=False, flag_value="", default=None, metavar=setting.metavar)
+            else:
+                kwargs.update(default=setting.default, metavar=setting.metavar)
+                if setting.repeatable:
+                    kwargs.update(multiple=True, default=())
+                if setting.kind in ("path", "paths"):
+                    kwargs["type"] = click.Path(path_type=Path)
+                elif setting.kind == "int":
+                    kwargs["type"] = click.IntRange(min=1)
+                elif setting.kind == "choice":
+                    kwargs["type"] = click.Choice(setting.choices)
+            function = click.option(*decls, **kwargs)(function)
+        return function
+
+    return decorate
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ImageWriteError, UsageError
 from .reference import ImageReference, parse_reference
+from .settings import BASES
 
 if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
     from .settings import Project
@@ -25,8 +26,6 @@ if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532
-#: The bases pybin2img generates itself; any other ``--base`` is an image tarball's path.
-BASES = ("scratch", "distroless")
 
 
 class AppKind(enum.Enum):
@@ -73,8 +72,8 @@ class BuildOptions:
     reference: ImageReference
     #: Where the tarball is written.
     output: Path
-    #: ``scratch``, ``distroless`` (see :data:`BASES`), or the absolute path of an image tarball
-    #: whose layers go below pybin2img's.
+    #: ``scratch``, ``distroless`` (see :data:`~pybin2img.settings.BASES`), or the absolute
+    #: path of an image tarball whose layers go below pybin2img's.
     base: str = "scratch"
     #: CA bundle in the image: ``auto`` (when the app uses ssl), ``always`` or ``never``.
     ca_certs: str = "auto"

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import click
-
 from .errors import ConfigError
-from .options import BASES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +24,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 ENV_PREFIX = "PYBIN2IMG_"
+#: The bases pybin2img generates itself; any other ``--base`` is an image tarball's path.
+BASES = ("scratch", "distroless")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,43 +350,6 @@ PUSH_SETTINGS: tuple[Setting, ...] = tuple(
         "sign-key",
     )
 )
-
-
-def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
-    """A decorator adding one click option per setting."""
-
-    def decorate(function: Callable[..., Any]) -> Any:
-        for setting in reversed(settings):
-            flag = (
-                f"{setting.flag}/--no-{setting.name}" if setting.kind == "switch" else setting.flag
-            )
-            decls = [flag, *([setting.short] if setting.short else []), setting.dest]
-            kwargs: dict[str, Any] = {
-                "help": setting.help,
-                "show_default": setting.default not in (None, False, ()),
-            }
-            if setting.configurable:
-                kwargs.update(envvar=setting.envvar, show_envvar=True)
-            if setting.kind == "flag":
-                kwargs.update(is_flag=True, default=False)
-            elif setting.kind == "switch":
-                kwargs.update(is_flag=True, default=setting.default, show_default=True)
-            elif setting.kind == "optional":
-                kwargs.update(is_flag=False, flag_value="", default=None, metavar=setting.metavar)
-            else:
-                kwargs.update(default=setting.default, metavar=setting.metavar)
-                if setting.repeatable:
-                    kwargs.update(multiple=True, default=())
-                if setting.kind in ("path", "paths"):
-                    kwargs["type"] = click.Path(path_type=Path)
-                elif setting.kind == "int":
-                    kwargs["type"] = click.IntRange(min=1)
-                elif setting.kind == "choice":
-                    kwargs["type"] = click.Choice(setting.choices)
-            function = click.option(*decls, **kwargs)(function)
-        return function
-
-    return decorate
 
 
 #: Where an option's value came from, as ``-v`` shows it.

@@ -21,8 +21,9 @@ from xml.etree import ElementTree
 from ..cache import PROCESSES, Cache, file_digest
 from ..errors import CompileError
 from ..log import Log
-from ..options import BASES, BuildOptions
+from ..options import BuildOptions
 from ..runner import run_logged
+from ..settings import BASES
 from .app import CompileTarget
 from .buildenv import check_environment
 from .bytecode import bytecode_packages, metadata_config

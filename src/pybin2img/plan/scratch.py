@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..options import BASES, NONROOT_UID
+from ..options import NONROOT_UID
+from ..settings import BASES
 from .rootfs import RootfsBuilder
 
 #: Where the CA bundle lives in every image, and what ``SSL_CERT_FILE`` points at.
