@@ -232,7 +232,7 @@ def build_options(
     (:func:`pybin2img.settings.merge`, keyed by dest), ``environ`` the process environment,
     ``sources`` where each value came from, ``password`` what ``--password-stdin`` read.
     Raises :class:`UsageError` before anything slow (an environment, a compile) happens."""
-    from .compile.app import resolve_app
+    from .compile.target import resolve_app
 
     if not values["tag"]:
         raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.app import compile_target
+from pybin2img.compile.target import compile_target
 from pybin2img.errors import ConfigError, UsageError
 from pybin2img.options import AppKind, AppSpec
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.app import CompileTarget
+from pybin2img.compile.target import CompileTarget
 from pybin2img.options import AppKind, AppSpec
 from pybin2img.ship.compare import (
     Comparison,

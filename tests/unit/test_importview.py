@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pybin2img.compile.app import CompileTarget
 from pybin2img.compile.importview import import_view
 from pybin2img.compile.probe import Interpreter
+from pybin2img.compile.target import CompileTarget
 
 STDLIB = frozenset({"types", "inspect", "logging", "imp", "json", "site", "html"})
 

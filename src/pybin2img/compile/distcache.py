@@ -19,9 +19,9 @@ from ..log import Log
 from ..options import BuildOptions
 from ..pending import write_replacing
 from ..toolchain import program_versions
-from .app import CompileTarget
 from .pkgfiles import included_files
 from .probe import Interpreter
+from .target import CompileTarget
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.

@@ -21,8 +21,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .app import CompileTarget
 from .probe import Interpreter
+from .target import CompileTarget
 
 
 @dataclass(frozen=True, kw_only=True)

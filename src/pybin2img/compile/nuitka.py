@@ -24,7 +24,6 @@ from ..log import Log
 from ..options import BuildOptions
 from ..runner import run_logged
 from ..settings import BASES
-from .app import CompileTarget
 from .buildenv import check_environment
 from .bytecode import bytecode_packages, metadata_config
 from .ccache import ccache_report, checked_remote
@@ -37,6 +36,7 @@ from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
 from .strip import check_dist, strip_libraries
+from .target import CompileTarget
 
 if TYPE_CHECKING:
     from .remotecache import RemoteCache

@@ -14,10 +14,10 @@ from pathlib import Path
 from ..cache import Cache, digest_of
 from ..log import Log
 from ..options import AppKind, BuildOptions
-from .app import CompileTarget, compile_target
 from .buildenv import build_environment
 from .probe import Interpreter, NuitkaMissingError, check_supported, probe_interpreter
 from .remotecache import RemoteCache
+from .target import CompileTarget, compile_target
 
 
 def prepare_compile(

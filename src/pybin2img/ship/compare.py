@@ -46,7 +46,7 @@ from .smoke import (
 )
 
 if TYPE_CHECKING:
-    from ..compile.app import CompileTarget
+    from ..compile.target import CompileTarget
     from ..oci.write import WrittenImage
     from ..options import BuildOptions
 

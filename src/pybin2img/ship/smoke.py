@@ -36,7 +36,7 @@ from ..options import AppKind, AppSpec
 from .load import docker_client
 
 if TYPE_CHECKING:
-    from ..compile.app import CompileTarget
+    from ..compile.target import CompileTarget
     from ..oci.write import WrittenImage
     from ..options import BuildOptions
 
