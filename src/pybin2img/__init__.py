@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .app import AppKind, AppSpec
 from .errors import (
     CompileError,
     ConfigError,
@@ -29,7 +30,7 @@ from .errors import (
     SmokeTestError,
     UsageError,
 )
-from .options import AppKind, AppSpec, BuildOptions, build_options
+from .options import BuildOptions, build_options
 
 if TYPE_CHECKING:
     from .build import BuildResult, build_image

@@ -6,7 +6,6 @@ from the merged settings; no stage reads the environment or the command line on 
 
 from __future__ import annotations
 
-import enum
 import os
 import re
 import shlex
@@ -16,51 +15,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .app import AppSpec, resolve_app
 from .errors import ImageWriteError, UsageError
 from .reference import ImageReference, parse_reference
-from .settings import BASES
+from .settings import BASES, Project
 
 if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
-    from .settings import Project
     from .ship.push import PushOptions
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532
-
-
-class AppKind(enum.Enum):
-    """What APP names."""
-
-    SCRIPT = "script"  #: a ``.py`` file
-    PACKAGE = "package"  #: a directory with ``__main__.py``
-    MODULE = "module"  #: ``-m pkg.mod``, importable by the build interpreter
-    PROJECT = "project"  #: a directory with ``pyproject.toml`` and ``[project.scripts]``
-
-
-@dataclass(frozen=True, kw_only=True)
-class AppSpec:
-    """The application to compile."""
-
-    kind: AppKind
-    #: The script file, package directory or project directory (absolute).
-    path: Path
-    #: For MODULE: the dotted module name.
-    module: str | None = None
-    #: For PROJECT: which ``[project.scripts]`` entry to build.
-    script: str | None = None
-    #: For PROJECT: that entry's ``module:function``.
-    entry_point: str | None = None
-    #: For PROJECT: ``[project.dependencies]``, installed into the build environment.
-    dependencies: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The app's name, used for the binary in the image (``/app/<name>``)."""
-        if self.kind is AppKind.MODULE and self.module:
-            return self.module.rsplit(".", 1)[-1]
-        if self.kind is AppKind.PROJECT and self.script:
-            return self.script
-        return self.path.stem if self.kind is AppKind.SCRIPT else self.path.name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,8 +196,6 @@ def build_options(
     (:func:`pybin2img.settings.merge`, keyed by dest), ``environ`` the process environment,
     ``sources`` where each value came from, ``password`` what ``--password-stdin`` read.
     Raises :class:`UsageError` before anything slow (an environment, a compile) happens."""
-    from .compile.target import resolve_app
-
     if not values["tag"]:
         raise UsageError("give the image reference with -t NAME[:TAG] (or tag in [tool.pybin2img])")
     reference = parse_reference(values["tag"])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.app import AppKind, AppSpec
 from pybin2img.compile.target import compile_target
 from pybin2img.errors import ConfigError, UsageError
-from pybin2img.options import AppKind, AppSpec
 
 
 def _write(path: Path, text: str = "") -> Path:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.app import AppKind, AppSpec
 from pybin2img.compile.target import CompileTarget
-from pybin2img.options import AppKind, AppSpec
 from pybin2img.ship.compare import (
     Comparison,
     Launch,

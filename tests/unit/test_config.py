@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from pybin2img import __version__
+from pybin2img.app import AppKind, AppSpec
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage
 from pybin2img.oci.config import image_config
 from pybin2img.oci.documents import ImageConfig, config_document
-from pybin2img.options import AppKind, AppSpec, BuildOptions
+from pybin2img.options import BuildOptions
 from pybin2img.plan.planner import DEFAULT_PATH, ImagePlan
 from pybin2img.reference import parse_reference
 

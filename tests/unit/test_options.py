@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 import pybin2img.build
+from pybin2img.app import AppKind
 from pybin2img.cli import main
 from pybin2img.errors import ConfigError, UsageError
-from pybin2img.options import AS_FILES_FLAG, DEFAULT_AS_FILES, AppKind, BuildOptions, build_options
+from pybin2img.options import AS_FILES_FLAG, DEFAULT_AS_FILES, BuildOptions, build_options
 from pybin2img.settings import BY_NAME, Project, merge, read_project
 
 

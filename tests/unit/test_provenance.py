@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.app import AppKind, AppSpec
 from pybin2img.oci.baseimage import BaseImage
-from pybin2img.options import AppKind, AppSpec, BuildOptions
+from pybin2img.options import BuildOptions
 from pybin2img.provenance import GitInfo, oci_keys
 from pybin2img.reference import parse_reference
 

@@ -400,8 +400,8 @@ def test_what_is_not_a_package_failing_at_import(code: int | None, output: str) 
 
 
 def test_the_apps_own_modules(tmp_path: Path) -> None:
+    from pybin2img.app import AppKind, AppSpec
     from pybin2img.compile.target import CompileTarget
-    from pybin2img.options import AppKind, AppSpec
 
     for name in ("app.py", "helpers.py", "fast.cpython-311-x86_64-linux-gnu.so", "notes.txt"):
         (tmp_path / name).write_text("")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
+from ..app import AppKind
 from ..cache import Cache, digest_of
 from ..log import Log
-from ..options import AppKind, BuildOptions
+from ..options import BuildOptions
 from .buildenv import build_environment
 from .probe import Interpreter, NuitkaMissingError, check_supported, probe_interpreter
 from .remotecache import RemoteCache

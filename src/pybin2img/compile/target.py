@@ -10,9 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..app import AppKind, AppSpec
 from ..errors import ConfigError, UsageError
-from ..options import AppKind, AppSpec
-from ..settings import Project
 from .distinfo import DistInfo, project_dist_info
 
 _ENTRY = re.compile(r"^\s*([\w.]+)\s*:\s*([\w.]+)\s*(\[.*\])?\s*$")
@@ -46,60 +45,6 @@ class CompileTarget:
     metadata_dir: Path | None = None
     #: Why the project's metadata could not be made, for a warning.
     notes: tuple[str, ...] = ()
-
-
-def resolve_app(
-    path: Path | None, *, module: str | None, script: str | None, project: Project
-) -> AppSpec:
-    """Classify APP; raise :class:`UsageError` when it names nothing pybin2img can compile.
-    ``project`` is APP's nearest pyproject.toml, already read."""
-    if module:
-        if path is not None:
-            raise UsageError("give either APP or -m MODULE, not both")
-        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
-            raise UsageError(f"-m {module!r} is not a module name")
-        return AppSpec(kind=AppKind.MODULE, path=Path.cwd(), module=module)
-    if path is None:
-        raise UsageError("give the app to build: a script, a package directory, or -m MODULE")
-    path = path.absolute()
-    if not path.exists():
-        raise UsageError(f"app {path} does not exist")
-    if path.is_dir():
-        if project.path == path / "pyproject.toml" and project.scripts:
-            chosen = _choose_script(project, script)
-            return AppSpec(
-                kind=AppKind.PROJECT,
-                path=path,
-                script=chosen,
-                entry_point=project.scripts[chosen],
-                dependencies=project.dependencies,
-            )
-        if (path / "__main__.py").is_file():
-            return AppSpec(kind=AppKind.PACKAGE, path=path)
-        raise UsageError(
-            f"app {path} is a directory without __main__.py or a pyproject.toml with "
-            "[project.scripts]"
-        )
-    if path.suffix != ".py":
-        raise UsageError(f"app {path} is not a Python script (expected a .py file)")
-    return AppSpec(kind=AppKind.SCRIPT, path=path)
-
-
-def _choose_script(project: Project, script: str | None) -> str:
-    scripts = project.scripts
-    if script is not None:
-        if script not in scripts:
-            raise UsageError(
-                f"{project.path} has no script {script!r}; "
-                f"[project.scripts] names: {', '.join(sorted(scripts))}"
-            )
-        return script
-    if len(scripts) > 1:
-        raise UsageError(
-            f"{project.path} defines several scripts "
-            f"({', '.join(sorted(scripts))}); choose one with --script NAME"
-        )
-    return next(iter(scripts))
 
 
 def _top_packages(root: Path) -> set[str]:

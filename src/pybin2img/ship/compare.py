@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
-from ..options import AppKind, AppSpec
 from ..trace.run import private_environment, stop_session
 from .smoke import (
     APP_PREFIX,

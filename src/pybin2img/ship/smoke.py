@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..app import AppKind, AppSpec
 from ..errors import EngineError, SmokeTestError
 from ..log import Log
 from ..oci.archive import open_archive
-from ..options import AppKind, AppSpec
 from .load import docker_client
 
 if TYPE_CHECKING:
