@@ -351,7 +351,7 @@ def push_options(
 ) -> PushOptions:
     """How to push: credentials given on the command line, Docker's config and podman's
     auth.json, the CA bundle and the registry's own CA."""
-    from .ship.credentials import Credentials, podman_auth_files
+    from .registry.credentials import Credentials, podman_auth_files
     from .ship.push import PushOptions  # requests is slow to import; only push needs it
 
     if bool(username) != (password is not None):

@@ -29,9 +29,9 @@ from pybin2img.errors import InvalidImageError, RegistryError, UsageError
 from pybin2img.log import Log
 from pybin2img.oci.archive import Archive, open_archive
 from pybin2img.reference import parse_reference
-from pybin2img.ship.credentials import Credentials
+from pybin2img.registry import RetryPolicy
+from pybin2img.registry.credentials import Credentials
 from pybin2img.ship.push import PushOptions, PushResult, push_image
-from pybin2img.ship.registry import RetryPolicy
 from tests.conftest import require
 from tests.imagegen import write_test_image
 from tests.integration.conftest import RUN_ID, docker, pybin2img

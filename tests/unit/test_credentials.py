@@ -9,7 +9,7 @@ import pytest
 
 from pybin2img.errors import RegistryError
 from pybin2img.log import Log
-from pybin2img.ship.credentials import Credentials, find_credentials, podman_auth_files
+from pybin2img.registry.credentials import Credentials, find_credentials, podman_auth_files
 
 
 def _config(tmp_path: Path, document: object) -> Path:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import InvalidImageError, RegistryError
-from pybin2img.ship.registry import (
+from pybin2img.registry import (
     RetryPolicy,
     is_plain_http_allowed,
     parse_challenges,
     parse_retry_after,
 )
-from pybin2img.ship.registry.client import _BlobBody, _with_digest
-from pybin2img.ship.registry.transport import Connection, bypasses_proxy, registry_ca_files
+from pybin2img.registry.client import _BlobBody, _with_digest
+from pybin2img.registry.transport import Connection, bypasses_proxy, registry_ca_files
 
 DIGEST = "sha256:" + "ab" * 32
 

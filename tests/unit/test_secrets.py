@@ -13,8 +13,8 @@ import pytest
 
 from pybin2img.cli import main
 from pybin2img.options import build_options
+from pybin2img.registry.credentials import Credentials, helper_environment
 from pybin2img.settings import Project, merge
-from pybin2img.ship.credentials import Credentials, helper_environment
 from pybin2img.ship.push import PushOptions
 
 CANARY = f"canary{uuid.uuid4().hex}"

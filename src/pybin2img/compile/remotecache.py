@@ -44,7 +44,7 @@ from .distcache import entry_path, new_entry
 from .trees import TREE_TYPE, UnsafeTree, pack_tree, unpack_tree
 
 if TYPE_CHECKING:  # requests is slow to import: only a build with --cache-repo needs it
-    from ..ship.registry import RegistryClient, RetryPolicy
+    from ..registry import RegistryClient, RetryPolicy
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ class RemoteCache:
     def __init__(
         self, options: CacheRepoOptions, log: Log, *, retry: RetryPolicy | None = None
     ) -> None:
-        from ..ship.registry import RetryPolicy
+        from ..registry import RetryPolicy
 
         self._options = options
         self._log = log

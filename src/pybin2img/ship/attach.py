@@ -29,8 +29,8 @@ from ..oci.documents import (
     sha256_digest,
 )
 from ..reference import ImageReference
+from ..registry import RegistryClient
 from .push import PushOptions, open_client
-from .registry import RegistryClient
 
 #: The OCI empty descriptor: a config for artifacts that have none.
 EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"

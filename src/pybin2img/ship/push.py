@@ -21,9 +21,9 @@ from ..log import Log
 from ..oci.archive import Archive, open_archive
 from ..oci.documents import Descriptor
 from ..reference import ImageReference, parse_reference
-from .credentials import Credentials, find_credentials, helper_environment
-from .registry import RegistryClient, RetryPolicy, is_plain_http_allowed
-from .registry.transport import CERTS_DIRS, registry_ca_files
+from ..registry import RegistryClient, RetryPolicy, is_plain_http_allowed
+from ..registry.credentials import Credentials, find_credentials, helper_environment
+from ..registry.transport import CERTS_DIRS, registry_ca_files
 
 if TYPE_CHECKING:
     from ..oci.baseimage import BaseImage

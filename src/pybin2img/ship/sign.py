@@ -25,9 +25,9 @@ from ..errors import RegistryError, UsageError
 from ..log import Log
 from ..oci.documents import MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
 from ..reference import ImageReference, is_digest, parse_reference
+from ..registry import RegistryClient
 from .keys import SigningKey
 from .push import PushOptions, open_client
-from .registry import RegistryClient
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

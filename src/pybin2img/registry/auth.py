@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ...errors import RegistryError
-from ..credentials import Credentials
+from ..errors import RegistryError
+from .credentials import Credentials
 from .transport import TRANSIENT, Connection, Transient, error_text, netloc, reason, retry_after
 
 

@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from ...errors import InvalidImageError, RegistryError
-from ...log import Log
-from ..credentials import Credentials
+from ..errors import InvalidImageError, RegistryError
+from ..log import Log
 from .auth import Authenticator
+from .credentials import Credentials
 from .transport import Connection, Request, RetryPolicy, Transient, Transport, reason
 
 T = TypeVar("T")

@@ -28,9 +28,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from ..._version import __version__
-from ...errors import RegistryError
-from ...log import Log
+from .._version import __version__
+from ..errors import RegistryError
+from ..log import Log
 
 T = TypeVar("T")
 
