@@ -98,7 +98,7 @@ def environments(app: Path, work: Path, share: str) -> dict[str, float]:
     from pybin2img.compile.prepare import nuitka_requirement
     from pybin2img.compile.remotecache import RemoteCache
     from pybin2img.log import Log
-    from pybin2img.options import CacheRepoOptions, push_options
+    from pybin2img.options import CacheRepoOptions, registry_options
     from pybin2img.reference import parse_reference
 
     requirements = app.parent / "requirements.txt"
@@ -120,9 +120,7 @@ def environments(app: Path, work: Path, share: str) -> dict[str, float]:
         figures[name] = round(time.monotonic() - start, 2)
     options = CacheRepoOptions(
         reference=parse_reference(share),
-        registry=push_options(
-            os.environ, username=None, password=None, insecure_registries=(), mount_from=None
-        ),
+        registry=registry_options(os.environ, username=None, password=None, insecure_registries=()),
     )
     uploader = RemoteCache(options, Log(verbosity=-1))
     cache = Cache(work / "envs-upload")

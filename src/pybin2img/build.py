@@ -46,9 +46,10 @@ from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
     from .oci.write import WrittenImage
+    from .registry import RegistryOptions
     from .ship.attach import Attachment
     from .ship.keys import SigningKey
-    from .ship.push import PushOptions, PushResult
+    from .ship.push import PushResult
     from .ship.sign import Signature
 
 
@@ -358,20 +359,23 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     attachment: Attachment | None = None
     signatures: tuple[Signature, ...] = ()
     if options.push:
-        from .ship.push import (  # requests is slow to import; only push needs it
-            PushOptions,
-            base_repository,
-            push_image,
-        )
+        from .registry import RegistryOptions  # requests is slow to import; only push needs it
+        from .ship.push import PushOptions, base_repository, push_image
 
-        push_options = options.push_options or PushOptions()
-        mount = base_repository(base_image, options.reference)
-        if push_options.mount_from is None and mount is not None:
+        registry = options.registry or RegistryOptions()
+        mount = options.mount_from
+        if mount is None:
             # The base's layers are likely in its own repository on the same registry.
-            push_options = dataclasses.replace(push_options, mount_from=mount)
-        pushed = push_image(written.path, options.reference, options=push_options, log=log)
+            mount = base_repository(base_image, options.reference)
+        pushed = push_image(
+            written.path,
+            options.reference,
+            registry=registry,
+            options=PushOptions(mount_from=mount),
+            log=log,
+        )
         attachment, signatures = _attach_and_sign(
-            options, push_options, written, sbom, sbom_file, signing_key, log
+            options, registry, written, sbom, sbom_file, signing_key, log
         )
 
     return BuildResult(
@@ -433,9 +437,9 @@ def _trace(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, l
 def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:
     """Before the compile: the registry answers and takes the credentials, and the signing
     key opens with its password (a wrong one fails in a second, not after the compile)."""
-    from .ship.push import PushOptions, check_registry
+    from .registry import RegistryOptions, check_registry
 
-    check_registry(options.reference, options.push_options or PushOptions(), log)
+    check_registry(options.reference, options.registry or RegistryOptions(), log)
     if options.sign_key is None:
         return None
     from .ship.keys import load_signing_key
@@ -445,7 +449,7 @@ def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:
 
 def _attach_and_sign(
     options: BuildOptions,
-    push_options: PushOptions,
+    registry: RegistryOptions,
     written: WrittenImage,
     sbom: bytes,
     sbom_file: Path,
@@ -467,13 +471,13 @@ def _attach_and_sign(
         sbom,
         media_type=SBOM_MEDIA_TYPES[options.sbom_format],
         title=sbom_file.name,
-        options=push_options,
+        registry=registry,
         log=log,
     )
     if key is None:
         return attachment, ()
     digests = (written.manifest_digest, attachment.digest)
-    signatures = sign_pushed(options.reference, digests, key, options=push_options, log=log)
+    signatures = sign_pushed(options.reference, digests, key, registry=registry, log=log)
     return attachment, signatures
 
 

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -24,7 +24,7 @@ from click.core import ParameterSource
 from ._version import __version__
 from .errors import ImageWriteError, Interrupted, Pybin2imgError, UsageError
 from .log import Log
-from .options import build_options, push_options
+from .options import build_options, registry_options
 from .reference import parse_reference
 from .settings import (
     BUILD_SETTINGS,
@@ -35,6 +35,10 @@ from .settings import (
     merge,
     read_project,
 )
+
+if TYPE_CHECKING:  # requests is slow to import: only the commands that reach a registry need it
+    from .registry import RegistryOptions
+    from .ship.push import PushOptions
 
 
 def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
@@ -244,24 +248,46 @@ def push(
     target = parse_reference(reference)
     for tag in extra_tags:
         parse_reference(f"{target.repository}:{tag}")  # the tag grammar, with its error message
-    options = push_options(
-        os.environ,
-        username=username,
-        password=_password() if password_stdin else None,
-        insecure_registries=insecure_registry,
-        mount_from=mount_from,
-        extra_tags=extra_tags,
-        metadata_file=metadata_file,
-        registry_ca=registry_ca,
-    )
+    registry = _registry(username, password_stdin, insecure_registry, registry_ca)
+    options = _push_options(mount_from, extra_tags, metadata_file)
     log = Log(verbosity=-1 if quiet else verbose)
     key = _signing_key(sign_key) if sign_key else None
-    result = push_image(tarball.absolute(), target, options=options, log=log)
+    result = push_image(tarball.absolute(), target, registry=registry, options=options, log=log)
     if key:
         from .ship.sign import sign_pushed
 
-        sign_pushed(target, [result.digest], key, options=options, log=log)
+        sign_pushed(target, [result.digest], key, registry=registry, log=log)
     click.echo(result.pinned_reference)
+
+
+def _registry(
+    username: str | None,
+    password_stdin: bool,
+    insecure_registries: tuple[str, ...],
+    registry_ca: tuple[Path, ...],
+) -> RegistryOptions:
+    """The registry options of ``push``, ``sign`` and ``index``, from their flags and the
+    environment (:func:`pybin2img.options.registry_options`)."""
+    return registry_options(
+        os.environ,
+        username=username,
+        password=_password() if password_stdin else None,
+        insecure_registries=insecure_registries,
+        registry_ca=registry_ca,
+    )
+
+
+def _push_options(
+    mount_from: str | None, extra_tags: tuple[str, ...], metadata_file: Path | None
+) -> PushOptions:
+    """What ``push`` and ``index --push`` do besides reaching the registry."""
+    from .ship.push import PushOptions
+
+    return PushOptions(
+        mount_from=mount_from,
+        extra_tags=extra_tags,
+        metadata_file=metadata_file.absolute() if metadata_file else None,
+    )
 
 
 def _key_password(path: Path, *, confirm: bool = False) -> str | None:
@@ -351,17 +377,10 @@ def sign(
     target, digest = parse_target(reference)
     if mount_from:
         raise UsageError("--mount-from is for pushing, not for sign")
-    options = push_options(
-        os.environ,
-        username=username,
-        password=_password() if password_stdin else None,
-        insecure_registries=insecure_registry,
-        mount_from=None,
-        registry_ca=registry_ca,
-    )
+    registry = _registry(username, password_stdin, insecure_registry, registry_ca)
     key = _signing_key(key_path)
     log = Log(verbosity=-1 if quiet else verbose)
-    signatures = sign_image(target, digest, key, options=options, log=log)
+    signatures = sign_image(target, digest, key, registry=registry, log=log)
     click.echo(target.with_digest(signatures[0].digest))
 
 
@@ -423,23 +442,14 @@ def index(
         output = output.absolute()
         check_output(output)
     log = Log(verbosity=-1 if quiet else verbose)
-    options = None
+    registry = None
     key = None
     if push:
-        from .ship.push import check_registry
+        from .registry import check_registry
 
-        options = push_options(
-            os.environ,
-            username=username,
-            password=_password() if password_stdin else None,
-            insecure_registries=insecure_registry,
-            mount_from=mount_from,
-            extra_tags=extra_tags,
-            metadata_file=metadata_file,
-            registry_ca=registry_ca,
-        )
+        registry = _registry(username, password_stdin, insecure_registry, registry_ca)
         key = _signing_key(sign_key) if sign_key else None
-        check_registry(target, options, log)
+        check_registry(target, registry, log)
     with log.stage("index") as stage, merge_index([t.absolute() for t in tarballs]) as merged:
         platforms = ", ".join(str(child.platform) for child in merged.children)
         stage.summary = f"{platforms}: {merged.descriptor.digest}"
@@ -449,14 +459,15 @@ def index(
         if push:
             from .ship.push import push_index
 
-            assert options is not None
-            push_index(merged, target, options=options, log=log)
+            assert registry is not None
+            options = _push_options(mount_from, extra_tags, metadata_file)
+            push_index(merged, target, registry=registry, options=options, log=log)
             if key:
                 from .ship.sign import sign_pushed
 
                 digests = [merged.descriptor.digest]
                 digests += [child.descriptor.digest for child in merged.children]
-                sign_pushed(target, digests, key, options=options, log=log)
+                sign_pushed(target, digests, key, registry=registry, log=log)
     click.echo(target.with_digest(merged.descriptor.digest))
 
 

@@ -21,7 +21,7 @@ from .reference import ImageReference, parse_reference
 from .settings import BASES, Project
 
 if TYPE_CHECKING:  # push pulls in requests; only the type is needed here
-    from .ship.push import PushOptions
+    from .registry import RegistryOptions
 
 #: The non-root user every image runs as unless told otherwise (distroless' ``nonroot``).
 NONROOT_UID = 65532
@@ -61,8 +61,12 @@ class BuildOptions:
     load: bool = False
     #: Push the finished image to the registry its reference names.
     push: bool = False
-    #: How to push (credentials, insecure registries, …); ``None``: the defaults.
-    push_options: PushOptions | None = None
+    #: How to reach the registry pushed to (credentials, insecure registries, …); ``None``:
+    #: the defaults.
+    registry: RegistryOptions | None = None
+    #: A repository on the registry pushed to that missing blobs are mounted from
+    #: (``--mount-from``); ``None``: the base image's, when it is there.
+    mount_from: str | None = None
     #: Sign the pushed image and its SBOM attachment with this key (cosign's format or PEM EC
     #: P-256); ``None``: unsigned.
     sign_key: Path | None = None
@@ -168,8 +172,10 @@ class CacheRepoOptions:
     #: ``readwrite``: look up and upload; ``read``: look up only.
     mode: str = "readwrite"
     #: How to reach the registry, as for a push: credentials, insecure registries, CA bundle,
-    #: proxies, mounts.
-    registry: PushOptions
+    #: proxies.
+    registry: RegistryOptions
+    #: A repository on the same registry to mount missing blobs from.
+    mount_from: str | None = None
     #: Seconds to wait for the registry to connect or answer; then the build goes on without.
     timeout: float = 10.0
 
@@ -240,16 +246,16 @@ def build_options(
         requirements=values["requirements"].absolute() if values["requirements"] else None,
         load=values["load"],
         push=values["push"],
-        push_options=push_options(
+        registry=registry_options(
             environ,
             username=values["username"],
             password=password,
             insecure_registries=values["insecure_registry"],
-            mount_from=values["mount_from"],
             registry_ca=values["registry_ca"],
         )
         if values["push"]
         else None,
+        mount_from=values["mount_from"] if values["push"] else None,
         sign_key=values["sign_key"].absolute() if values["push"] and values["sign_key"] else None,
         sign_password=environ.get("COSIGN_PASSWORD"),
         sbom_format=values["sbom_format"],
@@ -317,12 +323,11 @@ def _cache_repo(
     return CacheRepoOptions(
         reference=repository,
         mode=values["cache_mode"],
-        registry=push_options(
+        registry=registry_options(
             environ,
             username=values["username"] if own else None,
             password=password if own else None,
             insecure_registries=values["insecure_registry"],
-            mount_from=None,
             **extra,
         ),
     )
@@ -338,21 +343,19 @@ def _ccache_env(remote_storage: str | None, environ: Mapping[str, str]) -> Mappi
     return MappingProxyType(settings)
 
 
-def push_options(
+def registry_options(
     environ: Mapping[str, str],
     *,
     username: str | None,
     password: str | None,
     insecure_registries: tuple[str, ...],
-    mount_from: str | None,
-    extra_tags: tuple[str, ...] = (),
-    metadata_file: Path | None = None,
     registry_ca: tuple[Path, ...] = (),
-) -> PushOptions:
-    """How to push: credentials given on the command line, Docker's config and podman's
-    auth.json, the CA bundle and the registry's own CA."""
-    from .registry.credentials import Credentials, podman_auth_files
-    from .ship.push import PushOptions  # requests is slow to import; only push needs it
+) -> RegistryOptions:
+    """How to reach a registry, for ``build --push``, ``push``, ``sign``, ``index`` and the
+    cache repository alike: credentials given on the command line, Docker's config and
+    podman's auth.json, the CA bundle and the registry's own CA."""
+    # requests is slow to import: only a build that reaches a registry needs it.
+    from .registry import Credentials, RegistryOptions, podman_auth_files
 
     if bool(username) != (password is not None):
         raise UsageError("--username and --password-stdin go together")
@@ -368,7 +371,7 @@ def push_options(
     for ca in registry_ca:
         if not ca.is_file():
             raise UsageError(f"--registry-ca {ca} is not a file")
-    return PushOptions(
+    return RegistryOptions(
         credentials=credentials,
         docker_config=Path(docker_config),
         auth_files=podman_auth_files(environ, home=Path.home(), uid=os.getuid()),
@@ -376,9 +379,6 @@ def push_options(
         environ=dict(environ),
         insecure_registries=insecure_registries,
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
-        mount_from=mount_from,
-        extra_tags=extra_tags,
-        metadata_file=metadata_file.absolute() if metadata_file else None,
     )
 
 

@@ -37,7 +37,7 @@ from pybin2img.compile.remotecache import RemoteCache
 from pybin2img.log import Log
 from pybin2img.options import CacheRepoOptions
 from pybin2img.reference import parse_reference
-from pybin2img.ship.push import PushOptions
+from pybin2img.registry import RegistryOptions
 from tests.conftest import require
 from tests.integration.conftest import EXAMPLES, RUN_ID, pybin2img
 from tests.integration.test_push import REGISTRY_DIR, ThrowawayRegistry
@@ -303,7 +303,7 @@ def test_a_registry_and_a_redis_that_refuse_make_a_local_compile(
 def _remote(repository: str, log: Log) -> RemoteCache:
     options = CacheRepoOptions(
         reference=parse_reference(repository),
-        registry=PushOptions(environ={"PATH": os.environ.get("PATH", "")}),
+        registry=RegistryOptions(environ={"PATH": os.environ.get("PATH", "")}),
     )
     return RemoteCache(options, log)
 

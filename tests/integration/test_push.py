@@ -29,7 +29,7 @@ from pybin2img.errors import InvalidImageError, RegistryError, UsageError
 from pybin2img.log import Log
 from pybin2img.oci.archive import Archive, open_archive
 from pybin2img.reference import parse_reference
-from pybin2img.registry import RetryPolicy
+from pybin2img.registry import RegistryOptions, RetryPolicy
 from pybin2img.registry.credentials import Credentials
 from pybin2img.ship.push import PushOptions, PushResult, push_image
 from tests.conftest import require
@@ -134,12 +134,15 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
     )
 
 
-def _push(tarball: Path, reference: str, **options: Any) -> PushResult:
-    options.setdefault("retry", FAST)
+def _push(
+    tarball: Path, reference: str, *, mount_from: str | None = None, **registry: Any
+) -> PushResult:
+    registry.setdefault("retry", FAST)
     return push_image(
         tarball,
         parse_reference(reference),
-        options=PushOptions(environ={"PATH": os.environ.get("PATH", "")}, **options),
+        registry=RegistryOptions(environ={"PATH": os.environ.get("PATH", "")}, **registry),
+        options=PushOptions(mount_from=mount_from),
         log=Log(verbosity=-1),
     )
 

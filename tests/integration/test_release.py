@@ -34,7 +34,8 @@ import requests
 
 from pybin2img.log import Log
 from pybin2img.reference import parse_reference
-from pybin2img.ship.push import PushOptions, push_image
+from pybin2img.registry import RegistryOptions
+from pybin2img.ship.push import push_image
 from tests.conftest import require
 from tests.imagegen import write_test_image
 from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, docker, pybin2img
@@ -601,14 +602,13 @@ def test_tls_registry_with_its_ca_and_podmans_credentials(
     runtime = tmp / "runtime"
     (runtime / "containers").mkdir(parents=True)
     shutil.copy(authfile, runtime / "containers" / "auth.json")
-    from pybin2img.options import push_options
+    from pybin2img.options import registry_options
 
-    options = push_options(
+    options = registry_options(
         {"XDG_RUNTIME_DIR": str(runtime), "DOCKER_CONFIG": str(tmp / "no-docker"), "PATH": ""},
         username=None,
         password=None,
         insecure_registries=(),
-        mount_from=None,
     )
     import dataclasses
 
@@ -617,11 +617,11 @@ def test_tls_registry_with_its_ca_and_podmans_credentials(
     result = push_image(
         tarball,
         parse_reference(f"{tls_registry.address}/team/app:2"),
-        options=options,
+        registry=options,
         log=Log(verbosity=-1),
     )
     assert result.digest == pushed.stdout.strip().rsplit("@", 1)[1]
-    assert isinstance(options, PushOptions)
+    assert isinstance(options, RegistryOptions)
 
 
 def test_wrong_password_fails_before_the_compile(tls_registry: TlsRegistry, work: Path) -> None:

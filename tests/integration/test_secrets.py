@@ -190,7 +190,7 @@ def test_no_options_or_result_object_prints_a_secret(tmp_path: Path) -> None:
     assert len(result.signatures) == 2
     objects = _dataclasses(options, set()) + _dataclasses(result, set())
     kinds = {type(o).__name__ for o in objects}
-    assert {"BuildOptions", "PushOptions", "Credentials", "BuildResult", "PushResult"} <= kinds
+    assert {"BuildOptions", "RegistryOptions", "Credentials", "BuildResult", "PushResult"} <= kinds
     assert {"Attachment", "Signature"} <= kinds
     for obj in objects:
         for text in (repr(obj), str(obj)):

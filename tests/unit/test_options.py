@@ -146,7 +146,7 @@ def test_options_are_converted(tmp_path: Path) -> None:
     assert options.labels == (("a", "b"),)
     assert options.include_data == (f"{tmp_path / 'data'}=data",)
     assert options.cache_dir == tmp_path / "cache"
-    assert options.push_options is None
+    assert options.registry is None
 
 
 @pytest.mark.parametrize(
@@ -312,7 +312,7 @@ def test_cache_repo_is_a_repository_reached_like_a_push(tmp_path: Path) -> None:
     assert not repo.writable
     assert repo.registry.insecure_registries == ("registry.example.com",)
     assert repo.registry.credentials.username == "ci"
-    assert options.push_options is None
+    assert options.registry is None
 
 
 def test_credentials_go_to_the_cache_repo_only_on_the_registry_pushed_to(tmp_path: Path) -> None:
@@ -324,7 +324,7 @@ def test_credentials_go_to_the_cache_repo_only_on_the_registry_pushed_to(tmp_pat
         username="ci",
         password_stdin=True,
     )
-    assert options.push_options.credentials.username == "ci"
+    assert options.registry.credentials.username == "ci"
     assert options.cache_repo.registry.credentials is None  # Docker's config for that one
 
 

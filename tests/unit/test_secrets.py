@@ -13,9 +13,9 @@ import pytest
 
 from pybin2img.cli import main
 from pybin2img.options import build_options
+from pybin2img.registry import RegistryOptions
 from pybin2img.registry.credentials import Credentials, helper_environment
 from pybin2img.settings import Project, merge
-from pybin2img.ship.push import PushOptions
 
 CANARY = f"canary{uuid.uuid4().hex}"
 ENVIRON = {
@@ -77,14 +77,14 @@ def _objects(value: Any, seen: set[int] | None = None) -> list[Any]:
 def test_no_options_object_prints_a_secret(tmp_path: Path) -> None:
     options = _options(tmp_path)
     # The secrets really are held: what a push and the signing need.
-    assert options.push_options.credentials.password == f"registry{CANARY}"
+    assert options.registry.credentials.password == f"registry{CANARY}"
     assert options.sign_password == f"cosign{CANARY}"
     assert CANARY in options.ccache_env["CCACHE_REMOTE_STORAGE"]
-    assert CANARY in options.push_options.environ["AWS_SECRET_ACCESS_KEY"]
+    assert CANARY in options.registry.environ["AWS_SECRET_ACCESS_KEY"]
 
     objects = _objects(options)
     kinds = {type(o).__name__ for o in objects}
-    assert {"BuildOptions", "PushOptions", "CacheRepoOptions", "Credentials"} <= kinds
+    assert {"BuildOptions", "RegistryOptions", "CacheRepoOptions", "Credentials"} <= kinds
     for obj in objects:
         assert CANARY not in repr(obj), type(obj).__name__
         assert CANARY not in str(obj), type(obj).__name__
@@ -101,7 +101,7 @@ def test_a_push_keeps_only_what_helpers_and_proxies_read() -> None:
         "no_proxy",
     ]
     # Whoever constructs the options, a library user with os.environ too.
-    options = PushOptions(environ=ENVIRON)
+    options = RegistryOptions(environ=ENVIRON)
     assert dict(options.environ) == dict(kept)
     assert "GITHUB_TOKEN" not in options.environ
     assert CANARY not in repr(options)

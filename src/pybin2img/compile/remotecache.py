@@ -318,7 +318,7 @@ class RemoteCache:
         if self._failed:
             return None
         if self._client is None:
-            from ..ship.push import open_client
+            from ..registry import open_client
 
             options = self._options
             try:
@@ -357,7 +357,7 @@ class RemoteCache:
 
     def _mount_source(self) -> str | None:
         """``--mount-from`` when it is on the cache repository's registry."""
-        given = self._options.registry.mount_from
+        given = self._options.mount_from
         if not given:
             return None
         try:

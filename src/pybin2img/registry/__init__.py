@@ -12,14 +12,21 @@ own client rather than a library.
 the HTTP side (TLS, proxies, redirects, retries).
 """
 
+from .access import RegistryOptions, check_registry, open_client
 from .auth import parse_challenges
 from .client import RegistryClient
+from .credentials import Credentials, podman_auth_files
 from .transport import RetryPolicy, is_plain_http_allowed, parse_retry_after
 
 __all__ = [
+    "Credentials",
     "RegistryClient",
+    "RegistryOptions",
     "RetryPolicy",
+    "check_registry",
     "is_plain_http_allowed",
+    "open_client",
     "parse_challenges",
     "parse_retry_after",
+    "podman_auth_files",
 ]

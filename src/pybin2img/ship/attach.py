@@ -29,8 +29,7 @@ from ..oci.documents import (
     sha256_digest,
 )
 from ..reference import ImageReference
-from ..registry import RegistryClient
-from .push import PushOptions, open_client
+from ..registry import RegistryClient, RegistryOptions, open_client
 
 #: The OCI empty descriptor: a config for artifacts that have none.
 EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
@@ -98,12 +97,12 @@ def attach_sbom(
     *,
     media_type: str,
     title: str,
-    options: PushOptions,
+    registry: RegistryOptions,
     log: Log,
 ) -> Attachment:
     """Push ``sbom`` as an attachment of the image manifest ``subject`` in ``reference``'s
     repository (see the module docstring)."""
-    with log.stage("attach") as stage, open_client(reference, options, log) as client:
+    with log.stage("attach") as stage, open_client(reference, registry, log) as client:
         client.ping()
         client.put_blob(EMPTY_CONFIG)
         client.put_blob(sbom)

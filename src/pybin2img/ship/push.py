@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +21,7 @@ from ..log import Log
 from ..oci.archive import Archive, open_archive
 from ..oci.documents import Descriptor
 from ..reference import ImageReference, parse_reference
-from ..registry import RegistryClient, RetryPolicy, is_plain_http_allowed
-from ..registry.credentials import Credentials, find_credentials, helper_environment
-from ..registry.transport import CERTS_DIRS, registry_ca_files
+from ..registry import RegistryClient, RegistryOptions, open_client
 
 if TYPE_CHECKING:
     from ..oci.baseimage import BaseImage
@@ -32,47 +30,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class PushOptions:
-    """Where credentials come from and how to reach the registry.
+    """What one push needs besides reaching the registry
+    (:class:`~pybin2img.registry.RegistryOptions`)."""
 
-    Neither the credentials nor the environment appear in ``repr()`` (or ``str()``): both may
-    hold secrets, and anything may log an options object.
-    """
-
-    #: Explicit credentials (``--username`` + ``--password-stdin``); ``None`` looks them up in
-    #: ``docker_config``.
-    credentials: Credentials | None = field(default=None, repr=False)
-    #: The directory holding Docker's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``).
-    docker_config: Path | None = None
-    #: Environment for credential helpers (``PATH``, ``AWS_*``) and proxies (``HTTPS_PROXY``,
-    #: ``NO_PROXY``): only what :func:`~.credentials.helper_environment` keeps of what is given.
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-    #: Registries (``host`` or ``host:port``) reached over plain HTTP or unverified TLS, besides
-    #: loopback hosts.
-    insecure_registries: tuple[str, ...] = ()
-    #: CA bundle for TLS (``SSL_CERT_FILE``); ``None`` uses certifi's.
-    ca_bundle: Path | None = None
-    #: podman's ``auth.json`` files, read after Docker's config (in podman's order).
-    auth_files: tuple[Path, ...] = ()
-    #: The registry's own CA certificates (``--registry-ca``), trusted besides the bundle and
-    #: ``certs.d/<host>/*.crt`` of Docker and podman.
-    registry_ca: tuple[Path, ...] = ()
-    #: Where Docker's and podman's ``certs.d`` directories are (tests point elsewhere).
-    certs_dirs: tuple[Path, ...] = CERTS_DIRS
     #: A repository on the same registry to mount missing blobs from (``team/base``).
     mount_from: str | None = None
     #: More tags to push the same manifest under, after the reference's own tag.
     extra_tags: tuple[str, ...] = ()
     #: Where to write a JSON record of the push.
     metadata_file: Path | None = None
-    #: Retries of transient failures.
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Chunk size when the registry refuses a blob in one request.
-    chunk_size: int = 16 << 20
-
-    def __post_init__(self) -> None:
-        # Whoever builds the options (the CLI with os.environ, a library user), nothing else of
-        # the process environment is kept.
-        object.__setattr__(self, "environ", helper_environment(self.environ))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,15 +111,21 @@ class PushResult:
 
 
 def push_image(
-    tarball: Path, reference: ImageReference, *, options: PushOptions, log: Log
+    tarball: Path,
+    reference: ImageReference,
+    *,
+    registry: RegistryOptions,
+    options: PushOptions = PushOptions(),
+    log: Log,
 ) -> PushResult:
-    """Push the image in ``tarball`` to ``reference`` (its registry, repository and tag)."""
+    """Push the image in ``tarball`` to ``reference`` (its registry, repository and tag),
+    reached with ``registry``."""
     mount_from = _mount_source(options.mount_from, reference)
     tags = tuple(dict.fromkeys((reference.tag, *options.extra_tags)))
     with (
         log.stage("push") as stage,
         open_archive(tarball, oci=True) as archive,
-        open_client(reference, options, log, mount_from=mount_from) as client,
+        open_client(reference, registry, log, mount_from=mount_from) as client,
     ):
         client.ping()
         pushed = []
@@ -185,7 +157,12 @@ def push_image(
 
 
 def push_index(
-    merged: MergedIndex, reference: ImageReference, *, options: PushOptions, log: Log
+    merged: MergedIndex,
+    reference: ImageReference,
+    *,
+    registry: RegistryOptions,
+    options: PushOptions = PushOptions(),
+    log: Log,
 ) -> PushResult:
     """Push an image index (:func:`pybin2img.oci.index.merge_index`): each platform's blobs
     and manifest by digest, then the index under the tags. Nothing is tagged until every
@@ -195,7 +172,7 @@ def push_index(
     pushed: list[PushedBlob] = []
     with (
         log.stage("push") as stage,
-        open_client(reference, options, log, mount_from=mount_from) as client,
+        open_client(reference, registry, log, mount_from=mount_from) as client,
     ):
         client.ping()
         for child in merged.children:
@@ -226,59 +203,6 @@ def push_index(
     if options.metadata_file:
         _write_metadata(options.metadata_file, result.to_json())
     return result
-
-
-def open_client(
-    reference: ImageReference,
-    options: PushOptions,
-    log: Log,
-    *,
-    mount_from: str | None = None,
-    timeout: float = 300.0,
-    pull_only: bool = False,
-) -> RegistryClient:
-    """A client for the reference's repository, with the credentials and the trust
-    ``options`` give (Docker's and podman's stores, ``certs.d``, ``--registry-ca``)."""
-    registry = reference.registry
-    credentials = options.credentials or find_credentials(
-        registry,
-        docker_config=options.docker_config,
-        environ=options.environ,
-        log=log,
-        auth_files=options.auth_files,
-    )
-    extra_ca = registry_ca_files(registry, options.registry_ca, certs_dirs=options.certs_dirs)
-    insecure = is_plain_http_allowed(registry, options.insecure_registries)
-    if extra_ca and insecure and not _named_insecure(registry, options.insecure_registries):
-        # A CA given for a loopback registry is meant to be checked, not skipped.
-        insecure = False
-    return RegistryClient(
-        registry=registry,
-        repository=reference.normalized_path,
-        credentials=credentials,
-        log=log,
-        insecure=insecure,
-        mount_from=mount_from,
-        retry=options.retry,
-        ca_bundle=str(options.ca_bundle) if options.ca_bundle else None,
-        proxy_env=options.environ,
-        chunk_size=options.chunk_size,
-        extra_ca=tuple(str(path) for path in extra_ca),
-        timeout=timeout,
-        pull_only=pull_only,
-    )
-
-
-def _named_insecure(registry: str, insecure_registries: tuple[str, ...]) -> bool:
-    return registry in insecure_registries or registry.rsplit(":", 1)[0] in insecure_registries
-
-
-def check_registry(reference: ImageReference, options: PushOptions, log: Log) -> None:
-    """Fail fast, before a long compile, when the registry cannot be reached or refuses the
-    credentials: ``GET /v2/`` authenticates with them (a Bearer token is fetched for the
-    repository's push scope)."""
-    with open_client(reference, options, log) as client:
-        client.ping()
 
 
 def _blobs(archive: Archive) -> list[tuple[str, Descriptor]]:

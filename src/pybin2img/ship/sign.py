@@ -25,9 +25,8 @@ from ..errors import RegistryError, UsageError
 from ..log import Log
 from ..oci.documents import MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
 from ..reference import ImageReference, is_digest, parse_reference
-from ..registry import RegistryClient
+from ..registry import RegistryClient, RegistryOptions, open_client
 from .keys import SigningKey
-from .push import PushOptions, open_client
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -96,13 +95,13 @@ def sign_image(
     digest: str | None,
     key: SigningKey,
     *,
-    options: PushOptions,
+    registry: RegistryOptions,
     log: Log,
 ) -> tuple[Signature, ...]:
     """Sign what ``reference`` (or ``digest`` in its repository) names in the registry. An
     index is signed with each manifest it lists, since verifiers (skopeo, podman) check the
     platform's manifest as well as the index."""
-    with log.stage("sign") as stage, open_client(reference, options, log) as client:
+    with log.stage("sign") as stage, open_client(reference, registry, log) as client:
         client.ping()
         where = f"{reference.repository}@{digest}" if digest else reference.familiar
         manifest = client.get_manifest(digest or reference.tag)
@@ -119,11 +118,11 @@ def sign_pushed(
     digests: Sequence[str],
     key: SigningKey,
     *,
-    options: PushOptions,
+    registry: RegistryOptions,
     log: Log,
 ) -> tuple[Signature, ...]:
     """Sign manifests this run has just pushed to ``reference``'s repository."""
-    with log.stage("sign") as stage, open_client(reference, options, log) as client:
+    with log.stage("sign") as stage, open_client(reference, registry, log) as client:
         client.ping()
         signatures = tuple(sign_digest(client, reference, d, key, log) for d in digests)
         stage.summary = _summary(reference, signatures)
