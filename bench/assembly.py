@@ -37,8 +37,9 @@ from pathlib import Path
 
 from pybin2img.compile.nuitka import default_jobs
 from pybin2img.oci.documents import ImageConfig
+from pybin2img.oci.layer import Layer
 from pybin2img.oci.write import GZIP_LEVEL, compress, write_image, write_layer_tar
-from pybin2img.plan.rootfs import Layer, RootfsBuilder
+from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,13 +24,13 @@ from .oci.baseimage import base_blobs, read_base
 from .oci.config import image_config
 from .oci.documents import LayerBlob
 from .oci.inspection import size_report
+from .oci.layer import Kind
 from .oci.write import commit_output, pending_output, write_atomically, write_image
 from .options import BuildOptions, check_output
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import record_owners
 from .plan.planner import elf_roots, plan_image, searched_library_path, staged_view
-from .plan.rootfs import Kind
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
 from .provenance import git_info, oci_keys
 from .reference import ImageReference

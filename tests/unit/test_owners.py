@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.oci.layer import Entry, Kind
 from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.installation import PythonInstallation, RecordedFile
 from pybin2img.plan.owners import IDENTICAL, SAME_CODE, claim_files, code_digest
-from pybin2img.plan.rootfs import Entry, Kind
 
 SHT_PROGBITS, SHT_STRTAB, SHT_NOTE = 1, 3, 7
 SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4

@@ -17,12 +17,12 @@ import pytest
 
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
+from pybin2img.oci.layer import Entry, Kind, Layer
 from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.owners import claim_files
 from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom
 from pybin2img.plan.planner import ImagePlan, plan_image, searched_library_path
-from pybin2img.plan.rootfs import Entry, Kind, Layer
 from pybin2img.plan.scratch import CA_BUNDLE, os_release
 from pybin2img.resolve.closure import Closure, LoadedObject
 from tests.unit.elfgen import make_elf

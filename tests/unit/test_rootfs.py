@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from pybin2img.errors import ImageWriteError
-from pybin2img.plan.rootfs import Kind, RootfsBuilder
+from pybin2img.oci.layer import Kind
+from pybin2img.plan.rootfs import RootfsBuilder
 
 
 def test_parents_are_explicit_and_keep_their_first_metadata() -> None:

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidImageError
-from ..plan.rootfs import Entry, Kind
 from .archive import Archive, Layer, open_archive
 from .documents import blob_path
+from .layer import Entry, Kind
 
 if TYPE_CHECKING:
     from .write import WrittenImage

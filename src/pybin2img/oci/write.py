@@ -31,7 +31,6 @@ from typing import BinaryIO
 from ..errors import HostError, ImageWriteError
 from ..log import Log
 from ..pending import PendingFile
-from ..plan.rootfs import Entry, Kind, Layer
 from ..reference import ImageReference
 from .documents import (
     MEDIA_CONFIG,
@@ -49,6 +48,7 @@ from .documents import (
     manifest_document,
     sha256_digest,
 )
+from .layer import Entry, Kind, Layer
 
 GZIP_LEVEL = 6
 ZSTD_LEVEL = 3

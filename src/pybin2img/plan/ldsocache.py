@@ -25,8 +25,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import HostError
+from ..oci.layer import Entry, Kind
 from .planner import APP_DIR, SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION, ImagePlan
-from .rootfs import Entry, Kind, RootfsBuilder
+from .rootfs import RootfsBuilder
 
 #: Where the cache is, in the image and for every glibc ``ldconfig``.
 CACHE_PATH = "etc/ld.so.cache"

@@ -34,9 +34,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..oci.layer import Entry, Kind
 from .dpkg import DebianPackage, SystemPackages
 from .installation import PythonInstallation
-from .rootfs import Entry, Kind
 
 #: A copy with the original's bytes.
 IDENTICAL = "identical"

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from ..oci.layer import Entry
 from .dpkg import SystemPackages, status_d_entries, system_packages
 from .host import HostFacts
 from .installation import PythonInstallation
 from .owners import FileOwners, claim_files
 from .planner import SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION, ImagePlan
-from .rootfs import Entry, RootfsBuilder
+from .rootfs import RootfsBuilder
 from .scratch import os_release
 
 #: Where the image's own SBOM (CycloneDX JSON) lives.

@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from ..errors import HostError
 from ..oci.baseimage import BaseImage
+from ..oci.layer import Entry, Kind, Layer
 from ..resolve.closure import Closure
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .dpkg import SystemPackages
@@ -37,7 +38,7 @@ from .host import (
     HOST_ZONEINFO,
     HostFacts,
 )
-from .rootfs import Entry, Kind, Layer, RootfsBuilder
+from .rootfs import RootfsBuilder
 from .scratch import CA_BUNDLE, BaseSpec, add_base
 
 APP_DIR = "/app"
