@@ -21,12 +21,12 @@ from .compile.profile import PackageTime
 from .compile.remotecache import remote_cache
 from .log import Log
 from .oci.baseimage import base_blobs, read_base
-from .oci.config import image_config
 from .oci.documents import LayerBlob
 from .oci.inspection import size_report
 from .oci.layer import Kind
 from .oci.write import commit_output, pending_output, write_atomically, write_image
 from .options import BuildOptions, check_output
+from .plan.config import image_config
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.packages import record_owners

@@ -1,4 +1,4 @@
-"""The image config pybin2img writes (oci/config.py's ``image_config``): what ``docker inspect``
+"""The image config pybin2img writes (plan/config.py's ``image_config``): what ``docker inspect``
 shows of the options and the plan, and the architecture read from the entry binary."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pybin2img import __version__
 from pybin2img.app import AppKind, AppSpec
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage
-from pybin2img.oci.config import image_config
 from pybin2img.oci.documents import ImageConfig, config_document
 from pybin2img.options import BuildOptions
+from pybin2img.plan.config import image_config
 from pybin2img.plan.planner import DEFAULT_PATH, ImagePlan
 from pybin2img.reference import parse_reference
 

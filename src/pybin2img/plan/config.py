@@ -12,11 +12,11 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import HostError
+from ..oci.baseimage import BaseImage
+from ..oci.documents import ARCHITECTURES, ImageConfig
 from ..options import BuildOptions
-from ..plan.planner import DEFAULT_PATH, ImagePlan
 from ..resolve.elf import read_elf
-from .baseimage import BaseImage
-from .documents import ARCHITECTURES, ImageConfig
+from .planner import DEFAULT_PATH, ImagePlan
 
 #: Declared a volume by default: Docker and podman then mount a fresh writable volume there even
 #: with ``--read-only``, so ``tempfile`` works (Kubernetes ignores image volumes: an ``emptyDir``).
