@@ -299,6 +299,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         annotations = {**oci, **dict(options.annotations)}
         config = image_config(
             options,
+            machine=closure.machine,
             binary=compiled.binary,
             plan=plan,
             epoch=epoch,

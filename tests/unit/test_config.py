@@ -1,5 +1,6 @@
 """The image config pybin2img writes (plan/config.py's ``image_config``): what ``docker inspect``
-shows of the options and the plan, and the architecture read from the entry binary."""
+shows of the options and the plan, and the architecture of the entry binary (its ELF machine,
+as the resolver read it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pybin2img.options import BuildOptions
 from pybin2img.plan.config import image_config
 from pybin2img.plan.planner import DEFAULT_PATH, ImagePlan
 from pybin2img.reference import parse_reference
+from pybin2img.resolve.elf import read_elf
 
 from .elfgen import EM_AARCH64, EM_X86_64, make_elf
 
@@ -51,8 +53,15 @@ def _config(
     base_image: BaseImage | None = None,
 ) -> ImageConfig:
     binary = make_elf(tmp_path / "app.bin", machine=machine)
+    # The resolver reads the entry binary's machine (Closure.machine); the config maps it.
     return image_config(
-        options, binary=binary, plan=plan, epoch=1700000000, base_image=base_image, labels=LABELS
+        options,
+        machine=read_elf(str(binary)).machine,
+        binary=binary,
+        plan=plan,
+        epoch=1700000000,
+        base_image=base_image,
+        labels=LABELS,
     )
 
 

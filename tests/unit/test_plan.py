@@ -78,6 +78,7 @@ class Machine:
         return Closure(
             roots=(root,),
             interpreter=None,
+            machine="EM_X86_64",
             objects=(loaded(root, "root"), *(loaded(lib, "needed") for lib in self.libs)),
             edges=(),
             conflicts=(),

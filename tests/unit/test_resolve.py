@@ -97,7 +97,7 @@ def resolved(closure: Closure, requester: str, name: str) -> str:
 def test_minimal_program(world: World) -> None:
     world.prog()
     closure = world.resolve()
-    assert closure.interpreter == LOADER
+    assert (closure.interpreter, closure.machine) == (LOADER, "EM_X86_64")
     assert (closure.libc, closure.glibc_version) == ("glibc", (2, 36))
     assert closure.default_dirs == ("/lib/x86_64-linux-gnu", SYS, "/lib", "/usr/lib")
     assert [(o.path, o.reason) for o in closure.objects] == [
@@ -529,9 +529,11 @@ def test_needed_with_a_slash(world: World) -> None:
 
 
 def test_static_program(world: World) -> None:
-    world.elf("/app/static", e_type=2)
+    world.elf("/app/static", e_type=2, machine=EM_AARCH64)
     closure = world.resolve("/app/static")
     assert (closure.interpreter, closure.libc, paths(closure)) == (None, None, ["/app/static"])
+    # The image's architecture is the program's, read once here.
+    assert closure.machine == "EM_AARCH64"
 
 
 def test_missing_interpreter(world: World) -> None:

@@ -15,7 +15,6 @@ from ..errors import HostError
 from ..oci.baseimage import BaseImage
 from ..oci.documents import ARCHITECTURES, ImageConfig
 from ..options import BuildOptions
-from ..resolve.elf import read_elf
 from .planner import DEFAULT_PATH, ImagePlan
 
 #: Declared a volume by default: Docker and podman then mount a fresh writable volume there even
@@ -26,14 +25,15 @@ TMP_VOLUME = "/tmp"
 def image_config(
     options: BuildOptions,
     *,
+    machine: str,
     binary: Path,
     plan: ImagePlan,
     epoch: int,
     base_image: BaseImage | None,
     labels: Mapping[str, str],
 ) -> ImageConfig:
-    """The config of the image whose entry binary (on the build machine) is ``binary``."""
-    machine = read_elf(str(binary)).machine
+    """The config of the image whose entry binary (on the build machine) is ``binary``, of
+    the ELF ``machine`` the resolver read (:attr:`~pybin2img.resolve.closure.Closure.machine`)."""
     architecture, variant = ARCHITECTURES.get(machine, (None, None))
     if architecture is None:
         raise HostError(f"unsupported machine {machine} for {binary}")

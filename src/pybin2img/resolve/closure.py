@@ -100,6 +100,9 @@ class Closure:
     roots: tuple[str, ...]
     #: ``PT_INTERP`` of the main program, exactly as written; ``None`` if it is static.
     interpreter: str | None
+    #: ``e_machine`` of the main program by its ELF name (``EM_X86_64``): the image's
+    #: architecture.
+    machine: str
     #: Roots first, then the other objects in load order; each file once.
     objects: tuple[LoadedObject, ...]
     #: Every lookup, in the order the loader makes them (the interpreter's included).
@@ -528,6 +531,7 @@ class _Process:
         return Closure(
             roots=roots,
             interpreter=self.interpreter,
+            machine=self.main.found.facts.machine,
             objects=tuple(_freeze(o) for o in (*root_objects, *others)),
             edges=tuple(self.edges),
             conflicts=tuple(self.conflicts),
