@@ -10,7 +10,7 @@ from typing import Any
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
+from pybin2img.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.owners import IDENTICAL, SAME_CODE, FileOwners, ImageFile
 from pybin2img.plan.sbom import ImageSubject, PythonDistribution, SbomInput
 from pybin2img.toolchain import Tool, Toolchain

@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ._version import __version__
+from .dpkg import system_packages
 
 #: The programs after Nuitka: the C compiler Nuitka runs (``$CC``, else gcc), patchelf (Nuitka
 #: sets the RUNPATH of every library it copies) and binutils' strip (pybin2img strips them).
@@ -89,8 +90,6 @@ def program_versions() -> tuple[tuple[str, str | None], ...]:
 def probe_toolchain(python_version: str, nuitka_version: str) -> Toolchain:
     """The build's toolchain: versions, real paths and, from the dpkg database, the Debian
     packages the programs belong to."""
-    from .plan.dpkg import system_packages  # the planner's dpkg reader
-
     found: list[tuple[str, str, str | None]] = []
     for name in PROGRAMS:
         path = shutil.which(_program(name))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.plan.dpkg import status_d_entries, system_packages
+from pybin2img.dpkg import status_d_entries, system_packages
 from tests.conftest import require
 from tests.dpkgdb import LIBDIR, make_root
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.plan.dpkg import system_packages
+from pybin2img.dpkg import system_packages
 from pybin2img.plan.sbom import compiler_version, python_distributions, sbom_document
 from tests.conftest import require
 from tests.sbomfacts import FLASK, sbom_input, validate

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.plan.dpkg import (
+from pybin2img.dpkg import (
     STATUS_D,
     DebianPackage,
     Distro,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.oci.layer import Entry, Kind
-from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.installation import PythonInstallation, RecordedFile
 from pybin2img.plan.owners import IDENTICAL, SAME_CODE, claim_files, code_digest
 

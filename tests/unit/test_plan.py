@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from pybin2img.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
 from pybin2img.oci.layer import Entry, Kind, Layer
-from pybin2img.plan.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.owners import claim_files
 from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom

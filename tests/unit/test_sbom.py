@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pybin2img import __version__
+from pybin2img.dpkg import SystemPackages
 from pybin2img.oci.inspection import sbom_claims
-from pybin2img.plan.dpkg import SystemPackages
 from pybin2img.plan.sbom import ImageSubject, PythonDistribution, SbomInput, sbom_document
 from tests.sbomfacts import (
     EPOCH,

@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..dpkg import ADMINDIR, system_packages
 from ..errors import SmokeTestError
 from ..log import Log
-from ..plan.dpkg import ADMINDIR, system_packages
 from ..resolve.closure import LoadedObject
 from ..resolve.fsview import HostView
 from ..resolve.ldcache import LdCache, read_ld_so_cache

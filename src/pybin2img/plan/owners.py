@@ -34,8 +34,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..dpkg import DebianPackage, SystemPackages
 from ..oci.layer import Entry, Kind
-from .dpkg import DebianPackage, SystemPackages
 from .installation import PythonInstallation
 
 #: A copy with the original's bytes.

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from ..dpkg import SystemPackages, status_d_entries, system_packages
 from ..oci.layer import Entry
-from .dpkg import SystemPackages, status_d_entries, system_packages
 from .host import HostFacts
 from .installation import PythonInstallation
 from .owners import FileOwners, claim_files

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from ..dpkg import SystemPackages
 from ..errors import HostError
 from ..oci.baseimage import BaseImage
 from ..oci.layer import Entry, Kind, Layer
 from ..resolve.closure import Closure
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
-from .dpkg import SystemPackages
 from .host import (
     HOST_CA_BUNDLES,
     HOST_LDCONFIG,

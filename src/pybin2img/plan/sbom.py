@@ -59,7 +59,7 @@ from packageurl import PackageURL
 
 from .._version import __version__
 from ..compile.origins import expand
-from .dpkg import DebianPackage, SystemPackages
+from ..dpkg import DebianPackage, SystemPackages
 from .installation import (
     PythonDistribution,
     PythonInstallation,

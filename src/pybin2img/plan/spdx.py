@@ -43,8 +43,8 @@ from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
 from spdx_tools.spdx.spdx_element_utils import calculate_package_verification_code
 from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
+from ..dpkg import DebianPackage
 from ..toolchain import Tool
-from .dpkg import DebianPackage
 from .owners import ImageFile
 from .sbom import COPY_OF, MATCH, PythonDistribution, SbomInput
 
