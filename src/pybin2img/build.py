@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
-from .compile.libraries import data_of_libraries, hint_trace, libraries_by_name
 from .compile.named import NamedModules
 from .compile.nuitka import compile_app, default_jobs
 from .compile.prepare import prepare_compile
@@ -29,6 +28,7 @@ from .options import BuildOptions, check_output
 from .plan.config import image_config
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
+from .plan.libraries import data_of_libraries, hint_trace, libraries_by_name
 from .plan.packages import record_owners
 from .plan.planner import elf_roots, plan_image, searched_library_path, staged_view
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pybin2img.compile.distinfo import project_dist_info
-from pybin2img.compile.libraries import find_libraries, library_data
 from pybin2img.compile.named import NamedLibrary, NamedModules, config_checksum
+from pybin2img.plan.libraries import find_libraries, library_data
 from pybin2img.resolve.ldcache import CacheEntry, LdCache
 
 PROBE = {
@@ -363,8 +363,8 @@ def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
 
 
 def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() -> None:
-    from pybin2img.compile.libraries import FoundLibrary, hint_trace
     from pybin2img.errors import SmokeTestError
+    from pybin2img.plan.libraries import FoundLibrary, hint_trace
 
     found = (FoundLibrary(named=NamedLibrary(name="magic", where="x"), library="libmagic.so.1"),)
     with (

@@ -26,13 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compile.named import NamedLibrary, NamedModules
 from ..dpkg import ADMINDIR, system_packages
 from ..errors import SmokeTestError
 from ..log import Log
 from ..resolve.closure import LoadedObject
 from ..resolve.fsview import HostView
 from ..resolve.ldcache import LdCache, read_ld_so_cache
-from .named import NamedLibrary, NamedModules
 
 #: What the data of one library may weigh; more is reported, not added (--add-file).
 MAX_DATA_BYTES = 64 * 1024 * 1024
