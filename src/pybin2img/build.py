@@ -28,7 +28,7 @@ from .options import BuildOptions, check_output
 from .plan.config import image_config
 from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
-from .plan.libraries import data_of_libraries, hint_trace, libraries_by_name
+from .plan.libraries import data_of_libraries, libraries_by_name, library_names
 from .plan.packages import record_owners
 from .plan.planner import elf_roots, plan_image, searched_library_path, staged_view
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
@@ -40,7 +40,7 @@ from .resolve.fsview import HostView
 from .settings import BASES
 from .ship.compare import Comparison, compare_image, launch_for
 from .ship.load import docker_client, load_image
-from .ship.smoke import own_modules, run_smoke_test
+from .ship.smoke import hint_trace, own_modules, run_smoke_test
 from .toolchain import probe_toolchain
 from .trace import Trace, trace_dist
 
@@ -229,7 +229,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                     *options.extra_libs,
                     *(lib.path for lib in (trace.libraries if trace else ())),
                     *([tini] if tini and not is_static_program(tini) else []),
-                    *(found.library for found in by_name if found.library),
+                    *library_names(by_name),
                 ),
             )
             dist = str(compiled.dist_dir) + "/"
@@ -331,7 +331,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             if options.smoke_test is not None or options.start_check:
                 with (
                     log.stage("smoke") as stage,
-                    hint_trace(by_name, traced=options.trace is not None),
+                    hint_trace(library_names(by_name), traced=options.trace is not None),
                 ):
                     stage.summary = run_smoke_test(options, written, log, own_modules=own)
             if options.compare is not None:

@@ -364,9 +364,12 @@ def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
 
 def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() -> None:
     from pybin2img.errors import SmokeTestError
-    from pybin2img.plan.libraries import FoundLibrary, hint_trace
+    from pybin2img.plan.libraries import FoundLibrary, library_names
+    from pybin2img.ship.smoke import hint_trace
 
-    found = (FoundLibrary(named=NamedLibrary(name="magic", where="x"), library="libmagic.so.1"),)
+    found = library_names(
+        (FoundLibrary(named=NamedLibrary(name="magic", where="x"), library="libmagic.so.1"),)
+    )
     with (
         pytest.raises(SmokeTestError, match=r"libmagic\.so\.1.*--trace") as raised,
         hint_trace(found, traced=False),

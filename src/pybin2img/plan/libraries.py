@@ -21,14 +21,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..compile.named import NamedLibrary, NamedModules
 from ..dpkg import ADMINDIR, system_packages
-from ..errors import SmokeTestError
 from ..log import Log
 from ..resolve.closure import LoadedObject
 from ..resolve.fsview import HostView
@@ -215,22 +213,10 @@ def _short(where: str) -> str:
     return re.sub(r"^.*/(?:site|dist)-packages/", "", where)
 
 
-@contextmanager
-def hint_trace(found: tuple[FoundLibrary, ...], *, traced: bool) -> Iterator[None]:
-    """A failed smoke test of an image with libraries loaded by name says that they are in the
-    image, and that a file they need beyond their packages' is found by ``--trace``."""
-    try:
-        yield
-    except SmokeTestError as exc:
-        added = sorted({item.library for item in found if item.library})
-        if not added or traced:
-            raise
-        raise SmokeTestError(
-            f"{exc.message}; the libraries the code loads by name are in the image "
-            f"({', '.join(added)}, with their Debian packages' data files): if the app "
-            "needs another file at run time, build with --trace to find it",
-            details=exc.details,
-        ) from exc
+def library_names(found: Iterable[FoundLibrary]) -> tuple[str, ...]:
+    """The libraries found for the names loaded by name, in the order they were named (what
+    the resolver adds, and what a failed smoke test names)."""
+    return tuple(item.library for item in found if item.library)
 
 
 def data_of_libraries(

@@ -25,6 +25,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,6 +192,25 @@ class SmokeResult:
     still_running: bool = False
     #: stdout alone.
     stdout: str = ""
+
+
+@contextmanager
+def hint_trace(loaded_by_name: Iterable[str], *, traced: bool) -> Iterator[None]:
+    """A failed smoke test of an image with libraries loaded by name (``loaded_by_name``: the
+    libraries added for them) says that they are in the image, and that a file they need
+    beyond their packages' is found by ``--trace``."""
+    try:
+        yield
+    except SmokeTestError as exc:
+        added = sorted(set(loaded_by_name))
+        if not added or traced:
+            raise
+        raise SmokeTestError(
+            f"{exc.message}; the libraries the code loads by name are in the image "
+            f"({', '.join(added)}, with their Debian packages' data files): if the app "
+            "needs another file at run time, build with --trace to find it",
+            details=exc.details,
+        ) from exc
 
 
 def run_smoke_test(
