@@ -30,11 +30,12 @@ from .plan.host import find_tini, is_static_program, probe_host
 from .plan.ldsocache import add_ld_so_cache
 from .plan.libraries import data_of_libraries, libraries_by_name, library_names
 from .plan.packages import record_owners
-from .plan.planner import elf_roots, plan_image, searched_library_path, staged_view
+from .plan.planner import plan_image, searched_library_path, staged_view
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
 from .resolve.closure import resolve_closure, verify_closure
+from .resolve.dist import elf_roots
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
 from .settings import BASES

@@ -29,6 +29,7 @@ from ..errors import HostError
 from ..oci.baseimage import BaseImage
 from ..oci.layer import Entry, Kind, Layer
 from ..resolve.closure import Closure
+from ..resolve.dist import dist_files
 from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
 from .host import (
     HOST_CA_BUNDLES,
@@ -46,7 +47,6 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 #: The layer of the files copied from the build machine, where their dpkg records go too.
 SYSTEM_LAYER = "system-libraries"
 SYSTEM_LAYER_DESCRIPTION = "system libraries copied from the build machine"
-_ELF_MAGIC = b"\x7fELF"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,27 +81,6 @@ class ImagePlan:
     warnings: tuple[str, ...] = ()
 
 
-def is_elf(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(4) == _ELF_MAGIC
-    except OSError:
-        return False
-
-
-def dist_files(dist_dir: Path) -> list[Path]:
-    """Every file and symlink in the dist, sorted, relative to it."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(dist_dir):
-        dirnames.sort()
-        for name in filenames:
-            found.append(Path(dirpath, name).relative_to(dist_dir))
-        for name in dirnames:
-            if Path(dirpath, name).is_symlink():
-                found.append(Path(dirpath, name).relative_to(dist_dir))
-    return sorted(found, key=lambda p: str(p).encode())
-
-
 #: Files a package ships for building or testing against it, never used at run time.
 BUILD_ONLY_SUFFIXES = frozenset(
     {".h", ".hpp", ".a", ".la", ".o", ".c", ".cpp", ".pxd", ".pxi", ".pyx", ".pyi"}
@@ -116,18 +95,6 @@ def build_only(rel: Path) -> bool:
     if rel.suffix in BUILD_ONLY_SUFFIXES:
         return True
     return bool(TEST_DIRECTORIES & set(rel.parts[:-1])) and ".so" not in rel.name
-
-
-def elf_roots(dist_dir: Path, binary: Path) -> list[Path]:
-    """The binary, then every other ELF file of the dist (what the process may dlopen)."""
-    others = [
-        dist_dir / rel
-        for rel in dist_files(dist_dir)
-        if (dist_dir / rel) != binary
-        and not (dist_dir / rel).is_symlink()
-        and is_elf(dist_dir / rel)
-    ]
-    return [binary, *others]
 
 
 def plan_image(
