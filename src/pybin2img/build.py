@@ -34,10 +34,10 @@ from .plan.planner import plan_image, searched_library_path, staged_view
 from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
-from .resolve.closure import resolve_closure, verify_closure
 from .resolve.dist import elf_roots
 from .resolve.elf import read_elf
 from .resolve.fsview import HostView
+from .resolve.process import resolve_closure, verify_closure
 from .settings import BASES
 from .ship.compare import Comparison, compare_image, launch_for
 from .ship.load import docker_client, load_image

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pybin2img.errors import ResolveError
-from pybin2img.resolve.closure import resolve_closure
 from pybin2img.resolve.elf import read_elf
 from pybin2img.resolve.fsview import HostView
+from pybin2img.resolve.process import resolve_closure
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,9 @@ import pytest
 
 from pybin2img.errors import ResolveError
 from pybin2img.resolve import elf, fsview
-from pybin2img.resolve.closure import Closure, resolve_closure, verify_closure
+from pybin2img.resolve.closure import Closure
 from pybin2img.resolve.fsview import HostView, Node, RegularFile, Symlink, TreeView
+from pybin2img.resolve.process import resolve_closure, verify_closure
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,9 @@ import pytest
 
 from pybin2img.errors import ResolveError
 from pybin2img.resolve import elf
-from pybin2img.resolve.closure import Closure, Conflict, resolve_closure, verify_closure
+from pybin2img.resolve.closure import Closure, Conflict
 from pybin2img.resolve.fsview import Directory, RegularFile, Symlink, TreeView
+from pybin2img.resolve.process import resolve_closure, verify_closure
 from tests.unit.elfgen import EM_AARCH64, build_cache, make_elf
 
 LOADER = "/lib64/ld-linux-x86-64.so.2"

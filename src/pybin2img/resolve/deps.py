@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .closure import Closure, resolve_closure
+from .closure import Closure
 from .fsview import HostView
+from .process import resolve_closure
 
 
 def resolve_files(

@@ -6,7 +6,7 @@ the default directories (the last two not for ``DF_1_NODEFLIB``), with ``glibc-h
 variants and dynamic string tokens; each candidate is checked by :func:`open_verify`. For a
 musl program it follows musl's ``load_library``. :func:`open_root` and
 :func:`open_interpreter` open what the kernel maps. The search reads the loaded objects it is
-given but never changes them: the load graph is :mod:`pybin2img.resolve.closure`'s.
+given but never changes them: the load graph is :mod:`pybin2img.resolve.process`'s.
 """
 
 from __future__ import annotations
