@@ -13,45 +13,65 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
-from .compile.named import NamedModules
-from .compile.nuitka import compile_app, default_jobs
-from .compile.prepare import prepare_compile
-from .compile.profile import PackageTime
-from .compile.remotecache import remote_cache
+from .compile import (
+    NamedModules,
+    PackageTime,
+    compile_app,
+    default_jobs,
+    prepare_compile,
+    remote_cache,
+)
 from .log import Log
-from .oci.baseimage import base_blobs, read_base
-from .oci.documents import LayerBlob
-from .oci.inspection import size_report
-from .oci.layer import Kind
-from .oci.write import commit_output, pending_output, write_atomically, write_image
+from .oci import (
+    Kind,
+    LayerBlob,
+    base_blobs,
+    commit_output,
+    pending_output,
+    read_base,
+    size_report,
+    write_atomically,
+    write_image,
+)
 from .options import BuildOptions, check_output
-from .plan.config import image_config
-from .plan.host import find_tini, is_static_program, probe_host
-from .plan.ldsocache import add_ld_so_cache
-from .plan.libraries import data_of_libraries, libraries_by_name, library_names
-from .plan.packages import record_owners
-from .plan.planner import plan_image, searched_library_path, staged_view
-from .plan.sbom import SbomMaker, compiled_distributions, sbom_path
+from .plan import (
+    SbomMaker,
+    add_ld_so_cache,
+    compiled_distributions,
+    data_of_libraries,
+    find_tini,
+    image_config,
+    is_static_program,
+    libraries_by_name,
+    library_names,
+    plan_image,
+    probe_host,
+    record_owners,
+    sbom_path,
+    searched_library_path,
+    staged_view,
+)
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
-from .resolve.dist import elf_roots
-from .resolve.elf import read_elf
-from .resolve.fsview import HostView
-from .resolve.process import resolve_closure, verify_closure
+from .resolve import HostView, elf_roots, read_elf, resolve_closure, verify_closure
 from .settings import BASES
-from .ship.compare import Comparison, compare_image, launch_for
-from .ship.load import docker_client, load_image
-from .ship.smoke import hint_trace, own_modules, run_smoke_test
+from .ship import (
+    Comparison,
+    compare_image,
+    docker_client,
+    hint_trace,
+    launch_for,
+    load_image,
+    own_modules,
+    run_smoke_test,
+)
 from .toolchain import probe_toolchain
 from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
-    from .oci.write import WrittenImage
+    from .oci import WrittenImage
     from .registry import RegistryOptions
-    from .ship.attach import Attachment
-    from .ship.keys import SigningKey
-    from .ship.push import PushResult
-    from .ship.sign import Signature
+    from .ship import Attachment, PushResult, Signature, SigningKey
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,7 +382,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     signatures: tuple[Signature, ...] = ()
     if options.push:
         from .registry import RegistryOptions  # requests is slow to import; only push needs it
-        from .ship.push import PushOptions, base_repository, push_image
+        from .ship import PushOptions, base_repository, push_image
 
         registry = options.registry or RegistryOptions()
         mount = options.mount_from
@@ -444,7 +464,7 @@ def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:
     check_registry(options.reference, options.registry or RegistryOptions(), log)
     if options.sign_key is None:
         return None
-    from .ship.keys import load_signing_key
+    from .ship import load_signing_key
 
     return load_signing_key(options.sign_key, options.sign_password)
 
@@ -460,9 +480,8 @@ def _attach_and_sign(
 ) -> tuple[Attachment, tuple[Signature, ...]]:
     """After the push: the SBOM as an attachment of the image, then (with a key) signatures
     of the image and of that attachment."""
-    from .oci.documents import MEDIA_MANIFEST, Descriptor
-    from .ship.attach import SBOM_MEDIA_TYPES, attach_sbom
-    from .ship.sign import sign_pushed
+    from .oci import MEDIA_MANIFEST, Descriptor
+    from .ship import SBOM_MEDIA_TYPES, attach_sbom, sign_pushed
 
     subject = Descriptor(
         media_type=MEDIA_MANIFEST, digest=written.manifest_digest, size=len(written.manifest)

@@ -38,7 +38,7 @@ from .settings import (
 
 if TYPE_CHECKING:  # requests is slow to import: only the commands that reach a registry need it
     from .registry import RegistryOptions
-    from .ship.push import PushOptions
+    from .ship import PushOptions
 
 
 def click_options(settings: tuple[Setting, ...]) -> Callable[[Callable[..., Any]], Any]:
@@ -149,7 +149,7 @@ def build(
         for setting in BUILD_SETTINGS:
             value = values[setting.dest]
             if setting.dest == "ccache_remote_storage" and value:
-                from .compile.ccache import redacted  # its URL may hold a password
+                from .compile import redacted  # its URL may hold a password
 
                 value = " ".join(redacted(url) for url in value.split())
             log.info(f"  {setting.name:<18} {value!r}  [{sources[setting.dest]}]")
@@ -196,7 +196,7 @@ def _password() -> str:
 
 def write_json(path: Path, document: Any) -> None:
     """Write JSON atomically (a temporary file renamed into place)."""
-    from .oci.write import write_atomically
+    from .oci import write_atomically
 
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     write_atomically(path, text.encode())
@@ -243,7 +243,7 @@ def push(
 
     Prints REFERENCE@sha256:DIGEST on stdout.
     """
-    from .ship.push import push_image  # requests is slow to import
+    from .ship import push_image  # requests is slow to import
 
     target = parse_reference(reference)
     for tag in extra_tags:
@@ -254,7 +254,7 @@ def push(
     key = _signing_key(sign_key) if sign_key else None
     result = push_image(tarball.absolute(), target, registry=registry, options=options, log=log)
     if key:
-        from .ship.sign import sign_pushed
+        from .ship import sign_pushed
 
         sign_pushed(target, [result.digest], key, registry=registry, log=log)
     click.echo(result.pinned_reference)
@@ -281,7 +281,7 @@ def _push_options(
     mount_from: str | None, extra_tags: tuple[str, ...], metadata_file: Path | None
 ) -> PushOptions:
     """What ``push`` and ``index --push`` do besides reaching the registry."""
-    from .ship.push import PushOptions
+    from .ship import PushOptions
 
     return PushOptions(
         mount_from=mount_from,
@@ -293,7 +293,7 @@ def _push_options(
 def _key_password(path: Path, *, confirm: bool = False) -> str | None:
     """``COSIGN_PASSWORD``, as cosign reads it (empty is a password); else asked on a
     terminal when the key needs one; else ``None``."""
-    from .ship.keys import is_encrypted
+    from .ship import is_encrypted
 
     if "COSIGN_PASSWORD" in os.environ:
         return os.environ["COSIGN_PASSWORD"]
@@ -313,7 +313,7 @@ def _key_password(path: Path, *, confirm: bool = False) -> str | None:
 
 def _signing_key(path: Path) -> Any:
     """The key at ``path``, opened with :func:`_key_password`."""
-    from .ship.keys import load_signing_key
+    from .ship import load_signing_key
 
     return load_signing_key(path.absolute(), _key_password(path))
 
@@ -333,7 +333,7 @@ def generate_key(prefix: Path) -> None:
     Sign with `build --push --sign-key PREFIX.key` or `pybin2img sign`; verify with
     `cosign verify --key PREFIX.pub --insecure-ignore-tlog`, or skopeo/podman (README).
     """
-    from .ship.keys import generate_key_pair
+    from .ship import generate_key_pair
 
     password = _key_password(prefix, confirm=True)
     if password is None:
@@ -372,7 +372,7 @@ def sign(
     under the tag sha256-<hex>.sig, as cosign's does. An index is signed with each image it
     lists. Prints REFERENCE@sha256:DIGEST of what was signed.
     """
-    from .ship.sign import parse_target, sign_image
+    from .ship import parse_target, sign_image
 
     target, digest = parse_target(reference)
     if mount_from:
@@ -428,7 +428,7 @@ def index(
     tarball (skopeo, podman load) and/or pushed with --push (each image by digest, then the
     index). Prints NAME:TAG@sha256:DIGEST of the index.
     """
-    from .oci.index import merge_index, write_index
+    from .oci import merge_index, write_index
     from .options import check_output
 
     target = parse_reference(tag)
@@ -457,13 +457,13 @@ def index(
             size = write_index(merged, target, output)
             log.info(f"wrote {output} ({size / 1e6:.1f} MB)")
         if push:
-            from .ship.push import push_index
+            from .ship import push_index
 
             assert registry is not None
             options = _push_options(mount_from, extra_tags, metadata_file)
             push_index(merged, target, registry=registry, options=options, log=log)
             if key:
-                from .ship.sign import sign_pushed
+                from .ship import sign_pushed
 
                 digests = [merged.descriptor.digest]
                 digests += [child.descriptor.digest for child in merged.children]
@@ -478,7 +478,7 @@ def index(
 def inspect(tarball: Path, as_json: bool) -> None:
     """Check IMAGE.tar (digests, sizes, diff_ids, index and manifest.json agreeing) and show
     its config, layers, size by part and largest files. Exits 10 on any inconsistency."""
-    from .oci.inspection import format_report, inspect_tarball
+    from .oci import format_report, inspect_tarball
 
     if not tarball.is_file():
         raise UsageError(f"image tarball {tarball} does not exist")
@@ -510,7 +510,7 @@ def inspect(tarball: Path, as_json: bool) -> None:
 def deps(files: tuple[Path, ...], as_json: bool, library_path: tuple[str, ...], root: Path) -> None:
     """Print the shared-library tree of each ELF FILE, found as glibc's loader would find it
     (nothing is executed). Exits 5 when a library cannot be found."""
-    from .resolve.deps import closure_json, format_tree, resolve_files
+    from .resolve import closure_json, format_tree, resolve_files
 
     paths = []
     for file in files:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .oci.documents import rfc3339
+from .oci import rfc3339
 
 if TYPE_CHECKING:
-    from .oci.baseimage import BaseImage
+    from .oci import BaseImage
     from .options import BuildOptions
     from .toolchain import Toolchain
 

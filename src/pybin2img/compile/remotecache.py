@@ -37,7 +37,7 @@ from .._version import __version__
 from ..cache import Cache, file_digest
 from ..errors import InvalidImageError, Pybin2imgError, RegistryError, UsageError
 from ..log import Log
-from ..oci.documents import MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
+from ..oci import MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
 from ..options import CacheRepoOptions
 from ..reference import parse_reference
 from .distcache import entry_path, new_entry

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import HostError
-from ..oci.baseimage import BaseImage
-from ..oci.documents import ARCHITECTURES, ImageConfig
+from ..oci import ARCHITECTURES, BaseImage, ImageConfig
 from ..options import BuildOptions
 from .planner import DEFAULT_PATH, ImagePlan
 

@@ -15,8 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..resolve.closure import Closure
-from ..resolve.elf import ElfFormatError, read_elf
+from ..resolve import Closure, ElfFormatError, read_elf
 
 HOST_CA_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine, Arch

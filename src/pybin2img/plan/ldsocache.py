@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import HostError
-from ..oci.layer import Entry, Kind
+from ..oci import Entry, Kind
 from .planner import APP_DIR, SYSTEM_LAYER, SYSTEM_LAYER_DESCRIPTION, ImagePlan
 from .rootfs import RootfsBuilder
 

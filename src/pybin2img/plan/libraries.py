@@ -25,12 +25,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..compile.named import NamedLibrary, NamedModules
+from ..compile import NamedLibrary, NamedModules
 from ..dpkg import ADMINDIR, system_packages
 from ..log import Log
-from ..resolve.closure import LoadedObject
-from ..resolve.fsview import HostView
-from ..resolve.ldcache import LdCache, read_ld_so_cache
+from ..resolve import HostView, LdCache, LoadedObject, read_ld_so_cache
 
 #: What the data of one library may weigh; more is reported, not added (--add-file).
 MAX_DATA_BYTES = 64 * 1024 * 1024

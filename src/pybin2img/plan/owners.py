@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..dpkg import DebianPackage, SystemPackages
-from ..oci.layer import Entry, Kind
+from ..oci import Entry, Kind
 from .installation import PythonInstallation
 
 #: A copy with the original's bytes.

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..dpkg import SystemPackages, status_d_entries, system_packages
-from ..oci.layer import Entry
+from ..oci import Entry
 from .host import HostFacts
 from .installation import PythonInstallation
 from .owners import FileOwners, claim_files

@@ -26,11 +26,8 @@ from types import MappingProxyType
 
 from ..dpkg import SystemPackages
 from ..errors import HostError
-from ..oci.baseimage import BaseImage
-from ..oci.layer import Entry, Kind, Layer
-from ..resolve.closure import Closure
-from ..resolve.dist import dist_files
-from ..resolve.fsview import Directory, Node, RegularFile, Symlink, TreeView
+from ..oci import BaseImage, Entry, Kind, Layer
+from ..resolve import Closure, Directory, Node, RegularFile, Symlink, TreeView, dist_files
 from .host import (
     HOST_CA_BUNDLES,
     HOST_LDCONFIG,

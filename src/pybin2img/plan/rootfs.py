@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import ImageWriteError
-from ..oci.layer import Entry, Kind, Layer
+from ..oci import Entry, Kind, Layer
 
 WHITEOUT_PREFIX = ".wh."
 _MAX_SYMLINK_HOPS = 40

@@ -58,7 +58,7 @@ from cyclonedx.spdx import is_expression
 from packageurl import PackageURL
 
 from .._version import __version__
-from ..compile.origins import expand
+from ..compile import expand
 from ..dpkg import DebianPackage, SystemPackages
 from .installation import (
     PythonDistribution,
@@ -71,7 +71,7 @@ from .owners import FileOwners, ImageFile
 from .planner import APP_DIR
 
 if TYPE_CHECKING:
-    from ..compile.nuitka import CompileResult
+    from ..compile import CompileResult
     from ..reference import ImageReference
     from ..toolchain import Tool, Toolchain
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import RegistryError
 from ..log import Log
-from ..oci.documents import (
+from ..oci import (
     MEDIA_INDEX,
     MEDIA_MANIFEST,
     Descriptor,

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
-from ..trace.run import private_environment, stop_session
+from ..trace import private_environment, stop_session
 from .smoke import (
     APP_PREFIX,
     SmokeResult,
@@ -46,8 +46,8 @@ from .smoke import (
 )
 
 if TYPE_CHECKING:
-    from ..compile.target import CompileTarget
-    from ..oci.write import WrittenImage
+    from ..compile import CompileTarget
+    from ..oci import WrittenImage
     from ..options import BuildOptions
 
 #: How many lines of the unified diff the error shows.

@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageWriteError, UsageError
 from ..log import Log
-from ..oci.archive import Archive, open_archive
-from ..oci.documents import Descriptor
+from ..oci import Archive, Descriptor, open_archive
 from ..reference import ImageReference, parse_reference
 from ..registry import RegistryClient, RegistryOptions, open_client
 
 if TYPE_CHECKING:
-    from ..oci.baseimage import BaseImage
-    from ..oci.index import MergedIndex
+    from ..oci import BaseImage, MergedIndex
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import RegistryError, UsageError
 from ..log import Log
-from ..oci.documents import MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
+from ..oci import MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, canonical_json, sha256_digest
 from ..reference import ImageReference, is_digest, parse_reference
 from ..registry import RegistryClient, RegistryOptions, open_client
 from .keys import SigningKey

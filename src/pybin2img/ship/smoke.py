@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 from ..app import AppKind, AppSpec
 from ..errors import EngineError, SmokeTestError
 from ..log import Log
-from ..oci.archive import open_archive
+from ..oci import open_archive
 from .load import docker_client
 
 if TYPE_CHECKING:
-    from ..compile.target import CompileTarget
-    from ..oci.write import WrittenImage
+    from ..compile import CompileTarget
+    from ..oci import WrittenImage
     from ..options import BuildOptions
 
 #: Output that means the app is broken even when it exits 0.
