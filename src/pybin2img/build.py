@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
 from .compile import (
+    CompileResult,
+    CompileTarget,
+    Interpreter,
     NamedModules,
     PackageTime,
+    RemoteCache,
     compile_app,
     default_jobs,
     prepare_compile,
@@ -23,8 +27,9 @@ from .compile import (
 )
 from .log import Log
 from .oci import (
-    Kind,
+    BaseImage,
     LayerBlob,
+    WrittenImage,
     base_blobs,
     commit_output,
     pending_output,
@@ -35,8 +40,9 @@ from .oci import (
 )
 from .options import BuildOptions, check_output
 from .plan import (
-    SbomMaker,
-    add_ld_so_cache,
+    FoundLibrary,
+    ImagePlan,
+    checked_plan,
     compiled_distributions,
     data_of_libraries,
     find_tini,
@@ -44,16 +50,11 @@ from .plan import (
     is_static_program,
     libraries_by_name,
     library_names,
-    plan_image,
-    probe_host,
-    record_owners,
     sbom_path,
-    searched_library_path,
-    staged_view,
 )
 from .provenance import git_info, oci_keys
 from .reference import ImageReference
-from .resolve import HostView, elf_roots, read_elf, resolve_closure, verify_closure
+from .resolve import Closure, HostView, elf_roots, read_elf, resolve_closure
 from .settings import BASES
 from .ship import (
     Comparison,
@@ -65,11 +66,10 @@ from .ship import (
     own_modules,
     run_smoke_test,
 )
-from .toolchain import probe_toolchain
+from .toolchain import Toolchain, probe_toolchain
 from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
-    from .oci import WrittenImage
     from .registry import RegistryOptions
     from .ship import Attachment, PushResult, Signature, SigningKey
 
@@ -179,8 +179,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
     check_output(options.output)
-    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
-    git = git_info(app_dir)
+    git = git_info(options.app.directory)
     # SOURCE_DATE_EPOCH, else the app's last commit, else 0: never the time of the build.
     epoch = next(e for e in (options.source_date_epoch, git.commit_time, 0) if e is not None)
     cache = Cache(options.cache_dir)
@@ -194,211 +193,62 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         cache.holding(),
         remote_cache(options.cache_repo, log) as remote,
     ):
-        with log.stage("check") as stage:
-            interpreter, target = prepare_compile(options, cache, log, remote)
-            for line in interpreter.named.describe():
-                log.detail(line)
-            if interpreter.named.error:
-                log.warning(
-                    "the app's files could not all be read for modules named in strings "
-                    f"({interpreter.named.error}); those not found must be given with "
-                    "--nuitka-arg=--include-module=NAME"
-                )
-            stage.summary = (
-                f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
-            )
-            toolchain = probe_toolchain(interpreter.python_version, interpreter.nuitka_version)
-        with log.stage("compile") as stage:
-            compiled = compile_app(options, target, interpreter, cache, workdir, log, remote)
-            size = _tree_size(compiled.dist_dir) / 1e6
-            stage.summary = f"{size:.1f} MB dist" + (
-                " (from the cache repository)"
-                if compiled.from_cache_repo
-                else " (cached)"
-                if compiled.cached
-                else ""
-            )
+        interpreter, target, toolchain = _check(options, cache, log, remote)
+        compiled = _compile(options, target, interpreter, cache, workdir, log, remote)
 
-        base_image = None
-        if options.base not in BASES:
-            with log.stage("base") as stage:
-                base_image = read_base(Path(options.base), workdir)
-                stage.summary = f"{base_image.name}: {len(base_image.layers)} layers reused"
-
-        trace = None
-        if options.trace is not None:
-            with log.stage("trace") as stage:
-                trace = _trace(options, compiled.binary, compiled.dist_dir, workdir, log)
-                stage.summary = (
-                    f"{len(trace.libraries)} libraries, {len(trace.files)} files loaded at run time"
-                )
+        base_image = _base(options, workdir, log) if options.base not in BASES else None
+        trace = _trace(options, compiled, workdir, log) if options.trace is not None else None
 
         with log.stage("resolve") as stage:
-            roots = elf_roots(compiled.dist_dir, compiled.binary)
-            # A dynamic tini is resolved with the app: it needs the libc the image holds anyway.
-            tini = (
-                find_tini(read_elf(str(compiled.binary)).interpreter)
-                if options.init == "tini"
-                else None
-            )
-            by_name = libraries_by_name(interpreter.named, log, added=options.extra_libs)
-            closure = resolve_closure(
-                [str(r) for r in roots],
-                HostView("/"),
-                library_path=options.library_path,
-                extra_libs=(
-                    *options.extra_libs,
-                    *(lib.path for lib in (trace.libraries if trace else ())),
-                    *([tini] if tini and not is_static_program(tini) else []),
-                    *library_names(by_name),
-                ),
-            )
-            dist = str(compiled.dist_dir) + "/"
-            copied = [o for o in closure.objects if not o.source.startswith(dist)]
-            by_name_data = data_of_libraries(by_name, closure.objects, log)
-            stage.summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
-            if trace:
-                traced = {lib.path for lib in trace.libraries}
-                added = [o for o in copied if o.reason == "extra" and o.path in traced]
-                stage.summary += f" ({len(added)} added by the trace)"
-            for conflict in closure.conflicts:
-                log.warning(str(conflict))
-            for obj in copied:
-                log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
+            resolved = _resolve(options, compiled, interpreter.named, trace, log)
+            stage.summary = resolved.summary
 
         with log.stage("plan") as stage:
-            host = probe_host(closure, tini=tini)
-            plan = plan_image(
-                base=options.base,
-                dist_dir=compiled.dist_dir,
-                roots=roots,
-                closure=closure,
-                host=host,
-                modules=compiled.modules,
+            checked = checked_plan(
+                options,
+                compiled=compiled,
+                closure=resolved.closure,
+                roots=resolved.roots,
+                app_data=target.app_data,
+                traced_files=resolved.traced_files,
+                tini=resolved.tini,
                 base_image=base_image,
-                ca_certs=options.ca_certs,
-                tzdata=options.tzdata,
-                init=options.init,
-                ldconfig=options.ldconfig,
-                app_paths=(*target.app_data, *(d.partition("=")[2] for d in options.include_data)),
-                traced_files=(
-                    *(f.path for f in (trace.files if trace else ())),
-                    *by_name_data,
-                ),
-                extra_files=options.extra_files,
-                library_path=options.library_path,
+                toolchain=toolchain,
+                epoch=epoch,
+                workdir=workdir,
+                log=log,
             )
-            for warning in plan.warnings:
-                log.warning(warning)
-            plan = add_ld_so_cache(plan, host.ldconfig or "", workdir)
-            # Who owns each file: the packages of the files copied from the build machine and
-            # of those Nuitka copied into the dist, the distributions, CPython, the app.
-            base = base_image.name if base_image else None
-            sbom_bytes = SbomMaker(options.reference, compiled, epoch, toolchain, base=base)
-            plan, owners = record_owners(
-                plan,
-                dist_dir=compiled.dist_dir,
-                origins=sbom_bytes.origins(),
-                installation=sbom_bytes.installation,
-                host=host,
-                make_sbom=sbom_bytes,
-                base_root=str(base_image.rootfs) if base_image else None,
-            )
-            for item in owners.unclaimed:
-                log.detail(f"no component claims {item.path}: {item.reason}")
-            verify_closure(
-                closure,
-                staged_view(plan.nodes),
-                library_path=searched_library_path(plan.env),
-                roots=plan.roots,
-            )
-            files = sum(1 for e in plan.nodes.values() if e.kind is Kind.FILE)
-            stage.summary = f"{len(plan.layers)} layers, {files} files, checked inside the image"
+            stage.summary = checked.summary
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
-        oci = oci_keys(options, git, epoch, base_image, toolchain)
-        annotations = {**oci, **dict(options.annotations)}
-        config = image_config(
+        labels = oci_keys(options, git, epoch, base_image, toolchain)
+        written, comparison = _write_and_test(
             options,
-            machine=closure.machine,
-            binary=compiled.binary,
-            plan=plan,
+            checked.plan,
+            labels=labels,
             epoch=epoch,
+            machine=resolved.closure.machine,
+            compiled=compiled,
+            target=target,
             base_image=base_image,
-            labels=oci,
+            by_name=resolved.by_name,
+            cache=cache,
+            workdir=workdir,
+            log=log,
         )
-        comparison = None
-        # The tarball is complete under a temporary name until the smoke test passed, so
-        # nothing that failed it is ever left where a later step would pick it up.
-        with pending_output(options.output) as partial:
-            with log.stage("write") as stage:
-                written = write_image(
-                    layers=plan.layers,
-                    config=config,
-                    reference=options.reference,
-                    annotations=annotations,
-                    output=partial,
-                    workdir=workdir,
-                    compression=options.compression,
-                    blob_cache=cache.ensure("blobs"),
-                    jobs=options.jobs or default_jobs(),
-                    base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),
-                    log=log,
-                )
-                stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
-            for line in size_report(plan.nodes, written):
-                log.detail(line)
-            own = own_modules(options.app, target)
-            if options.smoke_test is not None or options.start_check:
-                with (
-                    log.stage("smoke") as stage,
-                    hint_trace(library_names(by_name), traced=options.trace is not None),
-                ):
-                    stage.summary = run_smoke_test(options, written, log, own_modules=own)
-            if options.compare is not None:
-                with log.stage("compare") as stage:
-                    comparison = compare_image(
-                        options,
-                        launch_for(options.app, target),
-                        compiled.interpreter.executable,
-                        written,
-                        workdir / "compare",
-                        own_modules=own,
-                    )
-                    stage.summary = comparison.summary
-            commit_output(partial)
-        written = dataclasses.replace(written, path=options.output)
         sbom_file = sbom_path(options.output, options.sbom_format)
-        sbom = sbom_bytes(owners, plan.packages, written.manifest_digest, options.sbom_format)
+        sbom = checked.sbom(
+            checked.owners, checked.plan.packages, written.manifest_digest, options.sbom_format
+        )
         write_atomically(sbom_file, sbom)
 
     if options.load:
-        with log.stage("load") as stage:
-            load_image(written.path, image_id=written.config_digest, docker_env=options.docker_env)
-            stage.summary = options.reference.familiar
-
-    pushed = None
-    attachment: Attachment | None = None
-    signatures: tuple[Signature, ...] = ()
-    if options.push:
-        from .registry import RegistryOptions  # requests is slow to import; only push needs it
-        from .ship import PushOptions, base_repository, push_image
-
-        registry = options.registry or RegistryOptions()
-        mount = options.mount_from
-        if mount is None:
-            # The base's layers are likely in its own repository on the same registry.
-            mount = base_repository(base_image, options.reference)
-        pushed = push_image(
-            written.path,
-            options.reference,
-            registry=registry,
-            options=PushOptions(mount_from=mount),
-            log=log,
-        )
-        attachment, signatures = _attach_and_sign(
-            options, registry, written, sbom, sbom_file, signing_key, log
-        )
+        _load(options, written, log)
+    pushed, attachment, signatures = (
+        _push(options, written, base_image, sbom, sbom_file, signing_key, log)
+        if options.push
+        else (None, None, ())
+    )
 
     return BuildResult(
         reference=options.reference,
@@ -408,7 +258,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         sbom=sbom_file,
         size=written.size,
         layers=written.layers,
-        files=files,
+        files=checked.files,
         loaded=options.load,
         base=options.base,
         python=str(compiled.interpreter.executable),
@@ -427,8 +277,234 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     )
 
 
-def _trace(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:
-    """The ``--trace`` run of the dist, reported: what is added and why, what is not."""
+def _check(
+    options: BuildOptions, cache: Cache, log: Log, remote: RemoteCache | None
+) -> tuple[Interpreter, CompileTarget, Toolchain]:
+    """The ``check`` stage: the build interpreter probed, what to compile, the toolchain."""
+    with log.stage("check") as stage:
+        interpreter, target = prepare_compile(options, cache, log, remote)
+        for line in interpreter.named.describe():
+            log.detail(line)
+        if interpreter.named.error:
+            log.warning(
+                "the app's files could not all be read for modules named in strings "
+                f"({interpreter.named.error}); those not found must be given with "
+                "--nuitka-arg=--include-module=NAME"
+            )
+        stage.summary = f"Python {interpreter.python_version}, Nuitka {interpreter.nuitka_version}"
+        toolchain = probe_toolchain(interpreter.python_version, interpreter.nuitka_version)
+    return interpreter, target, toolchain
+
+
+def _compile(
+    options: BuildOptions,
+    target: CompileTarget,
+    interpreter: Interpreter,
+    cache: Cache,
+    workdir: Path,
+    log: Log,
+    remote: RemoteCache | None,
+) -> CompileResult:
+    """The ``compile`` stage."""
+    with log.stage("compile") as stage:
+        compiled = compile_app(options, target, interpreter, cache, workdir, log, remote)
+        size = _tree_size(compiled.dist_dir) / 1e6
+        stage.summary = f"{size:.1f} MB dist" + (
+            " (from the cache repository)"
+            if compiled.from_cache_repo
+            else " (cached)"
+            if compiled.cached
+            else ""
+        )
+    return compiled
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Resolved:
+    """What the resolve stage found: the closure of the dist's ``roots`` (with ``tini``, the
+    libraries loaded by name, ``by_name``, and those the trace saw)."""
+
+    roots: list[Path]
+    tini: str | None
+    by_name: tuple[FoundLibrary, ...]
+    closure: Closure
+    #: The host files the trace read and the data files of the libraries loaded by name.
+    traced_files: tuple[str, ...]
+    summary: str
+
+
+def _resolve(
+    options: BuildOptions,
+    compiled: CompileResult,
+    named: NamedModules,
+    trace: Trace | None,
+    log: Log,
+) -> _Resolved:
+    roots = elf_roots(compiled.dist_dir, compiled.binary)
+    # A dynamic tini is resolved with the app: it needs the libc the image holds anyway.
+    tini = find_tini(read_elf(str(compiled.binary)).interpreter) if options.init == "tini" else None
+    by_name = libraries_by_name(named, log, added=options.extra_libs)
+    closure = resolve_closure(
+        [str(r) for r in roots],
+        HostView("/"),
+        library_path=options.library_path,
+        extra_libs=(
+            *options.extra_libs,
+            *(lib.path for lib in (trace.libraries if trace else ())),
+            *([tini] if tini and not is_static_program(tini) else []),
+            *library_names(by_name),
+        ),
+    )
+    dist = str(compiled.dist_dir) + "/"
+    copied = [o for o in closure.objects if not o.source.startswith(dist)]
+    by_name_data = data_of_libraries(by_name, closure.objects, log)
+    summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
+    if trace:
+        traced = {lib.path for lib in trace.libraries}
+        added = [o for o in copied if o.reason == "extra" and o.path in traced]
+        summary += f" ({len(added)} added by the trace)"
+    for conflict in closure.conflicts:
+        log.warning(str(conflict))
+    for obj in copied:
+        log.detail(f"{obj.path}  ({obj.reason}, needed by {obj.needed_by or '-'})")
+    return _Resolved(
+        roots=roots,
+        tini=tini,
+        by_name=by_name,
+        closure=closure,
+        traced_files=(*(f.path for f in (trace.files if trace else ())), *by_name_data),
+        summary=summary,
+    )
+
+
+def _write_and_test(
+    options: BuildOptions,
+    plan: ImagePlan,
+    *,
+    labels: dict[str, str],
+    epoch: int,
+    machine: str,
+    compiled: CompileResult,
+    target: CompileTarget,
+    base_image: BaseImage | None,
+    by_name: tuple[FoundLibrary, ...],
+    cache: Cache,
+    workdir: Path,
+    log: Log,
+) -> tuple[WrittenImage, Comparison | None]:
+    r"""The ``write`` stage, then the smoke test and ``--compare`` when asked for: the tarball
+    is complete under a temporary name until they passed, so nothing that failed them is ever
+    left where a later step would pick it up. ``labels`` are what pybin2img knows of the image
+    (its ``--annotation``\ s win over them in the annotations)."""
+    config = image_config(
+        options,
+        machine=machine,
+        binary=compiled.binary,
+        plan=plan,
+        epoch=epoch,
+        base_image=base_image,
+        labels=labels,
+    )
+    annotations = {**labels, **dict(options.annotations)}
+    comparison = None
+    with pending_output(options.output) as partial:
+        with log.stage("write") as stage:
+            written = write_image(
+                layers=plan.layers,
+                config=config,
+                reference=options.reference,
+                annotations=annotations,
+                output=partial,
+                workdir=workdir,
+                compression=options.compression,
+                blob_cache=cache.ensure("blobs"),
+                jobs=options.jobs or default_jobs(),
+                base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),
+                log=log,
+            )
+            stage.summary = f"{options.output} ({written.size / 1e6:.1f} MB)"
+        for line in size_report(plan.nodes, written):
+            log.detail(line)
+        own = own_modules(options.app, target)
+        if options.smoke_test is not None or options.start_check:
+            with (
+                log.stage("smoke") as stage,
+                hint_trace(library_names(by_name), traced=options.trace is not None),
+            ):
+                stage.summary = run_smoke_test(options, written, log, own_modules=own)
+        if options.compare is not None:
+            with log.stage("compare") as stage:
+                comparison = compare_image(
+                    options,
+                    launch_for(options.app, target),
+                    compiled.interpreter.executable,
+                    written,
+                    workdir / "compare",
+                    own_modules=own,
+                )
+                stage.summary = comparison.summary
+        commit_output(partial)
+    return dataclasses.replace(written, path=options.output), comparison
+
+
+def _load(options: BuildOptions, written: WrittenImage, log: Log) -> None:
+    """The ``load`` stage (``--load``)."""
+    with log.stage("load") as stage:
+        load_image(written.path, image_id=written.config_digest, docker_env=options.docker_env)
+        stage.summary = options.reference.familiar
+
+
+def _push(
+    options: BuildOptions,
+    written: WrittenImage,
+    base_image: BaseImage | None,
+    sbom: bytes,
+    sbom_file: Path,
+    signing_key: SigningKey | None,
+    log: Log,
+) -> tuple[PushResult, Attachment, tuple[Signature, ...]]:
+    """``--push``: the image, then its SBOM as an attachment and (with a key) the signatures."""
+    from .registry import RegistryOptions  # requests is slow to import; only push needs it
+    from .ship import PushOptions, base_repository, push_image
+
+    registry = options.registry or RegistryOptions()
+    mount = options.mount_from
+    if mount is None:
+        # The base's layers are likely in its own repository on the same registry.
+        mount = base_repository(base_image, options.reference)
+    pushed = push_image(
+        written.path,
+        options.reference,
+        registry=registry,
+        options=PushOptions(mount_from=mount),
+        log=log,
+    )
+    attachment, signatures = _attach_and_sign(
+        options, registry, written, sbom, sbom_file, signing_key, log
+    )
+    return pushed, attachment, signatures
+
+
+def _base(options: BuildOptions, workdir: Path, log: Log) -> BaseImage:
+    """The ``base`` stage: the ``--base`` image tarball read."""
+    with log.stage("base") as stage:
+        base_image = read_base(Path(options.base), workdir)
+        stage.summary = f"{base_image.name}: {len(base_image.layers)} layers reused"
+    return base_image
+
+
+def _trace(options: BuildOptions, compiled: CompileResult, workdir: Path, log: Log) -> Trace:
+    """The ``trace`` stage: the ``--trace`` run of the dist, reported: what is added and why,
+    what is not."""
+    with log.stage("trace") as stage:
+        trace = _traced(options, compiled.binary, compiled.dist_dir, workdir, log)
+        stage.summary = (
+            f"{len(trace.libraries)} libraries, {len(trace.files)} files loaded at run time"
+        )
+    return trace
+
+
+def _traced(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:
     app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
     private = (str(app_dir.resolve()), str(Path.cwd()), str(Path.home()), str(options.cache_dir))
     trace = trace_dist(

@@ -1,32 +1,33 @@
 """Plan stage: every file of the image (path, kind, mode, owner, source) grouped into layers.
 
-The face: :func:`probe_host` and :func:`plan_image` (the :class:`ImagePlan`), what is added
-to the plan after it (``ld.so.cache``, the owners' records and the SBOM), the image config,
-and the libraries the code loads by name; the rest of the package is private to it.
+The face: :func:`checked_plan`, the stage in one call (host probe, planner, ``ld.so.cache``,
+the owners' records and the SBOM, then the closure checked inside the plan: a
+:class:`CheckedPlan`), the image config, and the libraries the code loads by name, which the
+resolver is given; the rest of the package is private to it.
 
 ``host`` probes the build machine once into frozen facts; ``planner`` lays out the dist, the
 closure and the base from them, touching nothing else on the host; ``rootfs`` groups the
 entries into layers; ``scratch`` generates the base files; ``libraries`` finds the libraries
 loaded by name and their data; ``ldsocache`` adds ``/etc/ld.so.cache``. Then ``owners`` finds
 who each copied file belongs to (the dpkg database, ``installation``'s CPython files), ``sbom``
-and ``spdx`` describe the build, and ``packages`` records both in the image. ``config`` makes
-the image config.
+and ``spdx`` describe the build, and ``packages`` records both in the image; ``checked``
+runs them in order. ``config`` makes the image config.
 """
 
+from .checked import CheckedPlan, checked_plan
 from .config import image_config
-from .host import HostFacts, find_tini, is_static_program, probe_host
-from .ldsocache import add_ld_so_cache
+from .host import HostFacts, find_tini, is_static_program
 from .libraries import FoundLibrary, data_of_libraries, libraries_by_name, library_names
-from .packages import record_owners
-from .planner import ImagePlan, plan_image, searched_library_path, staged_view
+from .planner import ImagePlan
 from .sbom import SbomMaker, compiled_distributions, sbom_path
 
 __all__ = [
+    "CheckedPlan",
     "FoundLibrary",
     "HostFacts",
     "ImagePlan",
     "SbomMaker",
-    "add_ld_so_cache",
+    "checked_plan",
     "compiled_distributions",
     "data_of_libraries",
     "find_tini",
@@ -34,10 +35,5 @@ __all__ = [
     "is_static_program",
     "libraries_by_name",
     "library_names",
-    "plan_image",
-    "probe_host",
-    "record_owners",
     "sbom_path",
-    "searched_library_path",
-    "staged_view",
 ]
