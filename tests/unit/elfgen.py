@@ -26,7 +26,7 @@ EM_X86_64 = 62
 EM_AARCH64 = 183
 
 
-def make_elf(
+def make_elf(  # noqa: PLR0915 (one ELF file, section by section)
     path: Path,
     *,
     needed: Sequence[str] = (),

@@ -168,7 +168,7 @@ _LIBRARY_STRINGS = {
 }
 
 
-def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:
+def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0915
     """Modules the app's files name in strings, following the app's own modules (imported, or
     named in strings) from ``sources``; plus what a Django app needs."""
     app_roots = [

@@ -94,7 +94,7 @@ def build_only(rel: Path) -> bool:
     return bool(TEST_DIRECTORIES & set(rel.parts[:-1])) and ".so" not in rel.name
 
 
-def plan_image(
+def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
     *,
     base: str,
     dist_dir: Path,
