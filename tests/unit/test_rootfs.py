@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.errors import ImageWriteError
+from pybin2img.errors import HostError, ImageWriteError
 from pybin2img.oci.layer import Kind
 from pybin2img.plan.rootfs import RootfsBuilder
 
@@ -144,3 +144,10 @@ def test_into_makes_a_layer_that_stayed_empty() -> None:
         ("libs", ["var", "var/lib", "var/lib/x"]),
         ("app", ["app", "app/main", "app/more"]),
     ]
+
+
+def test_an_unreadable_host_file_is_the_build_hosts_error(tmp_path: Path) -> None:
+    builder = RootfsBuilder()
+    builder.layer("system", "system libraries")
+    with pytest.raises(HostError, match="cannot read"):
+        builder.add_host_path(str(tmp_path / "missing.so"))

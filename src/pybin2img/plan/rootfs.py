@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..errors import ImageWriteError
+from ..errors import HostError, ImageWriteError
 from ..oci import Entry, Kind, Layer
 
 WHITEOUT_PREFIX = ".wh."
@@ -226,7 +226,7 @@ class RootfsBuilder:
             try:
                 st = os.lstat(host_path)
             except OSError as exc:
-                raise ImageWriteError(f"cannot read {host_path}: {exc.strerror}") from exc
+                raise HostError(f"cannot read {host_path}: {exc.strerror}") from exc
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
                 if hops > _MAX_SYMLINK_HOPS:
@@ -288,7 +288,7 @@ def host_mode(path: str) -> int:
     try:
         return _normal_mode(os.stat(path).st_mode)
     except OSError as exc:
-        raise ImageWriteError(f"cannot read {path}: {exc.strerror}") from exc
+        raise HostError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _normal_mode(mode: int) -> int:
