@@ -1,7 +1,8 @@
 """``build_image(options)``: the whole pipeline, one call.
 
-options -> check -> compile -> (base) -> resolve -> plan -> write -> (smoke) -> (load, push).
-Each stage is a package with one entry point and hands the next frozen data; this module only
+options -> check -> compile -> (base) -> (trace) -> resolve -> plan -> write -> (smoke) ->
+(compare) -> (load) -> (push, attach the SBOM, sign). Each stage is a package that this module
+reaches through its face (its ``__init__``) and that hands the next frozen data; this module only
 sequences them, times them and cleans up the workspace.
 """
 

@@ -9,7 +9,9 @@ sending ``Authorization`` to another host, and retries transient failures (conne
 own client rather than a library.
 
 ``client`` holds the operations, ``auth`` the authentication and its messages, ``transport``
-the HTTP side (TLS, proxies, redirects, retries).
+the HTTP side (TLS, proxies, redirects, retries), ``credentials`` reads Docker's and podman's
+stores, and ``access`` holds :class:`RegistryOptions` and opens a client with them. Used by the
+ship stages and by compile's cache repository.
 """
 
 from .access import RegistryOptions, check_registry, open_client
