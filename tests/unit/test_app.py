@@ -1,4 +1,4 @@
-"""How Nuitka is pointed at each kind of APP (compile/app.py's ``compile_target``): what it is
+"""How Nuitka is pointed at each kind of APP (compile/target.py's ``compile_target``): what it is
 given, the binary's name in /app, the import roots, the sources checked before compiling and
 the data shipped with the binary."""
 
