@@ -1,7 +1,16 @@
-"""The one way pybin2img runs another program.
+"""How pybin2img runs the long programs of a build: Nuitka, pip and the build environment's venv.
 
-Checks that the program exists first, captures its output to a log file (streamed to stderr with
-``-v``), and on failure raises the caller's error class with the tail of that log.
+:func:`run_logged` checks that the program exists first, captures its output to a log file
+(streamed to stderr with ``-v``), records the child's process group so that a killed build's
+children can be stopped by the next one (:func:`stop_recorded`), and on failure raises the
+caller's error class with the tail of that log.
+
+Short programs whose output is the answer (the build interpreter's probes, the toolchain's
+``--version``, ``ldconfig``, ``git``, ``patchelf``, ``strip``, ``ccache``, ``setarch``,
+``unshare``, credential helpers) are run with :mod:`subprocess` where they are asked, each with
+its own error; so are the runs that the caller drives itself (``--trace`` under strace,
+``--compare``'s host run, the smoke test's namespace runner): none of them writes a log worth
+keeping.
 """
 
 from __future__ import annotations
