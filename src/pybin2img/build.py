@@ -498,38 +498,26 @@ def _trace(options: BuildOptions, compiled: CompileResult, workdir: Path, log: L
     """The ``trace`` stage: the ``--trace`` run of the dist, reported: what is added and why,
     what is not."""
     with log.stage("trace") as stage:
-        trace = _traced(options, compiled.binary, compiled.dist_dir, workdir, log)
-        stage.summary = (
-            f"{len(trace.libraries)} libraries, {len(trace.files)} files loaded at run time"
+        private = (
+            str(options.app.directory.resolve()),
+            str(Path.cwd()),
+            str(Path.home()),
+            str(options.cache_dir),
         )
-    return trace
-
-
-def _traced(options: BuildOptions, binary: Path, dist_dir: Path, workdir: Path, log: Log) -> Trace:
-    app_dir = options.app.path if options.app.path.is_dir() else options.app.path.parent
-    private = (str(app_dir.resolve()), str(Path.cwd()), str(Path.home()), str(options.cache_dir))
-    trace = trace_dist(
-        binary,
-        dist_dir,
-        args=options.trace or "",
-        env=(*options.env, *options.trace_env),
-        timeout=options.trace_timeout,
-        workdir=workdir / "trace",
-        private=private,
-    )
-    if trace.exit_code not in (0, None):
-        log.warning(
-            f"the traced run exited {trace.exit_code}; what it loaded until then is added "
-            f"(--trace ARGS, --trace-env)\n{trace.output}"
+        trace = trace_dist(
+            compiled.binary,
+            compiled.dist_dir,
+            args=options.trace or "",
+            env=(*options.env, *options.trace_env),
+            timeout=options.trace_timeout,
+            workdir=workdir / "trace",
+            private=private,
         )
-    for item in trace.libraries:
-        log.detail(f"trace: library {item.path}  ({item.why})")
-    for item in trace.files:
-        log.detail(f"trace: file {item.path}  ({item.why})")
-    for item in trace.skipped:
-        log.detail(f"trace: not added {item.path}  ({item.why})")
-    for program in trace.programs:
-        log.detail(f"trace: not added {program}  (a program the app ran; --add-file if needed)")
+        if trace.warning:
+            log.warning(trace.warning)
+        for line in trace.report():
+            log.detail(line)
+        stage.summary = trace.summary
     return trace
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pybin2img.trace import Trace, TracedPath
 from pybin2img.trace.parse import (
     ProcessTrace,
     app_processes,
@@ -108,3 +109,29 @@ def test_build_tree_home_temp_and_kernel_paths_are_never_added() -> None:
 def test_system_files_may_be_added() -> None:
     for path in ("/usr/share/misc/magic.mgc", "/etc/magic", "/usr/lib/file/magic.mgc", "/tmpx"):
         assert excluded(path, PRIVATE) is None, path
+
+
+def test_a_trace_reports_what_it_added_and_what_not() -> None:
+    trace = Trace(
+        libraries=(TracedPath(path="/usr/lib/x86_64-linux-gnu/libmagic.so.1", why="dlopen"),),
+        files=(TracedPath(path="/usr/share/misc/magic.mgc", why="read"),),
+        skipped=(TracedPath(path="/root/.cache/x", why="the build's home"),),
+        programs=("/usr/bin/uname",),
+        exit_code=0,
+        output="",
+    )
+    assert trace.summary == "1 libraries, 1 files loaded at run time"
+    assert trace.warning is None
+    assert trace.report() == (
+        "trace: library /usr/lib/x86_64-linux-gnu/libmagic.so.1  (dlopen)",
+        "trace: file /usr/share/misc/magic.mgc  (read)",
+        "trace: not added /root/.cache/x  (the build's home)",
+        "trace: not added /usr/bin/uname  (a program the app ran; --add-file if needed)",
+    )
+    failed = Trace(
+        libraries=(), files=(), skipped=(), programs=(), exit_code=3, output="Traceback ..."
+    )
+    assert failed.warning == (
+        "the traced run exited 3; what it loaded until then is added (--trace ARGS, "
+        "--trace-env)\nTraceback ..."
+    )

@@ -63,6 +63,33 @@ class Trace:
     #: The last lines of its output.
     output: str
 
+    @property
+    def summary(self) -> str:
+        """The trace stage's line."""
+        return f"{len(self.libraries)} libraries, {len(self.files)} files loaded at run time"
+
+    @property
+    def warning(self) -> str | None:
+        """What a build warns of: a run that failed, whose findings may be incomplete."""
+        if self.exit_code in (0, None):
+            return None
+        return (
+            f"the traced run exited {self.exit_code}; what it loaded until then is added "
+            f"(--trace ARGS, --trace-env)\n{self.output}"
+        )
+
+    def report(self) -> tuple[str, ...]:
+        """The build log's detail lines: what is added and why, what is not."""
+        return (
+            *(f"trace: library {item.path}  ({item.why})" for item in self.libraries),
+            *(f"trace: file {item.path}  ({item.why})" for item in self.files),
+            *(f"trace: not added {item.path}  ({item.why})" for item in self.skipped),
+            *(
+                f"trace: not added {program}  (a program the app ran; --add-file if needed)"
+                for program in self.programs
+            ),
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "libraries": [p.to_json() for p in self.libraries],
