@@ -71,7 +71,6 @@ from .toolchain import Toolchain, probe_toolchain
 from .trace import Trace, trace_dist
 
 if TYPE_CHECKING:
-    from .registry import RegistryOptions
     from .ship import Attachment, PushResult, Signature, SigningKey
 
 
@@ -184,10 +183,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     # SOURCE_DATE_EPOCH, else the app's last commit, else 0: never the time of the build.
     epoch = next(e for e in (options.source_date_epoch, git.commit_time, 0) if e is not None)
     cache = Cache(options.cache_dir)
-    if options.load:
-        # Fail before a long compile when the engine the image is for cannot be reached.
-        docker_client(options.docker_env).close()
-    signing_key = _release_checks(options, log) if options.push else None
+    signing_key = _before_compile(options, log)
 
     with (
         cache.workspace() as workdir,
@@ -245,11 +241,11 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
 
     if options.load:
         _load(options, written, log)
-    pushed, attachment, signatures = (
-        _push(options, written, base_image, sbom, sbom_file, signing_key, log)
-        if options.push
-        else (None, None, ())
-    )
+    release = None
+    if options.push:
+        from .ship import release_image
+
+        release = release_image(options, written, base_image, sbom, sbom_file, signing_key, log)
 
     return BuildResult(
         reference=options.reference,
@@ -266,9 +262,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         python_version=compiled.interpreter.python_version,
         nuitka_version=compiled.interpreter.nuitka_version,
         distributions=compiled_distributions(compiled),
-        pushed=pushed,
-        sbom_attachment=attachment,
-        signatures=signatures,
+        pushed=release.pushed if release else None,
+        sbom_attachment=release.attachment if release else None,
+        signatures=release.signatures if release else (),
         trace=trace,
         comparison=comparison,
         named=interpreter.named,
@@ -276,6 +272,18 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         compile_profile=compiled.profile,
         timings=dict(log.timings),
     )
+
+
+def _before_compile(options: BuildOptions, log: Log) -> SigningKey | None:
+    """Fail before a long compile when what comes after it would: the engine the image is for
+    cannot be reached (``--load``), the registry or the signing key refuses (``--push``)."""
+    if options.load:
+        docker_client(options.docker_env).close()
+    if not options.push:
+        return None
+    from .ship import check_release  # requests is slow to import; only --push needs it
+
+    return check_release(options, log)
 
 
 def _check(
@@ -455,37 +463,6 @@ def _load(options: BuildOptions, written: WrittenImage, log: Log) -> None:
         stage.summary = options.reference.familiar
 
 
-def _push(
-    options: BuildOptions,
-    written: WrittenImage,
-    base_image: BaseImage | None,
-    sbom: bytes,
-    sbom_file: Path,
-    signing_key: SigningKey | None,
-    log: Log,
-) -> tuple[PushResult, Attachment, tuple[Signature, ...]]:
-    """``--push``: the image, then its SBOM as an attachment and (with a key) the signatures."""
-    from .registry import RegistryOptions  # requests is slow to import; only push needs it
-    from .ship import PushOptions, base_repository, push_image
-
-    registry = options.registry or RegistryOptions()
-    mount = options.mount_from
-    if mount is None:
-        # The base's layers are likely in its own repository on the same registry.
-        mount = base_repository(base_image, options.reference)
-    pushed = push_image(
-        written.path,
-        options.reference,
-        registry=registry,
-        options=PushOptions(mount_from=mount),
-        log=log,
-    )
-    attachment, signatures = _attach_and_sign(
-        options, registry, written, sbom, sbom_file, signing_key, log
-    )
-    return pushed, attachment, signatures
-
-
 def _base(options: BuildOptions, workdir: Path, log: Log) -> BaseImage:
     """The ``base`` stage: the ``--base`` image tarball read."""
     with log.stage("base") as stage:
@@ -519,52 +496,6 @@ def _trace(options: BuildOptions, compiled: CompileResult, workdir: Path, log: L
             log.detail(line)
         stage.summary = trace.summary
     return trace
-
-
-def _release_checks(options: BuildOptions, log: Log) -> SigningKey | None:
-    """Before the compile: the registry answers and takes the credentials, and the signing
-    key opens with its password (a wrong one fails in a second, not after the compile)."""
-    from .registry import RegistryOptions, check_registry
-
-    check_registry(options.reference, options.registry or RegistryOptions(), log)
-    if options.sign_key is None:
-        return None
-    from .ship import load_signing_key
-
-    return load_signing_key(options.sign_key, options.sign_password)
-
-
-def _attach_and_sign(
-    options: BuildOptions,
-    registry: RegistryOptions,
-    written: WrittenImage,
-    sbom: bytes,
-    sbom_file: Path,
-    key: SigningKey | None,
-    log: Log,
-) -> tuple[Attachment, tuple[Signature, ...]]:
-    """After the push: the SBOM as an attachment of the image, then (with a key) signatures
-    of the image and of that attachment."""
-    from .oci import MEDIA_MANIFEST, Descriptor
-    from .ship import SBOM_MEDIA_TYPES, attach_sbom, sign_pushed
-
-    subject = Descriptor(
-        media_type=MEDIA_MANIFEST, digest=written.manifest_digest, size=len(written.manifest)
-    )
-    attachment = attach_sbom(
-        options.reference,
-        subject,
-        sbom,
-        media_type=SBOM_MEDIA_TYPES[options.sbom_format],
-        title=sbom_file.name,
-        registry=registry,
-        log=log,
-    )
-    if key is None:
-        return attachment, ()
-    digests = (written.manifest_digest, attachment.digest)
-    signatures = sign_pushed(options.reference, digests, key, registry=registry, log=log)
-    return attachment, signatures
 
 
 def _tree_size(path: Path) -> int:

@@ -3,15 +3,16 @@ registry, attaching the SBOM and signing.
 
 The face: :func:`run_smoke_test`, :func:`compare_image`, :func:`load_image`,
 :func:`push_image` (and :func:`push_index`), :func:`attach_sbom`, :func:`sign_pushed` (and
-:func:`sign_image`), the signing keys, and their results; the rest of the package is private
-to it. Its names load on first use, each with its module: ``push``, ``attach`` and ``sign``
-import requests (through the ``registry`` package) and ``keys`` imports cryptography, which
-commands that do not need them should not wait for.
+:func:`sign_image`), a build's :func:`check_release` and :func:`release_image` (all three),
+the signing keys, and their results; the rest of the package is private to it. Its names load
+on first use, each with its module: ``push``, ``attach``, ``sign`` and ``release`` import
+requests (through the ``registry`` package) and ``keys`` imports cryptography, which commands
+that do not need them should not wait for.
 
 ``smoke`` runs the finished image once, ``compare`` runs it against the interpreter it
 replaces, ``load`` hands it to the engine (docker SDK), ``push`` uploads it with the
 ``registry`` client, ``attach`` pushes the SBOM as a referrer, ``sign`` signs as cosign does
-with the keys of ``keys``.
+with the keys of ``keys``; ``release`` is a build's ``--push`` (push, attach, sign).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .keys import SigningKey, generate_key_pair, is_encrypted, load_signing_key
     from .load import docker_client, load_image
     from .push import PushOptions, PushResult, base_repository, push_image, push_index
+    from .release import Release, check_release, release_image
     from .sign import Signature, parse_target, sign_image, sign_pushed
     from .smoke import hint_trace, own_modules, run_smoke_test
 
@@ -34,10 +36,12 @@ __all__ = [
     "Comparison",
     "PushOptions",
     "PushResult",
+    "Release",
     "Signature",
     "SigningKey",
     "attach_sbom",
     "base_repository",
+    "check_release",
     "compare_image",
     "docker_client",
     "generate_key_pair",
@@ -50,6 +54,7 @@ __all__ = [
     "parse_target",
     "push_image",
     "push_index",
+    "release_image",
     "run_smoke_test",
     "sign_image",
     "sign_pushed",
@@ -74,6 +79,9 @@ _MODULES = {
     "base_repository": "push",
     "push_image": "push",
     "push_index": "push",
+    "Release": "release",
+    "check_release": "release",
+    "release_image": "release",
     "Signature": "sign",
     "parse_target": "sign",
     "sign_image": "sign",
