@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from pybin2img.compile import _probe_scan as scan
+from pybin2img.compile import _probe_walk as walk
 
 SUFFIX = next(s for s in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES if "-" in s)
 
@@ -115,8 +116,8 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
-def _walker(root: Path, **kwargs: object) -> scan.Walker:
-    walker = scan.Walker(
+def _walker(root: Path, **kwargs: object) -> walk.Walker:
+    walker = walk.Walker(
         roots=[str(root)],
         stdlib=frozenset(sys.stdlib_module_names),
         own=lambda _spec: False,
@@ -180,7 +181,7 @@ def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> N
         ),
     }
     files.update({f"dp/data/lang/{code}.py": "info = {}\n" for code in ("en", "fr", "de")})
-    files.update({f"huge/m{i}.py": "" for i in range(scan.MAX_PACKAGE_PREFIX_MODULES + 1)})
+    files.update({f"huge/m{i}.py": "" for i in range(walk.MAX_PACKAGE_PREFIX_MODULES + 1)})
     _tree(tmp_path, files)
     walker = _walker(tmp_path)
     walker.add("dp")
@@ -194,7 +195,7 @@ def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> N
     dp, huge = sorted(walker.prefixes, key=lambda p: p["package"])
     assert (dp["package"], dp["modules"], dp["added"], dp["line"]) == ("dp.data.lang", 3, True, 3)
     assert (huge["package"], huge["added"]) == ("huge", False)
-    assert huge["modules"] == scan.MAX_PACKAGE_PREFIX_MODULES + 1
+    assert huge["modules"] == walk.MAX_PACKAGE_PREFIX_MODULES + 1
 
 
 def test_entry_point_groups_looked_up(tmp_path: Path) -> None:
@@ -209,11 +210,11 @@ def test_entry_point_groups_looked_up(tmp_path: Path) -> None:
     )
     targets = {
         "lint.extension": [
-            scan.EntryTarget("lint", "lint.extension", "F", "lint.plugins:Checker"),
-            scan.EntryTarget("lint-plug", "lint.extension", "B", "lintplug:Plugin [extra]"),
-            scan.EntryTarget("gone", "lint.extension", "G", "gone.module:x"),
+            walk.EntryTarget("lint", "lint.extension", "F", "lint.plugins:Checker"),
+            walk.EntryTarget("lint-plug", "lint.extension", "B", "lintplug:Plugin [extra]"),
+            walk.EntryTarget("gone", "lint.extension", "G", "gone.module:x"),
         ],
-        "console_scripts": [scan.EntryTarget("lint", "console_scripts", "lint", "lint.cli:main")],
+        "console_scripts": [walk.EntryTarget("lint", "console_scripts", "lint", "lint.cli:main")],
     }
     walker = _walker(tmp_path, groups=targets)
     walker.add("lint.finder")

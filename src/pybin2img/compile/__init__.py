@@ -5,13 +5,13 @@ The face: :func:`prepare_compile` (the build interpreter and the :class:`Compile
 repository both share); the rest of the package is private to it.
 
 ``prepare`` makes the build interpreter ready: ``buildenv`` the cached build environment for the
-app's requirements, ``probe`` asks the interpreter (through ``_probe_main`` and ``_probe_scan``,
-which run under it) for its versions and the modules ``named`` in strings, ``target`` says what
-APP is. ``nuitka`` runs Nuitka, with ``bytecode`` and ``pkgfiles`` (what is compiled, what
-ships as bytecode or files), ``importview``, ``patchelf``, ``ccache``, ``progress`` and
-``profile``; ``strip`` checks its shared objects, ``origins`` reads where its files came from,
-``distinfo`` makes a project's metadata. ``distcache`` keeps compiled dists, ``remotecache``
-and ``trees`` share them through a registry.
+app's requirements, ``probe`` asks the interpreter (through ``_probe_main`` and the ``_probe_app``,
+``_probe_scan`` and ``_probe_walk`` it imports, which run under it) for its versions and the modules
+``named`` in strings, ``target`` says what APP is. ``nuitka`` runs Nuitka, with ``bytecode`` and
+``pkgfiles`` (what is compiled, what ships as bytecode or files), ``importview``, ``patchelf``,
+``ccache``, ``progress`` and ``profile``; ``strip`` checks its shared objects, ``origins`` reads
+where its files came from, ``distinfo`` makes a project's metadata. ``distcache`` keeps compiled
+dists, ``remotecache`` and ``trees`` share them through a registry.
 """
 
 from .ccache import redacted

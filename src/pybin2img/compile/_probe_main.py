@@ -6,15 +6,18 @@ distributions (part of the compile cache key), its standard library's module nam
 imports are installed and not the app's own files named like standard library modules.
 Then the modules the app names in strings (``"shop.settings"``, ``"app:app"``, INSTALLED_APPS,
 middleware classes), found in the app's own files and those they import, which Nuitka cannot
-follow; and for a Django app, its settings module and the packages and data of its apps.
-Then what the installed packages the app reaches name (``_probe_scan.py``: their own modules
-in strings, computed imports, extension modules' imports, entry-point groups they look up,
+follow; and for a Django app, its settings module and the packages and data of its apps
+(``_probe_app.py`` reads the app's files). Then what the installed packages the app reaches name
+(``_probe_scan.py`` scans their files, ``_probe_walk.py`` follows them: their own modules in
+strings, computed imports, extension modules' imports, entry-point groups they look up,
 libraries they load by name), and every installed distribution with its top-level modules,
 whose metadata the program keeps when their code is compiled in.
-Standard library only: it runs under whichever Python the user builds with.
+Standard library only: it runs under whichever Python the user builds with, and imports the
+three files next to it as a package of their own (:func:`_load`).
 """
 
 import ast
+import importlib
 import importlib.machinery
 import importlib.util
 import json
@@ -22,24 +25,29 @@ import os
 import re
 import sys
 import time
+import types
 from importlib.metadata import distributions, version
 from typing import Any
 
-
-def _load_scanners() -> Any:
-    """``_probe_scan.py``, next to this file, loaded by its path: ``-I`` keeps this file's
-    directory (pybin2img's own modules) off ``sys.path``."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_probe_scan.py")
-    spec = importlib.util.spec_from_file_location("_pybin2img_probe_scan", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+#: The package the probe's other files (``_probe_scan.py``, ``_probe_walk.py``,
+#: ``_probe_app.py``, next to this one) are imported as: ``-I`` keeps this file's directory
+#: (pybin2img's own modules) off ``sys.path``, and pybin2img itself is not importable here.
+_PACKAGE = "_pybin2img_probe"
 
 
-scan = _load_scanners()
+def _load(name: str) -> Any:
+    """The module ``name`` next to this file, imported as part of :data:`_PACKAGE` (so that
+    its relative imports find the others)."""
+    if _PACKAGE not in sys.modules:
+        package = types.ModuleType(_PACKAGE)
+        package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+        sys.modules[_PACKAGE] = package
+    return importlib.import_module(f"{_PACKAGE}.{name}")
+
+
+scan = _load("_probe_scan")
+walk = _load("_probe_walk")
+app_files = _load("_probe_app")
 
 
 def main() -> None:
@@ -143,10 +151,6 @@ def _check(sources: list[str], app_path: list[str], out: dict[str, Any]) -> dict
 _MODULE_STRING = scan.MODULE_STRING
 #: How many of the app's own files are read at most.
 _MAX_FILES = 2000
-#: Submodules and subpackages of a Django app that Django imports by name or finds by listing.
-_DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
-_DJANGO_PACKAGES = ("migrations", "templatetags", "management")
-_DJANGO_DATA = ("templates", "static")
 #: Modules of installed packages whose strings name modules the package imports by name (its
 #: default settings), read like the app's files when the app imports the package.
 _LIBRARY_FILES = {
@@ -175,7 +179,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         os.path.abspath(p) for p in args["path"] or ([args["cwd"]] if args["module"] else [])
     ]
     roots = app_roots + [p for p in sys.path if p not in app_roots]
-    own = _Own(app_roots)
+    own = app_files.Own(app_roots)
     modules: dict[str, dict[str, Any]] = {}
     queue = list(dict.fromkeys(os.path.abspath(s) for s in sources))
     scanned: set[str] = set()
@@ -195,12 +199,12 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         if not _MODULE_STRING.fullmatch(value) or value.startswith("__"):
             return None
         name, colon, _attr = value.partition(":")
-        found = _locate(name, roots)
+        found = app_files.locate(name, roots)
         if found is None and not colon and "." in name:
             parent, _, last = name.rpartition(".")
             # "pkg.mod.Class" or "pkg.mod.func": never "setup.py" or "json.dumps"
             if "." in parent or last[:1].isupper():
-                found = _locate(parent, roots)
+                found = app_files.locate(parent, roots)
                 name = parent
         if found is None:
             return None
@@ -225,17 +229,17 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         app_findings.append((path, scan.scan_tree(tree)))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                for name in _imported(node, path):
+                for name in app_files.import_names(node, path):
                     imported.add(name.split(".")[0])
                     reached.add(name)
-                    found = _locate(name, roots)
+                    found = app_files.locate(name, roots)
                     if found is not None and found.origin and own.holds(found):
                         queue.append(found.origin)
             elif isinstance(node, ast.Call):
-                _django_call(node, path, django)
+                app_files.django_call(node, path, django)
             elif isinstance(node, (ast.Assign, ast.AugAssign)):
-                _django_assign(node, path, django)
-        for value, line in _strings(tree):
+                app_files.django_assign(node, path, django)
+        for value, line in app_files.string_constants(tree):
             name_string(value, path, line)
     for value in args.get("strings", ()):
         name_string(value, "the image's arguments", 0)
@@ -245,7 +249,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     # A Django database engine names its SQL compiler in its operations module.
     library_files += [f"{m}.operations" for m in list(modules) if ".db.backends." in m]
     for name in library_files:
-        spec = _locate(name, roots)
+        spec = app_files.locate(name, roots)
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             continue
         try:
@@ -253,16 +257,16 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                 tree = ast.parse(f.read(), spec.origin)
         except (OSError, SyntaxError, ValueError):
             continue
-        for value, line in _strings(tree):
+        for value, line in app_files.string_constants(tree):
             if not re.search(r"\.tests?\b|\.testing\b", value):  # TEST_RUNNER: not shipped
                 name_string(value, spec.origin, line, follow=False)
     for package, names in _LIBRARY_STRINGS.items():
         if package in imported:
             for name in names:
-                if _locate(name, roots) is not None:
+                if app_files.locate(name, roots) is not None:
                     where = f"named inside {package}"
                     modules.setdefault(name, {"module": name, "file": where, "line": 0})
-    django["used"] = "django" in imported and _locate("django", roots) is not None
+    django["used"] = "django" in imported and app_files.locate("django", roots) is not None
     try:
         installed = _installed(args, roots, app_roots, own, reached | set(modules), app_findings)
     except Exception as exc:  # noqa: BLE001 - the compile goes on with the app's own strings
@@ -270,7 +274,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     for name, record in installed.pop("modules").items():
         modules.setdefault(name, record)
     result: dict[str, Any] = {"modules": sorted(modules.values(), key=lambda m: m["module"])}
-    result["django"] = _django(django, args, roots, own, modules) if django["used"] else None
+    result["django"] = (
+        app_files.django_needs(django, args, roots, own, modules) if django["used"] else None
+    )
     result["scanned"] = len(scanned)
     result.update(installed)
     return result
@@ -280,7 +286,7 @@ def _installed(
     args: dict[str, Any],
     roots: list[str],
     app_roots: list[str],
-    own: "_Own",
+    own: Any,
     reached: set[str],
     app_findings: list[tuple[str, Any]],
 ) -> dict[str, Any]:
@@ -294,11 +300,11 @@ def _installed(
         if dist["key"] in tools:
             continue
         for group, name, value in dist["entry_points"]:
-            groups.setdefault(group, []).append(scan.EntryTarget(dist["name"], group, name, value))
+            groups.setdefault(group, []).append(walk.EntryTarget(dist["name"], group, name, value))
     cache_path = args.get("scan_cache")
     cache = _read_cache(cache_path)
     before = len(cache)
-    walker = scan.Walker(
+    walker = walk.Walker(
         roots=roots,
         stdlib=frozenset(sys.stdlib_module_names),
         own=own.holds,
@@ -312,7 +318,7 @@ def _installed(
     for name in sorted(reached):
         walker.add(name)
     for path, findings in app_findings:
-        module, is_package = _module_name(path, app_roots)
+        module, is_package = app_files.module_name(path, app_roots)
         for value, line in findings.strings:
             walker.found_in_app(value, path, line)
         for prefix, relative_to, line in findings.prefixes:
@@ -343,20 +349,6 @@ def _installed(
             "stopped": walker.stopped,
         },
     }
-
-
-def _module_name(path: str, app_roots: list[str]) -> tuple[str, bool]:
-    """The module name an app file is imported as (``""`` outside the app's roots), and
-    whether it is a package's ``__init__``."""
-    for root in sorted(app_roots, key=len, reverse=True):
-        relative = os.path.relpath(path, root)
-        if relative.startswith(".."):
-            continue
-        parts = relative[: -len(".py")].split(os.sep) if relative.endswith(".py") else []
-        if parts and parts[-1] == "__init__":
-            return ".".join(parts[:-1]), True
-        return ".".join(parts), False
-    return "", False
 
 
 def _distributions(roots: list[str]) -> list[dict[str, Any]]:
@@ -476,210 +468,6 @@ def _write_cache(path: str | None, cache: dict[str, Any]) -> None:
         os.replace(temporary, path)
     except OSError:
         pass  # a cache only saves time
-
-
-class _Own:
-    """Whether a module is one of the app's own files (under its import roots, not installed)."""
-
-    def __init__(self, app_roots: list[str]) -> None:
-        self.roots = [r.rstrip(os.sep) + os.sep for r in app_roots]
-        installed = {os.path.abspath(p).rstrip(os.sep) + os.sep for p in sys.path if p}
-        self.installed = [p for p in installed if p not in self.roots]
-
-    def holds(self, spec: Any) -> bool:
-        locations = spec.submodule_search_locations
-        # A namespace package's locations cannot be listed without importing its parent.
-        first = locations[0] if isinstance(locations, list) and locations else None
-        origin = spec.origin or first
-        if not origin or not os.path.isabs(origin):
-            return False
-        origin = os.path.abspath(origin)
-        # The nearest enclosing directory decides: a venv inside the app's folder is installed.
-        root = max((len(r) for r in self.roots if origin.startswith(r)), default=0)
-        installed = max((len(p) for p in self.installed if origin.startswith(p)), default=0)
-        return root > 0 and root >= installed
-
-
-def _locate(name: str, roots: list[str]) -> Any:
-    """Where ``name`` is, found on the file system without importing anything."""
-    parts = name.split(".")
-    try:
-        if len(parts) == 1 and name in sys.builtin_module_names:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(parts[0], roots)
-        where: list[str] = list(roots)
-        for i in range(1, len(parts)):
-            where = scan.search_locations(spec, ".".join(parts[:i]), where) if spec else []
-            if not where:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), where)
-    except Exception:  # noqa: BLE001 - a package that cannot be found this way is not found
-        return None
-    return spec
-
-
-def _imported(node: "ast.Import | ast.ImportFrom", path: str) -> list[str]:
-    """Absolute names of what an import statement imports (relative ones resolved by file)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if node.level == 0:
-        base = node.module or ""
-    else:
-        # The file's package, found by its directories' __init__.py files.
-        parts: list[str] = []
-        directory = os.path.dirname(path)
-        while os.path.isfile(os.path.join(directory, "__init__.py")):
-            parts.insert(0, os.path.basename(directory))
-            directory = os.path.dirname(directory)
-        if node.level - 1 > len(parts) or not parts:
-            return []
-        parts = parts[: len(parts) - (node.level - 1)]
-        base = ".".join([*parts, *([node.module] if node.module else [])])
-    if not base:
-        return []
-    return [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
-
-
-def _strings(tree: ast.AST) -> list[tuple[str, int]]:
-    """String constants of a module, without docstrings and f-string parts."""
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                skip.add(id(body[0].value))
-        elif isinstance(node, ast.JoinedStr):
-            skip.update(id(v) for v in node.values)
-    return [
-        (node.value, node.lineno)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and id(node) not in skip
-        and len(node.value) < 200
-    ]
-
-
-def _django_call(node: ast.Call, path: str, django: dict[str, Any]) -> None:
-    """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x")`` and ``settings.configure(...)``."""
-    func = node.func
-    if not isinstance(func, ast.Attribute):
-        return
-    if (
-        func.attr == "setdefault"
-        and len(node.args) == 2
-        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-        and node.args[0].value == "DJANGO_SETTINGS_MODULE"  # type: ignore[attr-defined]
-        and django["settings"] is None
-    ):
-        django["settings"] = node.args[1].value  # type: ignore[attr-defined]
-        django["settings_at"] = f"{path}, line {node.lineno}"
-    elif (
-        func.attr == "configure"
-        and isinstance(func.value, ast.Name)
-        and func.value.id == "settings"
-    ):
-        django["configure"] = f"{path}, line {node.lineno}"
-        for keyword in node.keywords:
-            if keyword.arg == "INSTALLED_APPS":
-                django["apps"] = _literal_strings(keyword.value)
-
-
-def _django_assign(node: ast.Assign | ast.AugAssign, path: str, django: dict[str, Any]) -> None:
-    """``os.environ["DJANGO_SETTINGS_MODULE"] = "x"`` and INSTALLED_APPS (``=`` or ``+=``)."""
-    for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-        if (
-            isinstance(target, ast.Subscript)
-            and isinstance(target.slice, ast.Constant)
-            and target.slice.value == "DJANGO_SETTINGS_MODULE"
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            django["settings"] = node.value.value
-            django["settings_at"] = f"{path}, line {node.lineno}"
-        elif isinstance(target, ast.Name) and target.id == "INSTALLED_APPS":
-            django.setdefault("apps_by_file", {}).setdefault(path, []).extend(
-                _literal_strings(node.value)
-            )
-
-
-def _literal_strings(node: ast.AST) -> list[str]:
-    return [
-        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-    ]
-
-
-def _django(
-    django: dict[str, Any],
-    args: dict[str, Any],
-    roots: list[str],
-    own: _Own,
-    modules: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """What a Django app needs: its settings module (for Nuitka's Django support), and for each
-    installed app its modules Django imports by name, its migrations, template tags and
-    management commands, and its templates and static files."""
-    settings = args.get("env", {}).get("DJANGO_SETTINGS_MODULE") or django["settings"]
-    out: dict[str, Any] = {
-        "settings": settings,
-        "settings_at": "--env" if args.get("env", {}).get("DJANGO_SETTINGS_MODULE") else None,
-        "error": None,
-        "packages": [],
-        "modules": [],
-        "data": [],
-    }
-    out["settings_at"] = out["settings_at"] or django["settings_at"]
-    # Django's own templates (form widgets and errors, error pages) are found like apps' ones.
-    apps: list[str] = ["django.forms", "django.views", *django["apps"]]
-    if settings:
-        spec = _locate(settings, roots)
-        if spec is None or not spec.origin:
-            out["error"] = (
-                f"the Django settings module {settings!r} (set at {out['settings_at']}) is not "
-                f"found from the app's directory or the installed packages"
-            )
-            return out
-        # The settings module's INSTALLED_APPS, and those of the app's files it builds on
-        # ("from .base import *"): every INSTALLED_APPS of the app's own files.
-        for found in django.get("apps_by_file", {}).values():
-            apps.extend(found)
-    elif not django["configure"]:
-        out["error"] = (
-            "the app uses Django, but its settings are not known at build time: set "
-            "DJANGO_SETTINGS_MODULE (os.environ.setdefault in the app, or --env "
-            "DJANGO_SETTINGS_MODULE=mysite.settings) or call settings.configure() in the app"
-        )
-        return out
-    for name in list(modules):
-        # A database engine ("django.db.backends.sqlite3"): Django imports its .base
-        if ".backends." in name and _locate(f"{name}.base", roots) is not None:
-            out["modules"].append(f"{name}.base")
-    for entry in dict.fromkeys(apps):
-        if not _MODULE_STRING.fullmatch(entry):
-            continue
-        package = entry
-        spec = _locate(package, roots)
-        while package and (spec is None or not isinstance(spec.submodule_search_locations, list)):
-            package = package.rpartition(".")[0]  # "shop.apps.ShopConfig" -> "shop"
-            spec = _locate(package, roots) if package else None
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        location = spec.submodule_search_locations[0]
-        if own.holds(spec):
-            out["packages"].append(package)
-        else:
-            for sub in _DJANGO_MODULES:
-                if _locate(f"{package}.{sub}", roots) is not None:
-                    out["modules"].append(f"{package}.{sub}")
-            for sub in _DJANGO_PACKAGES:
-                if _locate(f"{package}.{sub}", roots) is not None:
-                    out["packages"].append(f"{package}.{sub}")
-        for data in _DJANGO_DATA:
-            if os.path.isdir(os.path.join(location, data)):
-                out["data"].append(
-                    [os.path.join(location, data), "/".join([*package.split("."), data])]
-                )
-    return out
 
 
 if __name__ == "__main__":

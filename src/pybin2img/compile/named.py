@@ -9,7 +9,7 @@ module found from the app's directory or the build environment: ``pkg.mod``, ``p
 ``pkg.mod.Class``, or a bare name of one of the app's own modules. Nothing is imported to find
 them.
 
-It then follows the installed packages the app reaches (``_probe_scan``): strings naming a
+It then follows the installed packages the app reaches (``_probe_walk``): strings naming a
 module of their own package, imports by a name built from a literal prefix, what extension
 modules import, entry-point groups the code looks up (their targets are compiled in) and
 libraries loaded by a literal name (they join the image's closure). Every installed

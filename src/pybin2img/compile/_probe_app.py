@@ -1,0 +1,241 @@
+"""The app's own files, read by the probe under the build interpreter: which modules are the
+app's (:class:`Own`), where a module is without importing it (:func:`locate`), what an import
+statement imports and a file's string constants, and what a Django app needs (its settings
+module, and its installed apps' modules, packages and data).
+
+Standard library only: the probe imports this file next to it as part of a package of their
+own (``_probe_main.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.machinery
+import os
+import sys
+from typing import Any
+
+from ._probe_scan import MODULE_STRING, search_locations
+
+#: Submodules and subpackages of a Django app that Django imports by name or finds by listing.
+_DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
+_DJANGO_PACKAGES = ("migrations", "templatetags", "management")
+_DJANGO_DATA = ("templates", "static")
+
+
+def module_name(path: str, app_roots: list[str]) -> tuple[str, bool]:
+    """The module name an app file is imported as (``""`` outside the app's roots), and
+    whether it is a package's ``__init__``."""
+    for root in sorted(app_roots, key=len, reverse=True):
+        relative = os.path.relpath(path, root)
+        if relative.startswith(".."):
+            continue
+        parts = relative[: -len(".py")].split(os.sep) if relative.endswith(".py") else []
+        if parts and parts[-1] == "__init__":
+            return ".".join(parts[:-1]), True
+        return ".".join(parts), False
+    return "", False
+
+
+class Own:
+    """Whether a module is one of the app's own files (under its import roots, not installed)."""
+
+    def __init__(self, app_roots: list[str]) -> None:
+        self.roots = [r.rstrip(os.sep) + os.sep for r in app_roots]
+        installed = {os.path.abspath(p).rstrip(os.sep) + os.sep for p in sys.path if p}
+        self.installed = [p for p in installed if p not in self.roots]
+
+    def holds(self, spec: Any) -> bool:
+        locations = spec.submodule_search_locations
+        # A namespace package's locations cannot be listed without importing its parent.
+        first = locations[0] if isinstance(locations, list) and locations else None
+        origin = spec.origin or first
+        if not origin or not os.path.isabs(origin):
+            return False
+        origin = os.path.abspath(origin)
+        # The nearest enclosing directory decides: a venv inside the app's folder is installed.
+        root = max((len(r) for r in self.roots if origin.startswith(r)), default=0)
+        installed = max((len(p) for p in self.installed if origin.startswith(p)), default=0)
+        return root > 0 and root >= installed
+
+
+def locate(name: str, roots: list[str]) -> Any:
+    """Where ``name`` is, found on the file system without importing anything."""
+    parts = name.split(".")
+    try:
+        if len(parts) == 1 and name in sys.builtin_module_names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(parts[0], roots)
+        where: list[str] = list(roots)
+        for i in range(1, len(parts)):
+            where = search_locations(spec, ".".join(parts[:i]), where) if spec else []
+            if not where:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), where)
+    except Exception:  # noqa: BLE001 - a package that cannot be found this way is not found
+        return None
+    return spec
+
+
+def import_names(node: ast.Import | ast.ImportFrom, path: str) -> list[str]:
+    """Absolute names of what an import statement imports (relative ones resolved by file)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level == 0:
+        base = node.module or ""
+    else:
+        # The file's package, found by its directories' __init__.py files.
+        parts: list[str] = []
+        directory = os.path.dirname(path)
+        while os.path.isfile(os.path.join(directory, "__init__.py")):
+            parts.insert(0, os.path.basename(directory))
+            directory = os.path.dirname(directory)
+        if node.level - 1 > len(parts) or not parts:
+            return []
+        parts = parts[: len(parts) - (node.level - 1)]
+        base = ".".join([*parts, *([node.module] if node.module else [])])
+    if not base:
+        return []
+    return [base, *(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")]
+
+
+def string_constants(tree: ast.AST) -> list[tuple[str, int]]:
+    """String constants of a module, without docstrings and f-string parts."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                skip.add(id(body[0].value))
+        elif isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+    return [
+        (node.value, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and len(node.value) < 200
+    ]
+
+
+def django_call(node: ast.Call, path: str, django: dict[str, Any]) -> None:
+    """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x")`` and ``settings.configure(...)``."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return
+    if (
+        func.attr == "setdefault"
+        and len(node.args) == 2
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+        and node.args[0].value == "DJANGO_SETTINGS_MODULE"  # type: ignore[attr-defined]
+        and django["settings"] is None
+    ):
+        django["settings"] = node.args[1].value  # type: ignore[attr-defined]
+        django["settings_at"] = f"{path}, line {node.lineno}"
+    elif (
+        func.attr == "configure"
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "settings"
+    ):
+        django["configure"] = f"{path}, line {node.lineno}"
+        for keyword in node.keywords:
+            if keyword.arg == "INSTALLED_APPS":
+                django["apps"] = _literal_strings(keyword.value)
+
+
+def django_assign(node: ast.Assign | ast.AugAssign, path: str, django: dict[str, Any]) -> None:
+    """``os.environ["DJANGO_SETTINGS_MODULE"] = "x"`` and INSTALLED_APPS (``=`` or ``+=``)."""
+    for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+        if (
+            isinstance(target, ast.Subscript)
+            and isinstance(target.slice, ast.Constant)
+            and target.slice.value == "DJANGO_SETTINGS_MODULE"
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            django["settings"] = node.value.value
+            django["settings_at"] = f"{path}, line {node.lineno}"
+        elif isinstance(target, ast.Name) and target.id == "INSTALLED_APPS":
+            django.setdefault("apps_by_file", {}).setdefault(path, []).extend(
+                _literal_strings(node.value)
+            )
+
+
+def _literal_strings(node: ast.AST) -> list[str]:
+    return [
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+def django_needs(
+    django: dict[str, Any],
+    args: dict[str, Any],
+    roots: list[str],
+    own: Own,
+    modules: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """What a Django app needs: its settings module (for Nuitka's Django support), and for each
+    installed app its modules Django imports by name, its migrations, template tags and
+    management commands, and its templates and static files."""
+    settings = args.get("env", {}).get("DJANGO_SETTINGS_MODULE") or django["settings"]
+    out: dict[str, Any] = {
+        "settings": settings,
+        "settings_at": "--env" if args.get("env", {}).get("DJANGO_SETTINGS_MODULE") else None,
+        "error": None,
+        "packages": [],
+        "modules": [],
+        "data": [],
+    }
+    out["settings_at"] = out["settings_at"] or django["settings_at"]
+    # Django's own templates (form widgets and errors, error pages) are found like apps' ones.
+    apps: list[str] = ["django.forms", "django.views", *django["apps"]]
+    if settings:
+        spec = locate(settings, roots)
+        if spec is None or not spec.origin:
+            out["error"] = (
+                f"the Django settings module {settings!r} (set at {out['settings_at']}) is not "
+                f"found from the app's directory or the installed packages"
+            )
+            return out
+        # The settings module's INSTALLED_APPS, and those of the app's files it builds on
+        # ("from .base import *"): every INSTALLED_APPS of the app's own files.
+        for found in django.get("apps_by_file", {}).values():
+            apps.extend(found)
+    elif not django["configure"]:
+        out["error"] = (
+            "the app uses Django, but its settings are not known at build time: set "
+            "DJANGO_SETTINGS_MODULE (os.environ.setdefault in the app, or --env "
+            "DJANGO_SETTINGS_MODULE=mysite.settings) or call settings.configure() in the app"
+        )
+        return out
+    for name in list(modules):
+        # A database engine ("django.db.backends.sqlite3"): Django imports its .base
+        if ".backends." in name and locate(f"{name}.base", roots) is not None:
+            out["modules"].append(f"{name}.base")
+    for entry in dict.fromkeys(apps):
+        if not MODULE_STRING.fullmatch(entry):
+            continue
+        package = entry
+        spec = locate(package, roots)
+        while package and (spec is None or not isinstance(spec.submodule_search_locations, list)):
+            package = package.rpartition(".")[0]  # "shop.apps.ShopConfig" -> "shop"
+            spec = locate(package, roots) if package else None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        location = spec.submodule_search_locations[0]
+        if own.holds(spec):
+            out["packages"].append(package)
+        else:
+            for sub in _DJANGO_MODULES:
+                if locate(f"{package}.{sub}", roots) is not None:
+                    out["modules"].append(f"{package}.{sub}")
+            for sub in _DJANGO_PACKAGES:
+                if locate(f"{package}.{sub}", roots) is not None:
+                    out["packages"].append(f"{package}.{sub}")
+        for data in _DJANGO_DATA:
+            if os.path.isdir(os.path.join(location, data)):
+                out["data"].append(
+                    [os.path.join(location, data), "/".join([*package.split("."), data])]
+                )
+    return out
