@@ -247,7 +247,7 @@ def test_failure_patterns_of_frameworks(output: str) -> None:
 
 
 def test_a_volume_is_mounted_only_inside_the_image_root(tmp_path: Path) -> None:
-    from pybin2img.ship.smoke import _directory_inside
+    from pybin2img.ship.runimage import _directory_inside
 
     root = tmp_path / "rootfs"
     (root / "tmp").mkdir(parents=True)

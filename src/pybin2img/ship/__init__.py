@@ -9,10 +9,11 @@ on first use, each with its module: ``push``, ``attach``, ``sign`` and ``release
 requests (through the ``registry`` package) and ``keys`` imports cryptography, which commands
 that do not need them should not wait for.
 
-``smoke`` runs the finished image once, ``compare`` runs it against the interpreter it
-replaces, ``load`` hands it to the engine (docker SDK), ``push`` uploads it with the
-``registry`` client, ``attach`` pushes the SBOM as a referrer, ``sign`` signs as cosign does
-with the keys of ``keys``; ``release`` is a build's ``--push`` (push, attach, sign).
+``smoke`` runs the finished image once (``runimage`` runs it, in the engine or in private
+namespaces; ``smoke`` judges the run), ``compare`` runs it against the interpreter it replaces,
+``load`` hands it to the engine (docker SDK), ``push`` uploads it with the ``registry`` client,
+``attach`` pushes the SBOM as a referrer, ``sign`` signs as cosign does with the keys of
+``keys``; ``release`` is a build's ``--push`` (push, attach, sign).
 """
 
 from __future__ import annotations

@@ -36,14 +36,8 @@ from typing import TYPE_CHECKING, Any
 from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
 from ..trace import private_environment, stop_session
-from .smoke import (
-    APP_PREFIX,
-    SmokeResult,
-    engine_reachable,
-    import_failure,
-    output_tail,
-    run_image,
-)
+from .runimage import SmokeResult, engine_reachable, output_tail, run_image
+from .smoke import APP_PREFIX, import_failure
 
 if TYPE_CHECKING:
     from ..compile import CompileTarget
