@@ -5,12 +5,12 @@ the owners' records and the SBOM, then the closure checked inside the plan: a
 :class:`CheckedPlan`), the image config, and the libraries the code loads by name, which the
 resolver is given; the rest of the package is private to it.
 
-``host`` probes the build machine once into frozen facts; ``planner`` lays out the dist, the
-closure and the base from them, touching nothing else on the host; ``rootfs`` groups the
-entries into layers; ``scratch`` generates the base files; ``libraries`` finds the libraries
-loaded by name and their data; ``ldsocache`` adds ``/etc/ld.so.cache``. Then ``owners`` finds
-who each copied file belongs to (the dpkg database, ``installation``'s CPython files), ``sbom``
-and ``spdx`` describe the build, and ``packages`` records both in the image; ``checked``
+``host`` probes the build machine once into frozen facts; ``planner`` lays out the dist, the closure
+and the base from them, touching nothing else on the host; ``rootfs`` groups the entries into
+layers; ``scratch`` generates the base files; ``libraries`` finds the libraries loaded by name and
+their data; ``ldsocache`` adds ``/etc/ld.so.cache``. Then ``owners`` finds who each copied file
+belongs to (the dpkg database, ``installation``'s CPython files), ``sbom`` (with ``sbomparts``'
+components) and ``spdx`` describe the build, and ``packages`` records both in the image; ``checked``
 runs them in order. ``config`` makes the image config.
 """
 

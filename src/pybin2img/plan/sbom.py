@@ -19,16 +19,14 @@ bundles) named by its image path, with its ``SHA-256`` and, for a copy, the prop
 The document is deterministic: components are sorted, the timestamp is
 ``SOURCE_DATE_EPOCH`` and the serial number is derived from the content, so identical builds
 give identical bytes. :class:`SbomMaker` gathers for a build what only another program can
-tell (the build interpreter's distributions).
+tell (the build interpreter's distributions). Each component is built in :mod:`.sbomparts`;
+this module puts them together, with the files of each, and renders the document.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import re
 import shutil
 import subprocess
 import uuid
@@ -36,30 +34,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
-from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.exception.model import InvalidUriException
-from cyclonedx.model import (
-    ExternalReference,
-    ExternalReferenceType,
-    HashAlgorithm,
-    HashType,
-    XsUri,
-)
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
-from cyclonedx.model.license import DisjunctiveLicense, License
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.spdx import is_expression
 from packageurl import PackageURL
 
 from .._version import __version__
 from ..compile import expand
-from ..dpkg import DebianPackage, SystemPackages
+from ..dpkg import SystemPackages
 from .installation import (
     PythonDistribution,
     PythonInstallation,
@@ -69,11 +54,25 @@ from .installation import (
 )
 from .owners import FileOwners, ImageFile
 from .planner import APP_DIR
+from .sbomparts import (
+    app_component,
+    base_component,
+    compiler_component,
+    deb_component,
+    file_component,
+    file_json,
+    generated_component,
+    pypi_component,
+    pypi_purl,
+    python_component,
+    tool_component,
+    toolchain_component,
+)
 
 if TYPE_CHECKING:
     from ..compile import CompileResult
     from ..reference import ImageReference
-    from ..toolchain import Tool, Toolchain
+    from ..toolchain import Toolchain
 
 __all__ = [
     "MEDIA_TYPE",
@@ -98,14 +97,7 @@ MEDIA_TYPE = "application/vnd.cyclonedx+json"
 # Serial numbers are name-based UUIDs (version 5) in a namespace of pybin2img's own.
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:pybin2img:sbom")
 _PLACEHOLDER_SERIAL = uuid.UUID(int=0)
-_VERSION = re.compile(r"\d+(?:\.\d+)+")
 _LEADING_KEYS = ("$schema", "bomFormat", "specVersion", "serialNumber", "version")
-#: Where the image's own SBOM is (as in :data:`~.packages.SBOM_PATH`), listed under
-#: pybin2img's files without a hash: a document cannot hold its own.
-_SBOM_IN_IMAGE = "/usr/share/pybin2img/sbom.cdx.json"
-#: The property names of a copied file.
-COPY_OF = "pybin2img:copy-of"
-MATCH = "pybin2img:match"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,7 +282,7 @@ def _render(bom: Bom, files: Mapping[str, _Files] | None = None) -> bytes:
             evidence = component.setdefault("evidence", {})
             evidence.setdefault("occurrences", []).extend({"location": f.path} for f in owned.files)
             component["components"] = sorted(
-                (_file_json(f, owned.owner) for f in owned.files),
+                (file_json(f, owned.owner) for f in owned.files),
                 key=lambda c: (c["type"], c["name"]),
             )
     # Except occurrences: sorted by a key that is not their location, which changes from run to
@@ -320,14 +312,14 @@ def _bom(facts: SbomInput, serial: uuid.UUID) -> tuple[Bom, dict[str, _Files]]:
     owners = facts.owners
     binary = facts.binary
     files: dict[str, _Files] = {}
-    python = _python_component(facts.python_version, binary)
+    python = python_component(facts.python_version, binary)
     if owners:
         files[str(python.bom_ref)] = _Files(owners.python)
     compiled: list[Component] = []
     dists = []
     for dist in _unique(facts.distributions):
         inside = facts.compiled is None or dist.key in facts.compiled
-        component = _pypi_component(dist, binary if inside else None)
+        component = pypi_component(dist, binary if inside else None)
         if owners:
             files[str(component.bom_ref)] = _Files(owners.pypi.get(dist.key, ()), dist.name)
         dists.append(component)
@@ -339,7 +331,7 @@ def _bom(facts: SbomInput, serial: uuid.UUID) -> tuple[Bom, dict[str, _Files]]:
     for package in system.packages if system else ():
         if owners is not None and package.key not in owners.debian:
             continue
-        component = _deb_component(
+        component = deb_component(
             package,
             distro.id if distro else "debian",
             distro.purl_distro if distro else None,
@@ -351,17 +343,17 @@ def _bom(facts: SbomInput, serial: uuid.UUID) -> tuple[Bom, dict[str, _Files]]:
     own: list[Component] = []
     app = None
     if owners is not None:
-        app = _app_component(binary)
-        own = [app, _generated_component()]
+        app = app_component(binary)
+        own = [app, generated_component()]
         files["app"] = _Files(owners.app)
         files["generated"] = _Files(owners.generated)
         if owners.base:
-            own.append(_base_component(facts.base or "base"))
+            own.append(base_component(facts.base or "base"))
             files["base"] = _Files(owners.base)
         # What nothing claims is still in the image: a file of its own, with the reason.
-        loose = [_file_component(f.path, f) for f in owners.unclaimed]
+        loose = [file_component(f.path, f) for f in owners.unclaimed]
     else:
-        loose = [_file_component(path) for path in (system.unowned if system else ())]
+        loose = [file_component(path) for path in (system.unowned if system else ())]
     bom = Bom(
         serial_number=serial,
         metadata=BomMetaData(
@@ -382,35 +374,23 @@ def _bom(facts: SbomInput, serial: uuid.UUID) -> tuple[Bom, dict[str, _Files]]:
 
 def _tools(facts: SbomInput) -> list[Component]:
     pybin2img = PackageURL("pypi", None, "pybin2img", facts.tool_version)
-    tools = [_tool("pybin2img", facts.tool_version, pybin2img)]
+    tools = [tool_component("pybin2img", facts.tool_version, pybin2img)]
     toolchain = facts.toolchain
     if toolchain is None:
         nuitka = PackageURL("pypi", None, "nuitka", facts.nuitka_version)
-        tools.append(_tool("nuitka", facts.nuitka_version, nuitka))
+        tools.append(tool_component("nuitka", facts.nuitka_version, nuitka))
         if facts.compiler:
-            tools.append(_compiler_component(facts.compiler))
+            tools.append(compiler_component(facts.compiler))
         return tools
     for tool in (toolchain.nuitka, *toolchain.programs):
-        tools.append(_toolchain_component(tool))
+        tools.append(toolchain_component(tool))
     return tools
-
-
-def _toolchain_component(tool: Tool) -> Component:
-    purl = PackageURL.from_string(tool.purl) if tool.purl else None
-    return Component(
-        type=ComponentType.APPLICATION,
-        name=tool.name,
-        version=tool.version,
-        description=tool.description,
-        bom_ref=purl.to_string() if purl else f"tool:{tool.name}",
-        purl=purl,
-    )
 
 
 def _unique(distributions: Iterable[PythonDistribution]) -> list[PythonDistribution]:
     seen: dict[str, PythonDistribution] = {}
     for dist in distributions:
-        seen.setdefault(_pypi_purl(dist.name, dist.version).to_string(), dist)
+        seen.setdefault(pypi_purl(dist.name, dist.version).to_string(), dist)
     return [seen[k] for k in sorted(seen)]
 
 
@@ -429,181 +409,3 @@ def _image_component(image: ImageSubject) -> Component:
         bom_ref="image",
         purl=purl,
     )
-
-
-def _python_component(version: str, binary: str | None) -> Component:
-    purl = PackageURL("generic", None, "python", version)
-    return Component(
-        type=ComponentType.PLATFORM,
-        name="python",
-        version=version,
-        description="CPython, compiled into the binary by Nuitka",
-        bom_ref=purl.to_string(),
-        purl=purl,
-        # The CPE NVD files CPython's vulnerabilities under.
-        cpe=f"cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
-        licenses=[DisjunctiveLicense(id="PSF-2.0")],
-        evidence=_evidence([binary] if binary else []),
-    )
-
-
-def _pypi_purl(name: str, version: str) -> PackageURL:
-    # purl's pypi type wants the normalized name (lower case, dashes).
-    return PackageURL("pypi", None, re.sub(r"[-_.]+", "-", name).lower(), version)
-
-
-def _pypi_component(dist: PythonDistribution, binary: str | None) -> Component:
-    purl = _pypi_purl(dist.name, dist.version)
-    refs = []
-    if dist.homepage:
-        # A malformed URL in someone's metadata is no reason to fail the build.
-        with contextlib.suppress(InvalidUriException):
-            refs.append(
-                ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(dist.homepage))
-            )
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=dist.name,
-        version=dist.version,
-        description=dist.summary,
-        bom_ref=purl.to_string(),
-        purl=purl,
-        licenses=_licenses(dist.licenses),
-        external_references=refs,
-        evidence=_evidence([binary] if binary else []),
-    )
-
-
-def _deb_component(
-    package: DebianPackage, namespace: str, distro: str | None, *, listed: bool = True
-) -> Component:
-    """A Debian package; ``listed``: with the files asked about as its evidence (they are in
-    the image at the same path), else without (:func:`_render` adds its files)."""
-    qualifiers = {"arch": package.architecture}
-    if distro:
-        qualifiers["distro"] = distro
-    if package.source != package.name or package.source_version:
-        # Not in the purl spec, but how grype finds advisories filed against the source package.
-        qualifiers["upstream"] = (
-            f"{package.source}@{package.source_version}"
-            if package.source_version
-            else package.source
-        )
-    purl = PackageURL("deb", namespace, package.name, package.version, qualifiers)
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=package.name,
-        version=package.version,
-        bom_ref=purl.to_string(),
-        purl=purl,
-        licenses=_licenses(package.licenses),
-        evidence=_evidence(package.files if listed else ()),
-    )
-
-
-def _app_component(binary: str | None) -> Component:
-    return Component(
-        type=ComponentType.APPLICATION,
-        name=os.path.basename(binary) if binary else "app",
-        description="the app: its code, with CPython and the Python distributions it imports, "
-        "compiled by Nuitka into the binary; and its own data files",
-        bom_ref="app",
-    )
-
-
-def _generated_component() -> Component:
-    return Component(
-        type=ComponentType.DATA,
-        name="pybin2img-generated",
-        description="files pybin2img wrote: users and groups, name service configuration, "
-        "the loader's cache, os-release, the dpkg records and this SBOM",
-        bom_ref="generated",
-        evidence=_evidence([_SBOM_IN_IMAGE]),
-    )
-
-
-def _base_component(name: str) -> Component:
-    return Component(
-        type=ComponentType.CONTAINER,
-        name=name,
-        description="the base image (--base): its files, as its own SBOM describes them",
-        bom_ref="base",
-    )
-
-
-def _file_json(file: ImageFile, owner: str | None) -> dict[str, Any]:
-    """A file's nested component: its image path and SHA-256, and for a copy what it is a copy
-    of and how that was matched; a library a wheel bundles is a library (with the path as its
-    evidence)."""
-    bundled = file.bundled and owner is not None
-    out: dict[str, Any] = {
-        "type": "library" if bundled else "file",
-        "bom-ref": f"file:{file.path}",
-        "name": os.path.basename(file.path) if bundled else file.path,
-    }
-    if bundled:
-        out["description"] = f"bundled with {owner}"
-    out["hashes"] = [{"alg": HashAlgorithm.SHA_256.value, "content": file.sha256}]
-    properties = [(COPY_OF, file.copy_of), (MATCH, file.match)]
-    if any(value for _, value in properties):
-        out["properties"] = [{"name": n, "value": v} for n, v in properties if v]
-    if bundled:
-        out["evidence"] = {"occurrences": [{"location": file.path}]}
-    return out
-
-
-def _file_component(path: str, file: ImageFile | None = None) -> Component:
-    reason = file.reason if file and file.reason else "no installed package owns it"
-    return Component(
-        type=ComponentType.FILE,
-        name=path,
-        description=f"claimed by no component: {reason}",
-        bom_ref=f"file:{path}",
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=file.sha256)] if file else None,
-        evidence=_evidence([path]),
-    )
-
-
-def _tool(name: str, version: str, purl: PackageURL) -> Component:
-    return Component(
-        type=ComponentType.APPLICATION,
-        name=name,
-        version=version,
-        bom_ref=purl.to_string(),
-        purl=purl,
-    )
-
-
-def _compiler_component(line: str) -> Component:
-    versions = _VERSION.findall(line)
-    words = line.split()
-    name = next((w for w in words if w.lower() in ("gcc", "clang", "cc")), words[0])
-    return Component(
-        type=ComponentType.APPLICATION,
-        name=name,
-        version=versions[-1] if versions else None,
-        description=line,
-        bom_ref=f"compiler:{name}",
-    )
-
-
-def _licenses(values: Sequence[str]) -> list[License]:
-    factory = LicenseFactory()
-    if len(values) == 1 and is_expression(values[0]):
-        # One SPDX id or expression: written as such. Several values are listed one by one,
-        # since CycloneDX allows one expression or a list of licenses, never both.
-        return [factory.make_from_string(values[0])]
-    out: list[License] = []
-    for value in values:
-        try:
-            out.append(factory.make_with_id(value))
-        except InvalidSpdxLicenseException:
-            out.append(factory.make_with_name(value))
-    return out
-
-
-def _evidence(paths: Iterable[str]) -> ComponentEvidence | None:
-    locations = sorted(set(paths))
-    if not locations:
-        return None
-    return ComponentEvidence(occurrences=[Occurrence(location=p) for p in locations])

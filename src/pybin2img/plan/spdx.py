@@ -46,7 +46,8 @@ from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 from ..dpkg import DebianPackage
 from ..toolchain import Tool
 from .owners import ImageFile
-from .sbom import COPY_OF, MATCH, PythonDistribution, SbomInput
+from .sbom import PythonDistribution, SbomInput
+from .sbomparts import COPY_OF, MATCH
 
 #: The document's media type (for an OCI artifact or a ``Content-Type``).
 MEDIA_TYPE = "application/spdx+json"
