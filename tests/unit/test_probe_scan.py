@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from pybin2img.compile import _probe_scan as scan
 from pybin2img.compile import _probe_walk as walk
@@ -348,3 +349,16 @@ def test_namespace_packages_are_found_without_importing(tmp_path: Path) -> None:
     walker.run()
     assert set(walker.modules) == {"otel.api.contextvars_context"}
     assert walker.locations("otel") == [str(tmp_path / "otel")]
+
+
+def test_the_scan_cache_is_kept_per_probe_code(tmp_path: Path, monkeypatch: Any) -> None:
+    # What the scanners found in a file is reused only by the same scanners.
+    from pybin2img.compile import probe
+
+    for name in ("_probe_main.py", "_probe_scan.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(probe, "_PROBE", tmp_path / "_probe_main.py")
+    before = probe.probe_code_digest()
+    assert before == probe.probe_code_digest()
+    (tmp_path / "_probe_scan.py").write_text("x = 2\n")
+    assert probe.probe_code_digest() != before

@@ -16,7 +16,13 @@ from ..cache import Cache, digest_of
 from ..log import Log
 from ..options import BuildOptions
 from .buildenv import build_environment
-from .probe import Interpreter, NuitkaMissingError, check_supported, probe_interpreter
+from .probe import (
+    Interpreter,
+    NuitkaMissingError,
+    check_supported,
+    probe_code_digest,
+    probe_interpreter,
+)
 from .remotecache import RemoteCache
 from .target import CompileTarget, compile_target
 
@@ -50,6 +56,8 @@ def prepare_compile(
             early.dist_info.write(early.metadata_dir)
 
     def probe(python: Path) -> Interpreter:
+        # What the probe read of installed files is kept per interpreter and probe code.
+        scan_key = digest_of(str(python.absolute()), str(python.resolve()), probe_code_digest())
         return probe_interpreter(
             python,
             early.sources if early else (),
@@ -58,8 +66,7 @@ def prepare_compile(
             import_path=(early.cwd, *early.pythonpath) if early else (),
             strings=options.cmd,
             env=options.env,
-            scan_cache=cache.ensure("probe")
-            / f"{digest_of(str(python.absolute()), str(python.resolve()))[:16]}.json",
+            scan_cache=cache.ensure("probe") / f"{scan_key[:16]}.json",
         )
 
     try:

@@ -3,6 +3,7 @@ whether the app's files parse and import (so a typo fails in seconds, not inside
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,15 @@ SUPPORTED_PYTHON = ((3, 10), (3, 14))
 
 #: The program the build interpreter runs: a file, so that it is linted like the rest.
 _PROBE = Path(__file__).with_name("_probe_main.py")
+
+
+def probe_code_digest() -> str:
+    """A digest of the probe's own files (``_probe_*.py``): what it found in a file is kept
+    under it, so that other scanners never reuse what these found."""
+    digest = hashlib.sha256()
+    for path in sorted(_PROBE.parent.glob("_probe_*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 class NuitkaMissingError(CompileError):
