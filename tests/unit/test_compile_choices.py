@@ -100,7 +100,9 @@ def test_packages_nuitka_runs_code_for_at_import_are_named_part_by_part(tmp_path
         "  import-hacks:\n"
         "    - pre-import-code:\n"
     )
-    options = dataclasses.replace(_options(), bytecode=("anyio", "scipy", "six", "cv2"))
+    options = dataclasses.replace(
+        _options(), bytecode=("anyio", "scipy", "six", "cv2", "anyio.to_process")
+    )
     assert bytecode_packages(options, interpreter, []) == (
         "anyio._core", "anyio.to_thread", "cv2",  # cv2-preLoad is not inside cv2
         "scipy.linalg", "scipy.optimize._minimize", "six",

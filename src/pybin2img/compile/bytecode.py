@@ -80,7 +80,8 @@ def around_triggers(names: Iterable[str], triggers: Collection[str], dirs: list[
     found: set[str] = set()
     for name in names:
         inside = {t for t in triggers if t.startswith(name + ".")}
-        found.update(_parts(name, inside, dirs) if inside else {name})
+        if name not in triggers:
+            found.update(_parts(name, inside, dirs) if inside else {name})
     return found
 
 
