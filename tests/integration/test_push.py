@@ -135,14 +135,19 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
 
 
 def _push(
-    tarball: Path, reference: str, *, mount_from: str | None = None, **registry: Any
+    tarball: Path,
+    reference: str,
+    *,
+    mount_from: str | None = None,
+    extra_tags: tuple[str, ...] = (),
+    **registry: Any,
 ) -> PushResult:
     registry.setdefault("retry", FAST)
     return push_image(
         tarball,
         parse_reference(reference),
         registry=RegistryOptions(environ={"PATH": os.environ.get("PATH", "")}, **registry),
-        options=PushOptions(mount_from=mount_from),
+        options=PushOptions(mount_from=mount_from, extra_tags=extra_tags),
         log=Log(verbosity=-1),
     )
 
