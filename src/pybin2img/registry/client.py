@@ -250,7 +250,13 @@ class RegistryClient:
         """``PUT`` the manifest bytes as they are under ``reference`` (a tag or a digest);
         return the digest the registry confirmed."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        what = f"pushing manifest {_short(digest)} as {reference}"
+        self._put_manifest(reference, digest, data, media_type, f" as {reference}")
+        return digest
+
+    def _put_manifest(
+        self, reference: str, digest: str, data: bytes, media_type: str, suffix: str = ""
+    ) -> requests.Response:
+        what = f"pushing manifest {_short(digest)}{suffix}"
         response = self._transport.send_retrying(
             Request(
                 "PUT",
@@ -262,7 +268,7 @@ class RegistryClient:
             )
         )
         _check_digest(response, digest, what)
-        return digest
+        return response
 
     def get_manifest(
         self, reference: str, accept: Collection[str] = MANIFEST_TYPES
@@ -302,18 +308,7 @@ class RegistryClient:
         registry indexed the subject itself (``OCI-Subject``; OCI distribution 1.1). When it
         did not, the caller maintains the referrers tag."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        what = f"pushing manifest {_short(digest)}"
-        response = self._transport.send_retrying(
-            Request(
-                "PUT",
-                self._url(f"manifests/{digest}"),
-                what=what,
-                expected={201},
-                headers={"Content-Type": media_type},
-                body=data,
-            )
-        )
-        _check_digest(response, digest, what)
+        response = self._put_manifest(digest, digest, data, media_type)
         return digest, "OCI-Subject" in response.headers
 
     def get_blob(self, digest: str, size: int, out: IO[bytes]) -> None:
