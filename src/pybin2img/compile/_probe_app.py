@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from ._probe_scan import MODULE_STRING, search_locations
+from ._probe_scan import MODULE_STRING, not_strings, search_locations
 
 #: Submodules and subpackages of a Django app that Django imports by name or finds by listing.
 _DJANGO_MODULES = ("apps", "models", "admin", "urls", "signals", "checks")
@@ -103,12 +103,7 @@ def string_constants(tree: ast.AST) -> list[tuple[str, int]]:
     """String constants of a module, without docstrings and f-string parts."""
     skip: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                skip.add(id(body[0].value))
-        elif isinstance(node, ast.JoinedStr):
-            skip.update(id(v) for v in node.values)
+        not_strings(node, skip)
     return [
         (node.value, node.lineno)
         for node in ast.walk(tree)

@@ -169,6 +169,20 @@ def _docstring_like(lines: list[str], line: int, literal: str) -> bool:
     return True
 
 
+def not_strings(node: ast.AST, skip: set[int]) -> bool:
+    """Whether ``node`` holds constants that are not the code's strings (a docstring, the
+    parts of an f-string); their ids are added to ``skip``."""
+    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))
+        return True
+    if isinstance(node, ast.JoinedStr):
+        skip.update(id(v) for v in node.values)
+        return True
+    return False
+
+
 def scan_tree(tree: ast.AST) -> Findings:
     """The findings of one parsed Python file."""
     found = Findings()
@@ -178,12 +192,8 @@ def scan_tree(tree: ast.AST) -> Findings:
     calls: list[ast.Call] = []
     uses_ctypes = False
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                skip.add(id(body[0].value))
-        elif isinstance(node, ast.JoinedStr):
-            skip.update(id(v) for v in node.values)
+        if not_strings(node, skip):
+            pass
         elif isinstance(node, ast.Import):
             found.imports.append([0, "", [a.name for a in node.names], node.lineno])
             uses_ctypes = uses_ctypes or any(
