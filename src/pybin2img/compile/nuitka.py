@@ -35,6 +35,7 @@ from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
+from .startup import defers_inspect, hook_digest, link_startup, startup_nuitka_args
 from .strip import check_dist, strip_libraries
 from .target import CompileTarget
 
@@ -121,7 +122,14 @@ def compile_app(
     was compiled."""
     bytecode = bytecode_packages(options, interpreter, (target.cwd, *target.pythonpath))
     metadata = json.dumps(metadata_config(bytecode, interpreter), sort_keys=True)
-    own = (*_OWN_ARGS, *link_flags(options.base), metadata)
+    eager = defers_inspect(interpreter, options.nuitka_args)
+    if eager is not None:
+        log.detail(f"start-up: the program imports inspect at every start: {eager}")
+    deferred = eager is None
+    startup = (
+        (f"startup:{hook_digest()}", *startup_nuitka_args(options.nuitka_args)) if deferred else ()
+    )
+    own = (*_OWN_ARGS, *link_flags(options.base), metadata, *startup)
     key = compile_key(options, target, interpreter, choices=(*own, *bytecode))
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
     entry = cached_entry(cache, key, target.binary_name, log)
@@ -140,7 +148,16 @@ def compile_app(
                 if remote is not None:
                     remote.fetch_module_cache(cache, key)
                 entry = _compile_into_cache(
-                    options, target, interpreter, cache, key, workdir, log_file, log, bytecode
+                    options,
+                    target,
+                    interpreter,
+                    cache,
+                    key,
+                    workdir,
+                    log_file,
+                    log,
+                    bytecode,
+                    deferred=deferred,
                 )
                 if remote is not None:
                     remote.store_dist(cache, key, entry, target.binary_name)
@@ -175,12 +192,23 @@ def _compile_into_cache(
     log_file: Path,
     log: Log,
     bytecode: tuple[str, ...],
+    *,
+    deferred: bool,
 ) -> Path:
     check_environment(interpreter.executable, cache, log)
     tools, patchelf = nuitka_patchelf(workdir, log)
     try:
         dist, report = _run_nuitka(
-            options, target, interpreter, cache, workdir, log_file, log, bytecode, tools
+            options,
+            target,
+            interpreter,
+            cache,
+            workdir,
+            log_file,
+            log,
+            bytecode,
+            tools,
+            deferred=deferred,
         )
     except CompileError as exc:
         full = cache.out_of_space("compiling the app", exc.details)
@@ -261,10 +289,13 @@ def _run_nuitka(
     log: Log,
     bytecode: tuple[str, ...],
     tools: Path,
+    *,
+    deferred: bool,
 ) -> tuple[Path, Path]:
     """Run Nuitka into ``workdir`` with ``tools`` first on its PATH (the patchelf it is to
     use); return the dist folder and the compilation report. ``bytecode``: the packages
-    shipped as bytecode (:func:`bytecode_packages`)."""
+    shipped as bytecode (:func:`bytecode_packages`); ``deferred``: link pybin2img's start-up
+    object (:mod:`.startup`)."""
     if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")):
         raise CompileError(
             "no C compiler found (gcc, cc or clang); Nuitka needs one (Debian: apt-get install gcc)"
@@ -304,6 +335,7 @@ def _run_nuitka(
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
         *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
+        *(startup_nuitka_args(options.nuitka_args) if deferred else ()),
         *files_args(
             as_files=options.as_files,
             bytecode=bytecode,
@@ -331,7 +363,8 @@ def _run_nuitka(
     # too) whatever the work directory is called and wherever the cache directory is.
     env["CCACHE_BASEDIR"] = str(cache.root)
     env["CCACHE_NOHASHDIR"] = "true"
-    if flags := link_flags(options.base):
+    flags = (*link_flags(options.base), *(link_startup(interpreter, workdir) if deferred else ()))
+    if flags:
         env["LDFLAGS"] = " ".join(filter(None, [env.get("LDFLAGS"), *flags]))
     if view.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(

@@ -1,0 +1,128 @@
+"""The program's start: Nuitka's import of ``inspect`` at every start, deferred until the
+program imports ``inspect`` or ``types`` itself.
+
+Nuitka's ``main()`` calls ``patchInspectModule()``, which imports ``inspect`` (with ``ast``,
+``dis``, ``enum``, ``re``, ``tokenize``) to make ``inspect.getgeneratorstate``,
+``inspect.getcoroutinestate`` and ``types.coroutine`` know compiled generators and coroutines.
+On examples/hello that is 56 M of the 98 M instructions the program runs. pybin2img links a
+small object into the program (``-Wl,--wrap=patchInspectModule``, ``_startup.c``) whose
+replacement installs ``_startup_hook.py``: an import hook that runs Nuitka's own function right
+after the program's first import of ``inspect``, or at its first call of ``types.coroutine``.
+Nuitka itself runs unmodified; its function is called as it is, only later.
+
+Applied when it is known to be the same: Python before 3.12 (from 3.12 on the function also
+replaces ``sys._getframemodulename``, which ``namedtuple``, ``enum`` and ``typing`` use from the
+start), Nuitka's sources declaring and calling the function as this object expects, and no
+link-time optimisation (with LTO the linker does not redirect the call; when Nuitka would
+choose LTO by itself, for Debian's Python, pybin2img asks for ``--lto=no``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import CompileError
+from ..toolchain import compiler_program
+from .probe import Interpreter
+
+_HOOK = Path(__file__).with_name("_startup_hook.py")
+_OBJECT_SOURCE = Path(__file__).with_name("_startup.c")
+#: The function Nuitka's main() calls, and how its sources spell it (read as text).
+_FUNCTION = "patchInspectModule"
+_DEFINITION = "void patchInspectModule(PyThreadState *tstate) {"
+_CALL = "patchInspectModule(tstate);"
+#: From 3.12 on Nuitka's function does more than inspect and types (see the module's text).
+_BEFORE = (3, 12)
+_MARSHAL = (
+    "import json, marshal, sys, sysconfig\n"
+    "source = open(sys.argv[1], encoding='utf-8').read()\n"
+    "code = marshal.dumps(compile(source, '<pybin2img>', 'exec', dont_inherit=True))\n"
+    "print(json.dumps({'include': sysconfig.get_paths()['include'], 'hook': code.hex()}))\n"
+)
+
+
+def hook_digest() -> str:
+    """What identifies the hook (its Python and C text): part of the compile key."""
+    digest = hashlib.sha256()
+    for path in (_HOOK, _OBJECT_SOURCE):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def defers_inspect(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str | None:
+    """Why Nuitka's inspect patch stays at the start for this build, or ``None`` when
+    pybin2img defers it (:func:`link_startup`)."""
+    version = tuple(int(part) for part in interpreter.python_version.split(".")[:2])
+    if version >= _BEFORE:
+        return f"Python {interpreter.python_version} (deferred before 3.12 only)"
+    if any(arg in ("--lto=yes", "--pgo-c") for arg in nuitka_args):
+        return "link-time optimisation was asked for (--nuitka-arg)"
+    if interpreter.nuitka_main is None:
+        return "Nuitka's sources were not found"
+    static = interpreter.nuitka_main.parent / "build" / "static_src"
+    try:
+        patcher = (static / "InspectPatcher.c").read_text(encoding="utf-8", errors="replace")
+        main = (static / "MainProgram.c").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"Nuitka {interpreter.nuitka_version}'s sources were not found in {static}"
+    if _DEFINITION not in patcher or main.count(_CALL) != 1:
+        return f"Nuitka {interpreter.nuitka_version} does not call {_FUNCTION} as expected"
+    return None
+
+
+def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
+    """Nuitka's options for a deferred patch: no LTO unless the user chose (see the module)."""
+    return () if any(arg.startswith("--lto") for arg in nuitka_args) else ("--lto=no",)
+
+
+def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
+    """Compile the start-up object for ``interpreter`` into ``workdir``; return the flags
+    that link it into the program (for ``LDFLAGS``)."""
+    details = ""
+    facts = None
+    try:
+        proc = subprocess.run(
+            [str(interpreter.executable), "-I", "-c", _MARSHAL, str(_HOOK)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        details = proc.stderr
+        facts = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        details = str(exc)
+    if not isinstance(facts, dict):
+        raise CompileError(
+            f"{interpreter.executable} could not compile pybin2img's start-up hook",
+            details=details,
+        )
+    hook = bytes.fromhex(facts["hook"])
+    rows = (", ".join(f"0x{b:02x}" for b in hook[i : i + 16]) for i in range(0, len(hook), 16))
+    source = workdir / "pybin2img_startup.c"
+    obj = workdir / "pybin2img_startup.o"
+    if any(c.isspace() for c in str(obj)):
+        raise CompileError(f"the build directory {workdir} has a space in its path")
+    source.write_text(
+        _OBJECT_SOURCE.read_text(encoding="utf-8").replace("@HOOK@", ",\n".join(rows)),
+        encoding="utf-8",
+    )
+    compiler = compiler_program()
+    argv = [compiler, "-O2", "-fPIC", f"-I{facts['include']}", "-c", str(source), "-o", str(obj)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CompileError(
+            f"{compiler} could not compile pybin2img's start-up object: {exc}"
+        ) from exc
+    if proc.returncode != 0:
+        raise CompileError(
+            f"{compiler} could not compile pybin2img's start-up object (exit code "
+            f"{proc.returncode}); is Python.h there ({facts['include']})?",
+            details=proc.stderr,
+        )
+    return (f"-Wl,--wrap={_FUNCTION}", str(obj))

@@ -1,0 +1,57 @@
+"""The program's start on real compiles: Nuitka's import of inspect is deferred (before Python
+3.12), and generators, coroutines and types.coroutine behave as under the interpreter either
+way round (``--compare``, whose first line is whether inspect is imported at start).
+
+tests/apps/startup/generators.py is compiled once; the second build reuses the compile.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import RUN_ID, pybin2img
+
+pytestmark = pytest.mark.integration
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "startup" / "generators.py"
+
+
+@pytest.mark.parametrize("order", ["inspect-first", "types-first"])
+def test_generators_and_coroutines_as_under_the_interpreter(build_dir: Path, order: str) -> None:
+    metadata = build_dir / f"startup-{order}.json"
+    pybin2img(
+        "build",
+        str(APP),
+        "-t",
+        f"pybin2img-test/startup:{order}-{RUN_ID}",
+        "-o",
+        str(build_dir / f"startup-{order}.tar"),
+        "--metadata-file",
+        str(metadata),
+        f"--compare={order}",
+    )
+    compared = json.loads(metadata.read_text())["compare"]
+    assert compared["same"] is True
+    assert compared["image"]["stdout_lines"] == (12 if order == "types-first" else 9)
+
+
+def test_an_asked_for_lto_keeps_the_import_at_start_and_says_why(build_dir: Path) -> None:
+    proc = pybin2img(
+        "build",
+        str(APP),
+        "-t",
+        f"pybin2img-test/startup:lto-{RUN_ID}",
+        "-o",
+        str(build_dir / "startup-lto.tar"),
+        "--nuitka-arg=--lto=yes",
+        "--compare=inspect-first",
+        "-v",
+        check=False,
+    )
+    assert "the program imports inspect at every start: link-time optimisation" in proc.stderr
+    # The one difference: the compiled program has imported inspect before its first line.
+    assert proc.returncode == 9, proc.stderr
+    assert "stdout differs from line 1" in proc.stderr

@@ -1,0 +1,195 @@
+"""The program's start (compile/startup.py): when Nuitka's inspect patch is deferred, and what
+the hook does, run under this interpreter's own import system in a fresh process.
+
+The hook's ``patch`` here records its calls; the real one (Nuitka's function, linked into the
+program) is exercised by tests/integration/test_startup.py on compiled programs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybin2img.compile import startup
+from pybin2img.compile.probe import Interpreter
+
+HOOK = Path(startup.__file__).with_name("_startup_hook.py")
+#: The hook changes the import system of the process it runs in: each case gets its own.
+FRESH = pytest.mark.allow_programs("the hook runs in a fresh interpreter, -I -S")
+
+
+def _interpreter(version: str, nuitka_main: Path | None) -> Interpreter:
+    return Interpreter(
+        executable=Path(sys.executable),
+        python_version=version,
+        nuitka_version="4.3.5",
+        nuitka_main=nuitka_main,
+    )
+
+
+def _nuitka_sources(root: Path, definition: str, call: str) -> Path:
+    static = root / "nuitka" / "build" / "static_src"
+    static.mkdir(parents=True)
+    (static / "InspectPatcher.c").write_text(f"{definition}\n    return;\n}}\n")
+    (static / "MainProgram.c").write_text(f"int main() {{\n    {call}\n}}\n")
+    (root / "nuitka" / "__main__.py").write_text("")
+    return root / "nuitka" / "__main__.py"
+
+
+def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka moves to sources the start-up object does not know."""
+    spec = importlib.util.find_spec("nuitka")
+    assert spec is not None
+    assert spec.origin is not None
+    main = Path(spec.origin).with_name("__main__.py")
+    assert startup.defers_inspect(_interpreter("3.11.7", main), ()) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "args", "definition", "call", "why"),
+    [
+        ("3.11.2", (), startup._DEFINITION, startup._CALL, None),
+        ("3.10.12", ("--lto=no",), startup._DEFINITION, startup._CALL, None),
+        ("3.12.3", (), startup._DEFINITION, startup._CALL, "Python 3.12.3"),
+        ("3.14.0", (), startup._DEFINITION, startup._CALL, "Python 3.14.0"),
+        ("3.11.7", ("--lto=yes",), startup._DEFINITION, startup._CALL, "link-time"),
+        ("3.11.7", (), "void patchInspectModule(void) {", startup._CALL, "as expected"),
+        ("3.11.7", (), startup._DEFINITION, "patchInspectModule(ts);", "as expected"),
+    ],
+)
+def test_deferred_only_where_it_is_the_same(
+    tmp_path: Path,
+    version: str,
+    args: tuple[str, ...],
+    definition: str,
+    call: str,
+    why: str | None,
+) -> None:
+    main = _nuitka_sources(tmp_path, definition, call)
+    reason = startup.defers_inspect(_interpreter(version, main), args)
+    if why is None:
+        assert reason is None
+    else:
+        assert reason is not None
+        assert why in reason
+
+
+def test_no_nuitka_sources_means_no_deferral(tmp_path: Path) -> None:
+    assert "not found" in (startup.defers_inspect(_interpreter("3.11.7", None), ()) or "")
+    reason = startup.defers_inspect(_interpreter("3.11.7", tmp_path / "__main__.py"), ())
+    assert reason is not None
+    assert "not found" in reason
+
+
+def test_lto_is_turned_off_unless_the_user_chose() -> None:
+    assert startup.startup_nuitka_args(()) == ("--lto=no",)
+    assert startup.startup_nuitka_args(("--lto=auto",)) == ()
+
+
+_RUN = """
+import json, sys
+facts = {"calls": []}
+def patch():
+    inspect = sys.modules.get("inspect")
+    facts["calls"].append({
+        "inspect executed": inspect is not None and hasattr(inspect, "getgeneratorstate"),
+        "types.coroutine": sys.modules["types"].coroutine.__code__.co_filename
+            if "types" in sys.modules else None,
+    })
+namespace = {"__name__": "pybin2img_startup"}
+exec(compile(open(sys.argv[1]).read(), "<pybin2img>", "exec"), namespace)
+def hooks():
+    return [f for f in sys.meta_path if getattr(f, "__module__", "") == "pybin2img_startup"]
+BEFORE
+namespace["install"](patch)
+facts["at install"] = {"inspect": "inspect" in sys.modules, "hooks": len(hooks())}
+AFTER
+facts["hooks at end"] = len(hooks())
+print(json.dumps(facts))
+"""
+
+
+def _run(before: str, after: str) -> dict[str, Any]:
+    script = _RUN.replace("BEFORE", before).replace("AFTER", after)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    facts: dict[str, Any] = json.loads(proc.stdout)
+    return facts
+
+
+@FRESH
+def test_inspect_first_runs_the_patch_once_after_inspect_has_executed() -> None:
+    facts = _run(
+        "",
+        "import inspect\n"
+        "facts['loader'] = type(inspect.__loader__).__name__\n"
+        "facts['same loader'] = inspect.__spec__.loader is inspect.__loader__\n"
+        "import inspect, importlib; importlib.import_module('inspect')\n",
+    )
+    assert facts["at install"] == {"inspect": False, "hooks": 1}
+    calls = facts["calls"]
+    assert len(calls) == 1
+    assert calls[0]["inspect executed"] is True
+    # inspect imports types: the shim was taken back before Nuitka's function read it.
+    assert calls[0]["types.coroutine"].endswith("types.py")
+    assert facts["loader"] in ("SourceFileLoader", "SourcelessFileLoader", "FrozenImporter")
+    assert facts["same loader"] is True
+    assert facts["hooks at end"] == 0
+
+
+@FRESH
+def test_types_coroutine_first_runs_the_patch_and_gives_back_the_original() -> None:
+    facts = _run(
+        "",
+        "import types\n"
+        "shim = types.coroutine\n"
+        "facts['shim'] = [shim.__name__, shim.__qualname__, shim.__module__]\n"
+        "def gen():\n"
+        "    yield 1\n"
+        "wrapped = shim(gen)\n"
+        "facts['flags'] = bool(wrapped.__code__.co_flags & 0x100)\n"
+        "facts['original back'] = types.coroutine is not shim and "
+        "types.coroutine.__code__.co_filename.endswith('types.py')\n"
+        "import inspect\n",
+    )
+    assert facts["shim"] == ["coroutine", "coroutine", "types"]
+    assert facts["flags"] is True  # CO_ITERABLE_COROUTINE, as the original sets it
+    assert facts["original back"] is True
+    calls = facts["calls"]
+    assert len(calls) == 1
+    assert facts["hooks at end"] == 0
+
+
+@FRESH
+def test_types_imported_before_the_hook_gets_the_shim_at_once() -> None:
+    facts = _run(
+        "import types",
+        "facts['shim'] = types.coroutine.__code__.co_filename\nimport inspect\n",
+    )
+    assert facts["shim"] == "<pybin2img>"
+    assert len(facts["calls"]) == 1
+
+
+@FRESH
+def test_inspect_imported_before_the_hook_is_patched_at_once() -> None:
+    facts = _run("import inspect", "")
+    assert facts["at install"] == {"inspect": True, "hooks": 0}
+    assert len(facts["calls"]) == 1
+
+
+@FRESH
+def test_a_program_that_uses_neither_never_pays() -> None:
+    facts = _run("", "import os, json, re\n")
+    # re imports enum, which imports types: the shim goes in, nothing is patched yet.
+    assert facts["calls"] == []
+    assert facts["hooks at end"] == 1
