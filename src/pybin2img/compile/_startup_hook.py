@@ -1,66 +1,59 @@
 """Runs inside the compiled program, at its start (see startup.py): Nuitka's patch of
-``inspect`` and ``types``, applied when the program first imports either of them.
+``inspect`` and ``types``, applied when the program first imports ``inspect`` or first calls
+``types.coroutine``.
 
 Nuitka's ``main()`` imports ``inspect`` at every start, to replace ``getgeneratorstate`` and
 ``getcoroutinestate`` (and, through ``types.coroutine``, the wrapping of generators) with
 versions that know compiled generators and coroutines. Importing ``inspect`` brings ``ast``,
-``dis``, ``enum``, ``re`` and ``tokenize``: more than half of a small program's start.
-Here the same patch (``patch``, Nuitka's own function) runs right after ``inspect`` has been
-executed by the import system, or at the first call of ``types.coroutine``, whichever comes
-first; a program that uses neither never pays for it. Only for Python before 3.12: from 3.12
-on Nuitka's patch also replaces ``sys._getframemodulename``, which must be in place from the
-start.
+``dis``, ``enum``, ``re`` and ``tokenize``: more than half of a small program's start. Here the
+same patch (``patch``, Nuitka's own function) runs right after the import system has executed
+``inspect``, or at the first call of ``types.coroutine``, whichever comes first; a program that
+uses neither never pays for it. ``types`` itself is imported here (a compiled module, cheap):
+Nuitka's compiled code may import it without asking ``sys.meta_path``. Only for Python before
+3.12: from 3.12 on Nuitka's patch also replaces ``sys._getframemodulename``, which must be in
+place from the start.
 
-Python 3.8 syntax and the standard library's builtin modules only: the build interpreter
-compiles this file and the program unmarshals it before anything else is imported.
+Python 3.8 syntax and the standard library only: the build interpreter compiles this file and
+the program unmarshals it before anything of the app is imported.
 """
 
 import sys
 
-NAMES = ("inspect", "types")
-
 
 def install(patch):
+    import types
     from _thread import RLock
 
     meta_path = sys.meta_path
     lock = RLock()
     done = []  # type: list[bool]
-    saved = {}  # type: dict[str, object]
 
-    def run(_module=None):
+    def run():
         with lock:
             if done:
                 return
             done.append(True)
             if Finder in meta_path:
                 meta_path.remove(Finder)
-            types = sys.modules.get("types")
-            if types is not None and getattr(types, "coroutine", None) is coroutine:
-                vars(types)["coroutine"] = saved["coroutine"]
+            if types.coroutine is coroutine:
+                types.coroutine = original
             patch()
+
+    original = types.coroutine
 
     def coroutine(func):
         run()
-        return sys.modules["types"].coroutine(func)
+        return types.coroutine(func)
 
-    def shim(types):
-        with lock:
-            if done or types.coroutine is coroutine:
-                return
-            original = types.coroutine
-            saved["coroutine"] = original
-            for attribute in ("__doc__", "__name__", "__qualname__", "__module__"):
-                setattr(coroutine, attribute, getattr(original, attribute))
-            types.coroutine = coroutine
+    for attribute in ("__doc__", "__name__", "__qualname__", "__module__"):
+        setattr(coroutine, attribute, getattr(original, attribute))
 
     class Loader:
-        """The loader that found the module, and the hook to run once it has executed it."""
+        """The loader that found ``inspect``, and the patch to run once it has executed it."""
 
-        def __init__(self, spec, loader, then):
+        def __init__(self, spec, loader):
             self.spec = spec
             self.loader = loader
-            self.then = then
 
         def create_module(self, spec):
             create = getattr(self.loader, "create_module", None)
@@ -71,7 +64,7 @@ def install(patch):
             self.spec.loader = self.loader
             module.__loader__ = self.loader
             self.loader.exec_module(module)
-            self.then(module)
+            run()
 
         def __getattr__(self, name):
             return getattr(self.loader, name)
@@ -79,7 +72,7 @@ def install(patch):
     class Finder:
         @staticmethod
         def find_spec(name, path=None, target=None):
-            if name not in NAMES or done:
+            if name != "inspect" or done:
                 return None
             for finder in meta_path:
                 find = None if finder is Finder else getattr(finder, "find_spec", None)
@@ -89,12 +82,11 @@ def install(patch):
             else:
                 return None
             if hasattr(spec.loader, "exec_module"):
-                spec.loader = Loader(spec, spec.loader, run if name == "inspect" else shim)
+                spec.loader = Loader(spec, spec.loader)
             return spec
 
     if "inspect" in sys.modules:
         run()
         return
     meta_path.insert(0, Finder)
-    if "types" in sys.modules:
-        shim(sys.modules["types"])
+    types.coroutine = coroutine
