@@ -216,6 +216,17 @@ def test_hello(leg: Leg) -> None:
     assert config["Entrypoint"][0] == "/usr/bin/tini"
 
 
+@pytest.mark.parametrize("order", ["inspect-first", "types-first"])
+def test_generators_and_coroutines_as_under_the_interpreter(leg: Leg, order: str) -> None:
+    """From Python 3.12 on, Nuitka's inspect patch runs at start against a stand-in for
+    inspect (compile/_startup_hook.py); the program behaves as the root's interpreter, and has
+    not imported inspect before its first line. The second build reuses the compile."""
+    metadata = leg.build(
+        f"startup-{order}", "../tests/apps/startup/generators.py", f"--compare={order}"
+    )
+    assert metadata["compare"]["same"] is True
+
+
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:
     """A chroot into a directory that is not a mount point: no private namespaces can be made
     there without mounts reaching the machine's own namespace, so the start check is not run,

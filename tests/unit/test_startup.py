@@ -56,11 +56,25 @@ def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None
     [
         ("3.11.2", (), startup._DEFINITION, startup._CALL, None),
         ("3.10.12", ("--lto=no",), startup._DEFINITION, startup._CALL, None),
-        ("3.12.3", (), startup._DEFINITION, startup._CALL, "Python 3.12.3"),
-        ("3.14.0", (), startup._DEFINITION, startup._CALL, "Python 3.14.0"),
+        ("3.13.5", (), startup._DEFINITION, startup._CALL, None),
+        ("3.14.2", (), startup._DEFINITION, startup._CALL, None),
         ("3.11.7", ("--lto=yes",), startup._DEFINITION, startup._CALL, "link-time"),
         ("3.11.7", (), "void patchInspectModule(void) {", startup._CALL, "as expected"),
         ("3.11.7", (), startup._DEFINITION, "patchInspectModule(ts);", "as expected"),
+        (
+            "3.13.5",
+            (),
+            startup._DEFINITION + '\n    PyObject_GetAttrString(module_inspect, "isfunction");',
+            startup._CALL,
+            "uses inspect.isfunction",
+        ),
+        (
+            "3.13.5",
+            (),
+            startup._DEFINITION + '\n    "import inspect\\n_old = inspect.signature\\n"',
+            startup._CALL,
+            "uses inspect.signature",
+        ),
     ],
 )
 def test_deferred_only_where_it_is_the_same(
@@ -102,12 +116,13 @@ def patch():
         "types.coroutine": sys.modules["types"].coroutine.__code__.co_filename
             if "types" in sys.modules else None,
     })
+NUITKA_LIKE
 namespace = {"__name__": "pybin2img_startup"}
 exec(compile(open(sys.argv[1]).read(), "<pybin2img>", "exec"), namespace)
 def hooks():
     return [f for f in sys.meta_path if getattr(f, "__module__", "") == "pybin2img_startup"]
 BEFORE
-namespace["install"](patch)
+namespace[ENTRY](PATCH)
 facts["at install"] = {"inspect": "inspect" in sys.modules, "hooks": len(hooks())}
 AFTER
 facts["hooks at end"] = len(hooks())
@@ -115,8 +130,14 @@ print(json.dumps(facts))
 """
 
 
-def _run(before: str, after: str) -> dict[str, Any]:
-    script = _RUN.replace("BEFORE", before).replace("AFTER", after)
+def _run(before: str, after: str, entry: str = "_defer", patch: str = "patch") -> dict[str, Any]:
+    script = (
+        _RUN.replace("BEFORE", before)
+        .replace("AFTER", after)
+        .replace("ENTRY", repr(entry))
+        .replace("PATCH", patch)
+        .replace("NUITKA_LIKE", _NUITKA_LIKE)
+    )
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
         capture_output=True,
@@ -195,3 +216,78 @@ def test_a_program_that_uses_neither_never_pays() -> None:
     facts = _run("", "import os, json, re\n")
     assert facts["calls"] == []
     assert facts["hooks at end"] == 1
+
+
+#: What Nuitka's function does to inspect, in Python: replacements that answer for "compiled"
+#: objects with the constants of the inspect module it imported (the stand-in, from 3.12) and
+#: hand everything else to the functions they replaced; and _get_code_position wrapped.
+_NUITKA_LIKE = """
+class Compiled:
+    pass
+def nuitka_like():
+    import inspect
+    facts["calls"].append({"inspect": type(inspect.__spec__).__name__})
+    module_inspect = inspect
+    old_state = inspect.getgeneratorstate
+    def getgeneratorstate(generator):
+        if isinstance(generator, Compiled):
+            return module_inspect.GEN_SUSPENDED
+        return old_state(generator)
+    inspect.getgeneratorstate = getgeneratorstate
+    old_position = inspect._get_code_position
+    def _get_code_position(code, index):
+        try:
+            return old_position(code, index)
+        except StopIteration:
+            return None, None, None, None
+    inspect._get_code_position = _get_code_position
+"""
+
+
+@FRESH
+def test_stand_in_runs_the_patch_at_once_and_hands_it_to_the_real_inspect() -> None:
+    facts = _run(
+        "",
+        "import inspect\n"
+        "def numbers():\n"
+        "    yield 1\n"
+        "facts['real'] = inspect.getgeneratorstate(numbers())\n"
+        "facts['compiled'] = inspect.getgeneratorstate(Compiled())\n"
+        "facts['same string'] = inspect.getgeneratorstate(Compiled()) is inspect.GEN_SUSPENDED\n"
+        "facts['wrapped'] = inspect._get_code_position.__qualname__\n"
+        "facts['position'] = list(inspect._get_code_position(numbers.__code__, 0))\n"
+        "facts['loader'] = type(inspect.__loader__).__name__\n",
+        entry="_stand_in",
+        patch="nuitka_like",
+    )
+    # Nuitka's function ran at once, against the stand-in (a module without a spec) ...
+    assert facts["calls"] == [{"inspect": "NoneType"}]
+    assert facts["at install"] == {"inspect": False, "hooks": 1}
+    # ... and the real inspect has its replacements, which fall back to the real originals.
+    assert facts["real"] == "GEN_CREATED"
+    assert facts["compiled"] == "GEN_SUSPENDED"
+    assert facts["same string"] is True
+    assert facts["wrapped"] == "nuitka_like.<locals>._get_code_position"
+    assert len(facts["position"]) == 4
+    assert facts["loader"] in ("SourceFileLoader", "SourcelessFileLoader", "FrozenImporter")
+    assert facts["hooks at end"] == 0
+
+
+@FRESH
+def test_stand_in_with_inspect_already_imported_patches_it_directly() -> None:
+    facts = _run(
+        "import inspect",
+        "facts['patched'] = inspect.getgeneratorstate.__qualname__\n",
+        entry="_stand_in",
+        patch="nuitka_like",
+    )
+    assert facts["calls"] == [{"inspect": "ModuleSpec"}]
+    assert facts["patched"] == "nuitka_like.<locals>.getgeneratorstate"
+    assert facts["hooks at end"] == 0
+
+
+@FRESH
+def test_install_takes_the_stand_in_from_3_12_on() -> None:
+    facts = _run("", "", entry="install")
+    at_start = len(facts["calls"])
+    assert at_start == (1 if sys.version_info >= (3, 12) else 0)

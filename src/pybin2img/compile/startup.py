@@ -1,32 +1,35 @@
-"""The program's start: Nuitka's import of ``inspect`` at every start, deferred until the
-program imports ``inspect`` or ``types`` itself.
+"""The program's start: Nuitka's import of ``inspect`` at every start, left to the program.
 
 Nuitka's ``main()`` calls ``patchInspectModule()``, which imports ``inspect`` (with ``ast``,
 ``dis``, ``enum``, ``re``, ``tokenize``) to make ``inspect.getgeneratorstate``,
 ``inspect.getcoroutinestate`` and ``types.coroutine`` know compiled generators and coroutines.
 On examples/hello that is 56 M of the 98 M instructions the program runs. pybin2img links a
 small object into the program (``-Wl,--wrap=patchInspectModule``, ``_startup.c``) whose
-replacement installs ``_startup_hook.py``: an import hook that runs Nuitka's own function right
-after the program's first import of ``inspect``, or at its first call of ``types.coroutine``.
-Nuitka itself runs unmodified; its function is called as it is, only later.
+replacement installs ``_startup_hook.py``: before Python 3.12 it runs Nuitka's function right
+after the program's first import of ``inspect`` (or first call of ``types.coroutine``); from
+3.12 on, where the function also patches ``sys._getframemodulename`` and ``typing`` for the
+whole run, it runs it at start against a stand-in for ``inspect``, and gives the real module
+what Nuitka put on the stand-in once the program imports it. Nuitka itself runs unmodified; its
+function is called as it is.
 
-Applied when it is known to be the same: Python before 3.12 (from 3.12 on the function also
-replaces ``sys._getframemodulename``, which ``namedtuple``, ``enum`` and ``typing`` use from the
-start), Nuitka's sources declaring and calling the function as this object expects, and no
-link-time optimisation (with LTO the linker does not redirect the call; when Nuitka would
-choose LTO by itself, for Debian's Python, pybin2img asks for ``--lto=no``).
+Applied when it is known to be the same: Nuitka's sources declaring and calling the function
+as this object expects and touching no other name of ``inspect`` than the hook knows (read as
+text), and no link-time optimisation (with LTO the linker does not redirect the call; when
+Nuitka would choose LTO by itself, for Debian's Python, pybin2img asks for ``--lto=no``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import CompileError
 from ..toolchain import compiler_program
+from . import _startup_hook
 from .probe import Interpreter
 
 _HOOK = Path(__file__).with_name("_startup_hook.py")
@@ -35,8 +38,9 @@ _OBJECT_SOURCE = Path(__file__).with_name("_startup.c")
 _FUNCTION = "patchInspectModule"
 _DEFINITION = "void patchInspectModule(PyThreadState *tstate) {"
 _CALL = "patchInspectModule(tstate);"
-#: From 3.12 on Nuitka's function does more than inspect and types (see the module's text).
-_BEFORE = (3, 12)
+#: The names of ``inspect`` Nuitka's function reads and writes: by the C API, and in the Python
+#: code it runs (``inspect._get_code_position``); all must be ones the hook's stand-in has.
+_INSPECT_NAMES = re.compile(r'(?:Get|Set)AttrString\(module_inspect, "(\w+)"|\binspect\.(\w+)')
 _MARSHAL = (
     "import json, marshal, sys, sysconfig\n"
     "source = open(sys.argv[1], encoding='utf-8').read()\n"
@@ -56,9 +60,6 @@ def hook_digest() -> str:
 def defers_inspect(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str | None:
     """Why Nuitka's inspect patch stays at the start for this build, or ``None`` when
     pybin2img defers it (:func:`link_startup`)."""
-    version = tuple(int(part) for part in interpreter.python_version.split(".")[:2])
-    if version >= _BEFORE:
-        return f"Python {interpreter.python_version} (deferred before 3.12 only)"
     if any(arg in ("--lto=yes", "--pgo-c") for arg in nuitka_args):
         return "link-time optimisation was asked for (--nuitka-arg)"
     if interpreter.nuitka_main is None:
@@ -71,6 +72,13 @@ def defers_inspect(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str 
         return f"Nuitka {interpreter.nuitka_version}'s sources were not found in {static}"
     if _DEFINITION not in patcher or main.count(_CALL) != 1:
         return f"Nuitka {interpreter.nuitka_version} does not call {_FUNCTION} as expected"
+    known = {*_startup_hook.PATCHED, *_startup_hook.STATES}
+    used = {a or b for a, b in _INSPECT_NAMES.findall(patcher)}
+    if unknown := sorted(used - known):
+        return (
+            f"Nuitka {interpreter.nuitka_version}'s {_FUNCTION} uses "
+            f"inspect.{', inspect.'.join(unknown)}"
+        )
     return None
 
 

@@ -22,7 +22,8 @@ async def answer():
 if ORDER == "types-first":
     import types
 
-    print("types.coroutine:", types.coroutine.__name__, types.coroutine.__module__)
+    # Its name only: Nuitka's replacement is a builtin function without a __module__.
+    print("types.coroutine:", types.coroutine.__name__)
 
     @types.coroutine
     def legacy():
