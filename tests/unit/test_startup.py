@@ -48,7 +48,7 @@ def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None
     assert spec is not None
     assert spec.origin is not None
     main = Path(spec.origin).with_name("__main__.py")
-    assert startup.defers_inspect(_interpreter("3.11.7", main), ()) is None
+    assert startup.why_not_deferred(_interpreter("3.11.7", main), ()) is None
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,8 @@ def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None
         ("3.13.5", (), startup._DEFINITION, startup._CALL, None),
         ("3.14.2", (), startup._DEFINITION, startup._CALL, None),
         ("3.11.7", ("--lto=yes",), startup._DEFINITION, startup._CALL, "link-time"),
+        ("3.11.7", ("--lto=auto",), startup._DEFINITION, startup._CALL, "--lto=auto"),
+        ("3.11.7", ("--pgo-c",), startup._DEFINITION, startup._CALL, "--pgo-c"),
         ("3.11.7", (), "void patchInspectModule(void) {", startup._CALL, "as expected"),
         ("3.11.7", (), startup._DEFINITION, "patchInspectModule(ts);", "as expected"),
         (
@@ -86,7 +88,7 @@ def test_deferred_only_where_it_is_the_same(
     why: str | None,
 ) -> None:
     main = _nuitka_sources(tmp_path, definition, call)
-    reason = startup.defers_inspect(_interpreter(version, main), args)
+    reason = startup.why_not_deferred(_interpreter(version, main), args)
     if why is None:
         assert reason is None
     else:
@@ -95,15 +97,15 @@ def test_deferred_only_where_it_is_the_same(
 
 
 def test_no_nuitka_sources_means_no_deferral(tmp_path: Path) -> None:
-    assert "not found" in (startup.defers_inspect(_interpreter("3.11.7", None), ()) or "")
-    reason = startup.defers_inspect(_interpreter("3.11.7", tmp_path / "__main__.py"), ())
+    assert "not found" in (startup.why_not_deferred(_interpreter("3.11.7", None), ()) or "")
+    reason = startup.why_not_deferred(_interpreter("3.11.7", tmp_path / "__main__.py"), ())
     assert reason is not None
     assert "not found" in reason
 
 
 def test_lto_is_turned_off_unless_the_user_chose() -> None:
     assert startup.startup_nuitka_args(()) == ("--lto=no",)
-    assert startup.startup_nuitka_args(("--lto=auto",)) == ()
+    assert startup.startup_nuitka_args(("--lto=no",)) == ()
 
 
 _RUN = """

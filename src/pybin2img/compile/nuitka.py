@@ -35,7 +35,7 @@ from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
-from .startup import defers_inspect, hook_digest, link_startup, startup_nuitka_args
+from .startup import hook_digest, link_startup, startup_nuitka_args, why_not_deferred
 from .strip import check_dist, strip_libraries
 from .target import CompileTarget
 
@@ -122,10 +122,10 @@ def compile_app(
     was compiled."""
     bytecode = bytecode_packages(options, interpreter, (target.cwd, *target.pythonpath))
     metadata = json.dumps(metadata_config(bytecode, interpreter), sort_keys=True)
-    eager = defers_inspect(interpreter, options.nuitka_args)
-    if eager is not None:
-        log.detail(f"start-up: the program imports inspect at every start: {eager}")
-    deferred = eager is None
+    why = why_not_deferred(interpreter, options.nuitka_args)
+    if why is not None:
+        log.detail(f"start-up: the program imports inspect at every start: {why}")
+    deferred = why is None
     startup = (
         (f"startup:{hook_digest()}", *startup_nuitka_args(options.nuitka_args)) if deferred else ()
     )

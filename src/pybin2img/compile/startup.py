@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,11 +58,12 @@ def hook_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def defers_inspect(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str | None:
-    """Why Nuitka's inspect patch stays at the start for this build, or ``None`` when
-    pybin2img defers it (:func:`link_startup`)."""
-    if any(arg in ("--lto=yes", "--pgo-c") for arg in nuitka_args):
-        return "link-time optimisation was asked for (--nuitka-arg)"
+def why_not_deferred(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str | None:
+    """Why the program imports inspect at start as Nuitka has it, or ``None`` when pybin2img
+    links its start-up object (:func:`link_startup`)."""
+    lto = [arg for arg in nuitka_args if arg.startswith("--lto") or arg.startswith("--pgo")]
+    if any(arg != "--lto=no" for arg in lto):
+        return f"link-time optimisation may be on ({' '.join(lto)} in --nuitka-arg)"
     if interpreter.nuitka_main is None:
         return "Nuitka's sources were not found"
     static = interpreter.nuitka_main.parent / "build" / "static_src"
@@ -83,8 +85,8 @@ def defers_inspect(interpreter: Interpreter, nuitka_args: Sequence[str]) -> str 
 
 
 def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
-    """Nuitka's options for a deferred patch: no LTO unless the user chose (see the module)."""
-    return () if any(arg.startswith("--lto") for arg in nuitka_args) else ("--lto=no",)
+    """Nuitka's options for a deferred patch: no LTO (see the module), unless already said."""
+    return () if "--lto=no" in nuitka_args else ("--lto=no",)
 
 
 def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
@@ -120,7 +122,10 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
         encoding="utf-8",
     )
     compiler = compiler_program()
-    argv = [compiler, "-O2", "-fPIC", f"-I{facts['include']}", "-c", str(source), "-o", str(obj)]
+    argv = [
+        *shlex.split(compiler),
+        *("-O2", "-fPIC", f"-I{facts['include']}", "-c", str(source), "-o", str(obj)),
+    ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
