@@ -48,7 +48,8 @@ def install(patch):
 
 def _after_inspect(then):
     """Call ``then(module)`` once, right after the import system has executed ``inspect``
-    (at once if it already has). Returns a function that takes the hook away."""
+    (at once if it already has). Returns a function that runs ``then(None)`` now instead, and
+    takes the hook away (unless ``then`` has run)."""
     from _thread import RLock
 
     meta_path = sys.meta_path
