@@ -18,6 +18,7 @@ import pytest
 
 from pybin2img.compile import startup
 from pybin2img.compile.probe import Interpreter
+from pybin2img.errors import CompileError
 
 HOOK = Path(startup.__file__).with_name("_startup_hook.py")
 #: The hook changes the import system of the process it runs in: each case gets its own.
@@ -293,3 +294,13 @@ def test_install_takes_the_stand_in_from_3_12_on() -> None:
     facts = _run("", "", entry="install")
     at_start = len(facts["calls"])
     assert at_start == (1 if sys.version_info >= (3, 12) else 0)
+
+
+@pytest.mark.allow_programs("the build interpreter marshals the hook")
+def test_a_directory_that_cannot_be_written_is_a_compile_error(tmp_path: Path) -> None:
+    """A full disk or a vanished work directory: an error the caller maps (the cache's, when
+    the disk is full), not a traceback."""
+    interpreter = _interpreter("3.11.7", None)
+    with pytest.raises(CompileError, match="cannot write") as caught:
+        startup.link_startup(interpreter, tmp_path / "gone")
+    assert "No such file or directory" in (caught.value.details or "")

@@ -117,10 +117,14 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
     obj = workdir / "pybin2img_startup.o"
     if any(c.isspace() for c in str(obj)):
         raise CompileError(f"the build directory {workdir} has a space in its path")
-    source.write_text(
-        _OBJECT_SOURCE.read_text(encoding="utf-8").replace("@HOOK@", ",\n".join(rows)),
-        encoding="utf-8",
-    )
+    try:
+        source.write_text(
+            _OBJECT_SOURCE.read_text(encoding="utf-8").replace("@HOOK@", ",\n".join(rows)),
+            encoding="utf-8",
+        )
+    except OSError as exc:
+        # A full disk: the caller turns this into the cache's error (what to free).
+        raise CompileError(f"cannot write {source}", details=str(exc)) from exc
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
