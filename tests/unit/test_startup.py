@@ -35,12 +35,25 @@ def _interpreter(version: str, nuitka_main: Path | None) -> Interpreter:
 
 
 def _nuitka_sources(root: Path, definition: str, call: str) -> Path:
-    static = root / "nuitka" / "build" / "static_src"
-    static.mkdir(parents=True)
-    (static / "InspectPatcher.c").write_text(f"{definition}\n    return;\n}}\n")
-    (static / "MainProgram.c").write_text(f"int main() {{\n    {call}\n}}\n")
-    (root / "nuitka" / "__main__.py").write_text("")
-    return root / "nuitka" / "__main__.py"
+    """Nuitka's sources as the start-up object reads them, with ``definition`` and ``call`` of
+    patchInspectModule."""
+    package = root / "nuitka"
+    calls = [call]
+    for name, relative, text, called in startup._FUNCTIONS:
+        if name != startup._FUNCTION:
+            (package / relative).parent.mkdir(parents=True, exist_ok=True)
+            (package / relative).write_text(f"{text}\n    return;\n}}\n")
+            calls.append(called + ('PATH", NULL);' if called.endswith('"') else ""))
+    (package / "build" / "static_src").mkdir(parents=True, exist_ok=True)
+    (package / "build" / "static_src" / "InspectPatcher.c").write_text(
+        f"{definition}\n    return;\n}}\n"
+    )
+    body = "\n    ".join(calls)
+    (package / "build" / "static_src" / "MainProgram.c").write_text(
+        f"int main() {{\n    {body}\n}}\n"
+    )
+    (package / "__main__.py").write_text("")
+    return package / "__main__.py"
 
 
 def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None:
@@ -304,3 +317,177 @@ def test_a_directory_that_cannot_be_written_is_a_compile_error(tmp_path: Path) -
     with pytest.raises(CompileError, match="cannot write") as caught:
         startup.link_startup(interpreter, tmp_path / "gone")
     assert "No such file or directory" in (caught.value.details or "")
+
+
+#: Nuitka's loader setup and start, in Python: it imports ``os`` and keeps ``os.path`` (its
+#: ``sys.path`` hook's, in C: ``PyImport_ImportModule`` and ``LOOKUP_ATTRIBUTE``), then restores
+#: the environment variables it changed for the interpreter's initialisation.
+_LAZY = """
+import sys
+namespace = {"__name__": "pybin2img_startup"}
+exec(compile(open(sys.argv[1]).read(), "<pybin2img>", "exec"), namespace)
+kept = {}
+def setup():
+    kept["os"] = __import__("os")
+    kept["path"] = kept["os"].path
+namespace["lazy_start"](setup)
+def state(*names):
+    return {name: type(sys.modules[name]).__name__ if name in sys.modules else None
+            for name in names}
+facts = {"after setup": state("os", "posixpath", "stat", "_collections_abc")}
+facts["restored"] = [namespace["restore_environ"]("PYBIN2IMG_SET", b"again"),
+                     namespace["restore_environ"]("PYBIN2IMG_GONE", None)]
+BODY
+import json
+print(json.dumps(facts))
+"""
+
+
+def _lazy(body: str, **env: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _LAZY.replace("BODY", body), str(HOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYBIN2IMG_SET": "/", "PYBIN2IMG_GONE": "here", **env},
+    )
+    facts: dict[str, Any] = json.loads(proc.stdout)
+    return facts
+
+
+@FRESH
+def test_os_executes_at_its_first_use_as_the_module_nuitka_kept() -> None:
+    facts = _lazy(
+        "import os\n"
+        "facts['at import'] = state('os', 'posixpath', 'stat')\n"
+        "facts['same'] = [os is kept['os'], os.path is kept['path'],\n"
+        "                 sys.modules['os.path'] is os.path, os.path is sys.modules['posixpath']]\n"
+        "facts['works'] = [os.path.join('a', 'b'), os.sep, os.__name__, type(os).__name__]\n"
+        "facts['spec'] = [os.__spec__.name, os.__loader__ is os.__spec__.loader]\n"
+    )
+    # Nuitka's setup got os and os.path without executing either ...
+    assert facts["after setup"] == {
+        "os": "Lazy",
+        "posixpath": "Lazy",
+        "stat": None,
+        "_collections_abc": None,
+    }
+    # ... and the program's import executes os, into the very module Nuitka kept.
+    assert facts["at import"] == {"os": "module", "posixpath": "module", "stat": "module"}
+    assert facts["same"] == [True, True, True, True]
+    assert facts["works"] == ["a/b", "/", "os", "module"]
+    assert facts["spec"] == ["os", True]
+
+
+@FRESH
+def test_the_environment_nuitka_restores_is_the_one_os_environ_is_made_from() -> None:
+    facts = _lazy(
+        "import os\n"
+        "facts['environ'] = [os.environ.get('PYBIN2IMG_SET'), 'PYBIN2IMG_GONE' in os.environ]\n"
+        "facts['C'] = os.popen('echo ${PYBIN2IMG_SET}-${PYBIN2IMG_GONE-unset}').read().strip()\n"
+        "facts['again'] = namespace['restore_environ']('PYBIN2IMG_SET', b'x')\n"
+    )
+    assert facts["restored"] == [True, True]
+    assert facts["environ"] == ["again", False]
+    assert facts["C"] == "again-unset"
+    # Once os has executed, Nuitka's own function does it (through os.environ).
+    assert facts["again"] is False
+
+
+@FRESH
+def test_any_use_executes_it_once() -> None:
+    facts = _lazy(
+        "kept['os'].custom = 1\n"
+        "facts['set'] = [state('os'), sys.modules['os'].custom, 'getcwd' in dir(kept['os'])]\n"
+        "facts['path'] = [kept['path'].basename('/a/b'), state('posixpath')]\n"
+        "import os\n"
+        "facts['kept'] = os.custom\n"
+    )
+    assert facts["set"] == [{"os": "module"}, 1, True]
+    assert facts["path"] == ["b", {"posixpath": "module"}]
+    assert facts["kept"] == 1
+
+
+@FRESH
+def test_threads_wait_for_the_one_execution() -> None:
+    facts = _lazy(
+        "import _thread, time\n"
+        "seen = []\n"
+        "def use():\n"
+        "    seen.append(kept['os'].getpid())\n"
+        "for _ in range(8):\n"
+        "    _thread.start_new_thread(use, ())\n"
+        "while len(seen) < 8:\n"
+        "    time.sleep(0.01)\n"
+        "facts['pids'] = len(set(seen))\n"
+    )
+    assert facts["pids"] == 1
+
+
+@FRESH
+def test_with_os_already_imported_setup_runs_as_it_is() -> None:
+    script = (
+        "import sys, os\n"
+        "namespace = {'__name__': 'pybin2img_startup'}\n"
+        "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
+        "ran = []\n"
+        "namespace['lazy_start'](lambda: ran.append(type(sys.modules['os']).__name__))\n"
+        "print(ran, namespace['restore_environ']('X', None))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.split() == ["['module']", "False"]
+
+
+@FRESH
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="Nuitka patches typing from 3.12 on")
+def test_typing_is_left_to_its_first_use_from_3_12_on() -> None:
+    """What Nuitka's function takes from typing (its type variables) are _typing's, the very
+    types typing exports: it patches them without typing executing."""
+    script = (
+        "import sys\n"
+        "namespace = {'__name__': 'pybin2img_startup'}\n"
+        "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
+        "kept = {}\n"
+        "def patch():\n"
+        "    typing = __import__('typing')\n"
+        "    kept['typing'] = typing\n"
+        "    kept['types'] = [getattr(typing, name) for name in namespace['TYPING']]\n"
+        "namespace['_stand_in'](patch)\n"
+        "facts = {'after': type(sys.modules['typing']).__name__}\n"
+        "import typing, _typing\n"
+        "facts['same'] = [typing is kept['typing'], type(typing).__name__,\n"
+        "                 kept['types'] == [typing.TypeVar, typing.ParamSpec,\n"
+        "                                   typing.TypeVarTuple],\n"
+        "                 typing.TypeVar is _typing.TypeVar]\n"
+        "T = typing.TypeVar('T')\n"
+        "facts['works'] = [T.__name__, T.__module__, typing.List[int] == list[int]]\n"
+        "import json\n"
+        "print(json.dumps(facts))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    facts = json.loads(proc.stdout)
+    assert facts["after"] == "Lazy"
+    assert facts["same"] == [True, "module", True, True]
+    assert facts["works"] == ["T", "__main__", False]
+
+
+@pytest.mark.parametrize("function", ["setupMetaPathBasedLoader", "undoEnvironmentVariable"])
+def test_no_object_when_nuitka_defines_another_of_its_functions_otherwise(
+    tmp_path: Path, function: str
+) -> None:
+    main = _nuitka_sources(tmp_path, startup._DEFINITION, startup._CALL)
+    relative = next(f[1] for f in startup._FUNCTIONS if f[0] == function)
+    (main.parent / relative).write_text(f"void {function}(void) {{\n}}\n")
+    reason = startup.why_not_deferred(_interpreter("3.11.7", main), ())
+    assert reason is not None
+    assert f"does not call {function} as expected" in reason

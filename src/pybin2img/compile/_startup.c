@@ -1,13 +1,64 @@
-/* Linked into the program by pybin2img (startup.py), with -Wl,--wrap=patchInspectModule: the
- * call of Nuitka's patchInspectModule() in its main() lands here. Instead of importing inspect
- * at every start, this installs _startup_hook.py (marshalled by the build interpreter into
- * HOOK below), which runs Nuitka's function when the program first imports inspect or types.
- * Should anything fail here, Nuitka's function runs at once, as without pybin2img. */
+/* Linked into the program by pybin2img (startup.py), with -Wl,--wrap for the three functions of
+ * Nuitka's runtime that its main() calls at start and that import modules the program may never
+ * use: setupMetaPathBasedLoader() (os, for its sys.path hook), undoEnvironmentVariable() (os, for
+ * os.environ) and patchInspectModule() (inspect, and typing from Python 3.12 on). Each call lands
+ * here, and _startup_hook.py (marshalled by the build interpreter into HOOK below) calls Nuitka's
+ * function so that those modules execute at their first use instead. Should anything fail here,
+ * Nuitka's function runs at once, as without pybin2img. */
 
 #include <Python.h>
 #include <marshal.h>
 
+void __real_setupMetaPathBasedLoader(PyThreadState *tstate);
+void __real_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name,
+                                    char const *old_value);
 void __real_patchInspectModule(PyThreadState *tstate);
+
+static const unsigned char HOOK[] = {
+@HOOK@
+};
+
+/* The hook's globals once it has run, NULL before or when it failed. */
+static PyObject *hook_globals = NULL;
+static int hook_failed = 0;
+
+/* The hook's function NAME (a borrowed reference), or NULL with no error set. */
+static PyObject *hook_function(char const *name) {
+    if (hook_globals == NULL && !hook_failed) {
+        PyObject *code = NULL, *globals = NULL, *module_name = NULL, *result = NULL;
+
+        code = PyMarshal_ReadObjectFromString((const char *)HOOK, sizeof(HOOK));
+        globals = PyDict_New();
+        module_name = PyUnicode_FromString("pybin2img_startup");
+        if (code != NULL && globals != NULL && module_name != NULL &&
+            PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+            PyDict_SetItemString(globals, "__name__", module_name) == 0) {
+            result = PyEval_EvalCode(code, globals, globals);
+        }
+        if (result != NULL) {
+            Py_DECREF(result);
+            hook_globals = globals;
+            globals = NULL;
+        } else {
+            hook_failed = 1;
+        }
+        Py_XDECREF(module_name);
+        Py_XDECREF(globals);
+        Py_XDECREF(code);
+    }
+    PyErr_Clear();
+    return hook_globals == NULL ? NULL : PyDict_GetItemString(hook_globals, name);
+}
+
+static PyObject *pybin2img_setup(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    __real_setupMetaPathBasedLoader(PyThreadState_Get());
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
 
 static PyObject *pybin2img_patch(PyObject *self, PyObject *unused) {
     (void)self;
@@ -19,53 +70,53 @@ static PyObject *pybin2img_patch(PyObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static PyMethodDef pybin2img_setup_def = {"setup", pybin2img_setup, METH_NOARGS, NULL};
 static PyMethodDef pybin2img_patch_def = {"patch", pybin2img_patch, METH_NOARGS, NULL};
 
-static const unsigned char HOOK[] = {
-@HOOK@
-};
+/* Call the hook's function NAME with Nuitka's function DEF; 0 when it did not return. */
+static int call_hook(char const *name, PyMethodDef *def) {
+    PyObject *function = hook_function(name);
+    PyObject *callable = function == NULL ? NULL : PyCFunction_New(def, NULL);
+    PyObject *result = callable == NULL ? NULL : PyObject_CallFunctionObjArgs(function, callable, NULL);
+
+    Py_XDECREF(callable);
+    if (result == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_DECREF(result);
+    return 1;
+}
+
+/* Nuitka's functions guard against a second run, so calling one again after a failure of
+ * the hook is safe. */
+void __wrap_setupMetaPathBasedLoader(PyThreadState *tstate) {
+    if (!call_hook("lazy_start", &pybin2img_setup_def)) {
+        __real_setupMetaPathBasedLoader(tstate);
+    }
+}
 
 void __wrap_patchInspectModule(PyThreadState *tstate) {
-    PyObject *code = NULL, *globals = NULL, *name = NULL, *result = NULL, *install = NULL;
-    PyObject *patch = NULL;
+    if (!call_hook("install", &pybin2img_patch_def)) {
+        __real_patchInspectModule(tstate);
+    }
+}
 
-    code = PyMarshal_ReadObjectFromString((const char *)HOOK, sizeof(HOOK));
-    if (code == NULL) {
-        goto eager;
-    }
-    globals = PyDict_New();
-    name = PyUnicode_FromString("pybin2img_startup");
-    if (globals == NULL || name == NULL ||
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0 ||
-        PyDict_SetItemString(globals, "__name__", name) < 0) {
-        goto eager;
-    }
-    result = PyEval_EvalCode(code, globals, globals);
-    if (result == NULL) {
-        goto eager;
-    }
-    Py_DECREF(result);
-    install = PyDict_GetItemString(globals, "install"); /* borrowed */
-    patch = PyCFunction_New(&pybin2img_patch_def, NULL);
-    if (install == NULL || patch == NULL) {
-        goto eager;
-    }
-    result = PyObject_CallFunctionObjArgs(install, patch, NULL);
-    if (result == NULL) {
-        goto eager;
-    }
-    Py_DECREF(result);
-    Py_DECREF(patch);
-    Py_DECREF(name);
-    Py_DECREF(globals);
-    Py_DECREF(code);
-    return;
+void __wrap_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name,
+                                    char const *old_value) {
+    PyObject *function = hook_function("restore_environ");
+    PyObject *result = NULL;
 
-eager:
-    PyErr_Clear();
-    Py_XDECREF(patch);
-    Py_XDECREF(name);
-    Py_XDECREF(globals);
-    Py_XDECREF(code);
-    __real_patchInspectModule(tstate);
+    if (function != NULL) {
+        if (old_value == NULL) {
+            result = PyObject_CallFunction(function, "sO", variable_name, Py_None);
+        } else {
+            result = PyObject_CallFunction(function, "sy", variable_name, old_value);
+        }
+    }
+    if (result == NULL || PyObject_IsTrue(result) != 1) {
+        PyErr_Clear();
+        __real_undoEnvironmentVariable(tstate, variable_name, old_value);
+    }
+    Py_XDECREF(result);
 }

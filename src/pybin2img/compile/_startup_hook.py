@@ -27,6 +27,8 @@ import sys
 
 #: What Nuitka's function reads from and writes to ``inspect`` (startup.py checks its source).
 PATCHED = ("getgeneratorstate", "getcoroutinestate", "_get_code_position")
+#: What Nuitka's function takes from ``typing`` from Python 3.12 on: ``_typing``'s types.
+TYPING = ("TypeVar", "ParamSpec", "TypeVarTuple")
 STATES = (
     "GEN_CREATED",
     "GEN_RUNNING",
@@ -37,6 +39,102 @@ STATES = (
     "CORO_SUSPENDED",
     "CORO_CLOSED",
 )
+
+
+def lazy_start(setup):
+    """Run ``setup`` (Nuitka's loader setup, which imports ``os`` for its ``sys.path`` hook)
+    with ``os`` and ``posixpath`` in ``sys.modules`` as modules that execute at their first
+    use: Nuitka's setup keeps them without touching them."""
+    if "os" in sys.modules or "posixpath" in sys.modules:
+        setup()
+        return
+    path, close_path = _lazy("posixpath", {})
+    close_os = _lazy("os", {"path": path})[1]
+    try:
+        setup()
+    finally:
+        close_os()
+        close_path()
+
+
+def restore_environ(name, value):
+    """Nuitka's restoring of ``name`` in the environment at start (``value`` bytes, or
+    ``None`` to remove it), where ``os`` has not executed yet: to ``posix.environ``, which
+    ``os.environ`` is made from. False when ``os`` has executed (Nuitka's own does it)."""
+    os = sys.modules.get("os")
+    if os is None or type(os) is type(sys) or "posix" not in sys.modules:
+        return False
+    posix = sys.modules["posix"]
+    key = name.encode()
+    if value is None:
+        posix.unsetenv(key)
+        posix.environ.pop(key, None)
+    else:
+        posix.putenv(key, value)
+        posix.environ[key] = value
+    return True
+
+
+def _lazy(name, served):
+    """A module ``name`` in ``sys.modules`` that the import system executes at its first use
+    (any attribute, read or written). Until the returned function is called, ``served`` and a
+    ``__spec__`` of ``None`` are given without executing it. Returns the module and that
+    function."""
+    from _thread import RLock
+
+    module_type = type(sys)
+    lock = RLock()
+    window = [dict(served, __spec__=None, __name__=name)]
+    loading = []
+
+    class Lazy(module_type):
+        def __getattribute__(self, attribute):
+            if window and attribute in window[0]:
+                return window[0][attribute]
+            if load(self):
+                return object.__getattribute__(self, attribute)
+            return getattr(self, attribute)
+
+        def __setattr__(self, attribute, value):
+            load(self)
+            object.__setattr__(self, attribute, value)
+
+        def __delattr__(self, attribute):
+            load(self)
+            object.__delattr__(self, attribute)
+
+    def load(self):
+        """Execute the module unless it has been; True when called from its execution."""
+        with lock:
+            if object.__getattribute__(self, "__class__") is not Lazy:
+                return False
+            if loading:
+                return True
+            loading.append(True)
+            try:
+                spec = None
+                for finder in sys.meta_path:
+                    find = getattr(finder, "find_spec", None)
+                    spec = None if find is None else find(name, None)
+                    if spec is not None:
+                        break
+                if spec is None:
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                sys.modules["_frozen_importlib"]._init_module_attrs(spec, self, override=True)
+                spec._initializing = True
+                try:
+                    spec.loader.exec_module(self)
+                finally:
+                    spec._initializing = False
+                object.__setattr__(self, "__class__", module_type)
+            finally:
+                loading.clear()
+            return False
+
+    module = module_type(name)
+    module.__class__ = Lazy
+    sys.modules[name] = module
+    return module, window.clear
 
 
 def install(patch):
@@ -134,8 +232,23 @@ def _defer(patch):
 
 
 def _stand_in(patch):
-    """Nuitka's function now, against a stand-in for ``inspect``; the real module gets what
-    it put there once it is imported."""
+    """Nuitka's function now, against a stand-in for ``inspect`` and with ``typing`` left to
+    execute at its first use (Nuitka's function takes only its type variables, which are
+    ``_typing``'s); the real ``inspect`` gets what it put on the stand-in once imported."""
+    close = None
+    if "typing" not in sys.modules:
+        import _typing
+
+        served = {name: getattr(_typing, name) for name in TYPING if hasattr(_typing, name)}
+        close = _lazy("typing", served)[1]
+    try:
+        _stand_in_inspect(patch)
+    finally:
+        if close is not None:
+            close()
+
+
+def _stand_in_inspect(patch):
     if "inspect" in sys.modules:
         patch()
         return

@@ -35,10 +35,30 @@ from .probe import Interpreter
 
 _HOOK = Path(__file__).with_name("_startup_hook.py")
 _OBJECT_SOURCE = Path(__file__).with_name("_startup.c")
+#: Where Nuitka's main() is, from its package directory.
+_MAIN = "build/static_src/MainProgram.c"
 #: The function Nuitka's main() calls, and how its sources spell it (read as text).
 _FUNCTION = "patchInspectModule"
 _DEFINITION = "void patchInspectModule(PyThreadState *tstate) {"
 _CALL = "patchInspectModule(tstate);"
+#: Nuitka's functions the object stands in for: the file of Nuitka's (from its package
+#: directory) that defines each, the definition, and how MainProgram.c calls it.
+_FUNCTIONS = (
+    (
+        "setupMetaPathBasedLoader",
+        "code_generation/templates/CodeTemplatesLoader.py",
+        "void setupMetaPathBasedLoader(PyThreadState *tstate) {",
+        "setupMetaPathBasedLoader(tstate);",
+    ),
+    (
+        "undoEnvironmentVariable",
+        "build/static_src/HelpersEnvironmentVariables.c",
+        "void undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name, "
+        "environment_char_t const *old_value) {",
+        'undoEnvironmentVariable(tstate, "',
+    ),
+    (_FUNCTION, "build/static_src/InspectPatcher.c", _DEFINITION, _CALL),
+)
 #: The names of ``inspect`` Nuitka's function reads and writes: by the C API, and in the Python
 #: code it runs (``inspect._get_code_position``); all must be ones the hook's stand-in has.
 _INSPECT_NAMES = re.compile(r'(?:Get|Set)AttrString\(module_inspect, "(\w+)"|\binspect\.(\w+)')
@@ -66,14 +86,19 @@ def why_not_deferred(interpreter: Interpreter, nuitka_args: Sequence[str]) -> st
         return f"link-time optimisation may be on ({' '.join(lto)} in --nuitka-arg)"
     if interpreter.nuitka_main is None:
         return "Nuitka's sources were not found"
-    static = interpreter.nuitka_main.parent / "build" / "static_src"
-    try:
-        patcher = (static / "InspectPatcher.c").read_text(encoding="utf-8", errors="replace")
-        main = (static / "MainProgram.c").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return f"Nuitka {interpreter.nuitka_version}'s sources were not found in {static}"
-    if _DEFINITION not in patcher or main.count(_CALL) != 1:
+    package = interpreter.nuitka_main.parent
+    texts = {}
+    for name, relative in [*((f[0], f[1]) for f in _FUNCTIONS), ("main", _MAIN)]:
+        try:
+            texts[name] = (package / relative).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return f"Nuitka {interpreter.nuitka_version}'s sources were not found in {package}"
+    for name, _relative, definition, call in _FUNCTIONS:
+        if definition not in texts[name] or texts["main"].count(call) < 1:
+            return f"Nuitka {interpreter.nuitka_version} does not call {name} as expected"
+    if texts["main"].count(_CALL) != 1:
         return f"Nuitka {interpreter.nuitka_version} does not call {_FUNCTION} as expected"
+    patcher = texts[_FUNCTION]
     known = {*_startup_hook.PATCHED, *_startup_hook.STATES}
     used = {a or b for a, b in _INSPECT_NAMES.findall(patcher)}
     if unknown := sorted(used - known):
@@ -142,4 +167,4 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
             f"{proc.returncode}); is Python.h there ({facts['include']})?",
             details=proc.stderr,
         )
-    return (f"-Wl,--wrap={_FUNCTION}", str(obj))
+    return (*(f"-Wl,--wrap={function[0]}" for function in _FUNCTIONS), str(obj))
