@@ -227,6 +227,18 @@ def test_generators_and_coroutines_as_under_the_interpreter(leg: Leg, order: str
     assert metadata["compare"]["same"] is True
 
 
+def test_os_and_typing_at_their_first_use(leg: Leg) -> None:
+    """From Python 3.12 on, Nuitka's patch takes typing's type variables at start; they come
+    from _typing, and typing executes at its first use (compile/_startup_hook.py): the program
+    has executed neither os nor typing before its first line (the smoke test), and behaves as
+    the root's interpreter (--compare)."""
+    metadata = leg.build(
+        "startup-lazy", "../tests/apps/startup/lazy.py", "--compare", "--smoke-test=start"
+    )
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == 8
+
+
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:
     """A chroot into a directory that is not a mount point: no private namespaces can be made
     there without mounts reaching the machine's own namespace, so the start check is not run,

@@ -58,3 +58,30 @@ def test_an_asked_for_lto_keeps_the_import_at_start_and_says_why(build_dir: Path
     # The one difference: the compiled program has imported inspect before its first line.
     assert proc.returncode == 9, proc.stderr
     assert "stdout differs from line 1" in proc.stderr
+
+
+LAZY = APP.with_name("lazy.py")
+
+
+def test_os_and_typing_execute_at_their_first_use_as_under_the_interpreter(
+    build_dir: Path,
+) -> None:
+    """The image's program has executed neither os nor typing before the app's first line
+    (the smoke test runs it with ``start``), and both, the environment Nuitka restores and
+    typing's type variables are as under the interpreter (``--compare``)."""
+    metadata = build_dir / "startup-lazy.json"
+    pybin2img(
+        "build",
+        str(LAZY),
+        "-t",
+        f"pybin2img-test/startup:lazy-{RUN_ID}",
+        "-o",
+        str(build_dir / "startup-lazy.tar"),
+        "--metadata-file",
+        str(metadata),
+        "--compare",
+        "--smoke-test=start",
+    )
+    facts = json.loads(metadata.read_text())
+    assert facts["compare"]["same"] is True
+    assert facts["compare"]["image"]["stdout_lines"] == 8

@@ -1,0 +1,39 @@
+"""os, os.path and typing, which the compiled program leaves to execute at their first use, the
+same compiled as under the interpreter; and the environment Nuitka changes for the
+interpreter's initialisation (PATH, PYTHONHOME), given back before the app's first line.
+
+lazy.py          print what --compare compares
+lazy.py start    exit 3 if os or typing executed before the app's first line (the image)
+"""
+
+import sys
+
+_EXECUTED = [
+    name for name in ("os", "typing") if type(sys.modules.get(name)) is type(sys)  # noqa: E721
+]
+if sys.argv[1:] == ["start"]:
+    print("executed before the first line:", _EXECUTED or "none")
+    sys.exit(3 if _EXECUTED else 0)
+
+import ctypes  # noqa: E402
+import os  # noqa: E402
+import typing  # noqa: E402
+
+libc = ctypes.CDLL(None)
+libc.getenv.restype = ctypes.c_char_p
+print("PATH is not Nuitka's:", os.environ.get("PATH") != "/")
+print("PATH as the C library has it:", libc.getenv(b"PATH") == os.environb.get(b"PATH"))
+print("PYTHONHOME:", os.environ.get("PYTHONHOME"), libc.getenv(b"PYTHONHOME"))
+print("os.path:", os.path is sys.modules["posixpath"], sys.modules["os.path"] is os.path)
+print("os:", os is sys.modules["os"], type(os).__name__, os.path.join("a", "b"))
+T = typing.TypeVar("T")
+P = typing.ParamSpec("P")
+print("typing:", typing is sys.modules["typing"], type(typing).__name__)
+print("type variables:", T.__module__, P.__module__, typing.List[int])
+
+
+def first(items: typing.Sequence[T]) -> T:
+    return items[0]
+
+
+print("hints:", typing.get_type_hints(first)["return"] is T, first("xy"))
