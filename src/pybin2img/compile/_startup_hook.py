@@ -1,5 +1,6 @@
 """Runs inside the compiled program, at its start (see startup.py): Nuitka's patch of
-``inspect`` without importing ``inspect`` at start.
+``inspect`` without importing ``inspect`` at start, and ``os`` and ``typing`` left to their
+first use.
 
 Nuitka's ``main()`` calls ``patchInspectModule()``, which imports ``inspect`` at every start to
 replace ``getgeneratorstate``, ``getcoroutinestate`` and ``_get_code_position`` with versions
@@ -18,6 +19,12 @@ with ``patch``, Nuitka's own function) does the same without that import:
   ``inspect``, the real module gets the functions Nuitka put on the stand-in.
 
 Either way a program that never imports ``inspect`` never pays for it.
+
+:func:`lazy_start` (around Nuitka's loader setup, which imports ``os`` for its ``sys.path``
+hook) and :func:`_stand_in` (around the patch, for ``typing``) put modules into ``sys.modules``
+that execute at their first use (:func:`_lazy`), and :func:`restore_environ` gives the
+environment Nuitka changed for the interpreter's initialisation back while ``os`` has not
+executed.
 
 Python 3.8 syntax and the standard library only: the build interpreter compiles this file and
 the program unmarshals it before anything of the app is imported.

@@ -8,9 +8,7 @@ lazy.py start    exit 3 if os or typing executed before the app's first line (th
 
 import sys
 
-_EXECUTED = [
-    name for name in ("os", "typing") if type(sys.modules.get(name)) is type(sys)  # noqa: E721
-]
+_EXECUTED = [name for name in ("os", "typing") if type(sys.modules.get(name)) is type(sys)]
 if sys.argv[1:] == ["start"]:
     print("executed before the first line:", _EXECUTED or "none")
     sys.exit(3 if _EXECUTED else 0)
@@ -29,7 +27,7 @@ print("os:", os is sys.modules["os"], type(os).__name__, os.path.join("a", "b"))
 T = typing.TypeVar("T")
 P = typing.ParamSpec("P")
 print("typing:", typing is sys.modules["typing"], type(typing).__name__)
-print("type variables:", T.__module__, P.__module__, typing.List[int])
+print("type variables:", T.__module__, P.__module__, typing.Literal[1, 2])
 
 
 def first(items: typing.Sequence[T]) -> T:
