@@ -55,13 +55,15 @@ def lazy_start(setup):
     if "os" in sys.modules or "posixpath" in sys.modules:
         setup()
         return
-    path, close_path = _lazy("posixpath", {})
-    close_os = _lazy("os", {"path": path})[1]
+    closes = []
     try:
+        path, close = _lazy("posixpath", {})
+        closes.append(close)
+        closes.append(_lazy("os", {"path": path})[1])
         setup()
     finally:
-        close_os()
-        close_path()
+        for close in closes:
+            close()
 
 
 def restore_environ(name, value):
