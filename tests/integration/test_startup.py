@@ -52,7 +52,7 @@ def test_an_asked_for_lto_keeps_the_import_at_start_and_says_why(build_dir: Path
         check=False,
     )
     assert (
-        "the program imports inspect at every start: link-time optimisation may be on"
+        "the program imports inspect and os at every start: link-time optimisation may be on"
         in proc.stderr
     )
     # The one difference: the compiled program has imported inspect before its first line.

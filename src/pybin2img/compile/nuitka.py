@@ -124,7 +124,7 @@ def compile_app(
     metadata = json.dumps(metadata_config(bytecode, interpreter), sort_keys=True)
     why = why_not_deferred(interpreter, options.nuitka_args)
     if why is not None:
-        log.detail(f"start-up: the program imports inspect at every start: {why}")
+        log.detail(f"start-up: the program imports inspect and os at every start: {why}")
     deferred = why is None
     startup = (
         (f"startup:{hook_digest()}", *startup_nuitka_args(options.nuitka_args)) if deferred else ()
