@@ -350,6 +350,7 @@ def _lazy(body: str, **env: str) -> dict[str, Any]:
         text=True,
         check=True,
         env={"PATH": "/usr/bin:/bin", "PYBIN2IMG_SET": "/", "PYBIN2IMG_GONE": "here", **env},
+        timeout=60,
     )
     facts: dict[str, Any] = json.loads(proc.stdout)
     return facts
@@ -412,16 +413,32 @@ def test_any_use_executes_it_once() -> None:
 def test_threads_wait_for_the_one_execution() -> None:
     facts = _lazy(
         "import _thread, time\n"
-        "seen = []\n"
+        "finds = []\n"
+        "class Count:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name == 'os':\n"
+        "            finds.append(name)\n"
+        "            time.sleep(0.05)\n"
+        "sys.meta_path.insert(0, Count)\n"
+        "go, seen = [], []\n"
         "def use():\n"
-        "    seen.append(kept['os'].getpid())\n"
+        "    while not go:\n"
+        "        time.sleep(0.001)\n"
+        "    try:\n"
+        "        seen.append(id(kept['os'].environ))\n"
+        "    except AttributeError:\n"
+        "        seen.append(None)\n"
         "for _ in range(8):\n"
         "    _thread.start_new_thread(use, ())\n"
+        "go.append(True)\n"
         "while len(seen) < 8:\n"
         "    time.sleep(0.01)\n"
-        "facts['pids'] = len(set(seen))\n"
+        "facts['executions'] = len(finds)\n"
+        "facts['environs'] = len(set(seen))\n"
     )
-    assert facts["pids"] == 1
+    assert facts["executions"] == 1
+    assert facts["environs"] == 1
 
 
 @FRESH
