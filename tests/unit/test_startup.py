@@ -460,11 +460,29 @@ def test_with_os_already_imported_setup_runs_as_it_is() -> None:
     assert proc.stdout.split() == ["['module']", "False"]
 
 
+_NO_TYPING = (
+    "import sys\n"
+    "namespace = {'__name__': 'pybin2img_startup'}\n"
+    "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
+    "namespace['install'](lambda: None)\n"
+    "print('typing' in sys.modules)\n"
+)
+
+
 @FRESH
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="Nuitka patches typing from 3.12 on")
 def test_typing_is_left_to_its_first_use_from_3_12_on() -> None:
     """What Nuitka's function takes from typing (its type variables) are _typing's, the very
-    types typing exports: it patches them without typing executing."""
+    types typing exports: it patches them without typing executing. (Before 3.12 it takes
+    nothing from typing, and the hook puts nothing there.)"""
+    if sys.version_info < (3, 12):
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _NO_TYPING, str(HOOK)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert proc.stdout.strip() == "False"
+        return
     script = (
         "import sys\n"
         "namespace = {'__name__': 'pybin2img_startup'}\n"
