@@ -99,7 +99,7 @@ def why_not_deferred(interpreter: Interpreter, nuitka_args: Sequence[str]) -> st
         except OSError:
             return f"Nuitka {interpreter.nuitka_version}'s sources were not found in {package}"
     for name, _relative, definition, call in _FUNCTIONS:
-        if definition not in texts[name] or texts["main"].count(call) < 1:
+        if definition not in texts[name] or call not in texts["main"]:
             return f"Nuitka {interpreter.nuitka_version} does not call {name} as expected"
     if texts["main"].count(_CALL) != 1:
         return f"Nuitka {interpreter.nuitka_version} does not call {_FUNCTION} as expected"
