@@ -8,6 +8,7 @@
 
 #include <Python.h>
 #include <marshal.h>
+#include <string.h>
 
 void __real_setupMetaPathBasedLoader(PyThreadState *tstate);
 void __real_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name,
@@ -17,6 +18,44 @@ void __real_patchInspectModule(PyThreadState *tstate);
 static const unsigned char HOOK[] = {
 @HOOK@
 };
+
+/* The Python source Nuitka's patchInspectModule() compiles (Py_CompileString) for its
+ * types.coroutine replacement, as pybin2img read it from Nuitka's sources (NUL-terminated), and
+ * its code, compiled by the build interpreter; a single 0 each when it could not be read. */
+static const unsigned char SNIPPET_SOURCE[] = {
+@SNIPPET_SOURCE@
+};
+static const unsigned char SNIPPET_CODE[] = {
+@SNIPPET_CODE@
+};
+
+PyObject *__real_Py_CompileStringExFlags(const char *str, const char *filename, int start,
+                                         PyCompilerFlags *flags, int optimize);
+
+/* Nuitka's source, compiled as Nuitka asks (no flags, the interpreter's optimisation level,
+ * which must be 0 as at build time): the build interpreter's code object, unmarshalled.
+ * Anything else, or a failure, is compiled as always. */
+PyObject *__wrap_Py_CompileStringExFlags(const char *str, const char *filename, int start,
+                                         PyCompilerFlags *flags, int optimize) {
+    if (sizeof(SNIPPET_CODE) > 1 && flags == NULL && optimize == -1 && start == Py_file_input &&
+        strcmp(filename, "<exec>") == 0 && strcmp(str, (const char *)SNIPPET_SOURCE) == 0) {
+        PyObject *sys_flags = PySys_GetObject("flags"); /* borrowed */
+        PyObject *level = sys_flags == NULL ? NULL : PyObject_GetAttrString(sys_flags, "optimize");
+        long optimization = level == NULL ? -1 : PyLong_AsLong(level);
+        PyObject *code = NULL;
+
+        Py_XDECREF(level);
+        if (optimization == 0) {
+            code = PyMarshal_ReadObjectFromString((const char *)SNIPPET_CODE, sizeof(SNIPPET_CODE));
+        }
+        if (code != NULL && PyCode_Check(code)) {
+            return code;
+        }
+        Py_XDECREF(code);
+        PyErr_Clear();
+    }
+    return __real_Py_CompileStringExFlags(str, filename, start, flags, optimize);
+}
 
 /* The hook's globals once it has run, NULL before or when it failed. */
 static PyObject *hook_globals = NULL;

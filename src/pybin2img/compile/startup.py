@@ -71,8 +71,23 @@ _MARSHAL = (
     "import json, marshal, sys, sysconfig\n"
     "source = open(sys.argv[1], encoding='utf-8').read()\n"
     "code = marshal.dumps(compile(source, '<pybin2img>', 'exec', dont_inherit=True))\n"
-    "print(json.dumps({'include': sysconfig.get_paths()['include'], 'hook': code.hex()}))\n"
+    "snippet = b''\n"
+    "try:\n"
+    "    text = open(sys.argv[2], encoding='ascii').read() if len(sys.argv) > 2 else None\n"
+    "    if text is not None:\n"
+    "        snippet = marshal.dumps(compile(text, '<exec>', 'exec', dont_inherit=True))\n"
+    "except (SyntaxError, ValueError):\n"
+    "    pass\n"
+    "print(json.dumps({'include': sysconfig.get_paths()['include'], 'hook': code.hex(),\n"
+    "                  'snippet': snippet.hex()}))\n"
 )
+#: The Python source Nuitka's inspect patch compiles at every start (``Py_CompileString``, its
+#: ``types.coroutine`` replacement: 2.6 M instructions on 3.13), as InspectPatcher.c spells it:
+#: C string literals, and ``#if PYTHON_VERSION`` around some of them.
+_SNIPPET = re.compile(r"static char const \*wrapper_enhancement_code = (.*?)\n\s*;\n", re.S)
+_DIRECTIVE = re.compile(r"#\s*(if|else|endif)\b\s*(?:PYTHON_VERSION\s*(>=|<)\s*(0x[0-9a-fA-F]+))?$")
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
 def hook_digest() -> str:
@@ -114,6 +129,49 @@ def why_not_deferred(interpreter: Interpreter, nuitka_args: Sequence[str]) -> st
     return None
 
 
+def compiled_source(patcher: str, python_version: str) -> str | None:
+    """The Python source Nuitka's inspect patch gives ``Py_CompileString`` under
+    ``python_version``, from the text of InspectPatcher.c; ``None`` when it is not spelled as
+    expected (the program then compiles whatever it has at start, as without pybin2img)."""
+    match = _SNIPPET.search(patcher)
+    numbers = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", python_version)
+    if match is None or numbers is None:
+        return None
+    major, minor, micro = (int(n or 0) for n in numbers.groups())
+    version = major * 256 + minor * 16 + min(micro, 15)  # Nuitka's PYTHON_VERSION
+    # Each #if: whether the code around it is in, and whether its condition holds.
+    stack: list[tuple[bool, bool]] = []
+    parts = []
+    for raw in match.group(1).replace("\\\n", "").splitlines():
+        line = raw.strip()
+        active = all(outer and holds for outer, holds in stack)
+        if line.startswith("#"):
+            directive = _DIRECTIVE.match(line)
+            if directive is None:
+                return None
+            kind, operator, value = directive.groups()
+            if kind == "if" and value is not None:
+                holds = version >= int(value, 16) if operator == ">=" else version < int(value, 16)
+                stack.append((active, holds))
+            elif kind == "else" and stack and value is None:
+                outer, holds = stack.pop()
+                stack.append((outer, not holds))
+            elif kind == "endif" and stack and value is None:
+                stack.pop()
+            else:
+                return None
+            continue
+        if _LITERAL.sub("", line).strip():
+            return None
+        if active:
+            parts.extend(_LITERAL.findall(line))
+    try:
+        source = "".join(re.sub(r"\\(.)", lambda m: _ESCAPES[m.group(1)], part) for part in parts)
+    except KeyError:
+        return None
+    return source if source.isascii() and not stack else None
+
+
 def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
     """Nuitka's options for a deferred patch: no LTO (see the module), unless already said."""
     return () if "--lto=no" in nuitka_args else ("--lto=no",)
@@ -124,9 +182,21 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
     that link it into the program (for ``LDFLAGS``)."""
     details = ""
     facts = None
+    snippet = _snippet_source(interpreter)
+    snippet_file = workdir / "pybin2img_snippet.py"
+    if snippet is not None:
+        try:
+            snippet_file.write_text(snippet, encoding="ascii")
+        except OSError as exc:
+            # A full disk: the caller turns this into the cache's error (what to free).
+            raise CompileError(f"cannot write {snippet_file}", details=str(exc)) from exc
     try:
         proc = subprocess.run(
-            [str(interpreter.executable), "-I", "-c", _MARSHAL, str(_HOOK)],
+            [
+                str(interpreter.executable),
+                *("-I", "-c", _MARSHAL, str(_HOOK)),
+                *((str(snippet_file),) if snippet is not None else ()),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -142,14 +212,18 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
             details=details,
         )
     hook = bytes.fromhex(facts["hook"])
-    rows = (", ".join(f"0x{b:02x}" for b in hook[i : i + 16]) for i in range(0, len(hook), 16))
+    code = bytes.fromhex(facts.get("snippet") or "")
+    source_bytes = snippet.encode("ascii") + b"\0" if snippet is not None and code else b"\0"
     source = workdir / "pybin2img_startup.c"
     obj = workdir / "pybin2img_startup.o"
     if any(c.isspace() for c in str(obj)):
         raise CompileError(f"the build directory {workdir} has a space in its path")
     try:
         source.write_text(
-            _OBJECT_SOURCE.read_text(encoding="utf-8").replace("@HOOK@", ",\n".join(rows)),
+            _OBJECT_SOURCE.read_text(encoding="utf-8")
+            .replace("@HOOK@", _c_bytes(hook))
+            .replace("@SNIPPET_SOURCE@", _c_bytes(source_bytes))
+            .replace("@SNIPPET_CODE@", _c_bytes(code if len(source_bytes) > 1 else b"\0")),
             encoding="utf-8",
         )
     except OSError as exc:
@@ -172,4 +246,24 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
             f"{proc.returncode}); is Python.h there ({facts['include']})?",
             details=proc.stderr,
         )
-    return (*(f"-Wl,--wrap={function[0]}" for function in _FUNCTIONS), str(obj))
+    wrapped = (*(function[0] for function in _FUNCTIONS), "Py_CompileStringExFlags")
+    return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
+
+
+def _c_bytes(data: bytes) -> str:
+    """``data`` as the body of a C array initialiser."""
+    return ",\n".join(
+        ", ".join(f"0x{b:02x}" for b in data[i : i + 16]) for i in range(0, len(data), 16)
+    )
+
+
+def _snippet_source(interpreter: Interpreter) -> str | None:
+    """What Nuitka's inspect patch compiles at start for ``interpreter`` (``None``: unknown)."""
+    if interpreter.nuitka_main is None:
+        return None
+    patcher = interpreter.nuitka_main.parent / "build" / "static_src" / "InspectPatcher.c"
+    try:
+        text = patcher.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return compiled_source(text, interpreter.python_version)
