@@ -526,3 +526,65 @@ def test_no_object_when_nuitka_defines_another_of_its_functions_otherwise(
     reason = startup.why_not_deferred(_interpreter("3.11.7", main), ())
     assert reason is not None
     assert f"does not call {function} as expected" in reason
+
+
+def _installed_patcher() -> str:
+    spec = importlib.util.find_spec("nuitka")
+    assert spec is not None
+    assert spec.origin is not None
+    path = Path(spec.origin).parent / "build" / "static_src" / "InspectPatcher.c"
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("version", ["3.10.12", "3.11.7", "3.12.3", "3.13.5", "3.14.2"])
+def test_the_source_nuitka_compiles_at_start_is_read_as_its_version_has_it(version: str) -> None:
+    """Fails when the pinned Nuitka spells it otherwise: the program then compiles it at
+    start again (2.6 M instructions on 3.13)."""
+    source = startup.compiled_source(_installed_patcher(), version)
+    assert source is not None
+    compile(source, "<exec>", "exec", dont_inherit=True)
+    assert "def _types_coroutine(func):" in source
+    # The _get_code_position part is Nuitka's only from 3.11 on.
+    assert ("_get_code_position" in source) is (version >= "3.11")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"a\\n\\\nb\\n"\n', "a\nb\n"),
+        ('"a\\n"\n#if PYTHON_VERSION >= 0x3d0\n"new\\n"\n#else\n"old\\n"\n#endif\n', "a\nnew\n"),
+        ('"a\\n"\n#if PYTHON_VERSION < 0x3d0\n"old\\n"\n#endif\n', "a\n"),
+        ('"q \\"x\\" \\\'y\\\' \\\\ \\t"\n', "q \"x\" 'y' \\ \t"),
+        ('"a"\n#ifdef _WIN32\n"b"\n#endif\n', None),
+        ('"a"\n#if PYTHON_VERSION >= 0x3d0\n"b"\n', None),
+        ('"a\\x41"\n', None),
+        ('"a" SOME_MACRO\n', None),
+        ('"caf\u00e9"\n', None),
+    ],
+)
+def test_the_source_is_read_as_the_c_compiler_would(text: str, expected: str | None) -> None:
+    patcher = f"    static char const *wrapper_enhancement_code = {text}        ;\n"
+    assert startup.compiled_source(patcher, "3.13.5") == expected
+
+
+def test_no_source_where_nuitka_has_none() -> None:
+    assert startup.compiled_source("void patchInspectModule(void) {}\n", "3.13.5") is None
+
+
+@pytest.mark.allow_programs("the build interpreter marshals the hook, the C compiler builds it")
+def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_path: Path) -> None:
+    spec = importlib.util.find_spec("nuitka")
+    assert spec is not None
+    assert spec.origin is not None
+    version = ".".join(map(str, sys.version_info[:3]))
+    interpreter = _interpreter(version, Path(spec.origin).with_name("__main__.py"))
+    flags = startup.link_startup(interpreter, tmp_path)
+    assert "-Wl,--wrap=Py_CompileStringExFlags" in flags
+    assert Path(flags[-1]).is_file()
+    text = (tmp_path / "pybin2img_startup.c").read_text(encoding="utf-8")
+    code = text.split("SNIPPET_CODE[] = {", 1)[1].split("};", 1)[0]
+    source = text.split("SNIPPET_SOURCE[] = {", 1)[1].split("};", 1)[0]
+    assert code.count("0x") > 1000
+    assert (
+        source.count("0x") == len(startup.compiled_source(_installed_patcher(), version) or "") + 1
+    )
