@@ -3,8 +3,9 @@
  * use: setupMetaPathBasedLoader() (os, for its sys.path hook), undoEnvironmentVariable() (os, for
  * os.environ) and patchInspectModule() (inspect, and typing from Python 3.12 on). Each call lands
  * here, and _startup_hook.py (marshalled by the build interpreter into HOOK below) calls Nuitka's
- * function so that those modules execute at their first use instead. Should anything fail here,
- * Nuitka's function runs at once, as without pybin2img. */
+ * function so that those modules execute at their first use instead. It also gives the code
+ * of the Python source Nuitka's patch compiles (Py_CompileString), compiled at build time.
+ * Should anything fail here, Nuitka's function runs at once, as without pybin2img. */
 
 #include <Python.h>
 #include <marshal.h>

@@ -14,8 +14,10 @@ what Nuitka put on the stand-in once the program imports it.
 The object also stands in for ``setupMetaPathBasedLoader()`` (Nuitka's importer, which imports
 ``os`` for its ``sys.path`` hook) and ``undoEnvironmentVariable()`` (which gives ``PATH`` and
 ``PYTHONHOME`` back through ``os.environ``): ``os``, ``os.path`` and, from 3.12, ``typing`` are
-modules that execute at their first use (8.7 M of hello's 37.2 M). Nuitka itself runs
-unmodified; its functions are called as they are.
+modules that execute at their first use (8.7 M of hello's 37.2 M). And it stands in for
+``Py_CompileStringExFlags``: the Python source Nuitka's patch compiles each time it runs is
+compiled at build time (:func:`compiled_source`). Nuitka itself runs unmodified; its functions
+are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
