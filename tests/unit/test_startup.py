@@ -441,32 +441,34 @@ def test_threads_wait_for_the_one_execution() -> None:
     assert facts["environs"] == 1
 
 
-@FRESH
-def test_with_os_already_imported_setup_runs_as_it_is() -> None:
-    script = (
-        "import sys, os\n"
-        "namespace = {'__name__': 'pybin2img_startup'}\n"
-        "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
-        "ran = []\n"
-        "namespace['lazy_start'](lambda: ran.append(type(sys.modules['os']).__name__))\n"
-        "print(ran, namespace['restore_environ']('X', None))\n"
-    )
+#: The hook, as the program has it: executed into a namespace of its own.
+_HOOK_LOADED = (
+    "import sys\n"
+    "namespace = {'__name__': 'pybin2img_startup'}\n"
+    "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
+)
+
+
+def _with_hook(body: str) -> str:
+    """What ``body`` prints, run after the hook in a fresh ``-I -S`` interpreter."""
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
+        [sys.executable, "-I", "-S", "-c", _HOOK_LOADED + body, str(HOOK)],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert proc.stdout.split() == ["['module']", "False"]
+    return proc.stdout
 
 
-_NO_TYPING = (
-    "import sys\n"
-    "namespace = {'__name__': 'pybin2img_startup'}\n"
-    "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
-    "namespace['install'](lambda: None)\n"
-    "print('typing' in sys.modules)\n"
-)
+@FRESH
+def test_with_os_already_imported_setup_runs_as_it_is() -> None:
+    printed = _with_hook(
+        "import os\n"
+        "ran = []\n"
+        "namespace['lazy_start'](lambda: ran.append(type(sys.modules['os']).__name__))\n"
+        "print(ran, namespace['restore_environ']('X', None))\n"
+    )
+    assert printed.split() == ["['module']", "False"]
 
 
 @FRESH
@@ -475,18 +477,10 @@ def test_typing_is_left_to_its_first_use_from_3_12_on() -> None:
     types typing exports: it patches them without typing executing. (Before 3.12 it takes
     nothing from typing, and the hook puts nothing there.)"""
     if sys.version_info < (3, 12):
-        proc = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _NO_TYPING, str(HOOK)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert proc.stdout.strip() == "False"
+        printed = _with_hook("namespace['install'](lambda: None)\nprint('typing' in sys.modules)\n")
+        assert printed.strip() == "False"
         return
-    script = (
-        "import sys\n"
-        "namespace = {'__name__': 'pybin2img_startup'}\n"
-        "exec(compile(open(sys.argv[1]).read(), '<pybin2img>', 'exec'), namespace)\n"
+    printed = _with_hook(
         "kept = {}\n"
         "def patch():\n"
         "    typing = __import__('typing')\n"
@@ -504,13 +498,7 @@ def test_typing_is_left_to_its_first_use_from_3_12_on() -> None:
         "import json\n"
         "print(json.dumps(facts))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script, str(HOOK)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    facts = json.loads(proc.stdout)
+    facts = json.loads(printed)
     assert facts["after"] == "Lazy"
     assert facts["same"] == [True, "module", True, True]
     assert facts["works"] == ["T", "__main__", False]
