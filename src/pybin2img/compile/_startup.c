@@ -39,7 +39,8 @@ PyObject *__real_Py_CompileStringExFlags(const char *str, const char *filename, 
 PyObject *__wrap_Py_CompileStringExFlags(const char *str, const char *filename, int start,
                                          PyCompilerFlags *flags, int optimize) {
     if (sizeof(SNIPPET_CODE) > 1 && flags == NULL && optimize == -1 && start == Py_file_input &&
-        strcmp(filename, "<exec>") == 0 && strcmp(str, (const char *)SNIPPET_SOURCE) == 0) {
+        str != NULL && filename != NULL && strcmp(filename, "<exec>") == 0 &&
+        strcmp(str, (const char *)SNIPPET_SOURCE) == 0) {
         PyObject *sys_flags = PySys_GetObject("flags"); /* borrowed */
         PyObject *level = sys_flags == NULL ? NULL : PyObject_GetAttrString(sys_flags, "optimize");
         long optimization = level == NULL ? -1 : PyLong_AsLong(level);
