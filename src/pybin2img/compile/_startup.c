@@ -91,36 +91,33 @@ static PyObject *hook_function(char const *name) {
     return hook_globals == NULL ? NULL : PyDict_GetItemString(hook_globals, name);
 }
 
-static PyObject *pybin2img_setup(PyObject *self, PyObject *unused) {
-    (void)self;
+/* Nuitka's functions the hook calls, by their index (the self of the callable it gets). */
+static void (*const NUITKA_FUNCTIONS[])(PyThreadState *) = {
+    __real_setupMetaPathBasedLoader,
+    __real_patchInspectModule,
+};
+enum { SETUP, PATCH };
+
+static PyObject *pybin2img_call_nuitka(PyObject *self, PyObject *unused) {
     (void)unused;
-    __real_setupMetaPathBasedLoader(PyThreadState_Get());
+    NUITKA_FUNCTIONS[PyLong_AsLong(self)](PyThreadState_Get());
     if (PyErr_Occurred()) {
         return NULL;
     }
     Py_RETURN_NONE;
 }
 
-static PyObject *pybin2img_patch(PyObject *self, PyObject *unused) {
-    (void)self;
-    (void)unused;
-    __real_patchInspectModule(PyThreadState_Get());
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
+static PyMethodDef pybin2img_nuitka_def = {"nuitka", pybin2img_call_nuitka, METH_NOARGS, NULL};
 
-static PyMethodDef pybin2img_setup_def = {"setup", pybin2img_setup, METH_NOARGS, NULL};
-static PyMethodDef pybin2img_patch_def = {"patch", pybin2img_patch, METH_NOARGS, NULL};
-
-/* Call the hook's function NAME with Nuitka's function DEF; 0 when it did not return. */
-static int call_hook(char const *name, PyMethodDef *def) {
+/* Call the hook's function NAME with Nuitka's function WHICH; 0 when it did not return. */
+static int call_hook(char const *name, long which) {
     PyObject *function = hook_function(name);
-    PyObject *callable = function == NULL ? NULL : PyCFunction_New(def, NULL);
+    PyObject *index = function == NULL ? NULL : PyLong_FromLong(which);
+    PyObject *callable = index == NULL ? NULL : PyCFunction_New(&pybin2img_nuitka_def, index);
     PyObject *result = callable == NULL ? NULL : PyObject_CallFunctionObjArgs(function, callable, NULL);
 
     Py_XDECREF(callable);
+    Py_XDECREF(index);
     if (result == NULL) {
         PyErr_Clear();
         return 0;
@@ -132,13 +129,13 @@ static int call_hook(char const *name, PyMethodDef *def) {
 /* Nuitka's functions guard against a second run, so calling one again after a failure of
  * the hook is safe. */
 void __wrap_setupMetaPathBasedLoader(PyThreadState *tstate) {
-    if (!call_hook("lazy_start", &pybin2img_setup_def)) {
+    if (!call_hook("lazy_start", SETUP)) {
         __real_setupMetaPathBasedLoader(tstate);
     }
 }
 
 void __wrap_patchInspectModule(PyThreadState *tstate) {
-    if (!call_hook("install", &pybin2img_patch_def)) {
+    if (!call_hook("install", PATCH)) {
         __real_patchInspectModule(tstate);
     }
 }
