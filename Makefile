@@ -61,6 +61,7 @@ integration: venv engine registry redis
 bench: venv engine registry redis
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/assembly.py
+	$(BIN)/python bench/compression.py
 	$(BIN)/python bench/examples.py
 	$(BIN)/python bench/cicache.py
 	$(BIN)/python bench/init.py

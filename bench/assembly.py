@@ -38,10 +38,11 @@ from pathlib import Path
 from pybin2img.compile.nuitka import default_jobs
 from pybin2img.oci.documents import ImageConfig
 from pybin2img.oci.layer import Layer
-from pybin2img.oci.write import GZIP_LEVEL, compress, write_image, write_layer_tar
+from pybin2img.oci.write import LEVELS, compress, write_image, write_layer_tar
 from pybin2img.plan.rootfs import RootfsBuilder
 from pybin2img.reference import parse_reference
 
+GZIP_LEVEL = LEVELS["gzip"][1]
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY_DIR = Path("/usr/lib/x86_64-linux-gnu")
 #: Share of the tree taken from shared libraries; the rest is Python source text.

@@ -228,6 +228,8 @@ def run_in_root_argv(
     own_mount: bool = True,
     writable: bool = False,
     cwd: str = "/",
+    sysfs: bool = False,
+    own_network: bool = False,
 ) -> list[str]:
     """The argv that runs ``argv`` inside ``root``: see the module's docstring.
 
@@ -237,6 +239,8 @@ def run_in_root_argv(
     ``own_mount``: the root is a mount point (without: a directory inside one, as a plain
     ``chroot`` into a directory makes it). ``writable``: the root itself may be written (only
     while it is made: a cached root stays as it was made, whatever runs in it later).
+    ``sysfs``: the host's ``/sys`` with its cgroup hierarchy (an engine that runs containers
+    needs it). ``own_network``: a network namespace of its own, empty.
     """
     environment = {
         "PATH": ROOT_PATH,
@@ -262,6 +266,7 @@ def run_in_root_argv(
     lines += [
         'mount -t proc proc "$R/proc"',
         'mount --rbind /dev "$R/dev"',
+        *(['mount --rbind /sys "$R/sys"'] if sysfs else []),
         'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
     ]
     if HOST_CA.is_file():
@@ -282,6 +287,7 @@ def run_in_root_argv(
     return [
         "unshare",
         "--mount",
+        *(["--net"] if own_network else []),
         "sh",
         "-c",
         script,

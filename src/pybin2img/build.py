@@ -59,8 +59,8 @@ from .resolve import Closure, HostView, elf_roots, read_elf, resolve_closure
 from .settings import BASES
 from .ship import (
     Comparison,
+    check_engine,
     compare_image,
-    docker_client,
     hint_trace,
     launch_for,
     load_image,
@@ -278,7 +278,7 @@ def _before_compile(options: BuildOptions, log: Log) -> SigningKey | None:
     """Fail before a long compile when what comes after it would: the engine the image is for
     cannot be reached (``--load``), the registry or the signing key refuses (``--push``)."""
     if options.load:
-        docker_client(options.docker_env).close()
+        check_engine(options.docker_env, options.compression)
     if not options.push:
         return None
     from .ship import check_release  # requests is slow to import; only --push needs it
@@ -426,6 +426,7 @@ def _write_and_test(
                 output=partial,
                 workdir=workdir,
                 compression=options.compression,
+                compression_level=options.compression_level,
                 blob_cache=cache.ensure("blobs"),
                 jobs=options.jobs or default_jobs(),
                 base_blobs=base_blobs(base_image, workdir / "base-blobs") if base_image else (),

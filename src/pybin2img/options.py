@@ -150,6 +150,8 @@ class BuildOptions:
     source_date_epoch: int | None = None
     #: Layer compression: ``gzip`` (default) or ``zstd``.
     compression: str = "gzip"
+    #: Its level (``--compression-level``); ``None``: the compression's default.
+    compression_level: int | None = None
     #: Environment for the docker SDK: ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``.
     docker_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -282,6 +284,7 @@ def build_options(
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],
+        compression_level=_compression_level(values["compression"], values["compression_level"]),
         smoke_test=values["smoke_test"],
         smoke_timeout=values["smoke_timeout"],
         start_check=values["start_check"],
@@ -414,6 +417,18 @@ def _epoch(environ: Mapping[str, str]) -> int | None:
     if not value.isdigit():
         raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
     return int(value)
+
+
+def _compression_level(compression: str, level: int | None) -> int | None:
+    """``--compression-level``, checked against ``--compression``'s levels."""
+    if level is None:
+        return None
+    from .oci import checked_level
+
+    try:
+        return checked_level(compression, level)
+    except ImageWriteError as exc:
+        raise UsageError(f"--compression-level {level}: {exc}") from exc
 
 
 def _arguments(value: str, what: str) -> list[str]:

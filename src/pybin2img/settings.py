@@ -308,6 +308,12 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         default="gzip",
         help="Layer compression (zstd needs Docker 23+).",
     ),
+    Setting(
+        name="compression-level",
+        kind="int",
+        metavar="N",
+        help="Compression level: gzip 1-9 [default: 6], zstd 1-19 [default: 9].",
+    ),
     Setting(name="jobs", kind="int", metavar="N", help="Parallel C compile jobs [default: CPUs]."),
     Setting(
         name="cache-repo",

@@ -105,6 +105,23 @@ def hello_image(docker_engine: Any, build_dir: Path) -> Iterator[BuiltImage]:
         docker_engine.images.remove(reference, force=True)
 
 
+#: The registry ci/start-registry.sh serves without authentication.
+OPEN_REGISTRY = "127.0.0.1:5000"
+
+
+@pytest.fixture(scope="session")
+def open_registry() -> str:
+    """The open registry's address, once it answers."""
+    import requests
+
+    try:
+        status = requests.get(f"http://{OPEN_REGISTRY}/v2/", timeout=3).status_code
+    except requests.RequestException:
+        status = None
+    require(status == 200, f"no open registry on {OPEN_REGISTRY} (run ci/start-registry.sh)")
+    return OPEN_REGISTRY
+
+
 @pytest.fixture(scope="session")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private CA and a server certificate for localhost, made with openssl, valid under

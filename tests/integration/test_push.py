@@ -39,7 +39,6 @@ from tests.integration.stubregistry import Fault, Storage, StubRegistry, serve
 
 pytestmark = pytest.mark.integration
 
-OPEN = "127.0.0.1:5000"
 BASIC = "127.0.0.1:5001"
 REGISTRY_DIR = Path(os.environ.get("PYBIN2IMG_REGISTRY_DIR", "/var/lib/pybin2img-registry"))
 #: Retries without waiting: the tests check that retries happen, not how long they take.
@@ -66,12 +65,6 @@ def _status(hostport: str) -> int | None:
         return requests.get(f"http://{hostport}/v2/", timeout=3).status_code
     except requests.RequestException:
         return None
-
-
-@pytest.fixture(scope="module")
-def open_registry() -> str:
-    require(_status(OPEN) == 200, f"no open registry on {OPEN} (run ci/start-registry.sh)")
-    return OPEN
 
 
 @dataclass(frozen=True)

@@ -39,25 +39,15 @@ from pybin2img.ship.push import push_image
 from tests.conftest import require
 from tests.imagegen import write_test_image
 from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, docker, pybin2img
+from tests.integration.conftest import OPEN_REGISTRY as OPEN
 from tests.roots import WORK_IN_ROOT, RootError, debian_root, run_in_root
 
 pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie")]
 
-OPEN = "127.0.0.1:5000"
 PASSWORD = "release-test"
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def open_registry() -> str:
-    try:
-        status = requests.get(f"http://{OPEN}/v2/", timeout=3).status_code
-    except requests.RequestException:
-        status = None
-    require(status == 200, f"no open registry on {OPEN} (run ci/start-registry.sh)")
-    return OPEN
 
 
 @pytest.fixture(scope="module")

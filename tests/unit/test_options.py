@@ -161,6 +161,11 @@ def test_options_are_converted(tmp_path: Path) -> None:
         ({"tag": "x", "include_data": ("src=/etc",)}, "DEST inside /app"),
         ({"tag": "x", "base": "nonexistent.tar"}, "neither scratch"),
         ({"tag": "x", "mount_from": "team/base"}, "need --push"),
+        ({"tag": "x", "compression_level": 10}, "^--compression-level 10: gzip has no level 10"),
+        (
+            {"tag": "x", "compression": "zstd", "compression_level": 20},
+            "its levels are 1 to 19$",
+        ),
     ],
 )
 def test_bad_values_are_usage_errors(tmp_path: Path, flags: dict[str, Any], message: str) -> None:

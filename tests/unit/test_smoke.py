@@ -222,6 +222,7 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
             smoke_timeout=5.0,
             docker_env={"DOCKER_HOST": host},
             cache_dir=tmp_path / "cache",
+            compression="gzip",
         )
 
     first = run_smoke_test(options(None), written, Log(verbosity=-1))  # type: ignore[arg-type]
@@ -412,3 +413,26 @@ def test_the_apps_own_modules(tmp_path: Path) -> None:
     assert own_modules(script, target) == {"app", "helpers", "fast", "plugins", "migrations"}
     module = AppSpec(kind=AppKind.MODULE, path=tmp_path, module="http.server")
     assert own_modules(module, target) == {"http"}
+
+
+@pytest.mark.parametrize(
+    ("version", "problem"),
+    [
+        # What each engine's /version says (the fields read), as Debian's packages answer.
+        (
+            {"Version": "20.10.24+dfsg1", "Components": [{"Name": "Engine"}]},
+            "Docker 20.10.24+dfsg1, which cannot load zstd layers (Docker 23 and newer can)",
+        ),
+        ({"Version": "26.1.5+dfsg1", "Components": [{"Name": "Engine"}]}, None),
+        ({"Version": "4.3.1", "Components": [{"Name": "Podman Engine"}]}, None),
+        ({"Version": "dev"}, None),
+    ],
+)
+def test_which_engines_can_load_zstd_layers(version: dict[str, Any], problem: str | None) -> None:
+    from pybin2img.ship.load import zstd_problem
+
+    class Client:
+        def version(self) -> dict[str, Any]:
+            return version
+
+    assert zstd_problem(Client()) == problem

@@ -260,3 +260,70 @@ def test_a_blob_that_changes_while_it_is_copied_is_never_shipped(
     with pytest.raises(ImageWriteError, match="changed while it was copied"):
         _write_cached(tmp_path, "x", src, blobs, Log(stream=io.StringIO()))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".x.tar", "x.tar"))]
+
+
+def test_zstd_is_the_same_whatever_the_threads_and_each_level_its_own(tmp_path: Path) -> None:
+    import zstandard
+
+    from pybin2img.oci.write import compress
+
+    source = tmp_path / "layer.tar"
+    source.write_bytes((bytes(range(256)) * 64 + os.urandom(512)) * 600)
+    one = compress(source, tmp_path / "one.zst", "zstd", None, 1, 19)
+    three = compress(source, tmp_path / "three.zst", "zstd", None, 3, 19)
+    assert one == three
+    assert one.media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
+    assert compress(source, tmp_path / "low.zst", "zstd", None, 2, 1).digest != one.digest
+    default = compress(source, tmp_path / "default.zst", "zstd", None, 2)
+    assert default == compress(source, tmp_path / "nine.zst", "zstd", None, 1, 9)
+    for name in ("one.zst", "low.zst", "default.zst"):
+        data = (tmp_path / name).read_bytes()
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            assert reader.read() == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("compression", "level", "error"),
+    [
+        ("gzip", 0, "gzip has no level 0; its levels are 1 to 9"),
+        ("gzip", 10, "gzip has no level 10; its levels are 1 to 9"),
+        ("zstd", 20, "zstd has no level 20; its levels are 1 to 19"),
+        ("xz", None, "unknown compression 'xz'"),
+    ],
+)
+def test_levels_outside_a_compressions_are_refused(
+    compression: str, level: int | None, error: str
+) -> None:
+    from pybin2img.oci.write import checked_level
+
+    with pytest.raises(ImageWriteError) as exc:
+        checked_level(compression, level)
+    assert str(exc.value) == error
+
+
+def test_defaults_and_the_blob_cache_keeps_each_level_apart(tmp_path: Path) -> None:
+    from pybin2img.oci.write import checked_level
+
+    assert checked_level("gzip") == 6
+    assert checked_level("zstd") == 9
+    src = _inputs(tmp_path / "src", 1)
+    blobs = tmp_path / "blobs"
+    digests = {}
+    for level in (1, 19, None):
+        work = tmp_path / f"work-{level}"
+        work.mkdir()
+        written = write_image(
+            layers=_layers(src),
+            config=ImageConfig(architecture="amd64", entrypoint=("/app/hello",), created=1),
+            reference=parse_reference("example/app:1.0"),
+            annotations={},
+            output=tmp_path / f"{level}.tar",
+            workdir=work,
+            compression="zstd",
+            compression_level=level,
+            blob_cache=blobs,
+        )
+        digests[level] = written.manifest_digest
+    assert len(set(digests.values())) == 3
+    names = sorted(p.name for p in blobs.iterdir())
+    assert [name.split("-mt-")[0] for name in names] == ["zstd-1", "zstd-19", "zstd-9"]

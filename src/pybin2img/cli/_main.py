@@ -97,7 +97,7 @@ def build(
         password=stdin_password() if values["password_stdin"] else None,
         default_python=Path(sys.executable),
     )
-    if options.compression == "zstd":
+    if options.compression == "zstd" and not options.load:  # --load checks its engine
         log.warning("zstd layers need Docker 23 or newer (and containerd 1.5, podman 4) to load")
     if options.sign_key and options.sign_password is None:
         options = dataclasses.replace(options, sign_password=key_password(options.sign_key))

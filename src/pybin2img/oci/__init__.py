@@ -2,9 +2,10 @@
 writer and its readers.
 
 The format layer under the stages: it imports none of them. The face: :func:`write_image` (the
-write stage, a :class:`WrittenImage`) and the atomic output around it, the tree's
-:class:`Entry`, :class:`Kind` and :class:`Layer`, the documents and digests, :func:`read_base`
-for ``--base``, :func:`open_archive` for any image tarball, the index and ``inspect``.
+write stage, a :class:`WrittenImage`, at a level :func:`checked_level` accepts) and the atomic
+output around it, the tree's :class:`Entry`, :class:`Kind` and :class:`Layer`, the documents
+and digests, :func:`read_base` for ``--base``, :func:`open_archive` for any image tarball, the
+index and ``inspect``.
 
 ``layer`` holds the tree's data, ``documents`` the JSON documents and digests, ``write`` writes
 the tarball, ``archive`` is the one reader of image tarballs, ``baseimage`` reads an image
@@ -29,7 +30,14 @@ from .documents import (
 from .index import MergedIndex, merge_index, write_index
 from .inspection import format_report, inspect_tarball, size_report
 from .layer import Entry, Kind, Layer
-from .write import WrittenImage, commit_output, pending_output, write_atomically, write_image
+from .write import (
+    WrittenImage,
+    checked_level,
+    commit_output,
+    pending_output,
+    write_atomically,
+    write_image,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -48,6 +56,7 @@ __all__ = [
     "WrittenImage",
     "base_blobs",
     "canonical_json",
+    "checked_level",
     "commit_output",
     "format_report",
     "inspect_tarball",

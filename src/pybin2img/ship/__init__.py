@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .attach import SBOM_MEDIA_TYPES, Attachment, attach_sbom
     from .compare import Comparison, compare_image, launch_for
     from .keys import SigningKey, generate_key_pair, is_encrypted, load_signing_key
-    from .load import docker_client, load_image
+    from .load import check_engine, docker_client, load_image
     from .push import PushOptions, PushResult, base_repository, push_image, push_index
     from .release import Release, check_release, release_image
     from .sign import Signature, parse_target, sign_image, sign_pushed
@@ -42,6 +42,7 @@ __all__ = [
     "SigningKey",
     "attach_sbom",
     "base_repository",
+    "check_engine",
     "check_release",
     "compare_image",
     "docker_client",
@@ -73,6 +74,7 @@ _MODULES = {
     "generate_key_pair": "keys",
     "is_encrypted": "keys",
     "load_signing_key": "keys",
+    "check_engine": "load",
     "docker_client": "load",
     "load_image": "load",
     "PushOptions": "push",

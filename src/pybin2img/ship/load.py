@@ -25,6 +25,50 @@ def docker_client(docker_env: Mapping[str, str]) -> Any:
     return client
 
 
+#: The first Docker Engine release whose ``docker load`` reads zstd layers (moby's
+#: ``archive.DecompressStream`` decompresses zstd from 23.0 on; 20.10 fails with
+#: "archive/tar: invalid tar header").
+ZSTD_DOCKER = 23
+
+
+def zstd_problem(client: Any) -> str | None:
+    """Why the engine behind ``client`` cannot load zstd layers, or ``None`` when it can.
+
+    Docker Engine can from release 23; podman's Docker-compatible service always could
+    (containers/image); an engine that does not say what it is is given the benefit.
+    """
+    try:
+        version = client.version()
+    except Exception:  # noqa: BLE001 - an engine that will not say is not refused for it
+        return None
+    components = {str(c.get("Name", "")) for c in version.get("Components") or ()}
+    if any("podman" in name.lower() for name in components):
+        return None
+    release = str(version.get("Version", ""))
+    major = release.split(".", 1)[0]
+    if major.isdigit() and int(major) < ZSTD_DOCKER:
+        return (
+            f"Docker {release}, which cannot load zstd layers (Docker {ZSTD_DOCKER} and newer can)"
+        )
+    return None
+
+
+def check_engine(docker_env: Mapping[str, str], compression: str) -> None:
+    """Fail now (:class:`EngineError`) when the engine cannot be reached or cannot load an
+    image with ``compression`` layers: the checks ``--load`` makes before a compile."""
+    client = docker_client(docker_env)
+    try:
+        problem = zstd_problem(client) if compression == "zstd" else None
+    finally:
+        client.close()
+    if problem is not None:
+        host = docker_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise EngineError(
+            f"--load: the Docker engine at {host} is {problem}; build with --compression gzip, "
+            "or load into a newer engine"
+        )
+
+
 def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -> None:
     """``docker load`` the tarball and check the engine now has the image under ``image_id``."""
     import docker
@@ -41,6 +85,8 @@ def load_image(tarball: Path, *, image_id: str, docker_env: Mapping[str, str]) -
         ) from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"the Docker engine refused {tarball}: {exc.explanation or exc}") from exc
+    except docker.errors.ImageLoadError as exc:  # the engine's error, in the load's stream
+        raise EngineError(f"the Docker engine refused {tarball}: {_reason(exc)}") from exc
     except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
         raise EngineError(
             f"the Docker engine failed while loading {tarball} ({_reason(exc)}); is it running?"

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import EngineError, SmokeTestError
 from ..oci import open_archive
-from .load import docker_client
+from .load import docker_client, zstd_problem
 
 #: How many lines of a run's output an error shows.
 _TAIL = 15
@@ -44,13 +44,17 @@ class SmokeResult:
     stdout: str = ""
 
 
-def engine_reachable(docker_env: Mapping[str, str]) -> bool:
-    """Whether the Docker engine answers (the image then runs there, else in namespaces)."""
+def engine_reachable(docker_env: Mapping[str, str], compression: str = "gzip") -> bool:
+    """Whether the Docker engine answers and can load an image with ``compression`` layers
+    (the image then runs there, else in namespaces)."""
     try:
-        docker_client(docker_env).close()
+        client = docker_client(docker_env)
     except EngineError:
         return False
-    return True
+    try:
+        return compression != "zstd" or zstd_problem(client) is None
+    finally:
+        client.close()
 
 
 def namespaces_available() -> bool:
@@ -158,6 +162,8 @@ def _run_in_engine(
         raise EngineError(
             f"smoke test: the Docker engine failed: {exc.explanation or exc}"
         ) from exc
+    except docker.errors.ImageLoadError as exc:  # the engine's error, in the load's stream
+        raise EngineError(f"smoke test: the Docker engine refused the image: {exc}") from exc
     except requests.exceptions.RequestException as exc:
         raise EngineError(f"smoke test: the Docker engine failed: {exc}") from exc
     finally:
