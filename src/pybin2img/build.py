@@ -26,6 +26,7 @@ from .compile import (
     prepare_compile,
     remote_cache,
 )
+from .errors import Pybin2imgError
 from .log import Log
 from .oci import (
     BaseImage,
@@ -33,6 +34,7 @@ from .oci import (
     WrittenImage,
     base_blobs,
     commit_output,
+    open_archive,
     pending_output,
     read_base,
     size_report,
@@ -278,12 +280,26 @@ def _before_compile(options: BuildOptions, log: Log) -> SigningKey | None:
     """Fail before a long compile when what comes after it would: the engine the image is for
     cannot be reached (``--load``), the registry or the signing key refuses (``--push``)."""
     if options.load:
-        check_engine(options.docker_env, options.compression)
+        check_engine(options.docker_env, _zstd_layers(options))
     if not options.push:
         return None
     from .ship import check_release  # requests is slow to import; only --push needs it
 
     return check_release(options, log)
+
+
+def _zstd_layers(options: BuildOptions) -> str | None:
+    """Why the image will have zstd layers (``--compression``, ``--base``), or ``None``."""
+    if options.compression == "zstd":
+        return "--compression zstd writes them"
+    if options.base in BASES:
+        return None
+    try:
+        with open_archive(Path(options.base)) as base:
+            zstd = any(layer.codec == "zstd" for layer in base.layers)
+    except (Pybin2imgError, OSError):
+        return None  # the base stage says what is wrong with it, after the compile as before
+    return "the --base image has them" if zstd else None
 
 
 def _check(

@@ -182,19 +182,24 @@ def test_pushed_and_read_back_from_a_registry(
         assert blob.stat().st_size == layer["size"]
 
 
+@pytest.mark.parametrize("zstd", ["--compression", "--base"])
 def test_load_into_an_engine_that_cannot_fails_before_the_compile(
-    hello_image: BuiltImage, tmp_path: Path
+    hello_image: BuiltImage, zstd_image: BuiltImage, tmp_path: Path, zstd: str
 ) -> None:
-    out = tmp_path / "hello.tar"
-    proc = pybin2img("build", HELLO, "-t", "x:1", "-o", str(out), "--compression", "zstd",
-                     "--load", check=False)  # fmt: skip
+    out = tmp_path / "out" / "hello.tar"
+    given = ["--compression", "zstd"] if zstd == "--compression" else ["--base", zstd_image.tarball]
+    proc = pybin2img("build", HELLO, "-t", "x:1", "-o", str(out), *map(str, given), "--load",
+                     check=False)  # fmt: skip
     assert proc.returncode == EngineError.exit_code, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("pybin2img: error: --load: the Docker engine at ")
-    assert "cannot load zstd layers (Docker 23 and newer can)" in line
-    assert "--compression gzip" in line
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert "cannot load zstd layers (Docker 23 and newer can), and " in line
+    assert line.endswith("; build with gzip layers, or load into a newer engine")
+    why = (
+        "--compression zstd writes them" if zstd == "--compression" else "the --base image has them"
+    )
+    assert why in line
+    assert not (tmp_path / "out").exists()
 
 
 # --- Debian 13's Docker ------------------------------------------------------------------------

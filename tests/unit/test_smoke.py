@@ -213,7 +213,10 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
     ``--smoke-test`` still runs every time."""
     stub, host = engine
     written = SimpleNamespace(
-        path=tmp_path / "unused.tar", config_digest=IMAGE_ID, manifest_digest="sha256:" + "a" * 64
+        path=tmp_path / "unused.tar",
+        config_digest=IMAGE_ID,
+        manifest_digest="sha256:" + "a" * 64,
+        layers=(),
     )
 
     def options(smoke_test: str | None) -> Any:
@@ -222,7 +225,6 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
             smoke_timeout=5.0,
             docker_env={"DOCKER_HOST": host},
             cache_dir=tmp_path / "cache",
-            compression="gzip",
         )
 
     first = run_smoke_test(options(None), written, Log(verbosity=-1))  # type: ignore[arg-type]

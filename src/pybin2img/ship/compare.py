@@ -139,7 +139,7 @@ def compare_image(
         args=args,
         timeout=options.compare_timeout,
         docker_env=options.docker_env,
-        engine=engine_reachable(options.docker_env, options.compression),
+        engine=engine_reachable(options.docker_env, written.layers),
     )
     image = image_run(result)
     problem = verdict(host, image, timeout=options.compare_timeout)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
+from ..oci import LayerBlob
 
 
 def docker_client(docker_env: Mapping[str, str]) -> Any:
@@ -53,19 +54,25 @@ def zstd_problem(client: Any) -> str | None:
     return None
 
 
-def check_engine(docker_env: Mapping[str, str], compression: str) -> None:
-    """Fail now (:class:`EngineError`) when the engine cannot be reached or cannot load an
-    image with ``compression`` layers: the checks ``--load`` makes before a compile."""
+def has_zstd(layers: Iterable[LayerBlob]) -> bool:
+    """Whether any of ``layers`` is compressed with zstd."""
+    return any(layer.descriptor.media_type.endswith("zstd") for layer in layers)
+
+
+def check_engine(docker_env: Mapping[str, str], zstd: str | None) -> None:
+    """Fail now (:class:`EngineError`) when the engine cannot be reached, or cannot load the
+    image's zstd layers (``zstd`` says why it has them): the checks ``--load`` makes before a
+    compile."""
     client = docker_client(docker_env)
     try:
-        problem = zstd_problem(client) if compression == "zstd" else None
+        problem = zstd_problem(client) if zstd else None
     finally:
         client.close()
     if problem is not None:
         host = docker_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise EngineError(
-            f"--load: the Docker engine at {host} is {problem}; build with --compression gzip, "
-            "or load into a newer engine"
+            f"--load: the Docker engine at {host} is {problem}, and {zstd}; build with gzip "
+            "layers, or load into a newer engine"
         )
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, SmokeTestError
-from ..oci import open_archive
-from .load import docker_client, zstd_problem
+from ..oci import LayerBlob, open_archive
+from .load import docker_client, has_zstd, zstd_problem
 
 #: How many lines of a run's output an error shows.
 _TAIL = 15
@@ -44,15 +44,15 @@ class SmokeResult:
     stdout: str = ""
 
 
-def engine_reachable(docker_env: Mapping[str, str], compression: str = "gzip") -> bool:
-    """Whether the Docker engine answers and can load an image with ``compression`` layers
-    (the image then runs there, else in namespaces)."""
+def engine_reachable(docker_env: Mapping[str, str], layers: Iterable[LayerBlob] = ()) -> bool:
+    """Whether the Docker engine answers and can load an image of ``layers`` (the image then
+    runs there, else in namespaces)."""
     try:
         client = docker_client(docker_env)
     except EngineError:
         return False
     try:
-        return compression != "zstd" or zstd_problem(client) is None
+        return not has_zstd(layers) or zstd_problem(client) is None
     finally:
         client.close()
 

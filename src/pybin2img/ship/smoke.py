@@ -239,7 +239,7 @@ def _run(
     strict: bool,
     own_modules: frozenset[str],
 ) -> str:
-    engine = engine_reachable(options.docker_env, options.compression)
+    engine = engine_reachable(options.docker_env, written.layers)
     problem = None if engine else namespace_problem()
     if not strict and problem is not None:
         log.warning(
