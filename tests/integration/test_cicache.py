@@ -39,12 +39,12 @@ from pybin2img.options import CacheRepoOptions
 from pybin2img.reference import parse_reference
 from pybin2img.registry import RegistryOptions
 from tests.conftest import require
-from tests.integration.conftest import EXAMPLES, RUN_ID, pybin2img
+from tests.integration.conftest import EXAMPLES, OPEN_REGISTRY, RUN_ID, pybin2img
 from tests.integration.test_push import REGISTRY_DIR, ThrowawayRegistry
 
 pytestmark = pytest.mark.integration
 
-REGISTRY = "127.0.0.1:5000"
+REGISTRY = OPEN_REGISTRY
 BASIC = "127.0.0.1:5001"
 REDIS = "redis://127.0.0.1:6379"
 CACHE_REPO = f"{REGISTRY}/pybin2img-test/cicache-{RUN_ID}"
@@ -99,12 +99,7 @@ def _warm_copy(source: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def services() -> None:
-    try:
-        status = requests.get(f"http://{REGISTRY}/v2/", timeout=3).status_code
-    except requests.RequestException:
-        status = None
-    require(status == 200, f"no registry on {REGISTRY} (run ci/start-registry.sh)")
+def services(open_registry: str) -> None:
     require(probe(REDIS) is None, f"no Redis on {REDIS} (run ci/start-redis.sh)")
     require(shutil.which("ccache"), "ccache not installed")
 
