@@ -476,7 +476,11 @@ def _write_and_test(
 def _load(options: BuildOptions, written: WrittenImage, log: Log) -> None:
     """The ``load`` stage (``--load``)."""
     with log.stage("load") as stage:
-        load_image(written.path, image_id=written.config_digest, docker_env=options.docker_env)
+        load_image(
+            written.path,
+            image_ids=(written.config_digest, written.manifest_digest),
+            docker_env=options.docker_env,
+        )
         stage.summary = options.reference.familiar
 
 

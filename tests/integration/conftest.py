@@ -5,10 +5,16 @@ Each example app is compiled once per test run (session fixtures); tests share t
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,3 +198,89 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f.chmod(0o644)
     d.chmod(0o755)
     return d
+
+
+# --- Debian 13's Docker, with either image store ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootEngine:
+    host: str  # DOCKER_HOST
+    version: str
+    #: ``docker``: Docker's own image store (an image's ID is its config's digest);
+    #: ``containerd``: the containerd image store (its manifest's), Docker 29's default.
+    store: str
+
+
+@pytest.fixture(scope="session", params=["docker", "containerd"])
+def debian13_engine(request: pytest.FixtureRequest) -> Iterator[RootEngine]:
+    """Debian 13's dockerd (26.1) with Docker's own image store or with containerd's, run from
+    the Debian 13 root (``pytest.mark.debian_roots("trixie")``) with a data root, socket and
+    network namespace of its own; stopped, and its files removed, at the end."""
+    store = request.param
+    require(os.geteuid() == 0, "debootstrap roots need root")
+    try:
+        root = roots.debian_root("trixie")
+    except roots.RootError as exc:
+        pytest.fail(f"the trixie root could not be made: {exc}")
+    directory = Path(tempfile.mkdtemp(prefix="p2i-docker13-", dir="/var/tmp"))
+    (directory / "srv").mkdir()
+    (directory / "run").mkdir()
+    features = {"containerd-snapshotter": store == "containerd"}
+    (directory / "srv" / "daemon.json").write_text(json.dumps({"features": features}))
+    argv = roots.run_in_root_argv(
+        root,
+        ["dockerd", "--config-file=/srv/daemon.json", "--host=unix:///srv/docker.sock",
+         "--data-root=/srv/data", "--exec-root=/srv/exec", "--pidfile=/srv/docker.pid",
+         "--bridge=none", "--iptables=false", "--ip6tables=false"],
+        binds={str(directory / "srv"): "/srv", str(directory / "run"): "/run"},
+        # /sys: its cgroups, for the containers it runs; a network namespace of its own: a
+        # dockerd without a bridge deletes the host's docker0.
+        sysfs=True,
+        own_network=True,
+    )  # fmt: skip
+    with (directory / "log").open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        import docker
+
+        path = directory / "srv" / "docker.sock"
+        deadline = time.monotonic() + 90
+        while not _answers(path):
+            assert proc.poll() is None, (directory / "log").read_text()[-2000:]
+            assert time.monotonic() < deadline, (directory / "log").read_text()[-2000:]
+            time.sleep(0.5)
+        host = f"unix://{path}"
+        with contextlib.closing(docker.DockerClient(base_url=host)) as client:
+            version = client.version()["Version"]
+            driver = client.info()["Driver"]
+        assert (driver == "overlayfs") == (store == "containerd"), driver
+        yield RootEngine(host=host, version=version, store=store)
+    finally:
+        # The group is dockerd's and its containerd's, started here.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for _ in range(50):  # containerd, its shims: the rest of the group
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _answers(path: Path) -> bool:
+    """Whether an engine answers ``/_ping`` on the socket ``path``."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b"200 OK" in s.recv(100)
+    except OSError:
+        return False

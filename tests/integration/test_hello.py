@@ -155,7 +155,7 @@ def test_smoke_test_without_an_engine_runs_in_private_namespaces(hello_image: Bu
 
     result = smoke_test(
         tarball=hello_image.tarball,
-        image_id="",
+        image_ids=(),
         args=["n", "s"],
         timeout=60,
         docker_env={},
@@ -167,7 +167,7 @@ def test_smoke_test_without_an_engine_runs_in_private_namespaces(hello_image: Bu
     with pytest.raises(SmokeTestError, match="exited with code 5"):
         smoke_test(
             tarball=hello_image.tarball,
-            image_id="",
+            image_ids=(),
             args=["--exit", "5"],
             timeout=60,
             docker_env={},

@@ -2,25 +2,18 @@
 gzip's, smaller; read by skopeo, podman and containerd; pushed and read back from a registry;
 refused before the compile by an engine that cannot load them (Debian 12's Docker 20.10), whose
 presence no longer breaks the build's start check; loaded and run by Debian 13's Docker 26,
-started from the cached Debian 13 root (tests/roots.py).
+with either image store, started from the cached Debian 13 root (tests/integration/conftest.py).
 
 umoci (Debian 12's 0.4.7) reads gzip layers only; test_hello.py checks it on gzip.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tarfile
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +21,7 @@ import pytest
 
 from pybin2img.errors import EngineError
 from tests.conftest import require
-from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, pybin2img
-from tests.roots import RootError, debian_root, run_in_root_argv
+from tests.integration.conftest import EXAMPLES, RUN_ID, BuiltImage, RootEngine, pybin2img
 
 pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie")]
 
@@ -205,83 +197,11 @@ def test_load_into_an_engine_that_cannot_fails_before_the_compile(
 # --- Debian 13's Docker ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RootEngine:
-    host: str  # DOCKER_HOST
-    version: str
-
-
-@pytest.fixture(scope="module")
-def debian13_engine() -> Iterator[RootEngine]:
-    """Debian 13's dockerd (26.1), run from the Debian 13 root with a data root, socket and
-    network namespace of its own; stopped, and its files removed, at the end."""
-    require(os.geteuid() == 0, "debootstrap roots need root")
-    try:
-        root = debian_root("trixie")
-    except RootError as exc:
-        pytest.fail(f"the trixie root could not be made: {exc}")
-    directory = Path(tempfile.mkdtemp(prefix="p2i-docker13-", dir="/var/tmp"))
-    (directory / "srv").mkdir()
-    (directory / "run").mkdir()
-    argv = run_in_root_argv(
-        root,
-        ["dockerd", "--host=unix:///srv/docker.sock", "--data-root=/srv/data",
-         "--exec-root=/srv/exec", "--pidfile=/srv/docker.pid", "--storage-driver=vfs",
-         "--bridge=none", "--iptables=false", "--ip6tables=false"],
-        binds={str(directory / "srv"): "/srv", str(directory / "run"): "/run"},
-        sysfs=True,
-        own_network=True,
-    )  # fmt: skip
-    with (directory / "log").open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        import docker
-
-        path = directory / "srv" / "docker.sock"
-        deadline = time.monotonic() + 90
-        while not _answers(path):
-            assert proc.poll() is None, (directory / "log").read_text()[-2000:]
-            assert time.monotonic() < deadline, (directory / "log").read_text()[-2000:]
-            time.sleep(0.5)
-        host = f"unix://{path}"
-        with contextlib.closing(docker.DockerClient(base_url=host)) as client:
-            version = client.version()["Version"]
-        yield RootEngine(host=host, version=version)
-    finally:
-        # The group is dockerd's and its containerd's, started here.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for _ in range(50):  # containerd, its shims: the rest of the group
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _answers(path: Path) -> bool:
-    """Whether an engine answers ``/_ping`` on the socket ``path``."""
-    try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
-            s.connect(str(path))
-            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
-            return b"200 OK" in s.recv(100)
-    except OSError:
-        return False
-
-
 def test_debian_13_docker_loads_and_runs_it(debian13_engine: RootEngine, tmp_path: Path) -> None:
     import docker
 
     assert int(debian13_engine.version.split(".")[0]) >= 23, debian13_engine.version
-    reference = f"pybin2img-test/hello-zstd13:{RUN_ID}"
+    reference = f"pybin2img-test/hello-zstd13-{debian13_engine.store}:{RUN_ID}"
     env = {**os.environ, "DOCKER_HOST": debian13_engine.host}
     proc = pybin2img(
         "build", HELLO, "-t", reference, "-o", str(tmp_path / "hello.tar"),

@@ -145,7 +145,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[tuple[StubEngine, str]]:
 def _smoke(host: str, tmp_path: Path, timeout: float = 5, *, strict: bool = True) -> Any:
     return smoke_test(
         tarball=tmp_path / "unused.tar",  # the stub has the image: nothing is loaded
-        image_id=IMAGE_ID,
+        image_ids=(IMAGE_ID,),
         args=[],
         timeout=timeout,
         docker_env={"DOCKER_HOST": host},

@@ -135,7 +135,7 @@ def compare_image(
     )
     result = run_image(
         tarball=written.path,
-        image_id=written.config_digest,
+        image_ids=(written.config_digest, written.manifest_digest),
         args=args,
         timeout=options.compare_timeout,
         docker_env=options.docker_env,

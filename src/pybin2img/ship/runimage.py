@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import EngineError, SmokeTestError
 from ..oci import LayerBlob, open_archive
-from .load import docker_client, has_zstd, zstd_problem
+from .load import docker_client, find_image, has_zstd, zstd_problem
 
 #: How many lines of a run's output an error shows.
 _TAIL = 15
@@ -94,7 +94,7 @@ def namespace_problem() -> str | None:
 def run_image(
     *,
     tarball: Path,
-    image_id: str,
+    image_ids: Sequence[str],
     args: Sequence[str],
     timeout: float,
     docker_env: Mapping[str, str],
@@ -102,9 +102,11 @@ def run_image(
 ) -> SmokeResult:
     """Run the image once, locked down, with ``args`` (none: its own ``Cmd``), for at most
     ``timeout`` seconds: in the Docker engine (``engine``, the caller checked it is
-    reachable), else in private namespaces. No verdict: see :func:`smoke_test`."""
+    reachable; ``image_ids``: the IDs an engine may know the image by, see
+    :func:`~.load.find_image`), else in private namespaces. No verdict: see
+    :func:`smoke_test`."""
     if engine:
-        return _run_in_engine(tarball, image_id, args, timeout, docker_env)
+        return _run_in_engine(tarball, image_ids, args, timeout, docker_env)
     return _run_in_namespace(tarball, args, timeout)
 
 
@@ -114,20 +116,31 @@ def output_tail(output: str, lines: int = _TAIL) -> str:
 
 
 def _run_in_engine(
-    tarball: Path, image_id: str, args: Sequence[str], timeout: float, docker_env: Mapping[str, str]
+    tarball: Path,
+    image_ids: Sequence[str],
+    args: Sequence[str],
+    timeout: float,
+    docker_env: Mapping[str, str],
 ) -> SmokeResult:
     import docker
     import requests
 
     client = docker_client(docker_env)
     previous: dict[str, str | None] | None = None
+    image_id = ""
     try:
-        try:
-            client.images.get(image_id)
-        except docker.errors.ImageNotFound:
+        image = find_image(client, image_ids)
+        if image is None:
             previous = _tag_targets(client, _repo_tags(tarball))
             with tarball.open("rb") as f:
                 client.images.load(f)
+            image = find_image(client, image_ids)
+            if image is None:
+                raise EngineError(
+                    f"smoke test: the Docker engine loaded {tarball} but has no image "
+                    + " or ".join(image_ids)
+                )
+        image_id = image.id
         container = client.containers.create(
             image_id,
             command=list(args),
@@ -167,7 +180,7 @@ def _run_in_engine(
     except requests.exceptions.RequestException as exc:
         raise EngineError(f"smoke test: the Docker engine failed: {exc}") from exc
     finally:
-        if previous is not None:
+        if previous is not None and image_id:
             _restore(client, previous, image_id)
         client.close()
     return SmokeResult(

@@ -250,7 +250,7 @@ def _run(
         return _SKIPPED
     result = smoke_test(
         tarball=written.path,
-        image_id=written.config_digest,
+        image_ids=(written.config_digest, written.manifest_digest),
         args=shlex.split(options.smoke_test or ""),
         timeout=options.smoke_timeout,
         docker_env=options.docker_env,
@@ -272,7 +272,7 @@ def _run(
 def smoke_test(
     *,
     tarball: Path,
-    image_id: str,
+    image_ids: Sequence[str],
     args: Sequence[str],
     timeout: float,
     docker_env: Mapping[str, str],
@@ -289,7 +289,7 @@ def smoke_test(
     """
     result = run_image(
         tarball=tarball,
-        image_id=image_id,
+        image_ids=image_ids,
         args=args,
         timeout=timeout,
         docker_env=docker_env,
