@@ -14,6 +14,7 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,11 +37,40 @@ def _digests(tarball: Path) -> tuple[str, str]:
     return f"sha256:{config}", manifest
 
 
+@pytest.fixture(scope="module")
+def debian12_engine(docker_engine: Any) -> RootEngine:
+    """The host's engine (Debian 12's Docker 20.10), which every other test uses."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return RootEngine(host=host, version=docker_engine.version()["Version"], store="docker")
+
+
 def test_build_checks_loads_and_runs_it(debian13_engine: RootEngine, tmp_path: Path) -> None:
+    _build_check_load_and_run(debian13_engine, tmp_path, "13")
+
+
+def test_build_checks_loads_and_runs_it_on_debian_12(
+    debian12_engine: RootEngine, tmp_path: Path
+) -> None:
+    _build_check_load_and_run(debian12_engine, tmp_path, "12")
+
+
+def test_a_build_without_load_leaves_the_engine_as_it_was(
+    debian13_engine: RootEngine, tmp_path: Path
+) -> None:
+    _build_without_load(debian13_engine, tmp_path, "13")
+
+
+def test_a_build_without_load_leaves_debian_12s_engine_as_it_was(
+    debian12_engine: RootEngine, tmp_path: Path
+) -> None:
+    _build_without_load(debian12_engine, tmp_path, "12")
+
+
+def _build_check_load_and_run(engine: RootEngine, tmp_path: Path, release: str) -> None:
     import docker
 
-    reference = f"pybin2img-test/engine-{debian13_engine.store}:{RUN_ID}"
-    env = {**os.environ, "DOCKER_HOST": debian13_engine.host}
+    reference = f"pybin2img-test/engine-{release}-{engine.store}:{RUN_ID}"
+    env = {**os.environ, "DOCKER_HOST": engine.host}
     metadata = tmp_path / "build.json"
     tarball = tmp_path / "hello.tar"
     proc = pybin2img("build", HELLO, "-t", reference, "-o", str(tarball), "--load",
@@ -48,29 +78,34 @@ def test_build_checks_loads_and_runs_it(debian13_engine: RootEngine, tmp_path: P
     assert "start check, Docker engine: exit code 0" in proc.stderr
     config, manifest = _digests(tarball)
     assert json.loads(metadata.read_text())["image_id"] == config
-    with contextlib.closing(docker.DockerClient(base_url=debian13_engine.host)) as client:
+    with contextlib.closing(docker.DockerClient(base_url=engine.host)) as client:
         image = client.images.get(reference)
         # What the engine calls the image depends on its store.
-        assert image.id == (manifest if debian13_engine.store == "containerd" else config)
+        assert image.id == (manifest if engine.store == "containerd" else config)
         output = client.containers.run(reference, ["e"], network_mode="none", remove=True)
         assert b"args: e" in output
         client.images.remove(reference, force=True)
 
 
-def test_a_build_without_load_leaves_the_engine_as_it_was(
-    debian13_engine: RootEngine, tmp_path: Path
-) -> None:
+def _build_without_load(engine: RootEngine, tmp_path: Path, release: str) -> None:
     """The start check and --compare load the image into the engine to run it; a build that
-    did not ask for --load takes it out again."""
+    did not ask for --load takes it out again, and its tag names the image it named before."""
     import docker
 
-    reference = f"pybin2img-test/engine-check-{debian13_engine.store}:{RUN_ID}"
-    env = {**os.environ, "DOCKER_HOST": debian13_engine.host}
+    reference = f"pybin2img-test/engine-check-{release}-{engine.store}:{RUN_ID}"
+    env = {**os.environ, "DOCKER_HOST": engine.host}
     out = str(tmp_path / "h.tar")
-    with contextlib.closing(docker.DockerClient(base_url=debian13_engine.host)) as client:
+    with contextlib.closing(docker.DockerClient(base_url=engine.host)) as client:
+        pybin2img("build", HELLO, "-t", reference, "-o", out, "--label", "v=1", "--load", env=env)
+        first = client.images.get(reference).id
         before = sorted(image.id for image in client.images.list(all=True))
-        proc = pybin2img("build", HELLO, "-t", reference, "-o", out, "--compare", "c", env=env)
+        proc = pybin2img("build", HELLO, "-t", reference, "-o", out, "--label", "v=2",
+                         "--compare", "c", env=env)  # fmt: skip
         assert "start check, Docker engine: exit code 0" in proc.stderr
         assert "in the image (Docker engine)" in proc.stderr
-        assert sorted(image.id for image in client.images.list(all=True)) == before
-        assert not client.containers.list(all=True)
+        assert client.images.get(reference).id == first
+        assert not client.images.list(filters={"label": "v=2"})
+        if release == "13":  # an engine of the test's own: nothing else changes it meanwhile
+            assert sorted(image.id for image in client.images.list(all=True)) == before
+            assert not client.containers.list(all=True)
+        client.images.remove(reference, force=True)

@@ -16,7 +16,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from ..errors import EngineError, SmokeTestError
 from ..oci import LayerBlob, open_archive
 from .load import docker_client, find_image, has_zstd, zstd_problem
 
+#: The repository of the tags that keep an engine's images while the smoke test loads its own.
+_KEEP = "pybin2img-start-check-keep"
 #: How many lines of a run's output an error shows.
 _TAIL = 15
 #: The devices the namespace run binds into the image's /dev (what engines give a container).
@@ -126,23 +128,10 @@ def _run_in_engine(
     import requests
 
     client = docker_client(docker_env)
-    previous: dict[str, str | None] | None = None
-    image_id = ""
+    borrowed = _Borrowed()
     try:
-        image = find_image(client, image_ids)
-        if image is None:
-            previous = _tag_targets(client, _repo_tags(tarball))
-            with tarball.open("rb") as f:
-                client.images.load(f)
-            image = find_image(client, image_ids)
-            if image is None:
-                raise EngineError(
-                    f"smoke test: the Docker engine loaded {tarball} but has no image "
-                    + " or ".join(image_ids)
-                )
-        image_id = image.id
         container = client.containers.create(
-            image_id,
+            _image_in(client, tarball, image_ids, borrowed),
             command=list(args),
             network_mode="none",
             read_only=True,
@@ -180,8 +169,8 @@ def _run_in_engine(
     except requests.exceptions.RequestException as exc:
         raise EngineError(f"smoke test: the Docker engine failed: {exc}") from exc
     finally:
-        if previous is not None and image_id:
-            _restore(client, previous, image_id)
+        if borrowed.previous is not None:
+            _restore(client, borrowed)
         client.close()
     return SmokeResult(
         where="Docker engine",
@@ -227,24 +216,72 @@ def _tag_targets(client: Any, tags: Sequence[str]) -> dict[str, str | None]:
     return targets
 
 
-def _restore(client: Any, previous: Mapping[str, str | None], image_id: str) -> None:
+@dataclass
+class _Borrowed:
+    """What the smoke test's load changed in the engine, for :func:`_restore` to undo."""
+
+    #: Each tag of the tarball: the ID of the image it named before (``None``: no image).
+    previous: dict[str, str | None] | None = None
+    #: Tag of the tarball -> the tag :func:`_keep` gave the image it named.
+    kept: dict[str, str] = field(default_factory=dict)
+    #: The engine's ID of the loaded image.
+    image_id: str = ""
+
+
+def _image_in(client: Any, tarball: Path, image_ids: Sequence[str], borrowed: _Borrowed) -> str:
+    """The engine's ID of the image: found there, or loaded (``borrowed`` records what the load
+    changed)."""
+    image = find_image(client, image_ids)
+    if image is None:
+        borrowed.previous = _tag_targets(client, _repo_tags(tarball))
+        borrowed.kept = _keep(client, borrowed.previous)
+        with tarball.open("rb") as f:
+            client.images.load(f)
+        image = find_image(client, image_ids)
+        if image is None:
+            raise EngineError(
+                f"smoke test: the Docker engine loaded {tarball} but has no image "
+                + " or ".join(image_ids)
+            )
+        borrowed.image_id = image.id
+    return str(image.id)
+
+
+def _keep(client: Any, previous: Mapping[str, str | None]) -> dict[str, str]:
+    """A tag of pybin2img's own for each image a tag of the tarball names now, so that the load
+    cannot drop it: the containerd image store forgets an image whose last tag a load takes."""
+    kept = {}
+    for index, (tag, old) in enumerate(previous.items()):
+        if old is not None:
+            keep = f"{_KEEP}:{os.getpid()}-{index}"
+            client.images.get(old).tag(keep)
+            kept[tag] = keep
+    return kept
+
+
+def _restore(client: Any, borrowed: _Borrowed) -> None:
     """Undo the load the smoke test needed: the user did not ask for the image in the engine.
 
-    Tags that named another image before point at it again; the tested image is removed.
+    Tags that named another image before point at it again (found through the tag
+    :func:`_keep` gave it, then dropped); the tested image is removed.
     """
     import docker
     import requests
 
     # Best effort: an engine that went away meanwhile already failed the smoke test.
     errors = (docker.errors.DockerException, requests.exceptions.RequestException)
-    for tag, old in previous.items():
+    kept = borrowed.kept
+    for tag, old in (borrowed.previous or {}).items():
         with contextlib.suppress(*errors):
-            if old is not None:
-                client.images.get(old).tag(tag)
-            else:
+            if old is None:
                 client.images.remove(tag)
-    with contextlib.suppress(*errors):  # still tagged elsewhere: leave it
-        client.images.remove(image_id)
+                continue
+            client.images.get(kept.get(tag, old)).tag(tag)
+            if tag in kept:  # only once the image has its tag back: it would go with its last
+                client.images.remove(kept[tag])
+    if borrowed.image_id:
+        with contextlib.suppress(*errors):  # still tagged elsewhere: leave it
+            client.images.remove(borrowed.image_id)
 
 
 def _run_in_namespace(tarball: Path, args: Sequence[str], timeout: float) -> SmokeResult:
