@@ -10,6 +10,7 @@ verdict is reused), then loads or leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tarfile
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pybin2img.oci import open_archive
 from tests.integration.conftest import EXAMPLES, RUN_ID, RootEngine, pybin2img
 
 pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie")]
@@ -109,3 +111,39 @@ def _build_without_load(engine: RootEngine, tmp_path: Path, release: str) -> Non
             assert sorted(image.id for image in client.images.list(all=True)) == before
             assert not client.containers.list(all=True)
         client.images.remove(reference, force=True)
+
+
+def test_a_base_saved_by_debian_13s_docker(debian13_engine: RootEngine, tmp_path: Path) -> None:
+    """`docker save` of Docker 25 and later writes an OCI layout (index.json, blobs/sha256/…)
+    beside manifest.json, with each store its own way: either serves as --base."""
+    import docker
+
+    env = {**os.environ, "DOCKER_HOST": debian13_engine.host}
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        data = b"from the base\n"
+        info = tarfile.TarInfo("opt/base/hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    base_tag = f"pybin2img-test/saved-base-{debian13_engine.store}:{RUN_ID}"
+    reference = f"pybin2img-test/on-saved-base-{debian13_engine.store}:{RUN_ID}"
+    base = tmp_path / "base.tar"
+    with contextlib.closing(docker.DockerClient(base_url=debian13_engine.host)) as client:
+        client.api.import_image_from_data(
+            layer.getvalue(), repository=base_tag, changes=["ENV BASEVAR=1"]
+        )
+        with base.open("wb") as f:
+            for chunk in client.images.get(base_tag).save(named=True):
+                f.write(chunk)
+        client.images.remove(base_tag)
+        with tarfile.open(base) as tar:
+            assert "index.json" in tar.getnames()
+        out = tmp_path / "on.tar"
+        pybin2img("build", HELLO, "-t", reference, "-o", str(out), "--base", str(base), "--load",
+                  env=env)  # fmt: skip
+        output = client.containers.run(reference, ["b"], remove=True, network_mode="none")
+        assert b"args: b" in output
+        assert "BASEVAR=1" in client.images.get(reference).attrs["Config"]["Env"]
+        client.images.remove(reference, force=True)
+    with open_archive(out) as archive, archive.open_layer(archive.layers[0]) as stream:
+        assert "opt/base/hello.txt" in stream.tar().getnames()
