@@ -3,8 +3,8 @@ Docker's ``manifest.json``, which ``docker load``, ``podman load``, ``skopeo`` a
 
 Same inputs, same bytes: PAX tar members sorted by path with fixed owners, modes and mtime; gzip
 (no file name, mtime 0) or zstd at the level asked for, which with the compressor's version
-decides the bytes. The tarball is written to a temporary file beside
-the output and renamed into place only when complete (see :mod:`pybin2img.pending`).
+decides the bytes. The tarball is written to a temporary file beside the output and renamed
+into place only when complete (see :mod:`pybin2img.pending`).
 
 Nothing unverified is shipped: a compressed layer reused from the blob cache is hashed and
 compared with its digest first (a damaged one is compressed again, with a warning), and every

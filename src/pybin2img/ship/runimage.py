@@ -234,7 +234,7 @@ def _image_in(client: Any, tarball: Path, image_ids: Sequence[str], borrowed: _B
     image = find_image(client, image_ids)
     if image is None:
         borrowed.previous = _tag_targets(client, _repo_tags(tarball))
-        borrowed.kept = _keep(client, borrowed.previous)
+        _keep(client, borrowed)
         with tarball.open("rb") as f:
             client.images.load(f)
         image = find_image(client, image_ids)
@@ -247,16 +247,15 @@ def _image_in(client: Any, tarball: Path, image_ids: Sequence[str], borrowed: _B
     return str(image.id)
 
 
-def _keep(client: Any, previous: Mapping[str, str | None]) -> dict[str, str]:
+def _keep(client: Any, borrowed: _Borrowed) -> None:
     """A tag of pybin2img's own for each image a tag of the tarball names now, so that the load
-    cannot drop it: the containerd image store forgets an image whose last tag a load takes."""
-    kept = {}
-    for index, (tag, old) in enumerate(previous.items()):
+    cannot drop it: the containerd image store forgets an image whose last tag a load takes.
+    Each is recorded in ``borrowed`` as soon as it is made."""
+    for index, (tag, old) in enumerate((borrowed.previous or {}).items()):
         if old is not None:
             keep = f"{_KEEP}:{os.getpid()}-{index}"
             client.images.get(old).tag(keep)
-            kept[tag] = keep
-    return kept
+            borrowed.kept[tag] = keep
 
 
 def _restore(client: Any, borrowed: _Borrowed) -> None:
