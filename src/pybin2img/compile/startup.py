@@ -44,6 +44,8 @@ _HOOK = Path(__file__).with_name("_startup_hook.py")
 _OBJECT_SOURCE = Path(__file__).with_name("_startup.c")
 #: Where Nuitka's main() is, from its package directory.
 _MAIN = "build/static_src/MainProgram.c"
+#: Where Nuitka defines its inspect patch and the source that patch compiles at start.
+_PATCHER = "build/static_src/InspectPatcher.c"
 #: The function Nuitka's main() calls, and how its sources spell it (read as text).
 _FUNCTION = "patchInspectModule"
 _DEFINITION = "void patchInspectModule(PyThreadState *tstate) {"
@@ -64,7 +66,7 @@ _FUNCTIONS = (
         "environment_char_t const *old_value) {",
         'undoEnvironmentVariable(tstate, "',
     ),
-    (_FUNCTION, "build/static_src/InspectPatcher.c", _DEFINITION, _CALL),
+    (_FUNCTION, _PATCHER, _DEFINITION, _CALL),
 )
 #: The names of ``inspect`` Nuitka's function reads and writes: by the C API, and in the Python
 #: code it runs (``inspect._get_code_position``); all must be ones the hook's stand-in has.
@@ -263,7 +265,7 @@ def _snippet_source(interpreter: Interpreter) -> str | None:
     """What Nuitka's inspect patch compiles at start for ``interpreter`` (``None``: unknown)."""
     if interpreter.nuitka_main is None:
         return None
-    patcher = interpreter.nuitka_main.parent / "build" / "static_src" / "InspectPatcher.c"
+    patcher = interpreter.nuitka_main.parent / _PATCHER
     try:
         text = patcher.read_text(encoding="utf-8", errors="replace")
     except OSError:
