@@ -2,12 +2,16 @@
 3.12), and generators, coroutines and types.coroutine behave as under the interpreter either
 way round (``--compare``, whose first line is whether inspect is imported at start).
 
-tests/apps/startup/generators.py is compiled once; the second build reuses the compile.
+tests/apps/startup/generators.py is compiled once; the second build reuses the compile. And the
+bytecode of the standard library's modules is found without the program mapping its blob.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -85,3 +89,58 @@ def test_os_and_typing_execute_at_their_first_use_as_under_the_interpreter(
     facts = json.loads(metadata.read_text())
     assert facts["compare"]["same"] is True
     assert facts["compare"]["image"]["stdout_lines"] == 8
+
+
+BYTECODE = APP.with_name("bytecode.py")
+#: Nuitka's own walk of the blob: the program cannot open its file (strace injects the error).
+NUITKA_WALK = ("strace", "-o", "/dev/null", "-P", "/proc/self/exe", "-e", "trace=openat")
+NUITKA_WALK += ("-e", "inject=openat:error=ENOENT")
+
+
+def _app_dir(tarball: Path, into: Path) -> Path:
+    """The image's /app, unpacked into ``into``."""
+    with tarfile.open(tarball) as outer:
+
+        def member(name: str) -> bytes:
+            file = outer.extractfile(name)
+            assert file is not None
+            return file.read()
+
+        index = json.loads(member("index.json"))
+        manifest = json.loads(member(f"blobs/sha256/{index['manifests'][0]['digest'][7:]}"))
+        for layer in manifest["layers"]:
+            blob = io.BytesIO(member(f"blobs/sha256/{layer['digest'][7:]}"))
+            with tarfile.open(fileobj=blob) as inner:
+                wanted = [m for m in inner.getmembers() if m.name.startswith("app/")]
+                inner.extractall(into, members=wanted, filter="data")
+    return into / "app"
+
+
+def test_the_bytecode_nuitka_finds_without_mapping_its_blob(
+    build_dir: Path, tmp_path: Path
+) -> None:
+    """The start-up object finds each module's bytecode in the program's file, as Nuitka's
+    walk of the blob in memory does: the same modules and codecs work (under the interpreter
+    too, ``--compare``), and with the walk Nuitka's would have done, the program had mapped
+    megabytes more of its own file by its first line."""
+    tarball = build_dir / "startup-bytecode.tar"
+    pybin2img(
+        "build",
+        str(BYTECODE),
+        "-t",
+        f"pybin2img-test/startup:bytecode-{RUN_ID}",
+        "-o",
+        str(tarball),
+        "--compare",
+    )
+    program = _app_dir(tarball, tmp_path) / "bytecode"
+    ours = subprocess.run(
+        [str(program), "--mapped"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    nuitkas = subprocess.run(
+        [*NUITKA_WALK, str(program), "--mapped"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert ours[:-1] == nuitkas[:-1]
+    assert len(ours) > 100
+    mapped, nuitka_mapped = (int(lines[-1].removeprefix("mapped ")) for lines in (ours, nuitkas))
+    assert nuitka_mapped - mapped > 2048, (mapped, nuitka_mapped)

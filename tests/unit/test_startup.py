@@ -58,10 +58,7 @@ def _nuitka_sources(root: Path, definition: str, call: str) -> Path:
 
 def test_the_installed_nuitka_calls_the_function_as_the_object_expects() -> None:
     """Fails when the pinned Nuitka moves to sources the start-up object does not know."""
-    spec = importlib.util.find_spec("nuitka")
-    assert spec is not None
-    assert spec.origin is not None
-    main = Path(spec.origin).with_name("__main__.py")
+    main = _installed_package() / "__main__.py"
     assert startup.why_not_deferred(_interpreter("3.11.7", main), ()) is None
 
 
@@ -516,11 +513,15 @@ def test_no_object_when_nuitka_defines_another_of_its_functions_otherwise(
     assert f"does not call {function} as expected" in reason
 
 
-def _installed_patcher() -> str:
+def _installed_package() -> Path:
     spec = importlib.util.find_spec("nuitka")
     assert spec is not None
     assert spec.origin is not None
-    path = Path(spec.origin).parent / "build" / "static_src" / "InspectPatcher.c"
+    return Path(spec.origin).parent
+
+
+def _installed_patcher() -> str:
+    path = _installed_package() / "build" / "static_src" / "InspectPatcher.c"
     return path.read_text(encoding="utf-8")
 
 
@@ -561,11 +562,8 @@ def test_no_source_where_nuitka_has_none() -> None:
 
 @pytest.mark.allow_programs("the build interpreter marshals the hook, the C compiler builds it")
 def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_path: Path) -> None:
-    spec = importlib.util.find_spec("nuitka")
-    assert spec is not None
-    assert spec.origin is not None
     version = ".".join(map(str, sys.version_info[:3]))
-    interpreter = _interpreter(version, Path(spec.origin).with_name("__main__.py"))
+    interpreter = _interpreter(version, _installed_package() / "__main__.py")
     flags = startup.link_startup(interpreter, tmp_path)
     assert "-Wl,--wrap=Py_CompileStringExFlags" in flags
     assert Path(flags[-1]).is_file()
@@ -576,3 +574,49 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     assert (
         source.count("0x") == len(startup.compiled_source(_installed_patcher(), version) or "") + 1
     )
+    # The installed Nuitka walks its blob as the object reads it: the object does it instead.
+    assert "-Wl,--wrap=loadConstantsBlob" in flags
+
+
+def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:
+    """Fails when the pinned Nuitka spells its constants blob otherwise: the program then maps
+    the blob's pages at start again (4.6 MiB on hello)."""
+    main = _installed_package() / "__main__.py"
+    assert startup.blob_tags(_interpreter("3.11.7", main)) == (ord("X"), ord("."))
+
+
+def _blob_sources(root: Path) -> Path:
+    """A copy of the installed Nuitka's files that spell its blob; its ``__main__.py``."""
+    package = root / "nuitka"
+    for relative in {*(relative for relative, _text in startup._BLOB_TEXTS), startup._BLOB_SPEC}:
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        (package / relative).write_bytes((_installed_package() / relative).read_bytes())
+    (package / "__main__.py").write_text("")
+    return package / "__main__.py"
+
+
+@pytest.mark.parametrize("which", range(len(startup._BLOB_TEXTS)))
+def test_nuitka_walks_its_blob_itself_when_its_sources_differ(tmp_path: Path, which: int) -> None:
+    main = _blob_sources(tmp_path)
+    assert startup.blob_tags(_interpreter("3.13.5", main)) is not None
+    relative, text = startup._BLOB_TEXTS[which]
+    path = main.parent / relative
+    path.write_text(path.read_text(encoding="utf-8").replace(text, text.replace("(", " (")))
+    assert startup.blob_tags(_interpreter("3.13.5", main)) is None
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "#define NUITKA_CONSTANT_BLOB_TAG_END 0x2e\n",
+        "#define NUITKA_CONSTANT_BLOB_TAG_BLOB_DATA 0x58\n",
+        "#define NUITKA_CONSTANT_BLOB_TAG_BLOB_DATA 'X'\n"
+        "#define NUITKA_CONSTANT_BLOB_TAG_END 0x2e\n",
+    ],
+)
+def test_nuitka_walks_its_blob_itself_without_both_tags(tmp_path: Path, spec: str) -> None:
+    main = _blob_sources(tmp_path)
+    (main.parent / startup._BLOB_SPEC).write_text(spec)
+    assert startup.blob_tags(_interpreter("3.11.7", main)) is None
+    assert startup.blob_tags(_interpreter("3.11.7", None)) is None
+    assert startup.blob_tags(_interpreter("3.11.7", tmp_path / "none" / "__main__.py")) is None

@@ -5,11 +5,26 @@
  * here, and _startup_hook.py (marshalled by the build interpreter into HOOK below) calls Nuitka's
  * function so that those modules execute at their first use instead. It also gives the code
  * of the Python source Nuitka's patch compiles (Py_CompileString), compiled at build time.
- * Should anything fail here, Nuitka's function runs at once, as without pybin2img. */
+ * Should anything fail here, Nuitka's function runs at once, as without pybin2img.
+ *
+ * With PYBIN2IMG_BLOB_WALK, it also stands in for loadConstantsBlob(".bytecode"), the call in
+ * main() that finds the bytecode of each module the program carries as bytecode (the standard
+ * library's) before Py_Initialize: Nuitka steps through its constants blob in memory, reading a
+ * few bytes ahead of each module's bytecode, and so has the kernel map nearly all of the blob
+ * (4.6 MiB on hello) though the program reads little of it. This reads the same bytes from the
+ * program's file instead (pread on /proc/self/exe), and gives Nuitka the same pointers into the
+ * blob; only what the program then reads is mapped. */
 
 #include <Python.h>
 #include <marshal.h>
 #include <string.h>
+#if PYBIN2IMG_BLOB_WALK
+#include <fcntl.h>
+#include <link.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#endif
 
 void __real_setupMetaPathBasedLoader(PyThreadState *tstate);
 void __real_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name,
@@ -158,3 +173,160 @@ void __wrap_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_
     }
     Py_XDECREF(result);
 }
+
+#if PYBIN2IMG_BLOB_WALK
+void __real_loadConstantsBlob(PyThreadState *tstate, void *output, char const *name);
+/* Nuitka's accessor of the blob (weak: without it, Nuitka's walk runs). */
+extern unsigned char const *getconstant_binData(void) __attribute__((weak));
+
+/* Where the blob is in the program's file: its offset there and how many of its bytes on are
+ * the file's in the same loaded segment. */
+struct blob_place {
+    uintptr_t address;
+    off_t offset;
+    size_t room;
+    int found;
+};
+
+static int find_blob(struct dl_phdr_info *info, size_t size, void *data) {
+    struct blob_place *place = data;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + header->p_vaddr;
+        if (header->p_type == PT_LOAD && place->address >= start &&
+            place->address < start + header->p_filesz) {
+            place->offset = (off_t)(header->p_offset + (place->address - start));
+            place->room = header->p_filesz - (place->address - start);
+            place->found = 1;
+        }
+    }
+    return 1; /* the first object is the program */
+}
+
+/* Nuitka's format (DataComposer.py, HelpersConstantsBlob.c): named parts, each its name, a NUL,
+ * its size (uint32) and its bytes; the ".bytecode" part is a count (uint16), that many values
+ * tagged TAG_BLOB_DATA, each its length (7 bits a byte, low first) and its bytes, and TAG_END
+ * as the part's last byte. */
+struct blob_walk {
+    int fd;
+    unsigned char const *blob;
+    struct blob_place place;
+    size_t at, end; /* offsets in the blob: where the walk is, where ".bytecode" ends */
+};
+
+static ssize_t read_at(struct blob_walk const *walk, void *buffer, size_t size) {
+    if (walk->at >= walk->place.room) {
+        return 0;
+    }
+    if (size > walk->place.room - walk->at) {
+        size = walk->place.room - walk->at;
+    }
+    return pread(walk->fd, buffer, size, walk->place.offset + (off_t)walk->at);
+}
+
+/* Find the ".bytecode" part in the file; its count of values, or -1. */
+static int find_bytecode(struct blob_walk *walk) {
+    unsigned char buffer[1024];
+    uint16_t count;
+
+    /* The file is the program: the blob's first bytes are the same there. */
+    if (read_at(walk, buffer, 64) != 64 || memcmp(buffer, walk->blob, 64) != 0) {
+        return -1;
+    }
+    for (;;) {
+        ssize_t got = read_at(walk, buffer, sizeof(buffer));
+        unsigned char *nul = got > 0 ? memchr(buffer, 0, (size_t)got) : NULL;
+        uint32_t size;
+
+        if (nul == NULL || (nul - buffer) + 5 > got) {
+            return -1;
+        }
+        memcpy(&size, nul + 1, sizeof(size));
+        walk->at += (size_t)(nul - buffer) + 5;
+        if (strcmp((char const *)buffer, ".bytecode") == 0) {
+            walk->end = walk->at + size;
+            break;
+        }
+        walk->at += size;
+    }
+    if (walk->end > walk->place.room || walk->end < walk->at + 3 || read_at(walk, &count, 2) != 2) {
+        return -1;
+    }
+    walk->at += 2;
+    return count;
+}
+
+/* The pointers Nuitka's walk gives for COUNT values; 0 only when the walk ends on TAG_END, the
+ * part's last byte. */
+static int read_values(struct blob_walk *walk, unsigned char const **pointers, int count) {
+    unsigned char head[11];
+
+    for (int i = 0; i < count; i++) {
+        ssize_t got = read_at(walk, head, sizeof(head));
+        uint64_t length = 0;
+        int k = 1;
+
+        if (got < 2 || head[0] != PYBIN2IMG_TAG_BLOB_DATA) {
+            return -1;
+        }
+        for (;; k++) {
+            if (k >= got || k > 9) {
+                return -1;
+            }
+            length |= (uint64_t)(head[k] & 127) << (7 * (k - 1));
+            if (head[k] < 128) {
+                break;
+            }
+        }
+        walk->at += (size_t)k + 1;
+        if (walk->at > walk->end || length > walk->end - walk->at) {
+            return -1;
+        }
+        pointers[i] = walk->blob + walk->at;
+        walk->at += length;
+    }
+    if (walk->at + 1 != walk->end || read_at(walk, head, 1) != 1 || head[0] != PYBIN2IMG_TAG_END) {
+        return -1;
+    }
+    return 0;
+}
+
+static int walk_bytecode(void *output) {
+    struct blob_walk walk = {-1, NULL, {0, 0, 0, 0}, 0, 0};
+    unsigned char const **pointers = NULL;
+    int count, result = -1;
+
+    walk.blob = getconstant_binData == NULL ? NULL : getconstant_binData();
+    if (walk.blob == NULL) {
+        return -1;
+    }
+    walk.place.address = (uintptr_t)walk.blob;
+    dl_iterate_phdr(find_blob, &walk.place);
+    if (!walk.place.found) {
+        return -1;
+    }
+    walk.fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (walk.fd < 0) {
+        return -1;
+    }
+    count = find_bytecode(&walk);
+    if (count >= 0) {
+        pointers = malloc(sizeof(*pointers) * (size_t)(count > 0 ? count : 1));
+    }
+    if (pointers != NULL && read_values(&walk, pointers, count) == 0) {
+        memcpy(output, pointers, sizeof(*pointers) * (size_t)count);
+        result = 0;
+    }
+    free(pointers);
+    close(walk.fd);
+    return result;
+}
+
+void __wrap_loadConstantsBlob(PyThreadState *tstate, void *output, char const *name) {
+    if (strcmp(name, ".bytecode") == 0 && walk_bytecode(output) == 0) {
+        return;
+    }
+    __real_loadConstantsBlob(tstate, output, name);
+}
+#endif

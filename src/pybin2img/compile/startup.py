@@ -16,8 +16,12 @@ The object also stands in for ``setupMetaPathBasedLoader()`` (Nuitka's importer,
 ``PYTHONHOME`` back through ``os.environ``): ``os``, ``os.path`` and, from 3.12, ``typing`` are
 modules that execute at their first use (8.7 M of hello's 37.2 M). And it stands in for
 ``Py_CompileStringExFlags``: the Python source Nuitka's patch compiles each time it runs is
-compiled at build time (:func:`compiled_source`). Nuitka itself runs unmodified; its functions
-are called as they are.
+compiled at build time (:func:`compiled_source`). And for ``loadConstantsBlob(".bytecode")``,
+the walk through Nuitka's constants blob that finds each module carried as bytecode: Nuitka
+reads a few bytes ahead of each module's bytecode in memory, so the kernel maps nearly the whole
+blob (4.6 MiB on hello) before the program's first line; the object reads the same bytes from
+the program's file and gives the same pointers (:func:`blob_tags`). Nuitka itself runs
+unmodified; its functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -67,6 +71,28 @@ _FUNCTIONS = (
         'undoEnvironmentVariable(tstate, "',
     ),
     (_FUNCTION, _PATCHER, _DEFINITION, _CALL),
+)
+#: Nuitka's walk to the bytecode of the modules it carries as bytecode, which the object does by
+#: reading the program's file (``_startup.c``): the texts in Nuitka's sources that spell what
+#: the object reads, each with its file, and the header with the format's tags.
+_BLOB_TEXTS = (
+    (
+        "build/static_src/HelpersConstantsBlob.c",
+        "void loadConstantsBlob(PyThreadState *tstate, void *output, char const *name) {",
+    ),
+    ("build/static_src/HelpersConstantsBlob.c", "constant_bin = getconstant_binData();"),
+    ("build/static_src/HelpersConstantsBlob.c", "uint32_t size = unpackValueUint32(&w);"),
+    ("build/static_src/HelpersConstantsBlob.c", "*(unsigned char const **)*output = data;"),
+    (
+        "code_generation/templates/CodeTemplatesLoader.py",
+        'loadConstantsBlob(tstate, bytecode_data, ".bytecode");',
+    ),
+    ("tools/data_composer/DataComposer.py", 'output.write(struct.pack("I", len(part)))'),
+    ("tools/data_composer/DataComposer.py", 'struct.pack("H", count) + result.getvalue()'),
+)
+_BLOB_SPEC = "build/include/nuitka/constants_blob_spec.h"
+_BLOB_TAG = re.compile(
+    r"^#define NUITKA_CONSTANT_BLOB_TAG_(BLOB_DATA|END) (0x[0-9a-fA-F]+)\b", re.M
 )
 #: The names of ``inspect`` Nuitka's function reads and writes: by the C API, and in the Python
 #: code it runs (``inspect._get_code_position``); all must be ones the hook's stand-in has.
@@ -131,6 +157,28 @@ def why_not_deferred(interpreter: Interpreter, nuitka_args: Sequence[str]) -> st
             f"inspect.{', inspect.'.join(unknown)}"
         )
     return None
+
+
+def blob_tags(interpreter: Interpreter) -> tuple[int, int] | None:
+    """The tags of a bytecode value and of a part's end in Nuitka's constants blob, when its
+    sources spell the walk as the start-up object reads it; else ``None``, and Nuitka walks
+    the blob itself."""
+    if interpreter.nuitka_main is None:
+        return None
+    package = interpreter.nuitka_main.parent
+    try:
+        texts = {
+            relative: (package / relative).read_text(encoding="utf-8", errors="replace")
+            for relative in {*(relative for relative, _text in _BLOB_TEXTS), _BLOB_SPEC}
+        }
+    except OSError:
+        return None
+    if any(text not in texts[relative] for relative, text in _BLOB_TEXTS):
+        return None
+    tags = dict(_BLOB_TAG.findall(texts[_BLOB_SPEC]))
+    if set(tags) != {"BLOB_DATA", "END"}:
+        return None
+    return int(tags["BLOB_DATA"], 16), int(tags["END"], 16)
 
 
 def compiled_source(patcher: str, python_version: str) -> str | None:
@@ -233,10 +281,20 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
     except OSError as exc:
         # A full disk: the caller turns this into the cache's error (what to free).
         raise CompileError(f"cannot write {source}", details=str(exc)) from exc
+    tags = blob_tags(interpreter)
+    walk = (
+        ()
+        if tags is None
+        else (
+            "-DPYBIN2IMG_BLOB_WALK=1",
+            f"-DPYBIN2IMG_TAG_BLOB_DATA=0x{tags[0]:02x}",
+            f"-DPYBIN2IMG_TAG_END=0x{tags[1]:02x}",
+        )
+    )
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
-        *("-O2", "-fPIC", f"-I{facts['include']}", "-c", str(source), "-o", str(obj)),
+        *("-O2", "-fPIC", *walk, f"-I{facts['include']}", "-c", str(source), "-o", str(obj)),
     ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
@@ -250,7 +308,11 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
             f"{proc.returncode}); is Python.h there ({facts['include']})?",
             details=proc.stderr,
         )
-    wrapped = (*(function[0] for function in _FUNCTIONS), "Py_CompileStringExFlags")
+    wrapped = (
+        *(function[0] for function in _FUNCTIONS),
+        "Py_CompileStringExFlags",
+        *(("loadConstantsBlob",) if tags is not None else ()),
+    )
     return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
 
 
