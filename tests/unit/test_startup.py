@@ -576,6 +576,7 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     )
     # The installed Nuitka walks its blob as the object reads it: the object does it instead.
     assert "-Wl,--wrap=loadConstantsBlob" in flags
+    assert "-Wl,--wrap=PyMarshal_ReadObjectFromString" in flags
 
 
 def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:

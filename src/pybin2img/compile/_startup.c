@@ -19,6 +19,7 @@
 #include <marshal.h>
 #include <string.h>
 #if PYBIN2IMG_BLOB_WALK
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
@@ -212,8 +213,13 @@ struct blob_walk {
     int fd;
     unsigned char const *blob;
     struct blob_place place;
-    size_t at, end; /* offsets in the blob: where the walk is, where ".bytecode" ends */
+    size_t at, begin, end; /* offsets in the blob: where the walk is, ".bytecode"'s bytes */
 };
+
+/* The ".bytecode" part's bytes once the walk has found them (else NULL), and where the first of
+ * them is in the program's file. */
+static unsigned char const *bytecode_begin = NULL, *bytecode_end = NULL;
+static off_t bytecode_offset = 0;
 
 static ssize_t read_at(struct blob_walk const *walk, void *buffer, size_t size) {
     if (walk->at >= walk->place.room) {
@@ -245,6 +251,7 @@ static int find_bytecode(struct blob_walk *walk) {
         memcpy(&size, nul + 1, sizeof(size));
         walk->at += (size_t)(nul - buffer) + 5;
         if (strcmp((char const *)buffer, ".bytecode") == 0) {
+            walk->begin = walk->at;
             walk->end = walk->at + size;
             break;
         }
@@ -293,7 +300,7 @@ static int read_values(struct blob_walk *walk, unsigned char const **pointers, i
 }
 
 static int walk_bytecode(void *output) {
-    struct blob_walk walk = {-1, NULL, {0, 0, 0, 0}, 0, 0};
+    struct blob_walk walk = {-1, NULL, {0, 0, 0, 0}, 0, 0, 0};
     unsigned char const **pointers = NULL;
     int count, result = -1;
 
@@ -316,6 +323,9 @@ static int walk_bytecode(void *output) {
     }
     if (pointers != NULL && read_values(&walk, pointers, count) == 0) {
         memcpy(output, pointers, sizeof(*pointers) * (size_t)count);
+        bytecode_begin = walk.blob + walk.begin;
+        bytecode_end = walk.blob + walk.end;
+        bytecode_offset = walk.place.offset + (off_t)walk.begin;
         result = 0;
     }
     free(pointers);
@@ -328,5 +338,46 @@ void __wrap_loadConstantsBlob(PyThreadState *tstate, void *output, char const *n
         return;
     }
     __real_loadConstantsBlob(tstate, output, name);
+}
+
+PyObject *__real_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t size);
+
+/* A module's bytecode is unmarshalled from a copy read from the program's file, as the
+ * interpreter reads a .pyc, so that its pages of the blob are not mapped into the program for
+ * the rest of its run (the bytes are the same: the file is the program, and the part is not
+ * relocated). Anything else, or a failure, is unmarshalled where it is. */
+PyObject *__wrap_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t size) {
+    unsigned char const *at = (unsigned char const *)data;
+
+    if (bytecode_begin != NULL && at >= bytecode_begin && at < bytecode_end && size > 0 &&
+        (size_t)size <= (size_t)(bytecode_end - at)) {
+        int saved = errno;
+        char *copy = malloc((size_t)size);
+        int fd = copy == NULL ? -1 : open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        size_t done = 0;
+
+        if (fd >= 0) {
+            off_t offset = bytecode_offset + (off_t)(at - bytecode_begin);
+            while (done < (size_t)size) {
+                ssize_t got = pread(fd, copy + done, (size_t)size - done, offset + (off_t)done);
+                if (got < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (got <= 0) {
+                    break;
+                }
+                done += (size_t)got;
+            }
+            close(fd);
+        }
+        errno = saved;
+        if (fd >= 0 && done == (size_t)size) {
+            PyObject *result = __real_PyMarshal_ReadObjectFromString(copy, size);
+            free(copy);
+            return result;
+        }
+        free(copy);
+    }
+    return __real_PyMarshal_ReadObjectFromString(data, size);
 }
 #endif

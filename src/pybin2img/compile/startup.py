@@ -311,7 +311,7 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
     wrapped = (
         *(function[0] for function in _FUNCTIONS),
         "Py_CompileStringExFlags",
-        *(("loadConstantsBlob",) if tags is not None else ()),
+        *(("loadConstantsBlob", "PyMarshal_ReadObjectFromString") if tags is not None else ()),
     )
     return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
 

@@ -3,7 +3,7 @@ each imported and used, and every codec looked up and used; one line each.
 
     bytecode.py            the lines
     bytecode.py --mapped   and last, how many KiB of the program's own file were resident
-                           when its first line ran
+                           when its first line ran, and at the end
 """
 
 import codecs
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
             encoded = info.encode(text.encode("utf-8"))[0]
         print(name, info.name, len(encoded))
     if "--mapped" in argv:
-        print("mapped", mapped)
+        print("mapped", mapped, _mapped_kib())
     return 0
 
 
