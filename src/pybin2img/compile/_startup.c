@@ -9,11 +9,13 @@
  *
  * With PYBIN2IMG_BLOB_WALK, it also stands in for loadConstantsBlob(".bytecode"), the call in
  * main() that finds the bytecode of each module the program carries as bytecode (the standard
- * library's) before Py_Initialize: Nuitka steps through its constants blob in memory, reading a
- * few bytes ahead of each module's bytecode, and so has the kernel map nearly all of the blob
- * (4.6 MiB on hello) though the program reads little of it. This reads the same bytes from the
- * program's file instead (pread on /proc/self/exe), and gives Nuitka the same pointers into the
- * blob; only what the program then reads is mapped. */
+ * library's, and packages shipped as bytecode) before Py_Initialize: Nuitka steps through its
+ * constants blob in memory, reading a few bytes ahead of each module's bytecode, and so has the
+ * kernel map nearly all of the blob (4.6 MiB on hello) though the program reads little of it.
+ * This reads the same bytes from the program's file instead (pread on /proc/self/exe), and gives
+ * Nuitka the same pointers into the blob. And for PyMarshal_ReadObjectFromString, which
+ * unmarshals a module's bytecode at its import: bytes in the blob are read from the file into a
+ * buffer and unmarshalled from there, so that their pages do not stay mapped. */
 
 #include <Python.h>
 #include <marshal.h>
