@@ -35,7 +35,13 @@ from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
-from .startup import hook_digest, link_startup, startup_nuitka_args, why_not_deferred
+from .startup import (
+    blob_tags,
+    hook_digest,
+    link_startup,
+    startup_nuitka_args,
+    why_not_deferred,
+)
 from .strip import check_dist, strip_libraries
 from .target import CompileTarget
 
@@ -126,8 +132,18 @@ def compile_app(
     if why is not None:
         log.detail(f"start-up: the program imports inspect and os at every start: {why}")
     deferred = why is None
+    # Whether the object reads the bytecode from the program's file is Nuitka's sources' say.
+    reads = "file" if blob_tags(interpreter) is not None else "nuitka"
+    if deferred and reads == "nuitka":
+        log.detail(
+            f"start-up: the program maps its bytecode as Nuitka has it: Nuitka "
+            f"{interpreter.nuitka_version}'s sources do not spell its constants blob as "
+            "pybin2img reads it"
+        )
     startup = (
-        (f"startup:{hook_digest()}", *startup_nuitka_args(options.nuitka_args)) if deferred else ()
+        (f"startup:{hook_digest()}", f"bytecode:{reads}", *startup_nuitka_args(options.nuitka_args))
+        if deferred
+        else ()
     )
     own = (*_OWN_ARGS, *link_flags(options.base), metadata, *startup)
     key = compile_key(options, target, interpreter, choices=(*own, *bytecode))
