@@ -132,7 +132,7 @@ def compile_app(
     if why is not None:
         log.detail(f"start-up: the program imports inspect and os at every start: {why}")
     deferred = why is None
-    # Whether the object reads the bytecode from the program's file is Nuitka's sources' say.
+    # Whether the program reads its bytecode from its file depends on Nuitka's sources.
     reads = "file" if blob_tags(interpreter) is not None else "nuitka"
     if deferred and reads == "nuitka":
         log.detail(

@@ -20,7 +20,10 @@ compiled at build time (:func:`compiled_source`). And for ``loadConstantsBlob(".
 the walk through Nuitka's constants blob that finds each module carried as bytecode: Nuitka
 reads a few bytes ahead of each module's bytecode in memory, so the kernel maps nearly the whole
 blob (4.6 MiB on hello) before the program's first line; the object reads the same bytes from
-the program's file and gives the same pointers (:func:`blob_tags`). Nuitka itself runs
+the program's file and gives the same pointers (:func:`blob_tags`). And for
+``PyMarshal_ReadObjectFromString``, which unmarshals a module's bytecode at its import: bytes of
+the blob are read from the program's file into a buffer and unmarshalled from there, as the
+interpreter reads a ``.pyc``, so that their pages do not stay mapped. Nuitka itself runs
 unmodified; its functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
