@@ -312,7 +312,7 @@ def test_a_directory_that_cannot_be_written_is_a_compile_error(tmp_path: Path) -
     the disk is full), not a traceback."""
     interpreter = _interpreter("3.11.7", None)
     with pytest.raises(CompileError, match="cannot write") as caught:
-        startup.link_startup(interpreter, tmp_path / "gone")
+        startup.link_startup(interpreter, tmp_path / "gone", None)
     assert "No such file or directory" in (caught.value.details or "")
 
 
@@ -564,7 +564,7 @@ def test_no_source_where_nuitka_has_none() -> None:
 def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_path: Path) -> None:
     version = ".".join(map(str, sys.version_info[:3]))
     interpreter = _interpreter(version, _installed_package() / "__main__.py")
-    flags = startup.link_startup(interpreter, tmp_path)
+    flags = startup.link_startup(interpreter, tmp_path, startup.blob_tags(interpreter))
     assert "-Wl,--wrap=Py_CompileStringExFlags" in flags
     assert Path(flags[-1]).is_file()
     text = (tmp_path / "pybin2img_startup.c").read_text(encoding="utf-8")
@@ -621,3 +621,13 @@ def test_nuitka_walks_its_blob_itself_without_both_tags(tmp_path: Path, spec: st
     assert startup.blob_tags(_interpreter("3.11.7", main)) is None
     assert startup.blob_tags(_interpreter("3.11.7", None)) is None
     assert startup.blob_tags(_interpreter("3.11.7", tmp_path / "none" / "__main__.py")) is None
+
+
+@pytest.mark.allow_programs("the build interpreter marshals the hook, the C compiler builds it")
+def test_without_the_blob_tags_the_object_leaves_the_blob_to_nuitka(tmp_path: Path) -> None:
+    version = ".".join(map(str, sys.version_info[:3]))
+    flags = startup.link_startup(
+        _interpreter(version, _installed_package() / "__main__.py"), tmp_path, None
+    )
+    assert "-Wl,--wrap=Py_CompileStringExFlags" in flags
+    assert not [flag for flag in flags if "loadConstantsBlob" in flag or "PyMarshal" in flag]

@@ -133,8 +133,9 @@ def compile_app(
         log.detail(f"start-up: the program imports inspect and os at every start: {why}")
     deferred = why is None
     # Whether the program reads its bytecode from its file depends on Nuitka's sources.
-    reads = "file" if blob_tags(interpreter) is not None else "nuitka"
-    if deferred and reads == "nuitka":
+    blob = blob_tags(interpreter) if deferred else None
+    reads = "file" if blob is not None else "nuitka"
+    if deferred and blob is None:
         log.detail(
             f"start-up: the program maps its bytecode as Nuitka has it: Nuitka "
             f"{interpreter.nuitka_version}'s sources do not spell its constants blob as "
@@ -174,6 +175,7 @@ def compile_app(
                     log,
                     bytecode,
                     deferred=deferred,
+                    blob=blob,
                 )
                 if remote is not None:
                     remote.store_dist(cache, key, entry, target.binary_name)
@@ -210,6 +212,7 @@ def _compile_into_cache(
     bytecode: tuple[str, ...],
     *,
     deferred: bool,
+    blob: tuple[int, int] | None,
 ) -> Path:
     check_environment(interpreter.executable, cache, log)
     tools, patchelf = nuitka_patchelf(workdir, log)
@@ -225,6 +228,7 @@ def _compile_into_cache(
             bytecode,
             tools,
             deferred=deferred,
+            blob=blob,
         )
     except CompileError as exc:
         full = cache.out_of_space("compiling the app", exc.details)
@@ -307,11 +311,13 @@ def _run_nuitka(
     tools: Path,
     *,
     deferred: bool,
+    blob: tuple[int, int] | None,
 ) -> tuple[Path, Path]:
     """Run Nuitka into ``workdir`` with ``tools`` first on its PATH (the patchelf it is to
     use); return the dist folder and the compilation report. ``bytecode``: the packages
     shipped as bytecode (:func:`bytecode_packages`); ``deferred``: link pybin2img's start-up
-    object (:mod:`.startup`)."""
+    object (:mod:`.startup`); ``blob``: with the tags of Nuitka's constants blob
+    (:func:`~.startup.blob_tags`), it reads the program's bytecode from its file."""
     if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")):
         raise CompileError(
             "no C compiler found (gcc, cc or clang); Nuitka needs one (Debian: apt-get install gcc)"
@@ -379,7 +385,10 @@ def _run_nuitka(
     # too) whatever the work directory is called and wherever the cache directory is.
     env["CCACHE_BASEDIR"] = str(cache.root)
     env["CCACHE_NOHASHDIR"] = "true"
-    flags = (*link_flags(options.base), *(link_startup(interpreter, workdir) if deferred else ()))
+    flags = (
+        *link_flags(options.base),
+        *(link_startup(interpreter, workdir, blob) if deferred else ()),
+    )
     if flags:
         env["LDFLAGS"] = " ".join(filter(None, [env.get("LDFLAGS"), *flags]))
     if view.pythonpath:

@@ -232,9 +232,12 @@ def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
     return () if "--lto=no" in nuitka_args else ("--lto=no",)
 
 
-def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
+def link_startup(
+    interpreter: Interpreter, workdir: Path, tags: tuple[int, int] | None
+) -> tuple[str, ...]:
     """Compile the start-up object for ``interpreter`` into ``workdir``; return the flags
-    that link it into the program (for ``LDFLAGS``)."""
+    that link it into the program (for ``LDFLAGS``). With ``tags`` (:func:`blob_tags`), the
+    object reads the program's bytecode from its file."""
     details = ""
     facts = None
     snippet = _snippet_source(interpreter)
@@ -284,7 +287,6 @@ def link_startup(interpreter: Interpreter, workdir: Path) -> tuple[str, ...]:
     except OSError as exc:
         # A full disk: the caller turns this into the cache's error (what to free).
         raise CompileError(f"cannot write {source}", details=str(exc)) from exc
-    tags = blob_tags(interpreter)
     walk = (
         ()
         if tags is None
