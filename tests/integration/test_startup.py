@@ -8,14 +8,13 @@ bytecode of the standard library's modules is found without the program mapping 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from pybin2img.oci.archive import open_archive
 from tests.integration.conftest import RUN_ID, pybin2img
 
 pytestmark = pytest.mark.integration
@@ -99,20 +98,13 @@ NUITKA_WALK += ("-e", "inject=openat:error=ENOENT")
 
 def _app_dir(tarball: Path, into: Path) -> Path:
     """The image's /app, unpacked into ``into``."""
-    with tarfile.open(tarball) as outer:
-
-        def member(name: str) -> bytes:
-            file = outer.extractfile(name)
-            assert file is not None
-            return file.read()
-
-        index = json.loads(member("index.json"))
-        manifest = json.loads(member(f"blobs/sha256/{index['manifests'][0]['digest'][7:]}"))
-        for layer in manifest["layers"]:
-            blob = io.BytesIO(member(f"blobs/sha256/{layer['digest'][7:]}"))
-            with tarfile.open(fileobj=blob) as inner:
-                wanted = [m for m in inner.getmembers() if m.name.startswith("app/")]
-                inner.extractall(into, members=wanted, filter="data")
+    with open_archive(tarball) as archive:
+        for layer in archive.layers:
+            with archive.open_layer(layer) as stream:
+                tar = stream.tar()
+                for member in tar:
+                    if member.name.startswith("app/"):
+                        tar.extract(member, into, filter="data")
     return into / "app"
 
 
