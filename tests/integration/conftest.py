@@ -89,6 +89,25 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def elf_type_in_image(tarball: Path, path: str) -> int:
+    """``e_type`` of the ELF file at ``path`` (``app/hello``) in the image ``tarball``: 2 for
+    a fixed-address program, 3 for a position-independent one."""
+    from pybin2img.oci.archive import open_archive
+
+    with open_archive(tarball) as archive:
+        for layer in archive.layers:
+            with archive.open_layer(layer) as stream:
+                tar = stream.tar()
+                for member in tar:
+                    if member.name == path and member.isfile():
+                        header = tar.extractfile(member)
+                        assert header is not None
+                        ident = header.read(18)
+                        assert ident[:4] == b"\x7fELF", path
+                        return int.from_bytes(ident[16:18], "little")
+    raise AssertionError(f"{path} is not in {tarball}")
+
+
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("images")

@@ -22,7 +22,7 @@ import pytest
 
 from pybin2img.errors import HostError
 from tests.conftest import require
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, elf_type_in_image
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +143,8 @@ def test_hello_with_smoke_test_in_namespaces_as_nobody(leg: Leg) -> None:
     assert (out / "hello.tar").stat().st_uid == NOBODY
     inspect = leg.run("pybin2img", "inspect", str(out / "hello.tar"))
     assert inspect.returncode == 0, inspect.stderr
+    # Linked as Debian's python3 is: its PGO-built libpython3.11.a, at fixed addresses.
+    assert elf_type_in_image(out / "hello.tar", "app/hello") == 2
 
 
 def test_a_cache_of_root_is_refused_to_nobody(leg: Leg) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require
-from tests.integration.conftest import ROOT, RUN_ID, docker
+from tests.integration.conftest import ROOT, RUN_ID, docker, elf_type_in_image
 from tests.roots import (
     CI_IN_ROOT,
     KEPT_IN_ROOT,
@@ -214,6 +214,10 @@ def test_hello(leg: Leg) -> None:
     config = json.loads(docker("image", "inspect", metadata["image_id"]).stdout)[0]["Config"]
     # The root's own tini: the dynamic build, resolved with the app's glibc.
     assert config["Entrypoint"][0] == "/usr/bin/tini"
+    # Debian 13's python3.13 is linked from its PGO-built libpython3.13.a at fixed addresses,
+    # and so is the program; Nuitka 4.3 links sid's 3.14 with libpython3.14.so (PIE).
+    kind = elf_type_in_image(leg.work / "out" / "hello.tar", "app/hello")
+    assert kind == (2 if leg.name == "trixie" else 3)
 
 
 @pytest.mark.parametrize("order", ["inspect-first", "types-first"])

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 import time
 import types
 from importlib.metadata import distributions, version
@@ -58,6 +59,9 @@ def main() -> None:
         "path": list(sys.path),
         "stdlib": sorted(sys.stdlib_module_names),
         "suffixes": importlib.machinery.all_suffixes(),
+        # Where its static libpython archives are, and their name's version part ("3.13").
+        "libpl": sysconfig.get_config_var("LIBPL"),
+        "ldversion": sysconfig.get_config_var("LDVERSION"),
     }
     try:
         out["nuitka"] = version("nuitka")

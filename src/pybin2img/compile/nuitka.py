@@ -29,6 +29,8 @@ from .bytecode import bytecode_packages, metadata_config
 from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
 from .importview import import_view
+from .libpython import NUITKA_ARGS as LIBPYTHON_ARGS
+from .libpython import Libpython, check_linked, interpreter_libpython
 from .origins import report_origins
 from .patchelf import nuitka_patchelf
 from .pkgfiles import add_files, files_args
@@ -72,6 +74,19 @@ class CompileResult:
     #: Dist-relative path -> the file Nuitka copied it from, as its report names it
     #: (:func:`~.origins.report_origins`: with Nuitka's placeholders, ``${sys.prefix}/…``).
     origins: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Link:
+    """What pybin2img adds to Nuitka's link, decided once per build (:func:`compile_app`)."""
+
+    #: Link pybin2img's start-up object (:mod:`.startup`).
+    deferred: bool
+    #: The tags of Nuitka's constants blob (:func:`~.startup.blob_tags`): the object then
+    #: reads the program's bytecode from its file.
+    blob: tuple[int, int] | None
+    #: The archive the build interpreter is made of, linked instead of Nuitka's pick.
+    libpython: Libpython | None
 
 
 #: pybin2img's own choices for Nuitka, each measured (README "Start-up: where it goes").
@@ -146,7 +161,22 @@ def compile_app(
         if deferred
         else ()
     )
-    own = (*_OWN_ARGS, *link_flags(options.base), metadata, *startup)
+    libpython, why_not = interpreter_libpython(interpreter, options.nuitka_args)
+    if libpython is not None:
+        log.detail(
+            f"libpython: {libpython.archive}, as {interpreter.identity[0]} is linked "
+            "(profile-optimised, at fixed addresses)"
+        )
+    elif why_not is not None:
+        log.detail(f"libpython: as Nuitka links it: {why_not}")
+    link = _Link(deferred=deferred, blob=blob, libpython=libpython)
+    own = (
+        *_OWN_ARGS,
+        *link_flags(options.base),
+        metadata,
+        *startup,
+        *((libpython.key(), *LIBPYTHON_ARGS) if libpython is not None else ()),
+    )
     key = compile_key(options, target, interpreter, choices=(*own, *bytecode))
     log_file = cache.path("logs", f"{target.binary_name}.nuitka.log")
     entry = cached_entry(cache, key, target.binary_name, log)
@@ -174,8 +204,7 @@ def compile_app(
                     log_file,
                     log,
                     bytecode,
-                    deferred=deferred,
-                    blob=blob,
+                    link,
                 )
                 if remote is not None:
                     remote.store_dist(cache, key, entry, target.binary_name)
@@ -210,9 +239,7 @@ def _compile_into_cache(
     log_file: Path,
     log: Log,
     bytecode: tuple[str, ...],
-    *,
-    deferred: bool,
-    blob: tuple[int, int] | None,
+    link: _Link,
 ) -> Path:
     check_environment(interpreter.executable, cache, log)
     tools, patchelf = nuitka_patchelf(workdir, log)
@@ -227,8 +254,7 @@ def _compile_into_cache(
             log,
             bytecode,
             tools,
-            deferred=deferred,
-            blob=blob,
+            link,
         )
     except CompileError as exc:
         full = cache.out_of_space("compiling the app", exc.details)
@@ -236,6 +262,8 @@ def _compile_into_cache(
             raise
         raise full from exc
     check_dist(dist, lambda rel: _copied_from(report, rel, interpreter, target.cwd), patchelf)
+    if link.libpython is not None:
+        check_linked(dist / target.binary_name, link.libpython)
     strip_libraries(dist, target.binary_name, log)
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):
@@ -309,15 +337,12 @@ def _run_nuitka(
     log: Log,
     bytecode: tuple[str, ...],
     tools: Path,
-    *,
-    deferred: bool,
-    blob: tuple[int, int] | None,
+    link: _Link,
 ) -> tuple[Path, Path]:
     """Run Nuitka into ``workdir`` with ``tools`` first on its PATH (the patchelf it is to
     use); return the dist folder and the compilation report. ``bytecode``: the packages
-    shipped as bytecode (:func:`bytecode_packages`); ``deferred``: link pybin2img's start-up
-    object (:mod:`.startup`); ``blob``: with the tags of Nuitka's constants blob
-    (:func:`~.startup.blob_tags`), it reads the program's bytecode from its file."""
+    shipped as bytecode (:func:`bytecode_packages`); ``link``: what pybin2img adds to the link
+    (its start-up object, the interpreter's libpython)."""
     if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")):
         raise CompileError(
             "no C compiler found (gcc, cc or clang); Nuitka needs one (Debian: apt-get install gcc)"
@@ -357,7 +382,8 @@ def _run_nuitka(
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
         *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
-        *(startup_nuitka_args(options.nuitka_args) if deferred else ()),
+        *(startup_nuitka_args(options.nuitka_args) if link.deferred else ()),
+        *(LIBPYTHON_ARGS if link.libpython is not None else ()),
         *files_args(
             as_files=options.as_files,
             bytecode=bytecode,
@@ -387,7 +413,8 @@ def _run_nuitka(
     env["CCACHE_NOHASHDIR"] = "true"
     flags = (
         *link_flags(options.base),
-        *(link_startup(interpreter, workdir, blob) if deferred else ()),
+        *(link.libpython.link_flags() if link.libpython is not None else ()),
+        *(link_startup(interpreter, workdir, link.blob) if link.deferred else ()),
     )
     if flags:
         env["LDFLAGS"] = " ".join(filter(None, [env.get("LDFLAGS"), *flags]))

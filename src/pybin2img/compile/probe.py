@@ -56,6 +56,10 @@ class Interpreter:
     stdlib_modules: frozenset[str] = frozenset()
     #: File name endings it imports modules from (``.py``, ``.pyc``, ``.cpython-311-….so``).
     module_suffixes: tuple[str, ...] = (".py", ".pyc", ".so")
+    #: Its ``LIBPL`` and ``LDVERSION`` (where its static libpython archives are, and the
+    #: version in their names): :mod:`.libpython`.
+    libpl: str | None = None
+    ldversion: str | None = None
     #: Modules the app names in strings (and a Django app's settings, apps and their files).
     named: NamedModules = field(default_factory=NamedModules)
 
@@ -171,5 +175,7 @@ def probe_interpreter(
         sys_path=tuple(info["path"]),
         stdlib_modules=frozenset(info["stdlib"]),
         module_suffixes=tuple(info["suffixes"]),
+        libpl=info.get("libpl"),
+        ldversion=info.get("ldversion"),
         named=named,
     )
