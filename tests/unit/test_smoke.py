@@ -438,3 +438,33 @@ def test_which_engines_can_load_zstd_layers(version: dict[str, Any], problem: st
             return version
 
     assert zstd_problem(Client()) == problem
+
+
+STDLIB_BY_NAME = """\
+Traceback (most recent call last):
+  File "/app/bytecode.py", line 60, in <module>
+  File "/app/bytecode.py", line 23, in main
+  File "/app/importlib/__init__.py", line 126, in import_module
+  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
+  File "/app/mimetypes.py", line 29, in <module>
+ModuleNotFoundError: No module named 'urllib'
+"""
+
+
+def test_a_standard_library_module_shipped_without_its_imports_says_what_adds_them() -> None:
+    """Nuitka ships its set of the standard library without what those modules import; an app
+    that imports mimetypes only by name finds urllib missing (Debian's Python 3.11)."""
+    failure = import_failure(1, STDLIB_BY_NAME, frozenset({"bytecode"}))
+    assert failure == ImportFailure(
+        package="mimetypes",
+        module="mimetypes",
+        error="ModuleNotFoundError: No module named 'urllib'",
+    )
+    assert failure.message("start check (private namespaces)").endswith(
+        "mimetypes is in the program as part of the standard library Nuitka ships, but urllib, "
+        "which it imports, is not: the app imports mimetypes only by a computed name; "
+        "--nuitka-arg=--include-module=mimetypes compiles it in with what it imports"
+    )
+    # A package of the app's that misses a standard library module gets the general advice.
+    other = ImportFailure(package="wordcloud", module="wordcloud", error=failure.error)
+    assert "Packages that fail in the image" in other.message("smoke test")

@@ -22,6 +22,7 @@ import contextlib
 import os
 import re
 import shlex
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,14 +66,30 @@ class ImportFailure:
     def message(self, what: str) -> str:
         """The one message for this failure, wherever it is found (start check, smoke test,
         ``--compare``): ``what`` says which run found it."""
-        return (
+        found = (
             f"{what}: the app died of an exception raised while the package {self.package!r} "
-            f"was imported (module {self.module}): {self.error}; a package that reads files "
-            "next to its code or finds its parts at run time may need them shipped (README "
-            '"Packages that fail in the image")'
+            f"was imported (module {self.module}): {self.error}; "
+        )
+        missing = _MISSING_MODULE.match(self.error)
+        stdlib = sys.stdlib_module_names
+        if missing and self.package in stdlib and missing["name"].split(".")[0] in stdlib:
+            # Nuitka ships its set of the standard library without what those modules import,
+            # unless the program's own code imports them (README "Modules named inside
+            # installed packages").
+            return found + (
+                f"{self.module} is in the program as part of the standard library Nuitka "
+                f"ships, but {missing['name']}, which it imports, is not: the app imports "
+                f"{self.module} only by a computed name; --nuitka-arg=--include-module="
+                f"{self.module} compiles it in with what it imports"
+            )
+        return found + (
+            "a package that reads files next to its code or finds its parts at run time may "
+            'need them shipped (README "Packages that fail in the image")'
         )
 
 
+#: The exception of an import that found no module: ``No module named 'urllib'``.
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '(?P<name>[\w.]+)'")
 #: A frame of a traceback, as CPython and a compiled app print it: a module's frame is
 #: ``<module>`` (``<module NAME>`` in some Nuitka versions), importlib's are
 #: ``<frozen importlib._bootstrap>``.
