@@ -74,8 +74,8 @@ class ImportFailure:
         stdlib = sys.stdlib_module_names
         if missing and self.package in stdlib and missing["name"].split(".")[0] in stdlib:
             # Nuitka ships its set of the standard library without what those modules import,
-            # unless the program's own code imports them (README "Modules named inside
-            # installed packages").
+            # unless the program's own code imports them (README "Packages that fail in the
+            # image").
             return found + (
                 f"{self.module} is in the program as part of the standard library Nuitka "
                 f"ships, but {missing['name']}, which it imports, is not: the app imports "
