@@ -4,7 +4,9 @@ slim-Python image and PyInstaller, in one run.
 * hello, run directly on this machine: instructions (``valgrind --tool=callgrind``: exact and
   repeatable even when other work shares the CPUs), CPU time and peak RSS (``wait4``), for the
   program from the pybin2img image, the build interpreter running ``hello.py`` (``-I -S``, and
-  with ``site``) and PyInstaller's onedir program;
+  with ``site``) and PyInstaller's onedir program; and, where Debian's ``/usr/bin/python3`` is
+  there, hello built with it (``--python``) as pybin2img links it and with Nuitka's own choice
+  of libpython (``libpython3.X-pic.a``), against its ``-I -S``;
 * web and fastapi: the time from exec to the first HTTP 200, on this machine (the programs
   directly; the slim-Python root through ``chroot``) and in the engine (``docker run -d`` with
   a published port), for pybin2img, slim-Python and PyInstaller;
@@ -48,6 +50,12 @@ import images  # bench/images.py: the slim-Python baseline
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "bench" / "startup.json"
 PREFIX = "pybin2img-bench-startup-"
+#: Debian's own interpreter, built from the PGO-optimised archive pybin2img links with it.
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+#: Nuitka's own choice of libpython for it, the baseline of that comparison.
+DEBIAN_PIC = ("--nuitka-arg=--static-libpython=yes",)
+#: The images each app's run makes.
+FLAVOURS = ("pybin2img", "pyinstaller", "debian", "debian-pic")
 
 
 @dataclass(frozen=True)
@@ -92,24 +100,28 @@ def run(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 
 # --- pybin2img ----------------------------------------------------------------------------------
-def pybin2img(app: App, scratch: Path) -> dict[str, Any]:
-    tarball = scratch / f"{app.name}-pybin2img.tar"
-    meta = scratch / f"{app.name}-pybin2img.json"
+def pybin2img(
+    app: App, scratch: Path, flavour: str = "pybin2img", extra: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Build ``app`` (with ``extra`` arguments) into the image ``flavour``; its /app here."""
+    tarball = scratch / f"{app.name}-{flavour}.tar"
+    meta = scratch / f"{app.name}-{flavour}.json"
     argv = [
-        sys.executable, "-m", "pybin2img", "build", str(app.script), "-t", image(app, "pybin2img"),
+        sys.executable, "-m", "pybin2img", "build", str(app.script), "-t", image(app, flavour),
         "-o", str(tarball), "--metadata-file", str(meta), "--load", "-q",
         *(["-r", str(app.requirements)] if app.requirements else []),
         *(["--port", "8080"] if app.ready == "http" else []),
+        *extra,
     ]  # fmt: skip
-    log(f"{app.name}: pybin2img build")
+    log(f"{app.name}: pybin2img build ({flavour})")
     start = time.monotonic()
     run(argv)
     seconds = time.monotonic() - start
     result = json.loads(meta.read_text())
-    dist = scratch / f"{app.name}-pybin2img-app"
+    dist = scratch / f"{app.name}-{flavour}-app"
     extract_app(tarball, dist)
     return {
-        "image": image(app, "pybin2img"),
+        "image": image(app, flavour),
         "build_seconds": round(seconds, 1),
         "compressed_bytes": result["size"],
         "uncompressed_bytes": result["uncompressed_size"],
@@ -440,6 +452,18 @@ def bench_app(app: App, scratch: Path, base: Path, runs: int) -> dict[str, Any]:
             "/usr/bin/python3": ["/usr/bin/python3", app.script.name],
             "pyinstaller": frozen["program"],
         }
+        if DEBIAN_PYTHON.is_file():
+            # Debian's own python3: the program links the archive it is made of (README
+            # "With Debian's own Python..."), against Nuitka's choice, libpython3.X-pic.a.
+            python3 = ("--python", str(DEBIAN_PYTHON))
+            debian = pybin2img(app, scratch, "debian", python3)
+            pic = pybin2img(app, scratch, "debian-pic", (*python3, *DEBIAN_PIC))
+            result["debian"] = {"pybin2img": debian, "pic": pic}
+            programs |= {
+                "pybin2img, /usr/bin/python3": debian["program"],
+                "pybin2img, /usr/bin/python3, Nuitka's -pic.a": pic["program"],
+                "/usr/bin/python3 -I -S": [str(DEBIAN_PYTHON), "-I", "-S", app.script.name],
+            }
         result["host"] = bench_hello(app, programs, runs)
         result["engine_start_s"] = {
             name: spread([in_engine(app, tag)[0] for _ in range(runs)])
@@ -482,7 +506,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="pybin2img-startup-") as tmp:
             for name in args.apps.split(","):
                 app = APPS[name]
-                created += [image(app, f) for f in ("pybin2img", "pyinstaller")]
+                created += [image(app, f) for f in FLAVOURS]
                 created.append(images.image_name(images.App(
                     name=f"startup-{name}", directory=ROOT, script="", requirements=None,
                     change=("", ""), ready="", expect="",
@@ -508,6 +532,7 @@ def report(result: dict[str, Any]) -> str:
     apps = result["apps"]
     if hello := apps.get("hello"):
         base = next(v for k, v in hello["host"].items() if k.endswith("-I -S"))
+        debian = hello["host"].get("/usr/bin/python3 -I -S")
         rows = [
             "| hello on this machine | instructions | vs `-I -S` | CPU ms | peak RSS "
             "| vs `-I -S` |",
@@ -515,12 +540,17 @@ def report(result: dict[str, Any]) -> str:
         ]
         for name, h in hello["host"].items():
             cpu = h["cpu_ms"]
+            # Programs built with Debian's python3 against its own -I -S, the rest against the
+            # build interpreter's.
+            debians = name.startswith("pybin2img, /usr/bin/python3")
+            debians = debians or name == "/usr/bin/python3 -I -S"
+            ref = debian if debians and debian is not None else base
             rows.append(
                 f"| {name} | {h['instructions'] / 1e6:.1f} M "
-                f"| {h['instructions'] / base['instructions']:.2f}x "
+                f"| {h['instructions'] / ref['instructions']:.2f}x "
                 f"| {cpu['median']:.1f} ({cpu['min']:.0f}-{cpu['max']:.0f}) "
                 f"| {h['rss_kib']['median'] / 1024:.1f} MiB "
-                f"| {h['rss_kib']['median'] / base['rss_kib']['median']:.2f}x |"
+                f"| {h['rss_kib']['median'] / ref['rss_kib']['median']:.2f}x |"
             )
         out.append("\n".join(rows))
     rows = ["| app | figure | pybin2img | slim-Python | PyInstaller |", "|---|---|---|---|---|"]
