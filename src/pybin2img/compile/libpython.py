@@ -1,5 +1,5 @@
-"""Which libpython the program links: with Debian's (or Ubuntu's) own Python, the archive that
-Python's interpreter is made of.
+"""Which libpython the program links: with Debian's own Python (or one packaged the same way),
+the archive that Python's interpreter is made of.
 
 ``python3.X-dev`` ships two static libraries in ``LIBPL``: ``libpython3.X.a``, the objects its
 ``/usr/bin/python3.X`` is linked from (compiled with the profile of a training run, PGO, and
