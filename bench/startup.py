@@ -443,6 +443,19 @@ def bench_app(app: App, scratch: Path, base: Path, runs: int) -> dict[str, Any]:
         root = images.python_root(base, slim)
         result["slim-python"] = images.bench_baseline(slim, root, scratch)
         images_["slim-python"] = result["slim-python"]["image"]
+    debian_programs: dict[str, list[str]] = {}
+    if app.name == "hello" and DEBIAN_PYTHON.is_file():
+        # Debian's own python3: the program links the archive it is made of (README "With
+        # Debian's own Python..."), against Nuitka's choice, libpython3.X-pic.a.
+        python3 = ("--python", str(DEBIAN_PYTHON))
+        debian = pybin2img(app, scratch, "debian", python3)
+        pic = pybin2img(app, scratch, "debian-pic", (*python3, *DEBIAN_PIC))
+        result["debian"] = {"pybin2img": debian, "pic": pic}
+        debian_programs = {
+            "pybin2img, /usr/bin/python3": debian["program"],
+            "pybin2img, /usr/bin/python3, Nuitka's -pic.a": pic["program"],
+            "/usr/bin/python3 -I -S": [str(DEBIAN_PYTHON), "-I", "-S", app.script.name],
+        }
     log(f"{app.name}: measuring")
     if app.name == "hello":
         programs = {
@@ -451,19 +464,8 @@ def bench_app(app: App, scratch: Path, base: Path, runs: int) -> dict[str, Any]:
             f"{python}": [python, app.script.name],
             "/usr/bin/python3": ["/usr/bin/python3", app.script.name],
             "pyinstaller": frozen["program"],
+            **debian_programs,
         }
-        if DEBIAN_PYTHON.is_file():
-            # Debian's own python3: the program links the archive it is made of (README
-            # "With Debian's own Python..."), against Nuitka's choice, libpython3.X-pic.a.
-            python3 = ("--python", str(DEBIAN_PYTHON))
-            debian = pybin2img(app, scratch, "debian", python3)
-            pic = pybin2img(app, scratch, "debian-pic", (*python3, *DEBIAN_PIC))
-            result["debian"] = {"pybin2img": debian, "pic": pic}
-            programs |= {
-                "pybin2img, /usr/bin/python3": debian["program"],
-                "pybin2img, /usr/bin/python3, Nuitka's -pic.a": pic["program"],
-                "/usr/bin/python3 -I -S": [str(DEBIAN_PYTHON), "-I", "-S", app.script.name],
-            }
         result["host"] = bench_hello(app, programs, runs)
         result["engine_start_s"] = {
             name: spread([in_engine(app, tag)[0] for _ in range(runs)])
