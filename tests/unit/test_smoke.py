@@ -311,6 +311,18 @@ KeyError: 'default'
 """
 
 
+#: Nuitka's standard library set without what its modules import (Debian's Python 3.11).
+STDLIB_BY_NAME = """\
+Traceback (most recent call last):
+  File "/app/bytecode.py", line 60, in <module>
+  File "/app/bytecode.py", line 23, in main
+  File "/app/importlib/__init__.py", line 126, in import_module
+  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
+  File "/app/mimetypes.py", line 29, in <module>
+ModuleNotFoundError: No module named 'urllib'
+"""
+
+
 @pytest.mark.parametrize(
     ("output", "package", "module", "error"),
     [
@@ -321,6 +333,12 @@ KeyError: 'default'
             "FileNotFoundError: [Errno 2] No such file or directory: '/app/wordcloud/stopwords'",
         ),
         (PLUGIN_BY_NAME, "flake8", "flake8.plugins.reporter", "KeyError: 'default'"),
+        (
+            STDLIB_BY_NAME,
+            "mimetypes",
+            "mimetypes",
+            "ModuleNotFoundError: No module named 'urllib'",
+        ),
         (
             SELFREAD_NUITKA,
             "selfread",
@@ -440,26 +458,11 @@ def test_which_engines_can_load_zstd_layers(version: dict[str, Any], problem: st
     assert zstd_problem(Client()) == problem
 
 
-STDLIB_BY_NAME = """\
-Traceback (most recent call last):
-  File "/app/bytecode.py", line 60, in <module>
-  File "/app/bytecode.py", line 23, in main
-  File "/app/importlib/__init__.py", line 126, in import_module
-  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
-  File "/app/mimetypes.py", line 29, in <module>
-ModuleNotFoundError: No module named 'urllib'
-"""
-
-
 def test_a_standard_library_module_shipped_without_its_imports_says_what_adds_them() -> None:
     """Nuitka ships its set of the standard library without what those modules import; an app
     that imports mimetypes only by name finds urllib missing (Debian's Python 3.11)."""
     failure = import_failure(1, STDLIB_BY_NAME, frozenset({"bytecode"}))
-    assert failure == ImportFailure(
-        package="mimetypes",
-        module="mimetypes",
-        error="ModuleNotFoundError: No module named 'urllib'",
-    )
+    assert failure is not None
     assert failure.message("start check (private namespaces)").endswith(
         "mimetypes is in the program as part of the standard library Nuitka ships, but urllib, "
         "which it imports, is not: the app imports mimetypes only by a computed name; "
