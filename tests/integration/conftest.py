@@ -108,6 +108,43 @@ def elf_type_in_image(tarball: Path, path: str) -> int:
     raise AssertionError(f"{path} is not in {tarball}")
 
 
+def unpack_image(tarball: Path, into: Path) -> Path:
+    """The image ``tarball``'s files, unpacked into ``into`` (with an empty ``proc``)."""
+    from pybin2img.oci.archive import open_archive
+
+    with open_archive(tarball) as archive:
+        for layer in archive.layers:
+            with archive.open_layer(layer) as stream:
+                # The image's own files: absolute symbolic links (lib64) stay as they are.
+                stream.tar().extractall(into, filter="tar")
+    (into / "proc").mkdir(exist_ok=True)
+    return into
+
+
+#: How ``sh`` closes each standard stream.
+_CLOSE = {"stdin": "<&-", "stdout": ">&-", "stderr": "2>&-"}
+
+
+def run_closed(
+    argv: list[str], closed: tuple[str, ...], *, rootfs: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with the standard streams ``closed`` closed (as a shell's ``>&-`` does),
+    the rest captured; with ``rootfs``, inside those files through a plain ``chroot`` (its own
+    ``/proc``, no ``/dev``)."""
+    inside = []
+    if rootfs is not None:
+        inside = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={rootfs}/proc"]
+        inside += ["chroot", str(rootfs)]
+    script = 'exec "$@" ' + " ".join(_CLOSE[name] for name in closed)
+    return subprocess.run(
+        ["sh", "-c", script, "sh", *inside, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("images")

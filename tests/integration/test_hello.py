@@ -9,13 +9,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from tests.conftest import require
-from tests.integration.conftest import BuiltImage, docker
+from tests.integration.conftest import EXAMPLES, BuiltImage, docker, run_closed, unpack_image
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +174,24 @@ def test_smoke_test_without_an_engine_runs_in_private_namespaces(hello_image: Bu
             docker_env={},
             engine=False,
         )
+
+
+@pytest.mark.parametrize(
+    "closed", [("stdin",), ("stdout",), ("stderr",), ("stdin", "stdout", "stderr")]
+)
+def test_closed_standard_streams_where_there_is_no_dev_null(
+    hello_image: BuiltImage, tmp_path: Path, closed: tuple[str, ...]
+) -> None:
+    """Started with a standard stream closed, in the image's files without /dev (a plain
+    chroot), the program makes the stream None as the interpreter does, where Nuitka's start
+    would go on with the error of opening /dev/null set (compile/_startup.c)."""
+    rootfs = unpack_image(hello_image.tarball, tmp_path / "rootfs")
+    assert not (rootfs / "dev" / "null").exists()
+    image = run_closed(["/app/hello", "a"], closed, rootfs=rootfs)
+    python = run_closed([sys.executable, "-I", str(EXAMPLES / "hello" / "hello.py"), "a"], closed)
+    assert (image.returncode, image.stdout, image.stderr) == (
+        python.returncode,
+        python.stdout,
+        python.stderr,
+    )
+    assert image.returncode == 0

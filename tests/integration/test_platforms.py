@@ -31,7 +31,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import require
-from tests.integration.conftest import ROOT, RUN_ID, docker, elf_type_in_image
+from tests.integration.conftest import (
+    ROOT,
+    RUN_ID,
+    docker,
+    elf_type_in_image,
+    run_closed,
+    unpack_image,
+)
 from tests.roots import (
     CI_IN_ROOT,
     KEPT_IN_ROOT,
@@ -206,7 +213,7 @@ def test_unit_tests(leg: Leg) -> None:
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
 
 
-def test_hello(leg: Leg) -> None:
+def test_hello(leg: Leg, tmp_path: Path) -> None:
     metadata = leg.build("hello", "hello/hello.py")
     assert metadata["python"]["version"].startswith(f"{leg.python}.")
     image = _in_engine(metadata["reference"].split("@")[0], "from", leg.name)
@@ -218,6 +225,12 @@ def test_hello(leg: Leg) -> None:
     # and so is the program; Nuitka 4.3 links sid's 3.14 with libpython3.14.so (PIE).
     kind = elf_type_in_image(leg.work / "out" / "hello.tar", "app/hello")
     assert kind == (2 if leg.name == "trixie" else 3)
+    # Started with standard streams closed in the image's files without /dev: the streams are
+    # None, as under the interpreter (from 3.12 on Nuitka's start went on to an endless import).
+    rootfs = unpack_image(leg.work / "out" / "hello.tar", tmp_path / "rootfs")
+    for closed in (("stdin",), ("stdout",), ("stdin", "stdout", "stderr")):
+        proc = run_closed(["/app/hello"], closed, rootfs=rootfs)
+        assert (proc.returncode, proc.stderr[-2000:]) == (0, ""), closed
 
 
 @pytest.mark.parametrize("order", ["inspect-first", "types-first"])

@@ -577,6 +577,8 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     # The installed Nuitka walks its blob as the object reads it: the object does it instead.
     assert "-Wl,--wrap=loadConstantsBlob" in flags
     assert "-Wl,--wrap=PyMarshal_ReadObjectFromString" in flags
+    # And it opens /dev/null for a closed standard stream as the object expects.
+    assert "-Wl,--wrap=BUILTIN_OPEN_SIMPLE" in flags
 
 
 def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:
@@ -631,3 +633,52 @@ def test_without_the_blob_tags_the_object_leaves_the_blob_to_nuitka(tmp_path: Pa
     )
     assert "-Wl,--wrap=Py_CompileStringExFlags" in flags
     assert not [flag for flag in flags if "loadConstantsBlob" in flag or "PyMarshal" in flag]
+
+
+def test_the_installed_nuitka_opens_dev_null_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka opens /dev/null for a closed standard stream otherwise:
+    where there is no /dev/null, the program's start then goes on with an error set again."""
+    assert startup.closed_streams(_interpreter("3.11.7", _installed_package() / "__main__.py"))
+
+
+def _devnull_sources(root: Path) -> Path:
+    """A copy of the installed Nuitka's files that open /dev/null; its ``__main__.py``."""
+    package = root / "nuitka"
+    for relative in {relative for relative, _text in startup._DEVNULL_TEXTS}:
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        (package / relative).write_bytes((_installed_package() / relative).read_bytes())
+    (package / "__main__.py").write_text("")
+    return package / "__main__.py"
+
+
+@pytest.mark.parametrize("which", range(len(startup._DEVNULL_TEXTS)))
+def test_closed_streams_are_left_to_nuitka_when_its_sources_differ(
+    tmp_path: Path, which: int
+) -> None:
+    main = _devnull_sources(tmp_path)
+    assert startup.closed_streams(_interpreter("3.13.5", main))
+    relative, text = startup._DEVNULL_TEXTS[which]
+    path = main.parent / relative
+    flat = " ".join(path.read_text(encoding="utf-8").split())
+    assert text in flat
+    path.write_text(flat.replace(text, text.replace("(", " (")))
+    assert not startup.closed_streams(_interpreter("3.13.5", main))
+
+
+def test_closed_streams_are_left_to_nuitka_without_its_sources(tmp_path: Path) -> None:
+    assert not startup.closed_streams(_interpreter("3.11.7", None))
+    assert not startup.closed_streams(_interpreter("3.11.7", tmp_path / "none" / "__main__.py"))
+
+
+def test_closed_streams_are_left_to_nuitka_when_the_streams_come_after_the_importer(
+    tmp_path: Path,
+) -> None:
+    """The object stops standing in once Nuitka's importer is set up."""
+    main = _devnull_sources(tmp_path)
+    path = main.parent / "build" / "static_src" / "MainProgram.c"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("setInputOutputHandles(tstate);", "")
+        + "\nvoid f(void) { setInputOutputHandles(tstate); }\n"
+    )
+    assert not startup.closed_streams(_interpreter("3.11.7", main))

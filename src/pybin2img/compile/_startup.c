@@ -15,10 +15,17 @@
  * This reads the same bytes from the program's file instead (pread on /proc/self/exe), and gives
  * Nuitka the same pointers into the blob. And for PyMarshal_ReadObjectFromString, which
  * unmarshals a module's bytecode at its import: bytes in the blob are read from the file into a
- * buffer and unmarshalled from there, so that their pages do not stay mapped. */
+ * buffer and unmarshalled from there, so that their pages do not stay mapped.
+ *
+ * With PYBIN2IMG_DEVNULL, it also stands in for BUILTIN_OPEN_SIMPLE(), with which main() opens
+ * /dev/null for a standard stream that is closed at start: where there is no /dev/null (a
+ * plain chroot into the image's files), Nuitka goes on with the error set and the stream
+ * missing from sys, and the program fails in its first import or its first print. Here the
+ * stream is None instead, as the interpreter makes a closed one. */
 
 #include <Python.h>
 #include <marshal.h>
+#include <stdbool.h>
 #include <string.h>
 #if PYBIN2IMG_BLOB_WALK
 #include <errno.h>
@@ -144,22 +151,85 @@ static int call_hook(char const *name, long which) {
     return 1;
 }
 
+/* An exception Nuitka's main() left set when it calls a function below (its start opens
+ * /dev/null for a standard stream that is closed, and goes on when that fails, where there is no
+ * /dev/null), put aside while the hook runs Python code, and set again afterwards: Nuitka's
+ * function would have run with it set, and what comes after it sees it as without pybin2img. */
+#if PY_VERSION_HEX >= 0x030C0000
+typedef PyObject *pending_error;
+
+static pending_error put_aside(void) { return PyErr_GetRaisedException(); }
+
+static void set_again(pending_error error) {
+    if (error != NULL) {
+        PyErr_Clear();
+        PyErr_SetRaisedException(error);
+    }
+}
+#else
+typedef struct {
+    PyObject *type, *value, *traceback;
+} pending_error;
+
+static pending_error put_aside(void) {
+    pending_error error;
+    PyErr_Fetch(&error.type, &error.value, &error.traceback);
+    return error;
+}
+
+static void set_again(pending_error error) {
+    if (error.type != NULL) {
+        PyErr_Clear();
+        PyErr_Restore(error.type, error.value, error.traceback);
+    }
+}
+#endif
+
+/* Until main() sets up the program's importer: the standard streams are opened before. */
+static int at_start = 1;
+
+#if PYBIN2IMG_DEVNULL
+PyObject *__real_BUILTIN_OPEN_SIMPLE(PyThreadState *tstate, PyObject *filename, char const *mode,
+                                     bool buffering, PyObject *encoding);
+
+PyObject *__wrap_BUILTIN_OPEN_SIMPLE(PyThreadState *tstate, PyObject *filename, char const *mode,
+                                     bool buffering, PyObject *encoding) {
+    PyObject *result = __real_BUILTIN_OPEN_SIMPLE(tstate, filename, mode, buffering, encoding);
+
+    if (result == NULL && at_start && PyUnicode_Check(filename) &&
+        PyUnicode_CompareWithASCIIString(filename, "/dev/null") == 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+#endif
+
 /* Nuitka's functions guard against a second run, so calling one again after a failure of
  * the hook is safe. */
 void __wrap_setupMetaPathBasedLoader(PyThreadState *tstate) {
+    pending_error error = put_aside();
+
+    at_start = 0;
+
     if (!call_hook("lazy_start", SETUP)) {
         __real_setupMetaPathBasedLoader(tstate);
     }
+    set_again(error);
 }
 
 void __wrap_patchInspectModule(PyThreadState *tstate) {
+    pending_error error = put_aside();
+
     if (!call_hook("install", PATCH)) {
         __real_patchInspectModule(tstate);
     }
+    set_again(error);
 }
 
 void __wrap_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_name,
                                     char const *old_value) {
+    pending_error error = put_aside();
     PyObject *function = hook_function("restore_environ");
     PyObject *result = NULL;
 
@@ -175,6 +245,7 @@ void __wrap_undoEnvironmentVariable(PyThreadState *tstate, char const *variable_
         __real_undoEnvironmentVariable(tstate, variable_name, old_value);
     }
     Py_XDECREF(result);
+    set_again(error);
 }
 
 #if PYBIN2IMG_BLOB_WALK

@@ -23,8 +23,11 @@ blob (4.6 MiB on hello) before the program's first line; the object reads the sa
 the program's file and gives the same pointers (:func:`blob_tags`). And for
 ``PyMarshal_ReadObjectFromString``, which unmarshals a module's bytecode at its import: bytes of
 the blob are read from the program's file into a buffer and unmarshalled from there, as the
-interpreter reads a ``.pyc``, so that their pages do not stay mapped. Nuitka itself runs
-unmodified; its functions are called as they are.
+interpreter reads a ``.pyc``, so that their pages do not stay mapped. And for
+``BUILTIN_OPEN_SIMPLE``, with which ``main()`` opens ``/dev/null`` for a standard stream that is
+closed at start: where there is no ``/dev/null``, the stream is ``None``, as the interpreter
+makes it, where Nuitka would go on with an error set (:func:`closed_streams`). Nuitka itself
+runs unmodified; its functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -94,6 +97,19 @@ _BLOB_TEXTS = (
     ("tools/data_composer/DataComposer.py", 'struct.pack("H", count) + result.getvalue()'),
 )
 _BLOB_SPEC = "build/include/nuitka/constants_blob_spec.h"
+#: How Nuitka's main() opens /dev/null for a standard stream that is closed at start, and the
+#: function it calls for that, which the object stands in for (``_startup.c``): each text with
+#: its file, compared with runs of white space as one space.
+_DEVNULL_TEXTS = (
+    (
+        "build/static_src/HelpersFiles.c",
+        "PyObject *BUILTIN_OPEN_SIMPLE(PyThreadState *tstate, PyObject *filename, "
+        "char const *mode, bool buffering, PyObject *encoding) {",
+    ),
+    ("build/static_src/MainProgram.c", 'Nuitka_String_FromString("/dev/null");'),
+    ("build/static_src/MainProgram.c", "BUILTIN_OPEN_SIMPLE(tstate, devnull_filename,"),
+    ("build/static_src/MainProgram.c", "setInputOutputHandles(tstate);"),
+)
 _BLOB_TAG = re.compile(
     r"^#define NUITKA_CONSTANT_BLOB_TAG_(BLOB_DATA|END) (0x[0-9a-fA-F]+)\b", re.M
 )
@@ -182,6 +198,30 @@ def blob_tags(interpreter: Interpreter) -> tuple[int, int] | None:
     if set(tags) != {"BLOB_DATA", "END"}:
         return None
     return int(tags["BLOB_DATA"], 16), int(tags["END"], 16)
+
+
+def closed_streams(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's sources open /dev/null for a closed standard stream as the start-up
+    object expects: the object then makes such a stream ``None`` where /dev/null is missing,
+    as the interpreter does, instead of leaving Nuitka's start with an error set."""
+    if interpreter.nuitka_main is None:
+        return False
+    package = interpreter.nuitka_main.parent
+    texts: dict[str, str] = {}
+    for relative, text in _DEVNULL_TEXTS:
+        if relative not in texts:
+            try:
+                raw = (package / relative).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return False
+            texts[relative] = " ".join(raw.split())
+        if text not in texts[relative]:
+            return False
+    main = texts["build/static_src/MainProgram.c"]
+    # setupMetaPathBasedLoader, which ends the object's start, comes after the streams.
+    return main.find("setInputOutputHandles(tstate);") < main.rfind(
+        "setupMetaPathBasedLoader(tstate);"
+    )
 
 
 def compiled_source(patcher: str, python_version: str) -> str | None:
@@ -287,7 +327,7 @@ def link_startup(
     except OSError as exc:
         # A full disk: the caller turns this into the cache's error (what to free).
         raise CompileError(f"cannot write {source}", details=str(exc)) from exc
-    walk = (
+    defines: tuple[str, ...] = (
         ()
         if tags is None
         else (
@@ -296,10 +336,13 @@ def link_startup(
             f"-DPYBIN2IMG_TAG_END=0x{tags[1]:02x}",
         )
     )
+    devnull = closed_streams(interpreter)
+    if devnull:
+        defines = (*defines, "-DPYBIN2IMG_DEVNULL=1")
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
-        *("-O2", "-fPIC", *walk, f"-I{facts['include']}", "-c", str(source), "-o", str(obj)),
+        *("-O2", "-fPIC", *defines, f"-I{facts['include']}", "-c", str(source), "-o", str(obj)),
     ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
@@ -317,6 +360,7 @@ def link_startup(
         *(function[0] for function in _FUNCTIONS),
         "Py_CompileStringExFlags",
         *(("loadConstantsBlob", "PyMarshal_ReadObjectFromString") if tags is not None else ()),
+        *(("BUILTIN_OPEN_SIMPLE",) if devnull else ()),
     )
     return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
 
