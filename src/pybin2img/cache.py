@@ -56,6 +56,19 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def listing_digest(root: str | os.PathLike[str]) -> str:
+    """The sha256 of the names of every file under the directory ``root`` (``__pycache__`` and
+    hidden directories left out): what changes when a file is added, removed or renamed."""
+    names: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+        rel = os.path.relpath(dirpath, root)
+        names.extend(os.path.normpath(os.path.join(rel, name)) for name in filenames)
+    if not os.path.isdir(root):
+        raise NotADirectoryError(root)
+    return hashlib.sha256("\n".join(sorted(names)).encode(errors="surrogateescape")).hexdigest()
+
+
 # --- manifests: what a cached tree held when it was made ---------------------------------------
 
 

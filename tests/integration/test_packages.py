@@ -11,12 +11,16 @@ the build environment's interpreter.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import EXAMPLES, docker
+from tests.integration.conftest import EXAMPLES, RUN_ID, docker, pybin2img
 from tests.integration.test_examples import LOCKED, Example, _build, _host
 
 pytestmark = pytest.mark.integration
@@ -97,3 +101,51 @@ def test_modules_named_inside_installed_packages_as_on_the_host(dynamic: Example
     assert translations["modules"] > 100
     assert _modules(dynamic, "extension")["queue"].endswith("pyarrow/io.pxi, line 33")
     assert [lib["name"] for lib in named["libraries"]] == ["libmagic.so.1", "magic"]
+
+
+EDITABLE = Path(__file__).resolve().parents[1] / "apps" / "editable"
+
+
+def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: Path) -> None:
+    """``--python`` names a project's venv without Nuitka, where the app's package is installed
+    with ``pip install -e`` (setuptools' finder: importable only through the hook its ``.pth``
+    installs, from a folder inside the app's): the build sees the venv's packages as its
+    interpreter does, and the image has the package's data file, version and entry points
+    (``--compare``). A changed data file makes a new compile; nothing changed, none."""
+    app = tmp_path / "app"
+    shutil.copytree(EDITABLE, app)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(app / "project")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+
+    def build() -> tuple[str, str]:
+        proc = pybin2img(
+            "build",
+            str(app / "app.py"),
+            "--python",
+            str(venv / "bin" / "python"),
+            "-t",
+            f"pybin2img-test/editable:{RUN_ID}",
+            "-o",
+            str(tmp_path / "editable.tar"),
+            "--compare",
+        )
+        compiled = next(line for line in proc.stderr.splitlines() if line.startswith("compile"))
+        compared = next(line for line in proc.stderr.splitlines() if line.startswith("compare"))
+        return compiled, compared
+
+    compiled, compared = build()
+    assert "same exit code (0) and stdout (3 lines)" in compared
+    (app / "project" / "greeter" / "greeting.txt").write_text("good day, {}\n")
+    compiled, compared = build()
+    assert "(cached)" not in compiled
+    assert "same exit code (0) and stdout (3 lines)" in compared
+    compiled, _compared = build()
+    assert "(cached)" in compiled

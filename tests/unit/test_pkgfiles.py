@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
+from pybin2img.cache import listing_digest
 from pybin2img.compile.pkgfiles import (
     copy_included_data,
     copy_package_files,
@@ -212,3 +214,69 @@ def test_package_files_ship_from_every_distribution_installing_there(
         "ruamel/yaml/main.py",
         "ruamel/yaml/string/__plug_in__.py",
     }
+
+
+def _editable(site: Path, project: Path, hook: dict[str, str], *, editable: bool = True) -> None:
+    """An editable install as pip leaves it (PEP 660): the project's files stay where they are;
+    site-packages gets the hook (``hook``: file name -> text) and a dist-info whose RECORD
+    lists only that, and whose ``direct_url.json`` says editable."""
+    _install(site, "greeter", {name: text.encode() for name, text in hook.items()})
+    info = site / "greeter-1.0.dist-info"
+    direct = {"dir_info": {"editable": editable}, "url": f"file://{project}"}
+    (info / "direct_url.json").write_text(json.dumps(direct))
+    with (info / "RECORD").open("a") as record:
+        record.write(f"{info.name}/direct_url.json,,\n")
+    files = {
+        "greeter/__init__.py": "",
+        "greeter/styles.py": "",
+        "greeter/greeting.txt": "hello {}",
+        "greeter/templates/page.html": "<p>",
+        "greeter/tests/fixture.txt": "x",
+        "greeter/__pycache__/styles.cpython-311.pyc": "x",
+        "greeter/.cache/note.txt": "x",
+        "notes.txt": "the project's, not the package's",
+    }
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+
+
+@pytest.mark.parametrize("style", ["finder", "pth"])
+def test_an_editable_installs_data_comes_from_the_project(tmp_path: Path, style: str) -> None:
+    """setuptools' finder maps the package to the project (``MAPPING``); other backends put a
+    directory on ``sys.path`` with a ``.pth`` line. The package's data ships from there, and
+    the files and the package's listing are among the dist's sources."""
+    site, project, dist = tmp_path / "site", tmp_path / "project", tmp_path / "dist"
+    site.mkdir()
+    dist.mkdir()
+    hook = (
+        {
+            "__editable__.greeter-1.0.pth": "import __editable___greeter_1_0_finder; x()\n",
+            "__editable___greeter_1_0_finder.py": (
+                f"MAPPING: dict[str, str] = {{'greeter': '{project / 'greeter'}'}}\n"
+                "NAMESPACES: dict[str, list[str]] = {}\n"
+            ),
+        }
+        if style == "finder"
+        else {"__editable__.greeter-1.0.pth": f"{project}\n"}
+    )
+    _editable(site, project, hook)
+    (found,) = package_data(dist, frozenset({"greeter", "greeter.styles"}), [str(site)], ())
+    assert _rel(dist) == {"greeter/greeting.txt", "greeter/templates/page.html"}
+    assert found.distribution == "greeter"
+    assert set(found.sources) == {
+        str(project / "greeter"),
+        str(project / "greeter" / "greeting.txt"),
+        str(project / "greeter" / "templates" / "page.html"),
+    }
+    listing = found.sources[str(project / "greeter")]
+    (project / "greeter" / "new.txt").write_text("added")
+    assert listing_digest(project / "greeter") != listing
+
+
+def test_a_pth_of_an_install_that_is_not_editable_is_no_project(tmp_path: Path) -> None:
+    site, project, dist = tmp_path / "site", tmp_path / "project", tmp_path / "dist"
+    site.mkdir()
+    dist.mkdir()
+    _editable(site, project, {"greeter.pth": f"{project}\n"}, editable=False)
+    assert package_data(dist, frozenset({"greeter"}), [str(site)], ()) == []

@@ -124,6 +124,9 @@ class Walker:
     _seen: set[str] = field(default_factory=set)
     _specs: dict[str, Any] = field(default_factory=dict)
     _locations: dict[str, list[str]] = field(default_factory=dict)
+    #: Top-level packages found through an editable install's finder: installed, wherever
+    #: the project is (inside the app's folder too).
+    _editable: set[str] = field(default_factory=set)
 
     def add(self, name: str) -> None:
         """Follow ``name`` (a module's name; its parent packages are followed too)."""
@@ -143,6 +146,10 @@ class Walker:
             if not parent:
                 if name not in sys.builtin_module_names:
                     spec = importlib.machinery.PathFinder.find_spec(name, self.roots)
+                if spec is None:
+                    spec = _editable_spec(name)
+                    if spec is not None:
+                        self._editable.add(name)
             else:
                 where = self.locations(parent)
                 if where:
@@ -186,7 +193,7 @@ class Walker:
         spec = self.locate(name)
         if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
             return None
-        return None if self.own(spec) else spec
+        return None if self.own(spec) and top not in self._editable else spec
 
     def _visit(self, name: str) -> None:
         spec = self._installed(name)
@@ -443,6 +450,26 @@ class Walker:
         if self._installed(value) is None or value == by:
             return
         self._record(value, origin, line, "extension", by)
+
+
+#: The modules editable installs' finders are defined in: setuptools' (``__editable___pkg_1_0
+#: _finder``, from its ``.pth``) and the ``editables`` library's (hatchling's, ``_editable_impl_``).
+_EDITABLE_FINDERS = ("__editable__", "_editable_impl_")
+
+
+def _editable_spec(name: str) -> Any:
+    """The spec of the top-level package ``name`` where an editable install's finder on
+    ``sys.meta_path`` maps it to the project's directory (not on the import path), or None.
+    Such finders only look ``name`` up in their mapping."""
+    for finder in sys.meta_path:
+        module = getattr(finder, "__module__", None) or type(finder).__module__
+        find = getattr(finder, "find_spec", None)
+        if find is None or not str(module).startswith(_EDITABLE_FINDERS):
+            continue
+        spec = find(name, None)
+        if spec is not None:
+            return spec
+    return None
 
 
 def _cython_findings(data: bytes) -> Findings:

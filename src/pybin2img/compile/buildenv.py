@@ -3,6 +3,13 @@ and Nuitka installed, created once per (interpreter, requirements, Nuitka versio
 
 An interpreter that lacks Nuitka gets one too: a venv that sees its site-packages
 (``--system-site-packages``) with only Nuitka added, so nothing is installed into a system Python.
+When that interpreter is itself a virtual environment's (the app's packages installed into a
+project's venv, editable installs among them), a venv made from it sees its base interpreter's
+site-packages only: the environment then also gets a ``.pth`` file that adds the venv's own site
+directories as the venv's interpreter does (``site.addsitedir``, so that the ``.pth`` files there
+run: editable installs' finders), and names them among ``site.getsitepackages()``, where Nuitka
+looks for editable installs. It sees the base interpreter's site-packages only when the venv
+does.
 
 Each environment's marker records how it was made and a manifest of its files (sizes and
 hashes). A build checks the marker; a compile first checks every file against the manifest.
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +40,28 @@ _READY = ".pybin2img-ready"
 _MANIFEST = ".pybin2img-manifest.json"
 #: Left out of the manifest: ``__pycache__`` is written by the interpreter as it imports.
 _SKIP = frozenset({"__pycache__", _READY, _MANIFEST})
+#: Asked of an interpreter without Nuitka (with ``-I``, as the probe runs it): whether it is a
+#: virtual environment's, its own site directories, and whether it sees its base interpreter's.
+_SITES = (
+    "import json, site, sys\n"
+    "base = site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])\n"
+    "own = [d for d in site.getsitepackages() if d not in base]\n"
+    "print(json.dumps({'venv': sys.prefix != sys.base_prefix, 'own': own,\n"
+    "                  'system': any(d in sys.path for d in base)}))\n"
+)
+#: The build environment's file that gives it a virtual environment's site directories.
+_SITE_FILE = "pybin2img-venv-sites.pth"
+#: What that file runs at the interpreter's start (``{dirs}``: the directories).
+_SITE_CODE = (
+    "dirs = {dirs!r}\n"
+    "for d in dirs:\n"
+    "    site.addsitedir(d)\n"
+    "own = site.getsitepackages\n"
+    "def getsitepackages(prefixes=None):\n"
+    "    found = own(prefixes)\n"
+    "    return found if prefixes is not None else found + [d for d in dirs if d not in found]\n"
+    "site.getsitepackages = getsitepackages\n"
+)
 
 
 def build_environment(
@@ -61,12 +91,20 @@ def build_environment(
         raise UsageError(f"{exc.filename} does not exist") from exc
     except OSError as exc:
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    # A virtual environment's interpreter: its own site directories, added to the venv made.
+    venv_sites: list[str] = []
+    if system_site_packages:
+        sites = _sites(python)
+        if sites["venv"]:
+            venv_sites = list(sites["own"])
+            system_site_packages = bool(sites["system"])
     recipe = {
         "python": str(python),
         "requirements": str(requirements.absolute()) if requirements else None,
         "packages": list(packages),
         "nuitka": nuitka,
         "system_site_packages": system_site_packages,
+        "venv_sites": venv_sites,
     }
     key = digest_of(
         str(real),
@@ -77,6 +115,7 @@ def build_environment(
         nuitka,
         __version__,
         *(["system-site-packages"] if system_site_packages else []),
+        *([str(python.absolute()), "venv-sites", venv_sites] if venv_sites else []),
     )[:32]
     env = cache.path("envs", key)
     if _marker(env, key) is not None and cache.use(env):
@@ -94,6 +133,34 @@ def build_environment(
                     remote.store_env(cache, key, env)
         cache.use(env)
     return env / "bin" / "python"
+
+
+def _sites(python: Path) -> dict[str, Any]:
+    """Whether ``python`` is a virtual environment's, its own site directories (``own``), and
+    whether it sees its base interpreter's (``system``)."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", "-c", _SITES],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        sites = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        sites = None
+    if not isinstance(sites, dict) or not isinstance(sites.get("own"), list):
+        raise UsageError(f"Python interpreter {python} did not tell its site directories")
+    return sites
+
+
+def _add_venv_sites(env: Path, dirs: Sequence[str]) -> None:
+    """Give the environment ``env`` the site directories ``dirs`` (:data:`_SITE_CODE`)."""
+    found = sorted(env.glob("lib/python3*/site-packages"))
+    if len(found) != 1:
+        raise CompileError(f"the build environment {env} has no single site-packages directory")
+    code = _SITE_CODE.format(dirs=list(dirs))
+    (found[0] / _SITE_FILE).write_text(f"import site; exec({code!r}, {{'site': site}})\n")
 
 
 def check_environment(python: Path, cache: Cache, log: Log) -> None:
@@ -181,6 +248,8 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
             record=record,
             unwritable=cache.unusable,
         )
+        if recipe.get("venv_sites"):
+            _add_venv_sites(env, recipe["venv_sites"])
         manifest = tree_manifest(env, skip=_SKIP)
         (env / _MANIFEST).write_text(json.dumps(manifest))
         (env / _READY).write_text(json.dumps({"key": key, "recipe": recipe}))

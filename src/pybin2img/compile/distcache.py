@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._version import __version__
-from ..cache import Cache, digest_of, file_digest, tree_damage, tree_manifest
+from ..cache import Cache, digest_of, file_digest, listing_digest, tree_damage, tree_manifest
 from ..log import Log
 from ..options import BuildOptions
 from ..pending import write_replacing
@@ -25,7 +25,7 @@ from .target import CompileTarget
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 5
+_DIST_FORMAT = 6
 #: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
 _MANIFEST = "manifest.json"
 
@@ -133,8 +133,10 @@ def remember(cache: Cache, key: str, entry_key: str) -> None:
 
 
 def _hash_or_none(path: Path) -> str | None:
+    """The hash a source was recorded with: a file's bytes, or a directory's file names (an
+    editable install's package, whose data files are shipped: a file added there)."""
     try:
-        return file_digest(path)
+        return listing_digest(path) if path.is_dir() else file_digest(path)
     except OSError:
         return None
 

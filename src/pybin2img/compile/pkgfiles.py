@@ -6,20 +6,25 @@ Nuitka's ``--include-data-dir`` leaves code files out, so an alembic ``migration
 arrived without its ``env.py``; and Nuitka ships a package's data only where its package
 configuration names them (certifi's ``cacert.pem``, matplotlib's ``mpl-data``), so wordcloud
 failed at import without its ``stopwords``. Each installed distribution lists the files it
-installed in its RECORD: those next to a compiled-in package's code are its data.
+installed in its RECORD: those next to a compiled-in package's code are its data. An editable
+install's RECORD lists only the hook that makes the project's packages importable (a ``.pth``
+path, or setuptools' finder with its ``MAPPING``): its packages' files are read from there, and
+recorded among the dist's sources (each data file, and each package directory's file names).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
 
-from ..cache import file_digest
+from ..cache import file_digest, listing_digest
 from ..errors import CompileError
 from ..options import BuildOptions
 from .bytecode import around_triggers, nuitka_triggers, site_dirs
@@ -50,6 +55,9 @@ class PackageData:
     files: tuple[str, ...]
     #: Their total size in bytes.
     size: int
+    #: For an editable install: its data files and package directories outside the build
+    #: environment, with their hashes (file bytes, directory listing), for the dist's cache.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         count = len(self.files)
@@ -72,10 +80,11 @@ def add_files(
     sources = copy_included_data(dist, options.include_data)
     used = [package for package in options.as_files if package in modules]
     lines = [f"as files: {item.describe()}" for item in copy_package_files(dist, used, sys_path)]
-    lines += [
-        f"package data: {item.describe()} (--no-package-data {item.package} leaves it out)"
-        for item in package_data(dist, modules, sys_path, options.no_package_data)
-    ]
+    for item in package_data(dist, modules, sys_path, options.no_package_data):
+        lines.append(
+            f"package data: {item.describe()} (--no-package-data {item.package} leaves it out)"
+        )
+        sources.update(item.sources)
     return sources, lines
 
 
@@ -186,13 +195,19 @@ def package_data(
     """
     found: list[PackageData] = []
     seen: set[str] = set()
+    tops = {module.split(".")[0] for module in modules}
     for distribution in _distributions(sys_path):
         name = distribution.metadata["Name"] or "?"
-        files = distribution.files or []
-        packages = _package_dirs(files)
+        files = [
+            (PurePosixPath(entry.as_posix()), Path(str(entry.locate())))
+            for entry in distribution.files or []
+        ]
+        editable = _editable_packages(distribution, tops)
+        for top, directory in sorted(editable.items()):
+            files.extend(_package_files(top, directory))
+        packages = _package_dirs(rel for rel, _source in files)
         chosen: dict[str, list[tuple[Path, str]]] = {}
-        for entry in files:
-            rel = PurePosixPath(entry.as_posix())
+        for rel, source in files:
             package = _owner(rel, packages)
             if package is None or package not in modules or _skipped(rel):
                 continue
@@ -202,7 +217,6 @@ def package_data(
             if key in seen:
                 continue
             seen.add(key)
-            source = Path(str(entry.locate()))
             if not source.is_file() or _is_elf(source) or (dist / key).exists():
                 continue
             chosen.setdefault(package.split(".")[0], []).append((source, key))
@@ -213,15 +227,94 @@ def package_data(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
                 size += target.stat().st_size
+            outside: dict[str, str] = {}
+            if top in editable:
+                outside[str(editable[top])] = listing_digest(editable[top])
+                outside.update((str(source), file_digest(source)) for source, _key in pairs)
             found.append(
                 PackageData(
                     package=top,
                     distribution=name,
                     files=tuple(key for _, key in pairs),
                     size=size,
+                    sources=outside,
                 )
             )
     return found
+
+
+def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> dict[str, Path]:
+    """For an editable install (its ``direct_url.json`` says so), the directory of each of
+    ``tops`` (top-level package names) that its hook makes importable: setuptools' finder's
+    ``MAPPING``, or a directory its ``.pth`` file puts on ``sys.path``."""
+    try:
+        direct = json.loads(distribution.read_text("direct_url.json") or "{}")
+        url = urlparse(direct.get("url", ""))
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(direct.get("dir_info"), dict) or not direct["dir_info"].get("editable"):
+        return {}
+    if url.scheme != "file":
+        return {}
+    mapping: dict[str, Path] = {}
+    roots: list[Path] = []
+    for entry in distribution.files or []:
+        path = Path(str(entry.locate()))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if entry.suffix == ".pth":
+            roots.extend(
+                Path(line.strip())
+                for line in text.splitlines()
+                if line.strip() and not line.startswith(("#", "import ", "import\t"))
+            )
+        elif entry.suffix == ".py" and entry.name.startswith("__editable__"):
+            mapping.update(
+                (top, Path(where)) for top, where in _finder_mapping(text).items() if top in tops
+            )
+    found = {top: where for top, where in mapping.items() if where.is_dir()}
+    for top in sorted(tops - set(found)):
+        for root in roots:
+            if (root / top / "__init__.py").is_file():
+                found[top] = root / top
+                break
+    return found
+
+
+def _finder_mapping(text: str) -> dict[str, str]:
+    """``MAPPING`` of a setuptools editable finder (``{"pkg": "/project/pkg"}``)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    for node in tree.body:
+        target: ast.expr
+        value: ast.expr | None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "MAPPING" and value is not None:
+            try:
+                found = ast.literal_eval(value)
+            except ValueError:
+                return {}
+            if isinstance(found, dict):
+                return {str(k): str(v) for k, v in found.items()}
+    return {}
+
+
+def _package_files(top: str, directory: Path) -> Iterator[tuple[PurePosixPath, Path]]:
+    """Every file of the package ``top`` at ``directory``, as a RECORD would list it."""
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        rel = PurePosixPath(top, Path(dirpath).relative_to(directory).as_posix())
+        for name in sorted(filenames):
+            yield PurePosixPath(os.path.normpath(rel / name)), Path(dirpath, name)
 
 
 def _distributions(sys_path: Sequence[str]) -> Iterator[metadata.Distribution]:
@@ -237,10 +330,10 @@ def _distributions(sys_path: Sequence[str]) -> Iterator[metadata.Distribution]:
                 yield distribution
 
 
-def _package_dirs(files: Iterable[metadata.PackagePath]) -> set[PurePosixPath]:
+def _package_dirs(files: Iterable[PurePosixPath]) -> set[PurePosixPath]:
     """Directories that are regular packages: they hold an ``__init__`` module."""
     return {
-        PurePosixPath(entry.as_posix()).parent
+        entry.parent
         for entry in files
         if entry.name == "__init__.py" or entry.name.startswith("__init__.")
     }

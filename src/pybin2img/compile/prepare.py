@@ -55,7 +55,7 @@ def prepare_compile(
             # Before the probe, which reads the project's entry points from it.
             early.dist_info.write(early.metadata_dir)
 
-    def probe(python: Path) -> Interpreter:
+    def probe(python: Path, shown_as: Path | None = None) -> Interpreter:
         # What the probe read of installed files is kept per interpreter and probe code.
         scan_key = digest_of(str(python.absolute()), str(python.resolve()), probe_code_digest())
         return probe_interpreter(
@@ -67,13 +67,15 @@ def prepare_compile(
             strings=options.cmd,
             env=options.env,
             scan_cache=cache.ensure("probe") / f"{scan_key[:16]}.json",
+            shown_as=shown_as,
         )
 
     try:
         interpreter = probe(python)
     except NuitkaMissingError:
         # Never install into the user's interpreter (Debian's refuses anyway): a cached venv
-        # that sees its site-packages gets Nuitka instead.
+        # that sees its site-packages (a venv's own too) gets Nuitka instead.
+        users = python
         python = build_environment(
             python=python,
             requirements=None,
@@ -82,7 +84,7 @@ def prepare_compile(
             log=log,
             system_site_packages=True,
         )
-        interpreter = probe(python)
+        interpreter = probe(python, shown_as=users)
     target = early or compile_target(app, launcher_dir, interpreter.module_origin)
     if target.launcher is not None:
         target.main.write_text(target.launcher, encoding="utf-8")

@@ -109,13 +109,15 @@ def probe_interpreter(
     strings: Sequence[str] = (),
     env: Sequence[str] = (),
     scan_cache: Path | None = None,
+    shown_as: Path | None = None,
 ) -> Interpreter:
     """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
     errors and of module-level imports the interpreter cannot find (``import_path`` is where
     the app's own modules are), and the modules the app names in strings (its files, and
     ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment) or the
     installed packages it reaches name (``scan_cache``: where what was read of them is kept
-    for the next probe of the same interpreter)."""
+    for the next probe of the same interpreter). ``shown_as``: the interpreter messages name
+    (the user's, when ``python`` is a build environment made from it to add Nuitka)."""
     if not python.exists():
         raise UsageError(f"Python interpreter {python} does not exist")
     args = {
@@ -155,12 +157,15 @@ def probe_interpreter(
     if missing:
         raise CompileError(
             f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is not "
-            f"installed for {python}; install it there or list it in -r requirements.txt"
+            f"installed for {shown_as or python}; install it there or list it in -r "
+            "requirements.txt"
         )
     if not info["nuitka"]:
         raise NuitkaMissingError(f"Nuitka is not installed for {python}")
     if module and not info["module_origin"]:
-        raise UsageError(f"module {module!r} was not found by {python} (run from {args['cwd']})")
+        raise UsageError(
+            f"module {module!r} was not found by {shown_as or python} (run from {args['cwd']})"
+        )
     named = NamedModules.from_probe(info.get("named"))
     real = os.path.realpath(info["executable"])
     st = os.stat(real)
