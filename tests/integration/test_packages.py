@@ -117,7 +117,10 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     pip = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(app / "project")],
+        [
+            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
+            *("-e", str(app / "project"), str(app / "palette-dist")),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -141,11 +144,21 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
         compared = next(line for line in proc.stderr.splitlines() if line.startswith("compare"))
         return compiled, compared
 
+    # The venv's setuptools answers for the files of a package installed there the usual
+    # way: in the image too, where it is carried as bytecode (README "Package data").
+    here = subprocess.run(
+        [str(venv / "bin" / "python"), str(app / "app.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    assert here[-1] == ("pkg_resources: palette True True ['green.txt', 'red.txt'] b'#ff0000\\n'")
     compiled, compared = build()
-    assert "same exit code (0) and stdout (3 lines)" in compared
+    assert "same exit code (0) and stdout (4 lines)" in compared
     (app / "project" / "greeter" / "greeting.txt").write_text("good day, {}\n")
     compiled, compared = build()
     assert "(cached)" not in compiled
-    assert "same exit code (0) and stdout (3 lines)" in compared
+    assert "same exit code (0) and stdout (4 lines)" in compared
     compiled, _compared = build()
     assert "(cached)" in compiled

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pybin2img.compile import named
 from pybin2img.compile.distinfo import project_dist_info
 from pybin2img.compile.named import NamedLibrary, NamedModules, config_checksum
 from pybin2img.plan.libraries import find_libraries, library_data
@@ -131,7 +132,11 @@ def test_package_configuration_keeps_each_distributions_metadata() -> None:
     )
     assert "- module-name: 'google.protobuf'\n" in text
     assert "        - 'it''s'\n" in text  # YAML single quotes doubled
-    assert NamedModules().package_configuration() is None
+    # With nothing found, only pkg_resources' provider for modules carried as bytecode.
+    alone = NamedModules().package_configuration()
+    assert [line for line in alone.splitlines() if line.startswith("- ")] == [
+        f"- module-name: 'pkg_resources' # checksum: {_PKG_RESOURCES_CHECKSUM}"
+    ]
     # a change of what is installed is a change of the compile key
     other = dict(PROBE, metadata=PROBE["metadata"][:1])  # type: ignore[call-overload]
     assert NamedModules.from_probe(other).cache_key() != NamedModules.from_probe(PROBE).cache_key()
@@ -299,6 +304,25 @@ def test_a_library_only_in_a_directory_of_the_machines_ld_so_conf_is_not_added()
     ]
 
 
+_PKG_RESOURCES_CHECKSUM = config_checksum(
+    {
+        "anti-bloat": [
+            {"description": named._PKG_RESOURCES_WHY, "append_plain": named._PKG_RESOURCES}
+        ]
+    }
+)
+
+
+def test_pkg_resources_gets_the_code_as_written() -> None:
+    """The block under ``append_plain: |`` is the code, as YAML reads a literal block."""
+    text = NamedModules().package_configuration()
+    lines = text.splitlines()
+    start = lines.index("      append_plain: |") + 1
+    block = [line[8:] for line in lines[start:] if line.startswith("        ")]
+    assert "\n".join(block) + "\n" == named._PKG_RESOURCES
+    compile(named._PKG_RESOURCES, "pkg_resources", "exec")
+
+
 def test_checksums_as_nuitka_computes_them() -> None:
     # entries of Nuitka 4.3's own standard.nuitka-package.config.yml, with their checksums
     assert config_checksum({"data-files": [{"include-metadata": ["debian"]}]}) == "a633a55a"
@@ -314,6 +338,19 @@ def test_checksums_as_nuitka_computes_them() -> None:
             }
         )
         == "63d29872"
+    )
+    assert (
+        config_checksum(
+            {
+                "anti-bloat": [
+                    {
+                        "description": "workaround hard module import attribute bug",
+                        "append_plain": "from .utils.tqdm import tqdm",
+                    }
+                ]
+            }
+        )
+        == "da417692"
     )
 
 

@@ -503,8 +503,6 @@ def _package_configuration(interpreter: Interpreter, workdir: Path) -> list[str]
     """The Nuitka package configuration made from what the probe found (the metadata of
     every distribution whose code is compiled in), written into ``workdir``."""
     text = interpreter.named.package_configuration()
-    if text is None:
-        return []
     path = workdir / "pybin2img.nuitka-package.config.yml"
     path.write_text(text, encoding="utf-8")
     return [f"--user-package-configuration-file={path}"]

@@ -1,0 +1,1 @@
+"""Colours, as data files."""
