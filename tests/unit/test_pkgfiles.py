@@ -241,11 +241,12 @@ def _editable(site: Path, project: Path, hook: dict[str, str], *, editable: bool
         (project / rel).write_text(text)
 
 
-@pytest.mark.parametrize("style", ["finder", "pth"])
+@pytest.mark.parametrize("style", ["finder", "editables", "pth"])
 def test_an_editable_installs_data_comes_from_the_project(tmp_path: Path, style: str) -> None:
-    """setuptools' finder maps the package to the project (``MAPPING``); other backends put a
-    directory on ``sys.path`` with a ``.pth`` line. The package's data ships from there, and
-    the files and the package's listing are among the dist's sources."""
+    """setuptools' finder maps the package to the project (``MAPPING``), as the editables
+    library does (hatchling's exact mode: ``map_module``); other backends put a directory on
+    ``sys.path`` with a ``.pth`` line. The package's data ships from there, and the files and
+    the package's listing are among the dist's sources."""
     site, project, dist = tmp_path / "site", tmp_path / "project", tmp_path / "dist"
     site.mkdir()
     dist.mkdir()
@@ -258,6 +259,15 @@ def test_an_editable_installs_data_comes_from_the_project(tmp_path: Path, style:
             ),
         }
         if style == "finder"
+        else {
+            "_editable_impl_greeter.pth": "import _editable_impl_greeter",
+            "_editable_impl_greeter.py": (
+                "from editables.redirector import RedirectingFinder as F\n"
+                "F.install()\n"
+                f"F.map_module('greeter', '{project / 'greeter' / '__init__.py'}')\n"
+            ),
+        }
+        if style == "editables"
         else {"__editable__.greeter-1.0.pth": f"{project}\n"}
     )
     _editable(site, project, hook)

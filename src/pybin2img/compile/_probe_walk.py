@@ -453,8 +453,8 @@ class Walker:
 
 
 #: The modules editable installs' finders are defined in: setuptools' (``__editable___pkg_1_0
-#: _finder``, from its ``.pth``) and the ``editables`` library's (hatchling's, ``_editable_impl_``).
-_EDITABLE_FINDERS = ("__editable__", "_editable_impl_")
+#: _finder``, from its ``.pth``) and the ``editables`` library's (hatchling's exact mode).
+_EDITABLE_FINDERS = ("__editable__", "_editable_impl_", "editables.")
 
 
 def _editable_spec(name: str) -> Any:

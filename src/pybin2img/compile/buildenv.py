@@ -51,11 +51,20 @@ _SITES = (
 )
 #: The build environment's file that gives it a virtual environment's site directories.
 _SITE_FILE = "pybin2img-venv-sites.pth"
-#: What that file runs at the interpreter's start (``{dirs}``: the directories).
+#: What that file runs at the interpreter's start (``{dirs}``: the directories). Packages the
+#: ``editables`` library's finder maps (hatchling's exact editable mode), which Nuitka does not
+#: follow, get the directory above them on ``sys.path``, as Nuitka does for setuptools' finder.
 _SITE_CODE = (
+    "import os, sys\n"
     "dirs = {dirs!r}\n"
     "for d in dirs:\n"
     "    site.addsitedir(d)\n"
+    "for finder in list(sys.meta_path):\n"
+    "    if getattr(finder, '__module__', '') == 'editables.redirector':\n"
+    "        for path in dict(getattr(finder, '_redirections', {{}})).values():\n"
+    "            root = os.path.dirname(os.path.dirname(str(path)))\n"
+    "            if str(path).endswith('__init__.py') and root not in sys.path:\n"
+    "                sys.path.append(root)\n"
     "own = site.getsitepackages\n"
     "def getsitepackages(prefixes=None):\n"
     "    found = own(prefixes)\n"
@@ -115,7 +124,7 @@ def build_environment(
         nuitka,
         __version__,
         *(["system-site-packages"] if system_site_packages else []),
-        *([str(python.absolute()), "venv-sites", venv_sites] if venv_sites else []),
+        *([str(python.absolute()), "venv-sites", venv_sites, _SITE_CODE] if venv_sites else []),
     )[:32]
     env = cache.path("envs", key)
     if _marker(env, key) is not None and cache.use(env):

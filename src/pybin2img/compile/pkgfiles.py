@@ -270,7 +270,7 @@ def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> d
                 for line in text.splitlines()
                 if line.strip() and not line.startswith(("#", "import ", "import\t"))
             )
-        elif entry.suffix == ".py" and entry.name.startswith("__editable__"):
+        elif entry.suffix == ".py" and entry.name.startswith(("__editable__", "_editable_impl_")):
             mapping.update(
                 (top, Path(where)) for top, where in _finder_mapping(text).items() if top in tops
             )
@@ -284,11 +284,27 @@ def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> d
 
 
 def _finder_mapping(text: str) -> dict[str, str]:
-    """``MAPPING`` of a setuptools editable finder (``{"pkg": "/project/pkg"}``)."""
+    """Where an editable install's finder finds each package: setuptools' ``MAPPING``
+    (``{"pkg": "/project/pkg"}``), or the ``editables`` library's (hatchling's exact mode)
+    ``map_module("pkg", "/project/pkg/__init__.py")`` calls."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return {}
+    mapped = {}
+    for call in ast.walk(tree):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "map_module"
+            and len(call.args) == 2
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+        ):
+            name, where = (str(a.value) for a in call.args)  # type: ignore[attr-defined]
+            if where.endswith("__init__.py"):
+                mapped[name] = os.path.dirname(where)
+    if mapped:
+        return mapped
     for node in tree.body:
         target: ast.expr
         value: ast.expr | None
