@@ -290,3 +290,31 @@ def test_a_pth_of_an_install_that_is_not_editable_is_no_project(tmp_path: Path) 
     dist.mkdir()
     _editable(site, project, {"greeter.pth": f"{project}\n"}, editable=False)
     assert package_data(dist, frozenset({"greeter"}), [str(site)], ()) == []
+
+
+def test_a_py_file_outside_the_packages_directories_is_data(tmp_path: Path) -> None:
+    """alembic's templates are directories of files `alembic init` copies, ``env.py`` among
+    them: no module of the package, since the directory is no regular package."""
+    site, dist = tmp_path / "site", tmp_path / "dist"
+    site.mkdir()
+    dist.mkdir()
+    _install(
+        site,
+        "alembic",
+        {
+            "alembic/__init__.py": b"",
+            "alembic/command.py": b"",
+            "alembic/templates/generic/env.py": b"# env",
+            "alembic/templates/generic/script.py.mako": b"mako",
+            "alembic/templates/generic/README": b"readme",
+            "alembic/testing/plugin/__init__.py": b"",
+            "alembic/testing/plugin/bootstrap.py": b"",
+            "alembic/tests/conftest.py": b"",
+        },
+    )
+    package_data(dist, frozenset({"alembic", "alembic.command"}), [str(site)], ())
+    assert _rel(dist) == {
+        "alembic/templates/generic/env.py",
+        "alembic/templates/generic/script.py.mako",
+        "alembic/templates/generic/README",
+    }

@@ -191,7 +191,8 @@ def package_data(
 
     A file is a package's data when the nearest directory above it that is a package (has an
     ``__init__``) is compiled in, and it is neither code nor a test, documentation, header or
-    type stub (see :data:`_SKIP_DIRECTORIES`).
+    type stub (see :data:`_SKIP_DIRECTORIES`). A ``.py`` file in a directory that is no regular
+    package is data too: a template or script the package reads (alembic's ``env.py``).
     """
     found: list[PackageData] = []
     seen: set[str] = set()
@@ -209,7 +210,7 @@ def package_data(
         chosen: dict[str, list[tuple[Path, str]]] = {}
         for rel, source in files:
             package = _owner(rel, packages)
-            if package is None or package not in modules or _skipped(rel):
+            if package is None or package not in modules or _skipped(rel, packages):
                 continue
             if any(package == p or package.startswith(p + ".") for p in leave_out):
                 continue
@@ -365,8 +366,11 @@ def _owner(rel: PurePosixPath, packages: set[PurePosixPath]) -> str | None:
     return None
 
 
-def _skipped(rel: PurePosixPath) -> bool:
-    if rel.name in _SKIP_NAMES or rel.suffix in _CODE_SUFFIXES | _BUILD_SUFFIXES:
+def _skipped(rel: PurePosixPath, packages: set[PurePosixPath]) -> bool:
+    # A .py file outside any regular package's own directory is no module of the package: a
+    # template or a script it reads as a file (alembic's templates/generic/env.py).
+    template = rel.suffix == ".py" and rel.parent not in packages
+    if rel.name in _SKIP_NAMES or (rel.suffix in _CODE_SUFFIXES | _BUILD_SUFFIXES and not template):
         return True
     if ".so." in rel.name:
         return True
