@@ -151,10 +151,11 @@ static int call_hook(char const *name, long which) {
     return 1;
 }
 
-/* An exception Nuitka's main() left set when it calls a function below (its start opens
- * /dev/null for a standard stream that is closed, and goes on when that fails, where there is no
- * /dev/null), put aside while the hook runs Python code, and set again afterwards: Nuitka's
- * function would have run with it set, and what comes after it sees it as without pybin2img. */
+/* An exception Nuitka's main() left set when it calls a function below (its start goes on when
+ * opening /dev/null for a closed standard stream fails, where the stand-in for that further
+ * down is not linked), put aside while the hook runs Python code, and set again afterwards:
+ * Nuitka's function would have run with it set, and what comes after sees it as without
+ * pybin2img. */
 #if PY_VERSION_HEX >= 0x030C0000
 typedef PyObject *pending_error;
 

@@ -60,11 +60,16 @@ _SITE_CODE = (
     "for d in dirs:\n"
     "    site.addsitedir(d)\n"
     "for finder in list(sys.meta_path):\n"
-    "    if getattr(finder, '__module__', '') == 'editables.redirector':\n"
-    "        for path in dict(getattr(finder, '_redirections', {{}})).values():\n"
-    "            root = os.path.dirname(os.path.dirname(str(path)))\n"
-    "            if str(path).endswith('__init__.py') and root not in sys.path:\n"
-    "                sys.path.append(root)\n"
+    "    if getattr(finder, '__module__', '') != 'editables.redirector':\n"
+    "        continue\n"
+    "    try:\n"
+    "        paths = [str(p) for p in dict(getattr(finder, '_redirections', {{}})).values()]\n"
+    "    except (TypeError, ValueError):\n"
+    "        paths = []\n"
+    "    for path in paths:\n"
+    "        root = os.path.dirname(os.path.dirname(path))\n"
+    "        if path.endswith('__init__.py') and root not in sys.path:\n"
+    "            sys.path.append(root)\n"
     "own = site.getsitepackages\n"
     "def getsitepackages(prefixes=None):\n"
     "    found = own(prefixes)\n"
@@ -159,7 +164,7 @@ def _sites(python: Path) -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired, ValueError):
         sites = None
     if not isinstance(sites, dict) or not isinstance(sites.get("own"), list):
-        raise UsageError(f"Python interpreter {python} did not tell its site directories")
+        raise UsageError(f"Python interpreter {python} failed to list its site directories")
     return sites
 
 
