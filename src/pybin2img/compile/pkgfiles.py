@@ -8,7 +8,8 @@ configuration names them (certifi's ``cacert.pem``, matplotlib's ``mpl-data``), 
 failed at import without its ``stopwords``. Each installed distribution lists the files it
 installed in its RECORD: those next to a compiled-in package's code are its data. An editable
 install's RECORD lists only the hook that makes the project's packages importable (a ``.pth``
-path, or setuptools' finder with its ``MAPPING``): its packages' files are read from there, and
+path, setuptools' finder with its ``MAPPING``, or the editables library's ``map_module()``
+calls): its packages' files are read from there, and
 recorded among the dist's sources (each data file, and each package directory's file names).
 """
 
@@ -246,8 +247,8 @@ def package_data(
 
 def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> dict[str, Path]:
     """For an editable install (its ``direct_url.json`` says so), the directory of each of
-    ``tops`` (top-level package names) that its hook makes importable: setuptools' finder's
-    ``MAPPING``, or a directory its ``.pth`` file puts on ``sys.path``."""
+    ``tops`` (top-level package names) that its hook makes importable: a finder's mapping
+    (:func:`_finder_mapping`), or a directory its ``.pth`` file puts on ``sys.path``."""
     try:
         direct = json.loads(distribution.read_text("direct_url.json") or "{}")
         url = urlparse(direct.get("url", ""))
