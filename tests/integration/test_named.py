@@ -43,6 +43,21 @@ def test_module_app_strings_and_class_paths(tmp_path: Path) -> None:
     assert found == {"app", "logging.handlers"}
 
 
+def test_modules_pkg_resources_imports_by_name(tmp_path: Path) -> None:
+    """``pkg_resources.resource_*("pkg", ...)`` imports ``pkg`` by that name: a bare word
+    there names a module, as it does not elsewhere."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import pkg_resources\n"
+        "from pkg_resources import resource_filename\n"
+        "pkg_resources.resource_exists('json', 'x')\n"
+        "resource_filename('email.mime', 'y')\n"
+        "pkg_resources.resource_string(__name__, 'z')\n"
+        "print('csv')\n"
+    )
+    assert _modules(app) == {"json", "email.mime"}
+
+
 def test_own_modules_are_followed(tmp_path: Path) -> None:
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "__init__.py").write_text("")

@@ -153,7 +153,7 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
         check=True,
         timeout=60,
     ).stdout.splitlines()
-    assert here[-1] == ("pkg_resources: palette True True ['green.txt', 'red.txt'] b'#ff0000\\n'")
+    assert here[-1] == ("pkg_resources: True True ['green.txt', 'red.txt'] b'#ff0000\\n'")
     compiled, compared = build()
     assert "same exit code (0) and stdout (4 lines)" in compared
     (app / "project" / "greeter" / "greeting.txt").write_text("good day, {}\n")

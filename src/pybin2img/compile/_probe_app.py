@@ -114,6 +114,35 @@ def string_constants(tree: ast.AST) -> list[tuple[str, int]]:
     ]
 
 
+#: ``pkg_resources`` functions whose first argument is a module's name (``"certifi"``): the
+#: module is imported by that name when called.
+_RESOURCE_CALLS = frozenset(
+    {
+        "resource_exists",
+        "resource_isdir",
+        "resource_listdir",
+        "resource_string",
+        "resource_stream",
+        "resource_filename",
+        "get_provider",
+    }
+)
+
+
+def resource_module(node: ast.Call) -> str | None:
+    """The module a ``pkg_resources.resource_*("pkg", ...)`` call names by its first argument
+    (imported by that name, a bare top-level name included), else ``None``."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name not in _RESOURCE_CALLS or not node.args:
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        value: str = first.value
+        return value if value and all(p.isidentifier() for p in value.split(".")) else None
+    return None
+
+
 def django_call(node: ast.Call, path: str, django: dict[str, Any]) -> None:
     """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x")`` and ``settings.configure(...)``."""
     func = node.func

@@ -199,7 +199,11 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         "apps": [],
     }
 
-    def name_string(value: str, file: str, line: int, *, follow: bool = True) -> str | None:
+    def name_string(
+        value: str, file: str, line: int, *, follow: bool = True, by_call: bool = False
+    ) -> str | None:
+        """``by_call``: the string is given to a call that imports it by that name, so a bare
+        word names a module too."""
         if not _MODULE_STRING.fullmatch(value) or value.startswith("__"):
             return None
         name, colon, _attr = value.partition(":")
@@ -213,7 +217,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         if found is None:
             return None
         is_own = own.holds(found)
-        if not (colon or "." in name or is_own):
+        if not (colon or "." in name or is_own or by_call):
             return None  # a bare word ("report", "json") names a module only if it is the app's
         if found.origin and found.origin.endswith(".py") and is_own and follow:
             queue.append(found.origin)
@@ -241,6 +245,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                         queue.append(found.origin)
             elif isinstance(node, ast.Call):
                 app_files.django_call(node, path, django)
+                resource = app_files.resource_module(node)
+                if resource is not None:
+                    name_string(resource, path, node.lineno, by_call=True)
             elif isinstance(node, (ast.Assign, ast.AugAssign)):
                 app_files.django_assign(node, path, django)
         for value, line in app_files.string_constants(tree):
