@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pybin2img.compile import _probe_scan as scan
 from pybin2img.compile import _probe_walk as walk
 
@@ -362,3 +364,24 @@ def test_the_scan_cache_is_kept_per_probe_code(tmp_path: Path, monkeypatch: Any)
     assert before == probe.probe_code_digest()
     (tmp_path / "_probe_scan.py").write_text("x = 2\n")
     assert probe.probe_code_digest() != before
+
+
+def test_a_missing_import_found_in_the_users_site_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pip install --user`` puts a package where the interpreter looks for a script but a
+    build does not (the probe runs with ``-I``): the probe says where it is."""
+    import site
+
+    from pybin2img.compile import _probe_main as probe
+
+    user = tmp_path / "user-site"
+    (user / "fancy").mkdir(parents=True)
+    (user / "fancy" / "__init__.py").write_text("")
+    monkeypatch.setattr(site, "getusersitepackages", lambda: str(user))
+    assert probe._in_user_site("fancy") == str(user)
+    assert probe._in_user_site("plain") is None
+    app = tmp_path / "app.py"
+    app.write_text("import fancy\n")
+    missing = probe._check([str(app)], [str(tmp_path)], {})
+    assert missing == {"file": str(app), "line": 1, "module": "fancy", "user_site": str(user)}

@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import re
+import site
 import sys
 import sysconfig
 import time
@@ -147,8 +148,24 @@ def _check(sources: list[str], app_path: list[str], out: dict[str, Any]) -> dict
                 except (ImportError, ValueError):
                     found = False
                 if not found and top != "__main__":
-                    return {"file": path, "line": node.lineno, "module": top}
+                    return {
+                        "file": path,
+                        "line": node.lineno,
+                        "module": top,
+                        "user_site": _in_user_site(top),
+                    }
     return None
+
+
+def _in_user_site(top: str) -> str | None:
+    """The user's site-packages (``pip install --user``) when it holds ``top``: the interpreter
+    reads it for a script, but builds do not (the probe runs with ``-I``, Nuitka with ``-s``)."""
+    try:
+        user = site.getusersitepackages()
+        found = importlib.machinery.PathFinder.find_spec(top, [user])
+    except Exception:  # noqa: BLE001 - no user site to tell of
+        return None
+    return user if found is not None else None
 
 
 #: A string that may name a module: ``pkg.mod``, ``pkg.mod.Class``, ``pkg.mod:attr``.

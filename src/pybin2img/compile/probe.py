@@ -154,6 +154,13 @@ def probe_interpreter(
             f"always gets the standard library's; rename the app's {shadow['module']}"
         )
     missing = info["missing_import"]
+    if missing and missing.get("user_site"):
+        raise CompileError(
+            f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is "
+            f"installed in the user's site-packages ({missing['user_site']}, pip install "
+            f"--user), which builds do not read; install it into {shown_as or python} or a "
+            "venv, or list it in -r requirements.txt"
+        )
     if missing:
         raise CompileError(
             f"{missing['file']}, line {missing['line']}: module {missing['module']!r} is not "
