@@ -162,3 +162,6 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
     assert "same exit code (0) and stdout (4 lines)" in compared
     compiled, _compared = build()
     assert "(cached)" in compiled
+    # The SBOM claims the editable package's data files for its distribution.
+    inspected = pybin2img("inspect", str(tmp_path / "editable.tar")).stdout
+    assert " 0 claimed by no component" in inspected, inspected

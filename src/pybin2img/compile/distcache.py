@@ -25,7 +25,7 @@ from .target import CompileTarget
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 7
+_DIST_FORMAT = 8
 #: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
 _MANIFEST = "manifest.json"
 

@@ -270,7 +270,9 @@ def _compile_into_cache(
         log.detail(line)
     chosen = {package.split(".")[0] for package in bytecode}
     shipped = sorted(row.package for row in times if row.bytecode and row.package in chosen)
-    added, added_lines = add_files(dist, options, frozenset(modules), interpreter.sys_path)
+    added, added_lines, added_origins = add_files(
+        dist, options, frozenset(modules), interpreter.sys_path
+    )
     sources.update(added)
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
@@ -280,7 +282,10 @@ def _compile_into_cache(
             "bytecode": shipped,
             "profile": [row.to_json() for row in times],
             # What each copied file of the dist is a copy of, for the SBOM's owners.
-            "origins": report_origins(ElementTree.parse(report).getroot()),  # noqa: S314
+            "origins": {
+                **report_origins(ElementTree.parse(report).getroot()),  # noqa: S314
+                **added_origins,
+            },
             "added_files": added_lines,
         }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))

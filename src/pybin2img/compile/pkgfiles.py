@@ -59,6 +59,9 @@ class PackageData:
     #: For an editable install: its data files and package directories outside the build
     #: environment, with their hashes (file bytes, directory listing), for the dist's cache.
     sources: dict[str, str] = field(default_factory=dict)
+    #: For an editable install: dist-relative path -> the project's file it is a copy of (the
+    #: SBOM's owners find the others below site-packages, as their RECORD says).
+    origins: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         count = len(self.files)
@@ -73,20 +76,23 @@ def add_files(
     options: BuildOptions,
     modules: frozenset[str],
     sys_path: Sequence[str],
-) -> tuple[dict[str, str], list[str]]:
+) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """After Nuitka: ``--include-data``, the ``--as-files`` packages the app uses and every
-    compiled-in package's data, copied into the dist. Returns the ``--include-data`` files
-    with their hashes, for the dist's cache entry, and one line per package added (for
-    ``-v``, at every build that uses the dist)."""
+    compiled-in package's data, copied into the dist. Returns the files outside the build
+    environment with their hashes, for the dist's cache entry (``--include-data``'s, editable
+    installs'), one line per package added (for ``-v``, at every build that uses the dist),
+    and the origins of the editable installs' files (dist-relative path -> project file)."""
     sources = copy_included_data(dist, options.include_data)
     used = [package for package in options.as_files if package in modules]
     lines = [f"as files: {item.describe()}" for item in copy_package_files(dist, used, sys_path)]
+    origins: dict[str, str] = {}
     for item in package_data(dist, modules, sys_path, options.no_package_data):
         lines.append(
             f"package data: {item.describe()} (--no-package-data {item.package} leaves it out)"
         )
         sources.update(item.sources)
-    return sources, lines
+        origins.update(item.origins)
+    return sources, lines, origins
 
 
 def copy_included_data(dist: Path, items: Sequence[str]) -> dict[str, str]:
@@ -230,9 +236,11 @@ def package_data(
                 shutil.copy2(source, target)
                 size += target.stat().st_size
             outside: dict[str, str] = {}
+            copied: dict[str, str] = {}
             if top in editable:
                 outside[str(editable[top])] = listing_digest(editable[top])
                 outside.update((str(source), file_digest(source)) for source, _key in pairs)
+                copied.update((key, str(source)) for source, key in pairs)
             found.append(
                 PackageData(
                     package=top,
@@ -240,6 +248,7 @@ def package_data(
                     files=tuple(key for _, key in pairs),
                     size=size,
                     sources=outside,
+                    origins=copied,
                 )
             )
     return found

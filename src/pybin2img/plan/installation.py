@@ -49,6 +49,40 @@ out = {
     "libpython": sorted(libpython),
     "distributions": {},
 }
+def editable_files(dist):
+    # An editable install's RECORD lists only its hook: its packages' files are where the
+    # hook makes the interpreter find them (the project).
+    try:
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        if not direct.get("dir_info", {}).get("editable"):
+            return []
+    except (ValueError, AttributeError):
+        return []
+    tops = (dist.read_text("top_level.txt") or "").split()
+    for item in dist.files or ():
+        if str(item).endswith(".pth"):
+            for line in (item.read_text() or "").splitlines():
+                line = line.strip()
+                if line and not line.startswith(("#", "import")) and os.path.isdir(line):
+                    tops += [n for n in sorted(os.listdir(line))
+                             if os.path.isfile(os.path.join(line, n, "__init__.py"))]
+    import importlib.util
+    found = []
+    for top in sorted(set(tops)):
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        where = list((spec.submodule_search_locations or []) if spec else [])
+        if not where:
+            continue
+        for dirpath, dirnames, filenames in os.walk(where[0]):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                rel = os.path.join(top, os.path.relpath(full, where[0]))
+                found.append([real(full), os.path.normpath(rel), None])
+    return found
 for dist in distributions():
     meta = dist.metadata
     name = meta.get("Name")
@@ -66,6 +100,7 @@ for dist in distributions():
             except (ValueError, binascii.Error):
                 digest = None
         files.append([os.path.normpath(os.path.join(base, str(item))), str(item), digest])
+    files += editable_files(dist)
     out["distributions"][norm(name)] = {
         "name": name,
         "version": dist.version,
