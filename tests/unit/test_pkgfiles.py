@@ -318,3 +318,26 @@ def test_a_py_file_outside_the_packages_directories_is_data(tmp_path: Path) -> N
         "alembic/templates/generic/script.py.mako",
         "alembic/templates/generic/README",
     }
+
+
+def test_an_editable_package_below_a_namespace(tmp_path: Path) -> None:
+    """setuptools maps ``acme.widgets`` (``acme`` a namespace) to its directory: its data is
+    ``acme/widgets/…`` in the dist."""
+    site, project, dist = tmp_path / "site", tmp_path / "project", tmp_path / "dist"
+    site.mkdir()
+    dist.mkdir()
+    widgets = project / "acme" / "widgets"
+    hook = {
+        "__editable___acme_widgets_0_9_finder.py": (
+            f"MAPPING: dict[str, str] = {{'acme.widgets': '{widgets}'}}\n"
+            "NAMESPACES: dict[str, list[str]] = {'acme': []}\n"
+        )
+    }
+    _editable(site, project, hook)
+    widgets.mkdir(parents=True)
+    (widgets / "__init__.py").write_text("")
+    (widgets / "spec.json").write_text("{}")
+    (found,) = package_data(dist, frozenset({"acme", "acme.widgets"}), [str(site)], ())
+    assert _rel(dist) == {"acme/widgets/spec.json"}
+    assert found.origins == {"acme/widgets/spec.json": str(widgets / "spec.json")}
+    assert str(widgets) in found.sources

@@ -51,25 +51,39 @@ _SITES = (
 )
 #: The build environment's file that gives it a virtual environment's site directories.
 _SITE_FILE = "pybin2img-venv-sites.pth"
-#: What that file runs at the interpreter's start (``{dirs}``: the directories). Packages the
-#: ``editables`` library's finder maps (hatchling's exact editable mode), which Nuitka does not
-#: follow, get the directory above them on ``sys.path``, as Nuitka does for setuptools' finder.
+#: What that file runs at the interpreter's start (``{dirs}``: the directories). Nuitka follows
+#: setuptools' editable finder for top-level packages only (it puts the directory above each on
+#: its ``sys.path``) and not the ``editables`` library's (hatchling's exact mode): for a package
+#: below a namespace (``acme.widgets``) and for those, the directory its dotted name starts in
+#: goes on ``sys.path`` here, where Nuitka and the probe find it.
 _SITE_CODE = (
     "import os, sys\n"
     "dirs = {dirs!r}\n"
     "for d in dirs:\n"
     "    site.addsitedir(d)\n"
-    "for finder in list(sys.meta_path):\n"
-    "    if getattr(finder, '__module__', '') != 'editables.redirector':\n"
-    "        continue\n"
+    "def mapped(finder):\n"
+    "    name = getattr(finder, '__module__', '') or ''\n"
     "    try:\n"
-    "        paths = [str(p) for p in dict(getattr(finder, '_redirections', {{}})).values()]\n"
-    "    except (TypeError, ValueError):\n"
-    "        paths = []\n"
-    "    for path in paths:\n"
-    "        root = os.path.dirname(os.path.dirname(path))\n"
-    "        if path.endswith('__init__.py') and root not in sys.path:\n"
-    "            sys.path.append(root)\n"
+    "        if name == 'editables.redirector':\n"
+    "            found = dict(getattr(finder, '_redirections', {{}}))\n"
+    "            return {{k: os.path.dirname(str(v)) for k, v in found.items()\n"
+    "                    if str(v).endswith('__init__.py')}}\n"
+    "        if name.startswith('__editable__') and name in sys.modules:\n"
+    "            return {{k: str(v) for k, v in dict(sys.modules[name].MAPPING).items()}}\n"
+    "    except (AttributeError, TypeError, ValueError):\n"
+    "        pass\n"
+    "    return {{}}\n"
+    "for finder in list(sys.meta_path):\n"
+    "    for package, where in sorted(mapped(finder).items()):\n"
+    "        parts = package.split('.')\n"
+    "        root = where\n"
+    "        for part in reversed(parts):\n"
+    "            if os.path.basename(root) != part:\n"
+    "                break\n"
+    "            root = os.path.dirname(root)\n"
+    "        else:\n"
+    "            if root not in sys.path:\n"
+    "                sys.path.append(root)\n"
     "own = site.getsitepackages\n"
     "def getsitepackages(prefixes=None):\n"
     "    found = own(prefixes)\n"

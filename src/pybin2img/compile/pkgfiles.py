@@ -211,8 +211,8 @@ def package_data(
             for entry in distribution.files or []
         ]
         editable = _editable_packages(distribution, tops)
-        for top, directory in sorted(editable.items()):
-            files.extend(_package_files(top, directory))
+        for mapped_name, directory in sorted(editable.items()):
+            files.extend(_package_files(mapped_name, directory))
         packages = _package_dirs(rel for rel, _source in files)
         chosen: dict[str, list[tuple[Path, str]]] = {}
         for rel, source in files:
@@ -237,8 +237,9 @@ def package_data(
                 size += target.stat().st_size
             outside: dict[str, str] = {}
             copied: dict[str, str] = {}
-            if top in editable:
-                outside[str(editable[top])] = listing_digest(editable[top])
+            mapped = [d for p, d in editable.items() if p.split(".")[0] == top]
+            if mapped:
+                outside.update((str(d), listing_digest(d)) for d in mapped)
                 outside.update((str(source), file_digest(source)) for source, _key in pairs)
                 copied.update((key, str(source)) for source, key in pairs)
             found.append(
@@ -255,9 +256,10 @@ def package_data(
 
 
 def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> dict[str, Path]:
-    """For an editable install (its ``direct_url.json`` says so), the directory of each of
-    ``tops`` (top-level package names) that its hook makes importable: a finder's mapping
-    (:func:`_finder_mapping`), or a directory its ``.pth`` file puts on ``sys.path``."""
+    """For an editable install (its ``direct_url.json`` says so), the directory of each package
+    under ``tops`` (top-level names) that its hook makes importable (``acme.widgets`` below a
+    namespace too): a finder's mapping (:func:`_finder_mapping`), or a directory its ``.pth``
+    file puts on ``sys.path``."""
     try:
         direct = json.loads(distribution.read_text("direct_url.json") or "{}")
         url = urlparse(direct.get("url", ""))
@@ -283,9 +285,11 @@ def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> d
             )
         elif entry.suffix == ".py" and entry.name.startswith(("__editable__", "_editable_impl_")):
             mapping.update(
-                (top, Path(where)) for top, where in _finder_mapping(text).items() if top in tops
+                (package, Path(where))
+                for package, where in _finder_mapping(text).items()
+                if package.split(".")[0] in tops
             )
-    found = {top: where for top, where in mapping.items() if where.is_dir()}
+    found = {package: where for package, where in mapping.items() if where.is_dir()}
     for top in sorted(tops - set(found)):
         for root in roots:
             if (root / top / "__init__.py").is_file():
@@ -335,11 +339,12 @@ def _finder_mapping(text: str) -> dict[str, str]:
     return {}
 
 
-def _package_files(top: str, directory: Path) -> Iterator[tuple[PurePosixPath, Path]]:
-    """Every file of the package ``top`` at ``directory``, as a RECORD would list it."""
+def _package_files(package: str, directory: Path) -> Iterator[tuple[PurePosixPath, Path]]:
+    """Every file of ``package`` (``acme.widgets``) at ``directory``, as a RECORD would list
+    it (``acme/widgets/…``)."""
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
-        rel = PurePosixPath(top, Path(dirpath).relative_to(directory).as_posix())
+        rel = PurePosixPath(*package.split("."), Path(dirpath).relative_to(directory).as_posix())
         for name in sorted(filenames):
             yield PurePosixPath(os.path.normpath(rel / name)), Path(dirpath, name)
 

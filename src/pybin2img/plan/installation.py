@@ -73,15 +73,15 @@ def editable_files(dist):
             spec = importlib.util.find_spec(top)
         except (ImportError, ValueError):
             spec = None
-        where = list((spec.submodule_search_locations or []) if spec else [])
-        if not where:
-            continue
-        for dirpath, dirnames, filenames in os.walk(where[0]):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
-            for name in filenames:
-                full = os.path.join(dirpath, name)
-                rel = os.path.join(top, os.path.relpath(full, where[0]))
-                found.append([real(full), os.path.normpath(rel), None])
+        where = [str(p) for p in ((spec.submodule_search_locations or []) if spec else [])]
+        # A namespace's locations hold setuptools' path-hook entry besides its directories.
+        for root in (p for p in where if os.path.isdir(p)):
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+                for name in filenames:
+                    full = os.path.join(dirpath, name)
+                    rel = os.path.join(top, os.path.relpath(full, root))
+                    found.append([real(full), os.path.normpath(rel), None])
     return found
 for dist in distributions():
     meta = dist.metadata
