@@ -61,7 +61,11 @@ def editable_files(dist):
     tops = (dist.read_text("top_level.txt") or "").split()
     for item in dist.files or ():
         if str(item).endswith(".pth"):
-            for line in (item.read_text() or "").splitlines():
+            try:
+                lines = (item.read_text() or "").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            for line in lines:
                 line = line.strip()
                 if line and not line.startswith(("#", "import")) and os.path.isdir(line):
                     tops += [n for n in sorted(os.listdir(line))
@@ -74,8 +78,12 @@ def editable_files(dist):
         except (ImportError, ValueError):
             spec = None
         where = [str(p) for p in ((spec.submodule_search_locations or []) if spec else [])]
-        # A namespace's locations hold setuptools' path-hook entry besides its directories.
+        # A namespace's locations hold setuptools' path-hook entry besides its directories,
+        # and may hold other distributions' parts, installed in site-packages: not the project.
+        installed = ("site-packages", "dist-packages")
         for root in (p for p in where if os.path.isdir(p)):
+            if any(part in installed for part in root.split(os.sep)):
+                continue
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
                 for name in filenames:
