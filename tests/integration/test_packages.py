@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -164,4 +165,56 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
     assert "(cached)" in compiled
     # The SBOM claims the editable package's data files for its distribution.
     inspected = pybin2img("inspect", str(tmp_path / "editable.tar")).stdout
+    assert " 0 claimed by no component" in inspected, inspected
+
+
+def test_editable_installs_nuitka_would_miss_in_a_venv_with_nuitka(
+    docker_engine: Any, tmp_path: Path
+) -> None:
+    """A project's venv that has Nuitka itself (pybin2img installed there, the default
+    ``--python``) and packages installed with ``pip install -e`` where Nuitka does not look by
+    itself: below the namespace package ``acme`` (src layout, found through a ``.pth``
+    directory; flat layout, setuptools' finder) and hatchling's exact mode (the ``editables``
+    library's finder). The build runs that venv's Nuitka in an environment that has those
+    packages on ``sys.path``; the image runs as the venv does (``--compare``), with each
+    package's data file, and the SBOM claims every file."""
+    app = tmp_path / "app"
+    shutil.copytree(EDITABLE, app)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run(
+        [
+            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
+            f"nuitka=={metadata.version('nuitka')}",
+            *("-e", str(app / "acme-widgets"), "-e", str(app / "acme-gadgets")),
+            *("-e", str(app / "hexa-dist")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    here = subprocess.run(
+        [str(venv / "bin" / "python"), str(app / "parts.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert here == "round knob coil 0xff\n"
+    proc = pybin2img(
+        "build",
+        str(app / "parts.py"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "-t",
+        f"pybin2img-test/editable-parts:{RUN_ID}",
+        "-o",
+        str(tmp_path / "parts.tar"),
+        "--compare",
+    )
+    assert "build environment for the editable installs of" in proc.stderr, proc.stderr
+    assert "same exit code (0) and stdout (1 lines)" in proc.stderr, proc.stderr
+    inspected = pybin2img("inspect", str(tmp_path / "parts.tar")).stdout
     assert " 0 claimed by no component" in inspected, inspected

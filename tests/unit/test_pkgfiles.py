@@ -341,3 +341,24 @@ def test_an_editable_package_below_a_namespace(tmp_path: Path) -> None:
     assert _rel(dist) == {"acme/widgets/spec.json"}
     assert found.origins == {"acme/widgets/spec.json": str(widgets / "spec.json")}
     assert str(widgets) in found.sources
+
+
+def test_an_editable_src_layout_below_a_namespace(tmp_path: Path) -> None:
+    """setuptools installs a src layout with a ``.pth`` line naming ``src``; ``acme`` there is a
+    namespace (no ``__init__.py``): the data of each regular package below it ships."""
+    site, project, dist = tmp_path / "site", tmp_path / "project", tmp_path / "dist"
+    site.mkdir()
+    dist.mkdir()
+    src = project / "src"
+    _editable(site, project, {"__editable__.acme_widgets-0.9.pth": f"{src}\n"})
+    widgets = src / "acme" / "widgets"
+    (widgets / "dials").mkdir(parents=True)
+    (widgets / "__init__.py").write_text("")
+    (widgets / "knob.txt").write_text("round")
+    (widgets / "dials" / "__init__.py").write_text("")
+    (widgets / "dials" / "face.txt").write_text("12")
+    (src / "acme" / "__pycache__").mkdir()
+    modules = frozenset({"acme", "acme.widgets", "acme.widgets.dials"})
+    (found,) = package_data(dist, modules, [str(site)], ())
+    assert _rel(dist) == {"acme/widgets/knob.txt", "acme/widgets/dials/face.txt"}
+    assert str(widgets) in found.sources

@@ -11,6 +11,12 @@ run: editable installs' finders), and names them among ``site.getsitepackages()`
 looks for editable installs. It sees the base interpreter's site-packages only when the venv
 does.
 
+Nuitka does not find every package an editable install maps (below a namespace package, or
+through the ``editables`` library's finder: hatchling's exact mode). The interpreter reports the
+directories such packages' dotted names start in, and the same ``.pth`` file appends them to
+``sys.path``. An interpreter that has Nuitka but such editable installs gets an environment too,
+with nothing installed in it (``--without-pip``): its own Nuitka runs there.
+
 Each environment's marker records how it was made and a manifest of its files (sizes and
 hashes). A build checks the marker; a compile first checks every file against the manifest.
 A damaged environment is reported in one warning line, removed and made again.
@@ -40,50 +46,70 @@ _READY = ".pybin2img-ready"
 _MANIFEST = ".pybin2img-manifest.json"
 #: Left out of the manifest: ``__pycache__`` is written by the interpreter as it imports.
 _SKIP = frozenset({"__pycache__", _READY, _MANIFEST})
-#: Asked of an interpreter without Nuitka (with ``-I``, as the probe runs it): whether it is a
-#: virtual environment's, its own site directories, and whether it sees its base interpreter's.
+#: Defines ``editable_roots(unfollowed)``: for each package that an editable install's finder
+#: maps, the directory its dotted name starts in, where it is not on ``sys.path`` already.
+#: Nuitka follows setuptools' editable finder for top-level packages only (it puts the
+#: directory above each on its ``sys.path``) and not the ``editables`` library's (hatchling's
+#: exact mode): ``unfollowed`` leaves out the roots Nuitka finds by itself.
+_ROOTS_CODE = """\
+def editable_roots(unfollowed=False):
+    import os, sys
+    def mapped(finder):
+        name = getattr(finder, '__module__', '') or ''
+        try:
+            if name == 'editables.redirector':
+                found = dict(getattr(finder, '_redirections', {}))
+                return {k: os.path.dirname(str(v)) for k, v in found.items()
+                        if str(v).endswith('__init__.py')}
+            if name.startswith('__editable__') and name in sys.modules:
+                return {k: str(v) for k, v in dict(sys.modules[name].MAPPING).items()}
+        except (AttributeError, TypeError, ValueError):
+            pass
+        return {}
+    roots = []
+    for finder in list(sys.meta_path):
+        for package, where in sorted(mapped(finder).items()):
+            parts = package.split('.')
+            setuptools = (getattr(finder, '__module__', '') or '').startswith('__editable__')
+            if unfollowed and setuptools and len(parts) == 1:
+                continue
+            root = where
+            for part in reversed(parts):
+                if os.path.basename(root) != part:
+                    break
+                root = os.path.dirname(root)
+            else:
+                if root not in sys.path and root not in roots:
+                    roots.append(root)
+    return roots
+"""
+#: Asked of an interpreter (with ``-I``, as the probe runs it): whether it is a virtual
+#: environment's, its own site directories, whether it sees its base interpreter's, the
+#: directories its editable installs need on ``sys.path`` (:data:`_ROOTS_CODE`), and whether
+#: Nuitka would miss any of them by itself (``unfollowed``).
 _SITES = (
     "import json, site, sys\n"
-    "base = site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])\n"
+    + _ROOTS_CODE
+    + "base = site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])\n"
     "own = [d for d in site.getsitepackages() if d not in base]\n"
     "print(json.dumps({'venv': sys.prefix != sys.base_prefix, 'own': own,\n"
-    "                  'system': any(d in sys.path for d in base)}))\n"
+    "                  'system': any(d in sys.path for d in base),\n"
+    "                  'roots': editable_roots(), 'unfollowed': bool(editable_roots(True))}))\n"
 )
-#: The build environment's file that gives it a virtual environment's site directories.
+#: The build environment's file that gives it an interpreter's site directories and editable
+#: installs.
 _SITE_FILE = "pybin2img-venv-sites.pth"
-#: What that file runs at the interpreter's start (``{dirs}``: the directories). Nuitka follows
-#: setuptools' editable finder for top-level packages only (it puts the directory above each on
-#: its ``sys.path``) and not the ``editables`` library's (hatchling's exact mode): for a package
-#: below a namespace (``acme.widgets``) and for those, the directory its dotted name starts in
-#: goes on ``sys.path`` here, where Nuitka and the probe find it.
+#: What that file runs at the interpreter's start (``DIRS``: a venv's site directories;
+#: ``ROOTS``: its editable installs' roots, as the interpreter reported them): each directory
+#: added as ``site`` adds one (its ``.pth`` files run: editable installs' finders), the roots
+#: appended to ``sys.path``, where Nuitka and the probe find them, and the directories named by
+#: ``site.getsitepackages()`` (Nuitka looks for editable finders' files there).
 _SITE_CODE = (
-    "import os, sys\n"
-    "dirs = {dirs!r}\n"
+    "import sys\n"
+    "dirs = DIRS\n"
     "for d in dirs:\n"
     "    site.addsitedir(d)\n"
-    "def mapped(finder):\n"
-    "    name = getattr(finder, '__module__', '') or ''\n"
-    "    try:\n"
-    "        if name == 'editables.redirector':\n"
-    "            found = dict(getattr(finder, '_redirections', {{}}))\n"
-    "            return {{k: os.path.dirname(str(v)) for k, v in found.items()\n"
-    "                    if str(v).endswith('__init__.py')}}\n"
-    "        if name.startswith('__editable__') and name in sys.modules:\n"
-    "            return {{k: str(v) for k, v in dict(sys.modules[name].MAPPING).items()}}\n"
-    "    except (AttributeError, TypeError, ValueError):\n"
-    "        pass\n"
-    "    return {{}}\n"
-    "for finder in list(sys.meta_path):\n"
-    "    for package, where in sorted(mapped(finder).items()):\n"
-    "        parts = package.split('.')\n"
-    "        root = where\n"
-    "        for part in reversed(parts):\n"
-    "            if os.path.basename(root) != part:\n"
-    "                break\n"
-    "            root = os.path.dirname(root)\n"
-    "        else:\n"
-    "            if root not in sys.path:\n"
-    "                sys.path.append(root)\n"
+    "sys.path.extend(r for r in ROOTS if r not in sys.path)\n"
     "own = site.getsitepackages\n"
     "def getsitepackages(prefixes=None):\n"
     "    found = own(prefixes)\n"
@@ -97,19 +123,22 @@ def build_environment(
     python: Path,
     requirements: Path | None,
     packages: Sequence[str] = (),
-    nuitka: str,
+    nuitka: str | None,
     cache: Cache,
     log: Log,
     system_site_packages: bool = False,
+    sites: dict[str, Any] | None = None,
     remote: RemoteCache | None = None,
 ) -> Path:
     """Return the interpreter of a venv holding the requirements, ``packages`` and ``nuitka``.
 
     The venv lives in the cache under a hash of the interpreter (its real path, size and mtime),
     the requirements file's bytes, the package specs, the Nuitka spec and pybin2img's version.
-    ``system_site_packages``: the venv also sees the interpreter's own site-packages.
-    ``remote``: the cache repository, where a missing environment is looked for first and a
-    new one is uploaded.
+    ``system_site_packages``: the venv also sees the interpreter's own site-packages, a venv's
+    own directories and editable installs included (``sites``: :func:`interpreter_sites`, asked
+    when not given). ``nuitka`` ``None``: nothing is installed (no pip either), the interpreter's
+    own Nuitka is used. ``remote``: the cache repository, where a missing environment is looked
+    for first and a new one is uploaded.
     """
     try:
         real = python.resolve()
@@ -121,11 +150,15 @@ def build_environment(
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     # A virtual environment's interpreter: its own site directories, added to the venv made.
     venv_sites: list[str] = []
+    roots: list[str] = []
     if system_site_packages:
-        sites = _sites(python)
+        sites = sites if sites is not None else interpreter_sites(python)
+        roots = list(sites["roots"])
         if sites["venv"]:
             venv_sites = list(sites["own"])
             system_site_packages = bool(sites["system"])
+    elif nuitka is None:
+        raise ValueError("a build environment without Nuitka must see the interpreter's")
     recipe = {
         "python": str(python),
         "requirements": str(requirements.absolute()) if requirements else None,
@@ -133,6 +166,7 @@ def build_environment(
         "nuitka": nuitka,
         "system_site_packages": system_site_packages,
         "venv_sites": venv_sites,
+        "editable_roots": roots,
     }
     key = digest_of(
         str(real),
@@ -144,6 +178,7 @@ def build_environment(
         __version__,
         *(["system-site-packages"] if system_site_packages else []),
         *([str(python.absolute()), "venv-sites", venv_sites, _SITE_CODE] if venv_sites else []),
+        *(["editable-roots", roots] if roots else []),
     )[:32]
     env = cache.path("envs", key)
     if _marker(env, key) is not None and cache.use(env):
@@ -163,9 +198,10 @@ def build_environment(
     return env / "bin" / "python"
 
 
-def _sites(python: Path) -> dict[str, Any]:
-    """Whether ``python`` is a virtual environment's, its own site directories (``own``), and
-    whether it sees its base interpreter's (``system``)."""
+def interpreter_sites(python: Path) -> dict[str, Any]:
+    """Whether ``python`` is a virtual environment's (``venv``), its own site directories
+    (``own``), whether it sees its base interpreter's (``system``), the roots of its editable
+    installs (``roots``) and whether Nuitka misses some of them by itself (``unfollowed``)."""
     try:
         proc = subprocess.run(
             [str(python), "-I", "-c", _SITES],
@@ -177,17 +213,22 @@ def _sites(python: Path) -> dict[str, Any]:
         sites = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
         sites = None
-    if not isinstance(sites, dict) or not isinstance(sites.get("own"), list):
+    if (
+        not isinstance(sites, dict)
+        or not isinstance(sites.get("own"), list)
+        or not isinstance(sites.get("roots"), list)
+    ):
         raise UsageError(f"Python interpreter {python} failed to list its site directories")
     return sites
 
 
-def _add_venv_sites(env: Path, dirs: Sequence[str]) -> None:
-    """Give the environment ``env`` the site directories ``dirs`` (:data:`_SITE_CODE`)."""
+def _add_venv_sites(env: Path, dirs: Sequence[str], roots: Sequence[str] = ()) -> None:
+    """Give the environment ``env`` the site directories ``dirs`` and the editable installs'
+    roots ``roots`` (:data:`_SITE_CODE`)."""
     found = sorted(env.glob("lib/python3*/site-packages"))
     if len(found) != 1:
         raise CompileError(f"the build environment {env} has no single site-packages directory")
-    code = _SITE_CODE.format(dirs=list(dirs))
+    code = _SITE_CODE.replace("DIRS", repr(list(dirs)), 1).replace("ROOTS", repr(list(roots)), 1)
     (found[0] / _SITE_FILE).write_text(f"import site; exec({code!r}, {{'site': site}})\n")
 
 
@@ -237,7 +278,16 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
     python = recipe["python"]
     requirements = Path(recipe["requirements"]) if recipe["requirements"] else None
     packages = recipe["packages"]
-    what = requirements or ", ".join(packages) or f"Nuitka for {python}"
+    install = [
+        *(["-r", str(requirements)] if requirements else []),
+        *packages,
+        *([recipe["nuitka"]] if recipe["nuitka"] else []),
+    ]
+    what = (
+        requirements
+        or ", ".join(packages)
+        or (f"Nuitka for {python}" if install else f"the editable installs of {python}")
+    )
     log.info(f"creating build environment for {what} (once; cached in {env})")
     try:
         run_logged(
@@ -246,6 +296,7 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
                 "-m",
                 "venv",
                 *(["--system-site-packages"] if recipe["system_site_packages"] else []),
+                *([] if install else ["--without-pip"]),
                 str(env),
             ],
             log=log,
@@ -255,29 +306,28 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
             record=record,
             unwritable=cache.unusable,
         )
-        run_logged(
-            [
-                str(env / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                *(["-r", str(requirements)] if requirements else []),
-                *packages,
-                recipe["nuitka"],
-            ],
-            log=log,
-            log_file=log_file,
-            error=CompileError,
-            what=f"installing {what}",
-            cwd=requirements.parent if requirements else None,
-            record=record,
-            unwritable=cache.unusable,
-        )
-        if recipe.get("venv_sites"):
-            _add_venv_sites(env, recipe["venv_sites"])
+        if install:
+            run_logged(
+                [
+                    str(env / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                    *install,
+                ],
+                log=log,
+                log_file=log_file,
+                error=CompileError,
+                what=f"installing {what}",
+                cwd=requirements.parent if requirements else None,
+                record=record,
+                unwritable=cache.unusable,
+            )
+        if recipe.get("venv_sites") or recipe.get("editable_roots"):
+            _add_venv_sites(env, recipe["venv_sites"], recipe.get("editable_roots", ()))
         manifest = tree_manifest(env, skip=_SKIP)
         (env / _MANIFEST).write_text(json.dumps(manifest))
         (env / _READY).write_text(json.dumps({"key": key, "recipe": recipe}))

@@ -25,7 +25,7 @@ from .target import CompileTarget
 
 #: Changes whenever what pybin2img does to a dist after Nuitka changes (stripping, …), so
 #: that cached dists made the old way are not reused.
-_DIST_FORMAT = 8
+_DIST_FORMAT = 9
 #: In each entry: the manifest of everything else in it (see :func:`pybin2img.cache.tree_manifest`).
 _MANIFEST = "manifest.json"
 
@@ -57,6 +57,7 @@ def compile_key(
         target.launcher,
         target.dist_info.files if target.dist_info else None,
         interpreter.identity,
+        _import_path(interpreter),
         interpreter.python_version,
         interpreter.nuitka_version,
         program_versions(),
@@ -72,6 +73,17 @@ def compile_key(
         options.as_files,
         options.no_package_data,
     )[:32]
+
+
+def _import_path(interpreter: Interpreter) -> list[str]:
+    """The interpreter's ``sys.path``, where Nuitka finds what it compiles (an editable
+    install's directory added there is a new dist), with the interpreter's own environment
+    written ``{prefix}``: a build environment's path in the cache is not part of the key."""
+    prefix = str(interpreter.executable.absolute().parent.parent)
+    return [
+        "{prefix}" + p[len(prefix) :] if p == prefix or p.startswith(prefix + "/") else p
+        for p in interpreter.sys_path
+    ]
 
 
 _KEEP_PER_KEY = 3

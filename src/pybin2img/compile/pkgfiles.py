@@ -290,12 +290,35 @@ def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> d
                 if package.split(".")[0] in tops
             )
     found = {package: where for package, where in mapping.items() if where.is_dir()}
-    for top in sorted(tops - set(found)):
+    for top in sorted(tops - {package.split(".")[0] for package in found}):
         for root in roots:
             if (root / top / "__init__.py").is_file():
                 found[top] = root / top
                 break
+            # A namespace package there (``src/acme/widgets``): its regular packages.
+            below = dict(_regular_packages(root / top, top))
+            if below:
+                found.update(below)
+                break
     return found
+
+
+def _regular_packages(directory: Path, name: str, depth: int = 0) -> Iterator[tuple[str, Path]]:
+    """The regular packages (``__init__.py``) below the namespace package ``name`` at
+    ``directory``, with their dotted names, nested namespaces included."""
+    if depth > 8:
+        return
+    try:
+        children = sorted(directory.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if not child.is_dir() or not child.name.isidentifier():
+            continue
+        if (child / "__init__.py").is_file():
+            yield f"{name}.{child.name}", child
+        else:
+            yield from _regular_packages(child, f"{name}.{child.name}", depth + 1)
 
 
 def _finder_mapping(text: str) -> dict[str, str]:

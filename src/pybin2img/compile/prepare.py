@@ -1,7 +1,8 @@
 """Before compiling: the build interpreter and what Nuitka is to compile.
 
-With requirements (``-r``, or a project's ``[project.dependencies]``), or when the chosen
-interpreter has no Nuitka, the interpreter is a cached build environment; it is probed with the
+With requirements (``-r``, or a project's ``[project.dependencies]``), when the chosen
+interpreter has no Nuitka, or editable installs Nuitka would not find by itself, the
+interpreter is a cached build environment (compile/buildenv.py); it is probed with the
 app's own files, so a syntax error or an import it cannot find fails here, in seconds, rather
 than inside Nuitka.
 """
@@ -15,7 +16,7 @@ from ..app import AppKind
 from ..cache import Cache, digest_of
 from ..log import Log
 from ..options import BuildOptions
-from .buildenv import build_environment
+from .buildenv import build_environment, interpreter_sites
 from .probe import (
     Interpreter,
     NuitkaMissingError,
@@ -35,6 +36,7 @@ def prepare_compile(
     app = options.app
     python = options.python
     check_supported(python)
+    users = python
     if options.requirements is not None or app.dependencies:
         python = build_environment(
             python=python,
@@ -70,19 +72,35 @@ def prepare_compile(
             shown_as=shown_as,
         )
 
+    sites = None
+    if python == users:
+        sites = interpreter_sites(python)
+        if sites["unfollowed"]:
+            # Editable installs Nuitka would not find: its own Nuitka runs in an environment
+            # that has them on sys.path (nothing installed; tried first, as the probe says
+            # whether the interpreter has Nuitka at all).
+            python = build_environment(
+                python=users,
+                requirements=None,
+                nuitka=None,
+                cache=cache,
+                log=log,
+                system_site_packages=True,
+                sites=sites,
+            )
     try:
-        interpreter = probe(python)
+        interpreter = probe(python, shown_as=users if python != users else None)
     except NuitkaMissingError:
         # Never install into the user's interpreter (Debian's refuses anyway): a cached venv
         # that sees its site-packages (a venv's own too) gets Nuitka instead.
-        users = python
         python = build_environment(
-            python=python,
+            python=users,
             requirements=None,
             nuitka=nuitka_requirement(),
             cache=cache,
             log=log,
             system_site_packages=True,
+            sites=sites,
         )
         interpreter = probe(python, shown_as=users)
     target = early or compile_target(app, launcher_dir, interpreter.module_origin)

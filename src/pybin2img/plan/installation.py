@@ -60,6 +60,14 @@ def editable_files(dist):
         return []
     tops = (dist.read_text("top_level.txt") or "").split()
     for item in dist.files or ():
+        if str(item).endswith(".py") and os.path.basename(str(item)).startswith("_editable_impl_"):
+            # The editables library's hook (hatchling's exact mode) names each package it maps.
+            try:
+                text = item.read_text() or ""
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            mapped = re.findall(r"map_module\(\s*['\"]([\w.]+)['\"]", text)
+            tops += [m.split(".")[0] for m in mapped]
         if str(item).endswith(".pth"):
             try:
                 lines = (item.read_text() or "").splitlines()
