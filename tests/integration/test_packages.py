@@ -218,3 +218,49 @@ def test_editable_installs_nuitka_would_miss_in_a_venv_with_nuitka(
     assert "same exit code (0) and stdout (1 lines)" in proc.stderr, proc.stderr
     inspected = pybin2img("inspect", str(tmp_path / "parts.tar")).stdout
     assert " 0 claimed by no component" in inspected, inspected
+
+
+LOCKED_PROJECT = Path(__file__).resolve().parents[1] / "apps" / "locked"
+
+
+def test_a_project_built_with_the_versions_its_venv_has(docker_engine: Any, tmp_path: Path) -> None:
+    """A project directory whose venv has its dependencies, at the versions its lock file
+    pinned (humanize 4.8.0, older than the index's newest): the image has those versions, not a
+    new resolution from the index, and runs as the venv does (``--compare``). Its script is
+    named as its package (``uv init --package`` makes them so): the launcher pybin2img writes
+    for the entry point must not hide the package from Nuitka."""
+    project = tmp_path / "locked"
+    shutil.copytree(LOCKED_PROJECT, project)
+    venv = project / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run(
+        [
+            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
+            *("humanize==4.8.0", "-e", str(project)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    proc = pybin2img(
+        "build",
+        str(project),
+        "--python",
+        str(venv / "bin" / "python"),
+        "-t",
+        f"pybin2img-test/locked:{RUN_ID}",
+        "-o",
+        str(tmp_path / "locked.tar"),
+        "--compare",
+    )
+    assert "[project.dependencies]: all 1 installed for" in proc.stderr, proc.stderr
+    assert "same exit code (0) and stdout (1 lines)" in proc.stderr, proc.stderr
+    image = proc.stdout.strip()
+    docker("load", "-q", "-i", str(tmp_path / "locked.tar"))
+    try:
+        ran = docker("run", "--rm", image.split("@")[0])
+        assert ran.stdout == "humanize 4.8.0 123.5 MB\n"
+    finally:
+        docker("rmi", "-f", image.split("@")[0], check=False)

@@ -105,7 +105,8 @@ def test_a_project_script_gets_a_launcher_for_its_entry_point(
     app = _project(tmp_path, "hello", "hello.cli:main")
     target = compile_target(app, tmp_path / "launchers")
     src = tmp_path / "proj" / "src"
-    assert target.main == tmp_path / "launchers" / "hello.py"
+    # Not hello.py, which would hide the package hello from Nuitka.
+    assert target.main == tmp_path / "launchers" / "hello-launcher.py"
     assert target.binary_name == "hello.bin"  # /app/hello/ holds the package's data
     assert target.nuitka_args == (
         "--include-package-data=hello",
@@ -134,7 +135,7 @@ def test_a_project_script_gets_a_launcher_for_its_entry_point(
 def test_a_project_without_src_and_a_method_entry_point(tmp_path: Path) -> None:
     app = _project(tmp_path, "say-hello.v2", "hello.cli:App.run [extra]", src_layout=False)
     target = compile_target(app, tmp_path / "launchers")
-    assert target.main == tmp_path / "launchers" / "say_hello_v2.py"
+    assert target.main == tmp_path / "launchers" / "say-hello_v2-launcher.py"
     assert target.binary_name == "say-hello.v2"  # no package of that name: no clash
     assert target.pythonpath == (tmp_path / "proj",)
     assert target.launcher is not None

@@ -24,6 +24,7 @@ from .probe import (
     probe_code_digest,
     probe_interpreter,
 )
+from .projectdeps import installed, lock_files, unmet
 from .remotecache import RemoteCache
 from .target import CompileTarget, compile_target
 
@@ -37,7 +38,27 @@ def prepare_compile(
     python = options.python
     check_supported(python)
     users = python
-    if options.requirements is not None or app.dependencies:
+    resolve = options.requirements is not None or bool(app.dependencies)
+    if options.requirements is None and app.dependencies:
+        # The project's dependencies as the interpreter has them installed (its venv, made
+        # from the project's lock), when it has them all; else resolved from the index.
+        missing = unmet(app.dependencies, installed(python))
+        locks = lock_files(app.path)
+        if not missing:
+            resolve = False
+            log.info(
+                f"[project.dependencies]: all {len(app.dependencies)} installed for {python}, "
+                "compiled as installed there"
+            )
+        elif locks:
+            log.warning(
+                f"[project.dependencies] are installed from the package index into a build "
+                f"environment, and {', '.join(locks)} is not read: {python} lacks "
+                f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; "
+                "to build the versions the lock pins, install the project into its venv "
+                "(uv sync, poetry install, pdm install) and build with --python .venv/bin/python"
+            )
+    if resolve:
         python = build_environment(
             python=python,
             requirements=options.requirements,
@@ -105,6 +126,11 @@ def prepare_compile(
         interpreter = probe(python, shown_as=users)
     target = early or compile_target(app, launcher_dir, interpreter.module_origin)
     if target.launcher is not None:
+        # Nuitka searches the launcher's directory: nothing else importable may lie there (a
+        # launcher an earlier version named otherwise).
+        for stale in target.main.parent.glob("*.py"):
+            if stale != target.main:
+                stale.unlink(missing_ok=True)
         target.main.write_text(target.launcher, encoding="utf-8")
     return interpreter, target
 

@@ -112,7 +112,10 @@ def compile_target(
     root = src if src.is_dir() and (src / module.split(".")[0]).exists() else app.path
     if not _NAME.match(app.script):
         raise ConfigError(f"[project.scripts] name {app.script!r} is not a valid file name")
-    launcher = launcher_dir / f"{app.script.replace('-', '_').replace('.', '_')}.py"
+    # Never an importable name: Nuitka searches the launcher's directory first, and a launcher
+    # named as the script (``cowsay_app.py`` for ``cowsay-app``, as ``uv init --package`` makes
+    # it) hid the project's own package, or a standard library module (``http``).
+    launcher = launcher_dir / f"{app.script.replace('.', '_')}-launcher.py"
     obj, _, attr = function.partition(".")
     call = f"{obj}.{attr}()" if attr else f"{obj}()"
     code = (
