@@ -87,6 +87,14 @@ def resolve_app(
             )
         if (path / "__main__.py").is_file():
             return AppSpec(kind=AppKind.PACKAGE, path=path)
+        if project.path == path / "pyproject.toml" and project.poetry_scripts:
+            raise UsageError(
+                f"app {path}: pyproject.toml names its scripts in [tool.poetry.scripts] "
+                f"({', '.join(project.poetry_scripts)}), Poetry's table before 2.0, which "
+                "pybin2img does not read: move them and the dependencies to the standard "
+                "[project] table ([project.scripts], [project.dependencies]), which Poetry 2 "
+                "reads too"
+            )
         raise UsageError(
             f"app {path} is a directory without __main__.py or a pyproject.toml with "
             "[project.scripts]"

@@ -376,6 +376,9 @@ class Project:
     dependencies: tuple[str, ...] = ()
     #: ``[project] license``: an SPDX expression, or the text of ``{text = ...}``.
     license: str | None = None
+    #: ``[tool.poetry.scripts]``'s names (Poetry's own table before 2.0), which pybin2img does
+    #: not read: only named in the message when there is no ``[project.scripts]``.
+    poetry_scripts: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path | None:
@@ -427,12 +430,17 @@ def read_project(path: Path | None) -> Project:
     license_ = project.get("license")
     if isinstance(license_, dict):
         license_ = license_.get("text")
+    poetry = document.get("tool", {}).get("poetry", {})
+    poetry_scripts = poetry.get("scripts", {}) if isinstance(poetry, dict) else {}
     return Project(
         path=path,
         values=MappingProxyType(values),
         scripts=MappingProxyType({str(k): str(v) for k, v in scripts.items()}),
         dependencies=tuple(dependencies),
         license=license_ if isinstance(license_, str) and license_ else None,
+        poetry_scripts=tuple(sorted(map(str, poetry_scripts)))
+        if isinstance(poetry_scripts, dict)
+        else (),
     )
 
 

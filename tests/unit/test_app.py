@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.app import AppKind, AppSpec
+from pybin2img.app import AppKind, AppSpec, resolve_app
 from pybin2img.compile.target import compile_target
 from pybin2img.errors import ConfigError, UsageError
+from pybin2img.settings import read_project
 
 
 def _write(path: Path, text: str = "") -> Path:
@@ -156,3 +157,20 @@ def test_a_project_entry_point_that_cannot_be_launched(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         compile_target(_project(tmp_path, script, entry), tmp_path / "launchers")
+
+
+def test_a_poetry_project_before_2_0_is_told_where_pybin2img_reads_scripts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry]\nname = "po"\nversion = "0.1.0"\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.11"\nhumanize = "^4.8"\n\n'
+        '[tool.poetry.scripts]\npo = "po:main"\n'
+    )
+    project = read_project(tmp_path / "pyproject.toml")
+    with pytest.raises(UsageError, match=r"\[tool.poetry.scripts\] \(po\), Poetry's table"):
+        resolve_app(tmp_path, module=None, script=None, project=project)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "po"\n')
+    project = read_project(tmp_path / "pyproject.toml")
+    with pytest.raises(UsageError, match=r"without __main__\.py or a pyproject\.toml with"):
+        resolve_app(tmp_path, module=None, script=None, project=project)
