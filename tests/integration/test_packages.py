@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import EXAMPLES, RUN_ID, docker, pybin2img
+from tests.integration.conftest import EXAMPLES, RUN_ID, docker, pybin2img, unpack_image
 from tests.integration.test_examples import LOCKED, Example, _build, _host
 
 pytestmark = pytest.mark.integration
@@ -257,6 +257,11 @@ def test_a_project_built_with_the_versions_its_venv_has(docker_engine: Any, tmp_
     )
     assert "[project.dependencies]: all 1 installed for" in proc.stderr, proc.stderr
     assert "same exit code (0) and stdout (1 lines)" in proc.stderr, proc.stderr
+    # Scanners that read no SBOM (syft, grype) find the versions by core metadata files.
+    root = unpack_image(tmp_path / "locked.tar", tmp_path / "root")
+    records = root / "usr" / "share" / "pybin2img" / "python"
+    metadata_file = records / "humanize-4.8.0.dist-info" / "METADATA"
+    assert "Name: humanize\nVersion: 4.8.0\n" in metadata_file.read_text()
     image = proc.stdout.strip()
     docker("load", "-q", "-i", str(tmp_path / "locked.tar"))
     try:

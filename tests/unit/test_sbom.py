@@ -222,3 +222,29 @@ def test_inspect_reads_the_claims_back() -> None:
     assert listed == {"/usr/local/lib/libmine.so": "no installed package owns it"}
     assert hashes["/app/libpq-a17e3caa.so.5"] == sha256_of("/app/libpq-a17e3caa.so.5")
     assert hashes["/usr/local/lib/libmine.so"] == sha256_of("/usr/local/lib/libmine.so")
+
+
+def test_each_compiled_distribution_gets_core_metadata_where_scanners_look() -> None:
+    """syft (and so grype) find Python packages only by ``*.dist-info/METADATA`` files, trivy by
+    those or the SBOM: each distribution compiled into the binary gets one, with what their
+    parsers need (plan/packages.py)."""
+    from pybin2img.plan.installation import PythonDistribution
+    from pybin2img.plan.packages import python_records
+
+    records = python_records(
+        [
+            PythonDistribution(name="zope.interface", version="7.2", licenses=("ZPL-2.1",)),
+            PythonDistribution(name="Humanize", version="4.8.0", licenses=("MIT",)),
+            PythonDistribution(name="odd", version="1.0\nName: other"),
+        ]
+    )
+    assert records == [
+        (
+            "usr/share/pybin2img/python/humanize-4.8.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: Humanize\nVersion: 4.8.0\nLicense: MIT\n",
+        ),
+        (
+            "usr/share/pybin2img/python/zope_interface-7.2.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: zope.interface\nVersion: 7.2\nLicense: ZPL-2.1\n",
+        ),
+    ]

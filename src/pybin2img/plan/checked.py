@@ -100,6 +100,7 @@ def checked_plan(
         host=host,
         make_sbom=sbom,
         base_root=str(base_image.rootfs) if base_image else None,
+        compiled=sbom.compiled_distributions(),
     )
     for item in owners.unclaimed:
         log.detail(f"no component claims {item.path}: {item.reason}")

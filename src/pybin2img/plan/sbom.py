@@ -189,6 +189,10 @@ class SbomMaker:
             if d.version == versions.get(d.key, d.version)
         )
 
+    def compiled_distributions(self) -> Sequence[PythonDistribution]:
+        """The distributions compiled into the binary, as installed."""
+        return select(self.installation, self.compiled)
+
     def origins(self) -> dict[str, str | None]:
         """Dist-relative path -> the host file Nuitka copied it from (``None``: the app's own
         directory, which the compile ran in), from its report."""
