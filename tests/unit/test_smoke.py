@@ -26,6 +26,7 @@ from pybin2img.ship.smoke import (
     FAILURE_PATTERNS,
     ImportFailure,
     import_failure,
+    missing_package_file,
     own_modules,
     run_smoke_test,
     smoke_test,
@@ -471,3 +472,45 @@ def test_a_standard_library_module_shipped_without_its_imports_says_what_adds_th
     # A package of the app's that misses a standard library module gets the general advice.
     other = ImportFailure(package="wordcloud", module="wordcloud", error=failure.error)
     assert "Packages that fail in the image" in other.message("smoke test")
+
+
+#: An editable package below a namespace whose data file was not shipped, as the image printed
+#: it: the app's own frame, then the package's function (no module being imported).
+MISSING_DATA = (
+    "Traceback (most recent call last):\n"
+    '  File "/app/app2.py", line 2, in <module>\n'
+    '  File "/app/acme/widgets/__init__.py", line 2, in knob\n'
+    "FileNotFoundError: [Errno 2] No such file or directory: '/app/acme/widgets/knob.txt'\n"
+)
+
+
+def test_a_package_file_the_image_lacks_is_a_broken_image() -> None:
+    failure = missing_package_file(1, MISSING_DATA, frozenset({"app2"}))
+    assert failure is not None
+    assert (failure.package, failure.path) == ("acme", "/app/acme/widgets/knob.txt")
+    assert failure.message("start check (Docker engine)").startswith(
+        "start check (Docker engine): the app died reading /app/acme/widgets/knob.txt, a file "
+        "of the package 'acme' that the image does not have"
+    )
+    # importlib.resources names the file as a path object.
+    as_path = MISSING_DATA.replace("'/app/acme/widgets/knob.txt'", "PosixPath('/app/acme/x')")
+    assert missing_package_file(1, as_path, frozenset({"app2"})) is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "output", "own"),
+    [
+        # the app's own data directory (beside the script, so among its names)
+        (1, MISSING_DATA.replace("/app/acme/widgets/knob.txt", "/app/static/x.css"), {"static"}),
+        # a file the app was asked to read, outside /app's directories
+        (1, MISSING_DATA.replace("/app/acme/widgets/knob.txt", "/data/in.csv"), set()),
+        (1, MISSING_DATA.replace("/app/acme/widgets/knob.txt", "/app/in.csv"), set()),
+        # the app went on (exit 0) or chose its exit code
+        (0, MISSING_DATA, set()),
+        (2, MISSING_DATA, set()),
+        # a traceback the app logged before it printed something else
+        (1, MISSING_DATA + "retrying without the widgets\n", set()),
+    ],
+)
+def test_what_is_not_a_package_file_the_image_lacks(code: int, output: str, own: set[str]) -> None:
+    assert missing_package_file(code, output, frozenset({"app2", *own})) is None

@@ -37,7 +37,7 @@ from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
 from ..trace import private_environment, stop_session
 from .runimage import SmokeResult, engine_reachable, output_tail, run_image
-from .smoke import APP_PREFIX, import_failure
+from .smoke import APP_PREFIX, import_failure, missing_package_file
 
 if TYPE_CHECKING:
     from ..compile import CompileTarget
@@ -312,7 +312,9 @@ def details(host: Run, image: Run, own_modules: frozenset[str] = frozenset()) ->
     failed (an exception shows there), with the one message for an app that died importing a
     package."""
     lines = [f"  {line}" for line in unified(host.stdout, image.stdout)]
-    failure = import_failure(image.exit_code, image.output, own_modules)
+    failure = import_failure(image.exit_code, image.output, own_modules) or missing_package_file(
+        image.exit_code, image.output, own_modules
+    )
     if failure is not None:
         lines.append("  " + failure.message("in the image"))
     for run in (host, image):

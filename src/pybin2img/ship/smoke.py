@@ -115,6 +115,24 @@ def import_failure(
     """
     if exit_code != 1:
         return None
+    found = _last_traceback(output)
+    if found is None:
+        return None
+    frames, error = found
+    for path, name in reversed(frames[1:]):
+        module = _module_of_frame(path, name)
+        if module is None:
+            continue
+        top = module.split(".")[0]
+        if top in own_modules or module == "__main__":
+            return None
+        return ImportFailure(package=top, module=module, error=error[0])
+    return None
+
+
+def _last_traceback(output: str) -> tuple[list[tuple[str, str]], list[str]] | None:
+    """The frames (file, name) and the exception's lines of the traceback the output ends
+    with, ``None`` when it ends with none."""
     lines = [line.rstrip() for line in output.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -135,15 +153,56 @@ def import_failure(
         return None
     if not error[0].partition(":")[0].replace(".", "").isidentifier():
         return None  # what follows the frames is no exception's line
-    for path, name in reversed(frames[1:]):
-        module = _module_of_frame(path, name)
-        if module is None:
-            continue
-        top = module.split(".")[0]
-        if top in own_modules or module == "__main__":
-            return None
-        return ImportFailure(package=top, module=module, error=error[0])
-    return None
+    return frames, error
+
+
+#: The exception of a file that is not there, in the image's ``/app``: its first directory.
+_MISSING_FILE = re.compile(
+    r"^FileNotFoundError: \[Errno 2\] No such file or directory: "
+    r"(?:PosixPath\()?'/app/(?P<top>[A-Za-z_]\w*)/(?P<rest>[^']+)'"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissingPackageFile:
+    """The app died of an uncaught ``FileNotFoundError`` for a file below a package's
+    directory in ``/app``: a package's data file the image does not have."""
+
+    package: str
+    path: str
+    error: str
+
+    def message(self, what: str) -> str:
+        return (
+            f"{what}: the app died reading {self.path}, a file of the package "
+            f"{self.package!r} that the image does not have ({self.error}); a package that "
+            "reads files next to its code may need them shipped "
+            '(README "Packages that fail in the image")'
+        )
+
+
+def missing_package_file(
+    exit_code: int | None, output: str, own_modules: frozenset[str] = frozenset()
+) -> MissingPackageFile | None:
+    """Whether the run died of an uncaught ``FileNotFoundError`` naming a file below a
+    directory of ``/app`` that is not the app's own (``own_modules``: its top-level names,
+    its data directories among them): the directory of a package compiled into the binary,
+    whose data file the image lacks. Under the interpreter the package reads it from where
+    it is installed; no working image does that."""
+    if exit_code != 1:
+        return None
+    found = _last_traceback(output)
+    if found is None:
+        return None
+    _frames, error = found
+    if len(error) != 1:
+        return None  # the output goes on after the exception's line: the app went on
+    match = _MISSING_FILE.match(error[0])
+    if match is None or match["top"] in own_modules:
+        return None
+    return MissingPackageFile(
+        package=match["top"], path=f"/app/{match['top']}/{match['rest']}", error=error[0]
+    )
 
 
 def _module_of_frame(path: str, name: str) -> str | None:
@@ -313,7 +372,9 @@ def smoke_test(
         engine=engine,
     )
     tail = output_tail(result.output)
-    failure = import_failure(result.exit_code, result.output, own_modules)
+    failure: ImportFailure | MissingPackageFile | None = import_failure(
+        result.exit_code, result.output, own_modules
+    ) or missing_package_file(result.exit_code, result.output, own_modules)
     if failure is not None:
         what = "smoke test" if strict else "start check"
         raise SmokeTestError(failure.message(f"{what} ({result.where})"), details=tail)
