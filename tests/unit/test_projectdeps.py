@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pybin2img.compile.projectdeps import Installed, lock_files, unmet
+import pytest
+
+from pybin2img.compile.projectdeps import Installed, LockPins, lock_files, lock_pins, unmet
+from pybin2img.errors import UsageError
 
 ENV = {
     "implementation_name": "cpython",
@@ -70,3 +73,46 @@ def test_lock_files_beside_the_project(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("version = 1\n")
     (tmp_path / "poetry.lock").write_text("")
     assert lock_files(tmp_path) == ["uv.lock", "poetry.lock"]
+
+
+def test_a_uv_lock_pins_what_it_takes_from_an_index(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(
+        "version = 1\n"
+        '[[package]]\nname = "Humanize"\nversion = "4.8.0"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        # the project itself
+        '[[package]]\nname = "app"\nversion = "0.1.0"\nsource = { editable = "." }\n'
+        # from git: not pinned
+        '[[package]]\nname = "gizmo"\nversion = "1.0"\n'
+        'source = { git = "https://example.org/gizmo" }\n'
+        # a fork by markers: two versions, not pinned
+        '[[package]]\nname = "numpy"\nversion = "2.2.6"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        '[[package]]\nname = "numpy"\nversion = "2.3.4"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+    )
+    pins = lock_pins(tmp_path)
+    assert pins == LockPins("uv.lock", ("humanize==4.8.0",), ("gizmo", "numpy"))
+
+
+def test_poetry_pdm_and_pylock_pins(tmp_path: Path) -> None:
+    (tmp_path / "poetry.lock").write_text(
+        '[[package]]\nname = "click"\nversion = "8.1.7"\n'
+        '[[package]]\nname = "mine"\nversion = "0.1"\n'
+        '[package.source]\ntype = "directory"\nurl = "../mine"\n'
+    )
+    assert lock_pins(tmp_path) == LockPins("poetry.lock", ("click==8.1.7",), ("mine",))
+    (tmp_path / "poetry.lock").unlink()
+    (tmp_path / "pdm.lock").write_text('[[package]]\nname = "click"\nversion = "8.1.7"\n')
+    assert lock_pins(tmp_path) == LockPins("pdm.lock", ("click==8.1.7",), ())
+    (tmp_path / "pylock.toml").write_text(
+        'lock-version = "1.0"\n[[packages]]\nname = "click"\nversion = "8.2.0"\n'
+    )
+    assert lock_pins(tmp_path) == LockPins("pylock.toml", ("click==8.2.0",), ())
+
+
+def test_a_lock_file_that_does_not_parse_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text("version = \n")
+    with pytest.raises(UsageError, match="cannot read the lock file"):
+        lock_pins(tmp_path)
+    assert lock_pins(tmp_path / "nothing") is None

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 _READY = ".pybin2img-ready"
 #: Every file of the environment with its size and hash, written just before the marker.
 _MANIFEST = ".pybin2img-manifest.json"
+#: The pip constraints the environment was installed with (a lock file's pins).
+_CONSTRAINTS = "pybin2img-constraints.txt"
 #: Left out of the manifest: ``__pycache__`` is written by the interpreter as it imports.
 _SKIP = frozenset({"__pycache__", _READY, _MANIFEST})
 #: Defines ``editable_roots(unfollowed)``: for each package that an editable install's finder
@@ -128,6 +130,7 @@ def build_environment(
     log: Log,
     system_site_packages: bool = False,
     sites: dict[str, Any] | None = None,
+    constraints: Sequence[str] = (),
     remote: RemoteCache | None = None,
 ) -> Path:
     """Return the interpreter of a venv holding the requirements, ``packages`` and ``nuitka``.
@@ -137,8 +140,9 @@ def build_environment(
     ``system_site_packages``: the venv also sees the interpreter's own site-packages, a venv's
     own directories and editable installs included (``sites``: :func:`interpreter_sites`, asked
     when not given). ``nuitka`` ``None``: nothing is installed (no pip either), the interpreter's
-    own Nuitka is used. ``remote``: the cache repository, where a missing environment is looked
-    for first and a new one is uploaded.
+    own Nuitka is used. ``constraints``: pip constraints (a lock file's ``name==version``
+    pins). ``remote``: the cache repository, where a missing environment is looked for first
+    and a new one is uploaded.
     """
     try:
         real = python.resolve()
@@ -167,6 +171,7 @@ def build_environment(
         "system_site_packages": system_site_packages,
         "venv_sites": venv_sites,
         "editable_roots": roots,
+        "constraints": list(constraints),
     }
     key = digest_of(
         str(real),
@@ -179,6 +184,7 @@ def build_environment(
         *(["system-site-packages"] if system_site_packages else []),
         *([str(python.absolute()), "venv-sites", venv_sites, _SITE_CODE] if venv_sites else []),
         *(["editable-roots", roots] if roots else []),
+        *(["constraints", list(constraints)] if constraints else []),
     )[:32]
     env = cache.path("envs", key)
     if _marker(env, key) is not None and cache.use(env):
@@ -306,6 +312,9 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
             record=record,
             unwritable=cache.unusable,
         )
+        constraints = env / _CONSTRAINTS
+        if recipe.get("constraints"):
+            constraints.write_text("".join(f"{line}\n" for line in recipe["constraints"]))
         if install:
             run_logged(
                 [
@@ -316,6 +325,7 @@ def _create(env: Path, key: str, recipe: dict[str, Any], cache: Cache, log: Log)
                     "--disable-pip-version-check",
                     "--no-input",
                     "--quiet",
+                    *(["-c", str(constraints)] if recipe.get("constraints") else []),
                     *install,
                 ],
                 log=log,

@@ -24,7 +24,7 @@ from .probe import (
     probe_code_digest,
     probe_interpreter,
 )
-from .projectdeps import installed, lock_files, unmet
+from .projectdeps import installed, lock_files, lock_pins, unmet
 from .remotecache import RemoteCache
 from .target import CompileTarget, compile_target
 
@@ -39,25 +39,37 @@ def prepare_compile(
     check_supported(python)
     users = python
     resolve = options.requirements is not None or bool(app.dependencies)
+    constraints: tuple[str, ...] = ()
     if options.requirements is None and app.dependencies:
         # The project's dependencies as the interpreter has them installed (its venv, made
         # from the project's lock), when it has them all; else resolved from the index.
         missing = unmet(app.dependencies, installed(python))
-        locks = lock_files(app.path)
         if not missing:
             resolve = False
             log.info(
                 f"[project.dependencies]: all {len(app.dependencies)} installed for {python}, "
                 "compiled as installed there"
             )
-        elif locks:
-            log.warning(
-                f"[project.dependencies] are installed from the package index into a build "
-                f"environment, and {', '.join(locks)} is not read: {python} lacks "
-                f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; "
-                "to build the versions the lock pins, install the project into its venv "
-                "(uv sync, poetry install, pdm install) and build with --python .venv/bin/python"
-            )
+        else:
+            pins = lock_pins(app.path)
+            lacks = f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}"
+            others = [name for name in lock_files(app.path) if pins is None or name != pins.name]
+            if pins is not None:
+                constraints = pins.constraints
+                log.info(
+                    f"[project.dependencies]: {python} lacks {lacks}; installed from the "
+                    f"package index into a build environment, pinned by {pins.name} "
+                    f"({len(pins.constraints)} versions"
+                    + (f"; not pinned: {', '.join(pins.unpinned)}" if pins.unpinned else "")
+                    + ")"
+                )
+            elif others:
+                log.warning(
+                    f"[project.dependencies] are installed from the package index into a build "
+                    f"environment, and {', '.join(others)} is not read: {python} lacks {lacks}; "
+                    "to build the versions the lock pins, install the project into its venv "
+                    "and build with --python .venv/bin/python"
+                )
     if resolve:
         python = build_environment(
             python=python,
@@ -66,6 +78,7 @@ def prepare_compile(
             nuitka=nuitka_requirement(),
             cache=cache,
             log=log,
+            constraints=constraints,
             remote=remote,
         )
     launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])

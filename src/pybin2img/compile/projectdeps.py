@@ -4,9 +4,12 @@ A project built with its own venv (``--python .venv/bin/python`` after ``uv sync
 ``poetry install`` or ``pip install -e .``; or pybin2img installed there) runs on the user's
 machine with the versions installed there, which its lock file pinned. When that interpreter
 has every dependency (with its extras and what each requires in turn, markers evaluated for
-it), the build compiles those, as installed; otherwise a build environment resolves the
-dependencies from the package index (compile/buildenv.py), and a lock file beside the project
-is not read: the build says so.
+it), the build compiles those, as installed. Otherwise a build environment installs the
+dependencies from the package index (compile/buildenv.py), pinned by the project's lock file
+where it has one pybin2img reads (``uv.lock``, ``pylock.toml``, ``poetry.lock``,
+``pdm.lock``): each package the lock takes from an index at one version is a constraint
+(``name==version``); a package locked at several versions (a fork by markers) or from
+elsewhere (git, a path) is not pinned.
 
 Requirements and markers are read by ``packaging``, the reference implementation of PEP 508
 and PEP 440; the interpreter is asked only for its distributions and its marker environment,
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
 
 #: Asked of the interpreter (``-I``, as the probe runs it): every installed distribution with
 #: its version and ``Requires-Dist``, and the environment PEP 508 markers are evaluated in
@@ -143,3 +152,85 @@ def unmet(dependencies: Sequence[str], have: Installed) -> list[str]:
 def lock_files(project: Path) -> list[str]:
     """The lock files beside the project's ``pyproject.toml``."""
     return [name for name in LOCK_FILES if (project / name).is_file()]
+
+
+#: Lock files whose pins pybin2img reads, and the table of packages in each.
+_LOCK_TABLES = {
+    "uv.lock": "package",
+    "pylock.toml": "packages",
+    "poetry.lock": "package",
+    "pdm.lock": "package",
+}
+
+
+@dataclass(frozen=True)
+class LockPins:
+    """The versions a project's lock file pins, as pip constraints."""
+
+    #: The lock file's name (``uv.lock``).
+    name: str
+    #: ``name==version``, sorted.
+    constraints: tuple[str, ...]
+    #: Packages the lock has at several versions or from outside an index: left unpinned.
+    unpinned: tuple[str, ...]
+
+
+def lock_pins(project: Path) -> LockPins | None:
+    """The pins of the first lock file beside the project that pybin2img reads; ``None``
+    when there is none. A lock file that does not parse is a :class:`UsageError`."""
+    for name, table in _LOCK_TABLES.items():
+        path = project / name
+        if not path.is_file():
+            continue
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"cannot read the lock file {path}: {exc}") from exc
+        entries = document.get(table, [])
+        versions: dict[str, set[str]] = {}
+        elsewhere: set[str] = set()
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            package, version = entry.get("name"), entry.get("version")
+            if not isinstance(package, str) or not isinstance(version, str):
+                continue
+            key = canonicalize_name(package)
+            if _is_the_project(entry):
+                continue
+            if not _from_an_index(name, entry):
+                elsewhere.add(key)
+                continue
+            versions.setdefault(key, set()).add(version)
+        pinned = {k: next(iter(v)) for k, v in versions.items() if len(v) == 1}
+        unpinned = sorted(elsewhere | {k for k, v in versions.items() if len(v) > 1})
+        return LockPins(
+            name=name,
+            constraints=tuple(f"{k}=={v}" for k, v in sorted(pinned.items()) if k not in elsewhere),
+            unpinned=tuple(unpinned),
+        )
+    return None
+
+
+def _is_the_project(entry: Mapping[str, object]) -> bool:
+    """Whether the entry is the project itself (uv's ``source = { editable = "." }``)."""
+    for key in ("source", "directory"):
+        where = entry.get(key)
+        if isinstance(where, dict) and any(
+            where.get(k) == "." for k in ("editable", "virtual", "path")
+        ):
+            return True
+    return False
+
+
+def _from_an_index(lock: str, entry: Mapping[str, object]) -> bool:
+    """Whether the lock takes this package from a package index (not git, a path or the
+    project itself)."""
+    source = entry.get("source")
+    if lock == "uv.lock":
+        return isinstance(source, dict) and "registry" in source
+    if lock == "poetry.lock":
+        return source is None or (isinstance(source, dict) and source.get("type") == "legacy")
+    if lock == "pylock.toml":
+        return not any(key in entry for key in ("vcs", "directory", "archive"))
+    return not any(key in entry for key in ("path", "git", "url", "editable"))
