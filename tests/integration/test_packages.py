@@ -269,3 +269,24 @@ def test_a_project_built_with_the_versions_its_venv_has(docker_engine: Any, tmp_
         assert ran.stdout == "humanize 4.8.0 123.5 MB\n"
     finally:
         docker("rmi", "-f", image.split("@")[0], check=False)
+    # Without that venv (the interpreter running pybin2img has no humanize), the build
+    # environment installs what the lock file pins, not the index's newest.
+    (project / "uv.lock").write_text(
+        "version = 1\n"
+        '[[package]]\nname = "humanize"\nversion = "4.8.0"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        '[[package]]\nname = "locked"\nversion = "0.1.0"\nsource = { editable = "." }\n'
+    )
+    proc = pybin2img(
+        "build",
+        str(project),
+        "-t",
+        f"pybin2img-test/locked:{RUN_ID}",
+        "-o",
+        str(tmp_path / "pinned.tar"),
+        "--compare",
+    )
+    assert "pinned by uv.lock (1 versions)" in proc.stderr, proc.stderr
+    assert "same exit code (0) and stdout (1 lines)" in proc.stderr, proc.stderr
+    root = unpack_image(tmp_path / "pinned.tar", tmp_path / "pinned")
+    assert (root / metadata_file.relative_to(tmp_path / "root")).is_file()
