@@ -1,5 +1,5 @@
-"""How images run as people run them: a read-only root, PID 1, libraries found at run time, and
-files beside the app named like standard library modules.
+"""How images run as people run them: a read-only root, PID 1, libraries found at run time,
+files beside the app named like standard library modules, and process pools.
 
 tests/apps/runtime is compiled once and written twice: with the defaults (tini as PID 1, /tmp a
 volume, ldconfig and ld.so.cache since the app uses ctypes.util) and without any of them.
@@ -184,3 +184,19 @@ def _layers(tarball: Path) -> list[str]:
         assert manifest is not None
         (entry,) = json.load(manifest)
         return list(entry["Layers"])
+
+
+def test_process_pools_under_every_start_method(build_dir: Path) -> None:
+    """multiprocessing starts the program again as its workers, under each start method: the
+    image prints what the interpreter prints (``--compare``, locked down: read-only root)."""
+    app = ROOT / "tests" / "apps" / "processes" / "processes.py"
+    proc = pybin2img(
+        "build",
+        str(app),
+        "-t",
+        f"pybin2img-test/processes:{RUN_ID}",
+        "-o",
+        str(build_dir / "processes.tar"),
+        "--compare",
+    )
+    assert "same exit code (0) and stdout (5 lines)" in proc.stderr, proc.stderr
