@@ -174,3 +174,26 @@ def test_a_poetry_project_before_2_0_is_told_where_pybin2img_reads_scripts(
     project = read_project(tmp_path / "pyproject.toml")
     with pytest.raises(UsageError, match=r"without __main__\.py or a pyproject\.toml with"):
         resolve_app(tmp_path, module=None, script=None, project=project)
+
+
+def test_a_version_kept_in_version_control_comes_from_the_installed_project(
+    tmp_path: Path,
+) -> None:
+    """setuptools-scm: no version in pyproject.toml or the sources; the build interpreter has
+    the project installed (``pip install -e .``) with the version computed then."""
+    from pybin2img.compile.distinfo import project_dist_info
+
+    pyproject = _write(
+        tmp_path / "pyproject.toml",
+        '[project]\nname = "Scm.App"\ndynamic = ["version"]\n[tool.setuptools_scm]\n',
+    )
+    _write(tmp_path / "src" / "scmapp" / "__init__.py", "")
+    root = tmp_path / "src"
+    info, note = project_dist_info(pyproject, root, ["scmapp"])
+    assert info is None
+    assert note is not None
+    assert "is not installed for the build interpreter" in note
+    info, note = project_dist_info(pyproject, root, ["scmapp"], {"scm-app": "1.4.2"})
+    assert note is None
+    assert info is not None
+    assert (info.version, info.directory) == ("1.4.2", "Scm_App-1.4.2.dist-info")

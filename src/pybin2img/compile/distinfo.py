@@ -11,8 +11,9 @@ groups. Nothing is built or installed; no build backend runs.
 The version is ``[project] version``; a dynamic one is read where the common build backends
 take it from without running anything: setuptools' ``version = {attr = …}`` or ``{file = …}``,
 hatch's ``[tool.hatch.version] path``, else the ``__version__`` of the project's single
-top-level package. A version kept only in version control (setuptools-scm, hatch-vcs) cannot
-be read: the build warns and the program has no metadata of the project.
+top-level package, else the version of the project as the build interpreter has it installed
+(``pip install -e .``, where a version kept in version control, setuptools-scm's or hatch-vcs's,
+was computed). Otherwise the build warns and the program has no metadata of the project.
 """
 
 from __future__ import annotations
@@ -60,10 +61,15 @@ class DistInfo:
 
 
 def project_dist_info(
-    pyproject: Path, root: Path, top_level: Sequence[str]
+    pyproject: Path,
+    root: Path,
+    top_level: Sequence[str],
+    installed: Mapping[str, str] | None = None,
 ) -> tuple[DistInfo | None, str | None]:
     """The project's ``.dist-info`` (``root``: where its packages are; ``top_level``: their
-    names), or ``None`` with the reason when it cannot be made."""
+    names), or ``None`` with the reason when it cannot be made. ``installed``: the build
+    interpreter's distributions (normalized name -> version), where a version kept in version
+    control is found when the project is installed there (``pip install -e .``)."""
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
@@ -76,9 +82,12 @@ def project_dist_info(
     if not isinstance(version, str):
         version = _dynamic_version(document, pyproject.parent, root, top_level)
     if version is None:
+        version = (installed or {}).get(re.sub(r"[-_.]+", "-", name).lower())
+    if version is None:
         return None, (
             f"the version of {name} is dynamic and cannot be read from {pyproject.name} or "
-            "its sources (setuptools' attr/file, hatch's path, a package's __version__): "
+            "its sources (setuptools' attr/file, hatch's path, a package's __version__), and "
+            f"{name} is not installed for the build interpreter (pip install -e .): "
             f"importlib.metadata will not find {name} in the image"
         )
     files = [

@@ -40,10 +40,13 @@ def prepare_compile(
     users = python
     resolve = options.requirements is not None or bool(app.dependencies)
     constraints: tuple[str, ...] = ()
-    if options.requirements is None and app.dependencies:
+    # What a project's interpreter has installed: its dependencies, and the project itself
+    # (a version kept in version control is read from there).
+    have = installed(python) if app.kind is AppKind.PROJECT else None
+    if options.requirements is None and app.dependencies and have is not None:
         # The project's dependencies as the interpreter has them installed (its venv, made
         # from the project's lock), when it has them all; else resolved from the index.
-        missing = unmet(app.dependencies, installed(python))
+        missing = unmet(app.dependencies, have)
         if not missing:
             resolve = False
             log.info(
@@ -83,7 +86,16 @@ def prepare_compile(
         )
     launcher_dir = cache.ensure("launchers", digest_of(str(app.path), app.script)[:16])
     # A -m module is found by the interpreter first; every other kind is known beforehand.
-    early = compile_target(app, launcher_dir) if app.kind is not AppKind.MODULE else None
+    versions = (
+        {name: str(dist.get("version", "")) for name, dist in have.distributions.items()}
+        if have is not None
+        else None
+    )
+    early = (
+        compile_target(app, launcher_dir, installed=versions)
+        if app.kind is not AppKind.MODULE
+        else None
+    )
     if early is not None:
         for note in early.notes:
             log.warning(note)

@@ -7,6 +7,7 @@ APP may be a script (``app.py``), a package directory with ``__main__.py``, a mo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +71,15 @@ def _binary_name(name: str, packages: set[str]) -> str:
 
 
 def compile_target(
-    app: AppSpec, launcher_dir: Path, module_origin: Path | None = None
+    app: AppSpec,
+    launcher_dir: Path,
+    module_origin: Path | None = None,
+    installed: Mapping[str, str] | None = None,
 ) -> CompileTarget:
     """How to compile ``app``. ``module_origin`` is where the build interpreter finds a MODULE;
-    ``launcher_dir`` is a stable directory for a project's generated entry-point script."""
+    ``launcher_dir`` is a stable directory for a project's generated entry-point script;
+    ``installed``: the build interpreter's distributions (normalized name -> version), for a
+    project's version kept in version control."""
     if app.kind is AppKind.SCRIPT:
         return CompileTarget(
             main=app.path, binary_name=app.name, cwd=app.path.parent, sources=(app.path,)
@@ -126,7 +132,7 @@ def compile_target(
     )
     top = _top_packages(root)
     dist_info, note = project_dist_info(
-        app.path / "pyproject.toml", root, sorted(top | _top_modules(root))
+        app.path / "pyproject.toml", root, sorted(top | _top_modules(root)), installed
     )
     metadata_dir = launcher_dir / "metadata"
     return CompileTarget(
