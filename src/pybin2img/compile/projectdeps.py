@@ -62,12 +62,15 @@ env = {
 }
 dists = {}
 for dist in metadata.distributions():
-    name = dist.metadata["Name"]
-    if not name:
-        continue
-    key = re.sub(r"[-_.]+", "-", name).lower()
-    if key not in dists:
-        dists[key] = {"version": dist.version, "requires": dist.requires or []}
+    try:
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key not in dists:
+            dists[key] = {"version": dist.version, "requires": dist.requires or []}
+    except Exception:
+        continue  # a damaged installation's metadata: as if not installed
 print(json.dumps({"environment": env, "distributions": dists}))
 """
 
