@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -124,10 +125,7 @@ def unmet(dependencies: Sequence[str], have: Installed) -> list[str]:
         except InvalidRequirement:
             missing.append(f"{text} (not a requirement pybin2img reads)")
             continue
-        if req.marker is not None and not any(
-            req.marker.evaluate({**have.environment, "extra": extra})
-            for extra in (sorted(extras) or [""])
-        ):
+        if req.marker is not None and not _applies(req, have.environment, extras):
             continue
         name = canonicalize_name(req.name)
         dist = have.distributions.get(name)
@@ -150,6 +148,20 @@ def unmet(dependencies: Sequence[str], have: Installed) -> list[str]:
         for sub in requires if isinstance(requires, list) else []:
             todo.append((str(sub), wanted))
     return missing
+
+
+def _applies(req: Requirement, environment: Mapping[str, str], extras: frozenset[str]) -> bool:
+    """Whether the requirement's marker holds for the interpreter (with one of ``extras``), as
+    pip decides it (``packaging`` fills names the report lacks from pybin2img's own process);
+    a marker that still cannot be evaluated is taken to hold (the requirement is checked)."""
+    assert req.marker is not None
+    try:
+        return any(
+            req.marker.evaluate({**environment, "extra": extra})
+            for extra in (sorted(extras) or [""])
+        )
+    except (UndefinedComparison, UndefinedEnvironmentName, InvalidVersion, ValueError):
+        return True
 
 
 def lock_files(project: Path) -> list[str]:
