@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from ..cache import Cache, digest_of, tree_damage, tree_manifest
 from ..errors import CompileError, UsageError
 from ..log import Log
 from ..runner import run_logged, stop_recorded
+from .probe import ask_interpreter
 
 if TYPE_CHECKING:
     from .remotecache import RemoteCache
@@ -208,24 +208,12 @@ def interpreter_sites(python: Path) -> dict[str, Any]:
     """Whether ``python`` is a virtual environment's (``venv``), its own site directories
     (``own``), whether it sees its base interpreter's (``system``), the roots of its editable
     installs (``roots``) and whether Nuitka misses some of them by itself (``unfollowed``)."""
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-c", _SITES],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        sites = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        sites = None
-    if (
-        not isinstance(sites, dict)
-        or not isinstance(sites.get("own"), list)
-        or not isinstance(sites.get("roots"), list)
-    ):
-        raise UsageError(f"Python interpreter {python} failed to list its site directories")
-    return sites
+    return ask_interpreter(
+        python,
+        _SITES,
+        what="list its site directories",
+        shape={"venv": bool, "own": list, "system": bool, "roots": list, "unfollowed": bool},
+    )
 
 
 def _add_venv_sites(env: Path, dirs: Sequence[str], roots: Sequence[str] = ()) -> None:

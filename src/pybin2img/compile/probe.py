@@ -7,9 +7,10 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import CompileError, HostError, UsageError
 from .named import NamedModules
@@ -97,6 +98,30 @@ def check_supported(python: Path) -> str:
             "with one of those"
         )
     return version
+
+
+def ask_interpreter(
+    python: Path, code: str, *, what: str, shape: Mapping[str, type]
+) -> dict[str, Any]:
+    """The JSON object ``code`` prints when ``python`` runs it (with ``-I``, as the probe runs),
+    with a value of each type ``shape`` names; anything else is a :class:`UsageError` saying
+    the interpreter ``failed to {what}``."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        found = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        found = None
+    if not isinstance(found, dict) or not all(
+        isinstance(found.get(key), kind) for key, kind in shape.items()
+    ):
+        raise UsageError(f"Python interpreter {python} failed to {what}")
+    return found
 
 
 def probe_interpreter(

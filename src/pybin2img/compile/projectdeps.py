@@ -18,8 +18,6 @@ with no library of its own (a uv venv has no pip).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import UsageError
+from .probe import ask_interpreter
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,23 +90,12 @@ class Installed:
 
 def installed(python: Path) -> Installed:
     """Ask ``python`` for its distributions and marker environment."""
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-c", _INSTALLED],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        report = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        report = None
-    if (
-        not isinstance(report, dict)
-        or not isinstance(report.get("distributions"), dict)
-        or not isinstance(report.get("environment"), dict)
-    ):
-        raise UsageError(f"Python interpreter {python} failed to list its installed packages")
+    report = ask_interpreter(
+        python,
+        _INSTALLED,
+        what="list its installed packages",
+        shape={"distributions": dict, "environment": dict},
+    )
     return Installed(report["distributions"], report["environment"])
 
 
