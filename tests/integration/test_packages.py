@@ -107,6 +107,19 @@ def test_modules_named_inside_installed_packages_as_on_the_host(dynamic: Example
 EDITABLE = Path(__file__).resolve().parents[1] / "apps" / "editable"
 
 
+def _venv(venv: Path, *pip_args: str) -> None:
+    """A venv of the test's interpreter at ``venv`` with ``pip install`` of ``pip_args``."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *pip_args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+
+
 def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: Path) -> None:
     """``--python`` names a project's venv without Nuitka, where the app's package is installed
     with ``pip install -e`` (setuptools' finder: importable only through the hook its ``.pth``
@@ -116,18 +129,10 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
     app = tmp_path / "app"
     shutil.copytree(EDITABLE, app)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = subprocess.run(
-        [
-            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
-            *("-e", str(app / "project"), str(app / "palette-dist")),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    _venv(
+        venv,
+        *("-e", str(app / "project"), str(app / "palette-dist")),
     )
-    assert pip.returncode == 0, pip.stderr[-3000:]
 
     def build() -> tuple[str, str]:
         proc = pybin2img(
@@ -181,20 +186,12 @@ def test_editable_installs_nuitka_would_miss_in_a_venv_with_nuitka(
     app = tmp_path / "app"
     shutil.copytree(EDITABLE, app)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = subprocess.run(
-        [
-            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
-            f"nuitka=={metadata.version('nuitka')}",
-            *("-e", str(app / "acme-widgets"), "-e", str(app / "acme-gadgets")),
-            *("-e", str(app / "hexa-dist")),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    _venv(
+        venv,
+        f"nuitka=={metadata.version('nuitka')}",
+        *("-e", str(app / "acme-widgets"), "-e", str(app / "acme-gadgets")),
+        *("-e", str(app / "hexa-dist")),
     )
-    assert pip.returncode == 0, pip.stderr[-3000:]
     here = subprocess.run(
         [str(venv / "bin" / "python"), str(app / "parts.py")],
         capture_output=True,
@@ -232,18 +229,10 @@ def test_a_project_built_with_the_versions_its_venv_has(docker_engine: Any, tmp_
     project = tmp_path / "locked"
     shutil.copytree(LOCKED_PROJECT, project)
     venv = project / ".venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = subprocess.run(
-        [
-            *(str(venv / "bin" / "python"), "-m", "pip", "install", "-q"),
-            *("humanize==4.8.0", "-e", str(project)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    _venv(
+        venv,
+        *("humanize==4.8.0", "-e", str(project)),
     )
-    assert pip.returncode == 0, pip.stderr[-3000:]
     proc = pybin2img(
         "build",
         str(project),
