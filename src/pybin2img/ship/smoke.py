@@ -113,9 +113,7 @@ def import_failure(
     (``own_modules``: its top-level names; an app that raises while its own module is
     imported, say for a missing setting, exits as it chooses).
     """
-    if exit_code != 1:
-        return None
-    found = _last_traceback(output)
+    found = _uncaught(exit_code, output)
     if found is None:
         return None
     frames, error = found
@@ -130,9 +128,11 @@ def import_failure(
     return None
 
 
-def _last_traceback(output: str) -> tuple[list[tuple[str, str]], list[str]] | None:
-    """The frames (file, name) and the exception's lines of the traceback the output ends
-    with, ``None`` when it ends with none."""
+def _uncaught(exit_code: int | None, output: str) -> tuple[list[tuple[str, str]], list[str]] | None:
+    """The frames (file, name) and the exception's lines of the uncaught exception the run
+    died of: exit code 1 and the traceback the output ends with; else ``None``."""
+    if exit_code != 1:
+        return None
     lines = [line.rstrip() for line in output.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -189,9 +189,7 @@ def missing_package_file(
     its data directories among them): the directory of a package compiled into the binary,
     whose data file the image lacks. Under the interpreter the package reads it from where
     it is installed; no working image does that."""
-    if exit_code != 1:
-        return None
-    found = _last_traceback(output)
+    found = _uncaught(exit_code, output)
     if found is None:
         return None
     _frames, error = found
