@@ -56,7 +56,6 @@ def prepare_compile(
         else:
             pins = lock_pins(app.path)
             lacks = f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}"
-            others = [name for name in lock_files(app.path) if pins is None or name != pins.name]
             if pins is not None:
                 constraints = pins.constraints
                 log.info(
@@ -66,10 +65,10 @@ def prepare_compile(
                     + (f"; not pinned: {', '.join(pins.unpinned)}" if pins.unpinned else "")
                     + ")"
                 )
-            elif others:
+            elif unread := lock_files(app.path):
                 log.warning(
                     f"[project.dependencies] are installed from the package index into a build "
-                    f"environment, and {', '.join(others)} is not read: {python} lacks {lacks}; "
+                    f"environment, and {', '.join(unread)} is not read: {python} lacks {lacks}; "
                     "to build the versions the lock pins, install the project into its venv "
                     "and build with --python .venv/bin/python"
                 )

@@ -74,10 +74,6 @@ for dist in metadata.distributions():
 print(json.dumps({"environment": env, "distributions": dists}))
 """
 
-#: Lock files of the tools people make a project's venv with: a build that resolves the
-#: dependencies itself does not read them.
-LOCK_FILES = ("uv.lock", "pylock.toml", "poetry.lock", "pdm.lock", "Pipfile.lock")
-
 
 @dataclass(frozen=True)
 class Installed:
@@ -152,11 +148,6 @@ def _applies(req: Requirement, environment: Mapping[str, str], extras: frozenset
         return True
 
 
-def lock_files(project: Path) -> list[str]:
-    """The lock files beside the project's ``pyproject.toml``."""
-    return [name for name in LOCK_FILES if (project / name).is_file()]
-
-
 #: Lock files whose pins pybin2img reads, and the table of packages in each.
 _LOCK_TABLES = {
     "uv.lock": "package",
@@ -164,6 +155,13 @@ _LOCK_TABLES = {
     "poetry.lock": "package",
     "pdm.lock": "package",
 }
+#: Every lock file of the tools people make a project's venv with: pipenv's is not read.
+LOCK_FILES = (*_LOCK_TABLES, "Pipfile.lock")
+
+
+def lock_files(project: Path) -> list[str]:
+    """The lock files beside the project's ``pyproject.toml``."""
+    return [name for name in LOCK_FILES if (project / name).is_file()]
 
 
 @dataclass(frozen=True)
