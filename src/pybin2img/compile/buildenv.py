@@ -56,8 +56,7 @@ _SKIP = frozenset({"__pycache__", _READY, _MANIFEST})
 _ROOTS_CODE = """\
 def editable_roots(unfollowed=False):
     import os, sys
-    def mapped(finder):
-        name = getattr(finder, '__module__', '') or ''
+    def mapped(finder, name):
         try:
             if name == 'editables.redirector':
                 found = dict(getattr(finder, '_redirections', {}))
@@ -70,10 +69,10 @@ def editable_roots(unfollowed=False):
         return {}
     roots = []
     for finder in list(sys.meta_path):
-        for package, where in sorted(mapped(finder).items()):
+        name = getattr(finder, '__module__', '') or ''
+        for package, where in sorted(mapped(finder, name).items()):
             parts = package.split('.')
-            setuptools = (getattr(finder, '__module__', '') or '').startswith('__editable__')
-            if unfollowed and setuptools and len(parts) == 1:
+            if unfollowed and name.startswith('__editable__') and len(parts) == 1:
                 continue
             root = where
             for part in reversed(parts):
