@@ -23,6 +23,7 @@ import pytest
 
 from pybin2img.errors import (
     CompileError,
+    ConfigError,
     EngineError,
     HostError,
     ImageWriteError,
@@ -61,6 +62,33 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         *("build", str(app), "-t", "x", "-o", str(tmp_path / "x.tar")),
         code=CompileError.exit_code,
         pattern=f"syntax error in {app}, line 3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lock", "said"),
+    [
+        (
+            'version = 1\n[[package]]\nname = "humanize"\nversion = "4.8.0"\n'
+            'source = { registry = "https://pypi.org/simple" }\n',
+            "uv.lock is out of date: it pins humanize 4.8.0, which humanize>=4.9 excludes",
+        ),
+        ("version = \n", "cannot read the lock file"),
+    ],
+)
+def test_a_lock_file_that_cannot_pin_the_dependencies(tmp_path: Path, lock: str, said: str) -> None:
+    """A project whose lock was made before its dependencies last changed (or does not parse),
+    built without a venv that has them: a configuration error before anything is installed."""
+    project = tmp_path / "locked"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "apps" / "locked", project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"humanize>=4"', '"humanize>=4.9"'))
+    (project / "uv.lock").write_text(lock)
+    _fails(
+        tmp_path,
+        *("build", str(project), "-t", "x", "-o", str(tmp_path / "x.tar")),
+        code=ConfigError.exit_code,
+        pattern=said,
     )
 
 

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from pybin2img.compile.projectdeps import Installed, LockPins, lock_files, lock_pins, unmet
-from pybin2img.errors import UsageError
+from pybin2img.compile.projectdeps import (
+    Installed,
+    LockPins,
+    lock_files,
+    lock_pins,
+    out_of_date,
+    unmet,
+)
+from pybin2img.errors import ConfigError
 
 ENV = {
     "implementation_name": "cpython",
@@ -111,8 +118,16 @@ def test_poetry_pdm_and_pylock_pins(tmp_path: Path) -> None:
     assert lock_pins(tmp_path) == LockPins("pylock.toml", ("click==8.2.0",), ())
 
 
-def test_a_lock_file_that_does_not_parse_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_lock_file_that_does_not_parse_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("version = \n")
-    with pytest.raises(UsageError, match="cannot read the lock file"):
+    with pytest.raises(ConfigError, match="cannot read the lock file"):
         lock_pins(tmp_path)
     assert lock_pins(tmp_path / "nothing") is None
+
+
+def test_a_lock_made_before_the_dependencies_changed_is_out_of_date() -> None:
+    pins = LockPins("uv.lock", ("humanize==4.8.0", "tomli==2.0.1"), ())
+    assert out_of_date(["humanize>=4.9", "click"], pins, _have()) == [
+        "humanize 4.8.0, which humanize>=4.9 excludes"
+    ]
+    assert out_of_date(["humanize>=4", "tomli>=2.1; python_version < '3.11'"], pins, _have()) == []

@@ -12,8 +12,9 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from ..app import AppKind
+from ..app import AppKind, AppSpec
 from ..cache import Cache, digest_of
+from ..errors import ConfigError
 from ..log import Log
 from ..options import BuildOptions
 from .buildenv import build_environment, interpreter_sites
@@ -24,7 +25,7 @@ from .probe import (
     probe_code_digest,
     probe_interpreter,
 )
-from .projectdeps import installed, lock_files, lock_pins, unmet
+from .projectdeps import Installed, installed, lock_files, lock_pins, out_of_date, unmet
 from .remotecache import RemoteCache
 from .target import CompileTarget, compile_target
 
@@ -38,40 +39,13 @@ def prepare_compile(
     python = options.python
     check_supported(python)
     users = python
-    resolve = options.requirements is not None or bool(app.dependencies)
-    constraints: tuple[str, ...] = ()
     # What a project's interpreter has installed: its dependencies, and the project itself
     # (a version kept in version control is read from there).
     have = installed(python) if app.kind is AppKind.PROJECT else None
+    resolve = options.requirements is not None
+    constraints: tuple[str, ...] = ()
     if options.requirements is None and app.dependencies and have is not None:
-        # The project's dependencies as the interpreter has them installed (its venv, made
-        # from the project's lock), when it has them all; else resolved from the index.
-        missing = unmet(app.dependencies, have)
-        if not missing:
-            resolve = False
-            log.info(
-                f"[project.dependencies]: all {len(app.dependencies)} installed for {python}, "
-                "compiled as installed there"
-            )
-        else:
-            pins = lock_pins(app.path)
-            lacks = f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}"
-            if pins is not None:
-                constraints = pins.constraints
-                log.info(
-                    f"[project.dependencies]: {python} lacks {lacks}; installed from the "
-                    f"package index into a build environment, pinned by {pins.name} "
-                    f"({len(pins.constraints)} versions"
-                    + (f"; not pinned: {', '.join(pins.unpinned)}" if pins.unpinned else "")
-                    + ")"
-                )
-            elif unread := lock_files(app.path):
-                log.warning(
-                    f"[project.dependencies] are installed from the package index into a build "
-                    f"environment, and {', '.join(unread)} is not read: {python} lacks {lacks}; "
-                    "to build the versions the lock pins, install the project into its venv "
-                    "and build with --python .venv/bin/python"
-                )
+        resolve, constraints = _project_dependencies(app, python, have, log)
     if resolve:
         python = build_environment(
             python=python,
@@ -157,6 +131,47 @@ def prepare_compile(
                 stale.unlink(missing_ok=True)
         target.main.write_text(target.launcher, encoding="utf-8")
     return interpreter, target
+
+
+def _project_dependencies(
+    app: AppSpec, python: Path, have: Installed, log: Log
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether a build environment is to install the project's dependencies, and the lock's
+    pins it installs them with: none when the interpreter (its venv, made from the project's
+    lock) has them all, as installed there."""
+    missing = unmet(app.dependencies, have)
+    if not missing:
+        log.info(
+            f"[project.dependencies]: all {len(app.dependencies)} installed for {python}, "
+            "compiled as installed there"
+        )
+        return False, ()
+    pins = lock_pins(app.path)
+    lacks = f"{missing[0]}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}"
+    if pins is None:
+        if unread := lock_files(app.path):
+            log.warning(
+                f"[project.dependencies] are installed from the package index into a build "
+                f"environment, and {', '.join(unread)} is not read: {python} lacks {lacks}; "
+                "to build the versions the lock pins, install the project into its venv "
+                "and build with --python .venv/bin/python"
+            )
+        return True, ()
+    outdated = out_of_date(app.dependencies, pins, have)
+    if outdated:
+        more = f" (and {len(outdated) - 1} more)" if len(outdated) > 1 else ""
+        raise ConfigError(
+            f"{pins.name} is out of date: it pins {outdated[0]}{more}; update the "
+            "lock (uv lock, poetry lock, pdm lock) or [project.dependencies]"
+        )
+    log.info(
+        f"[project.dependencies]: {python} lacks {lacks}; installed from the "
+        f"package index into a build environment, pinned by {pins.name} "
+        f"({len(pins.constraints)} versions"
+        + (f"; not pinned: {', '.join(pins.unpinned)}" if pins.unpinned else "")
+        + ")"
+    )
+    return True, pins.constraints
 
 
 def nuitka_requirement() -> str:

@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..errors import UsageError
+from ..errors import ConfigError
 from .probe import ask_interpreter
 
 if sys.version_info >= (3, 11):
@@ -186,7 +186,7 @@ def lock_pins(project: Path) -> LockPins | None:
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"cannot read the lock file {path}: {exc}") from exc
+            raise ConfigError(f"cannot read the lock file {path}: {exc}") from exc
         entries = document.get(table, [])
         versions: dict[str, set[str]] = {}
         elsewhere: set[str] = set()
@@ -211,6 +211,27 @@ def lock_pins(project: Path) -> LockPins | None:
             unpinned=tuple(unpinned),
         )
     return None
+
+
+def out_of_date(dependencies: Sequence[str], pins: LockPins, have: Installed) -> list[str]:
+    """The project's dependencies (markers evaluated for the interpreter ``have`` describes)
+    that the lock pins at a version they exclude: ``humanize 4.8.0, which humanize>=4.9
+    excludes``. A lock made before ``[project.dependencies]`` last changed."""
+    pinned = dict(c.split("==", 1) for c in pins.constraints)
+    found = []
+    for text in dependencies:
+        try:
+            req = Requirement(text)
+            version = pinned.get(canonicalize_name(req.name))
+            if version is None or (
+                req.marker is not None and not _applies(req, have.environment, frozenset())
+            ):
+                continue
+            if not req.specifier.contains(Version(version), prereleases=True):
+                found.append(f"{req.name} {version}, which {req} excludes")
+        except (InvalidRequirement, InvalidVersion):
+            continue
+    return found
 
 
 def _is_the_project(entry: Mapping[str, object]) -> bool:
