@@ -126,9 +126,11 @@ def test_a_projects_venv_with_an_editable_install(docker_engine: Any, tmp_path: 
     installs, from a folder inside the app's): the build sees the venv's packages as its
     interpreter does, and the image has the package's data file, version and entry points
     (``--compare``). A changed data file makes a new compile; nothing changed, none."""
-    app = tmp_path / "app"
+    # The paths are in the compile key: the run's own, so that a cache kept from an earlier run
+    # of the suite (CI keeps it, and its /tmp repeats) cannot answer the changed data file.
+    app = tmp_path / RUN_ID / "app"
     shutil.copytree(EDITABLE, app)
-    venv = tmp_path / "venv"
+    venv = tmp_path / RUN_ID / "venv"
     _venv(
         venv,
         *("-e", str(app / "project"), str(app / "palette-dist")),
@@ -183,9 +185,11 @@ def test_editable_installs_nuitka_would_miss_in_a_venv_with_nuitka(
     library's finder). The build runs that venv's Nuitka in an environment that has those
     packages on ``sys.path``; the image runs as the venv does (``--compare``), with each
     package's data file, and the SBOM claims every file."""
-    app = tmp_path / "app"
+    # The run's own paths: the build environment for those roots is made in this run, even
+    # with a cache kept from an earlier one.
+    app = tmp_path / RUN_ID / "app"
     shutil.copytree(EDITABLE, app)
-    venv = tmp_path / "venv"
+    venv = tmp_path / RUN_ID / "venv"
     _venv(
         venv,
         f"nuitka=={metadata.version('nuitka')}",
