@@ -9,7 +9,9 @@ bytecode of the standard library's modules is found without the program mapping 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,18 @@ def test_the_bytecode_nuitka_finds_without_mapping_its_blob(
     # each imported module's bytecode, which the program reads from its file instead.
     assert nuitka_mapped[0] - mapped[0] > 2048, (mapped, nuitka_mapped)
     assert nuitka_mapped[1] - mapped[1] > 2048, (mapped, nuitka_mapped)
+    # The bytecode it carries has no column positions (the image has no source to underline),
+    # and the same lines: a traceback names the frame it does under the interpreter.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONNODEBUGRANGES"}
+    here = subprocess.run(
+        [sys.executable, str(BYTECODE), "--positions"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.splitlines()
+    there = subprocess.run(
+        [str(program), "--positions"], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
+    assert here[0] == "columns True"
+    assert there == ["columns False", here[1]], (here, there)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,26 @@ def _options() -> BuildOptions:
         environ={},
         default_python=Path("/usr/bin/python3"),
     )
+
+
+def test_every_accelerator_nuitka_leaves_out_is_included() -> None:
+    """Nuitka's configuration of the standard library leaves out C accelerators that are not
+    built into the interpreter ("may slow down by using fallback implementation"): each one it
+    names is one the probe looks for and pybin2img includes. Fails when a Nuitka release names
+    another."""
+    from pybin2img.compile import _probe_main
+
+    spec = importlib.util.find_spec("nuitka")
+    assert spec is not None
+    assert spec.origin is not None
+    config = Path(spec.origin).parent / "plugins/standard/stdlib3.nuitka-package.config.yml"
+    left_out = set(re.findall(r"'(\w+)': 'may slow down by using fallback", config.read_text()))
+    assert left_out
+    assert left_out <= set(_probe_main.ACCELERATORS)
+    interpreter = Interpreter(
+        executable=Path("/usr/bin/python3"),
+        python_version="3.11.2",
+        nuitka_version="4.3.5",
+        accelerators=("_json",),
+    )
+    assert nuitka._accelerator_args(interpreter) == ("--include-module=_json",)

@@ -35,6 +35,11 @@ from typing import Any
 #: ``_probe_app.py``, next to this one) are imported as: ``-I`` keeps this file's directory
 #: (pybin2img's own modules) off ``sys.path``, and pybin2img itself is not importable here.
 _PACKAGE = "_pybin2img_probe"
+#: The standard library's C accelerators that Nuitka's own configuration leaves out when the
+#: interpreter has them as extension modules rather than built in ("avoid _json module usage"):
+#: json, bisect, heapq and datetime would run their pure-Python fallbacks in the program (json
+#: ten times slower). The probe names those the interpreter has as files; pybin2img includes them.
+ACCELERATORS = ("_bisect", "_datetime", "_heapq", "_json")
 
 
 def _load(name: str) -> Any:
@@ -60,6 +65,11 @@ def main() -> None:
         "path": list(sys.path),
         "stdlib": sorted(sys.stdlib_module_names),
         "suffixes": importlib.machinery.all_suffixes(),
+        "accelerators": [
+            name
+            for name in ACCELERATORS
+            if name not in sys.builtin_module_names and importlib.util.find_spec(name) is not None
+        ],
         # Where its static libpython archives are, and their name's version part ("3.13").
         "libpl": sysconfig.get_config_var("LIBPL"),
         "ldversion": sysconfig.get_config_var("LDVERSION"),

@@ -91,8 +91,22 @@ class _Link:
 
 #: pybin2img's own choices for Nuitka, each measured (README "Start-up: where it goes").
 _OWN_ARGS: tuple[str, ...] = ()
+#: The environment Nuitka compiles in, whatever the caller's says. The bytecode it ships (the
+#: standard library, packages as bytecode) carries no column positions: the image has no
+#: source for a traceback to underline, and they are a quarter of the compressed bytecode
+#: (README "Start-up: where it goes", the table of changes).
+_NUITKA_ENV: dict[str, str] = {"PYTHONNODEBUGRANGES": "1"}
 #: glibc's loader applies packed relative relocations (``DT_RELR``) from 2.36 on.
 _RELR_GLIBC = (2, 36)
+
+
+def _accelerator_args(interpreter: Interpreter) -> tuple[str, ...]:
+    """The standard library's C accelerators the interpreter has as extension modules, which
+    Nuitka's configuration leaves out (its yaml's "may slow down by using fallback
+    implementation"): the program runs json, bisect, heapq and datetime as the interpreter does,
+    not their pure-Python fallbacks. Those four modules are in every program's standard library
+    part (examples/hello's too), so their accelerators are always included."""
+    return tuple(f"--include-module={name}" for name in interpreter.accelerators)
 
 
 def link_flags(base: str) -> tuple[str, ...]:
@@ -172,6 +186,8 @@ def compile_app(
     link = _Link(deferred=deferred, blob=blob, libpython=libpython)
     own = (
         *_OWN_ARGS,
+        *_accelerator_args(interpreter),
+        *(f"env:{name}={value}" for name, value in sorted(_NUITKA_ENV.items())),
         *link_flags(options.base),
         metadata,
         *startup,
@@ -387,6 +403,7 @@ def _run_nuitka(
         *(f"--noinclude-custom-mode={package}:bytecode" for package in bytecode),
         *_bytecode_metadata(bytecode, interpreter, workdir),
         *_OWN_ARGS,
+        *_accelerator_args(interpreter),
         *(startup_nuitka_args(options.nuitka_args) if link.deferred else ()),
         *(LIBPYTHON_ARGS if link.libpython is not None else ()),
         *files_args(
@@ -408,6 +425,7 @@ def _run_nuitka(
     # remote storage that does not answer.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCACHE_")}
     env.update(checked_remote(options.ccache_env, log))
+    env.update(_NUITKA_ENV)
     env["NUITKA_CACHE_DIR"] = str(cache.ensure("nuitka"))
     env["PATH"] = os.pathsep.join([str(tools), env.get("PATH", os.defpath)])
     # Every build compiles in a fresh work directory, with Nuitka from a build environment in

@@ -57,6 +57,9 @@ class Interpreter:
     stdlib_modules: frozenset[str] = frozenset()
     #: File name endings it imports modules from (``.py``, ``.pyc``, ``.cpython-311-….so``).
     module_suffixes: tuple[str, ...] = (".py", ".pyc", ".so")
+    #: The standard library's C accelerators it has as extension modules, which Nuitka would
+    #: leave out (``_probe_main.ACCELERATORS``).
+    accelerators: tuple[str, ...] = ()
     #: Its ``LIBPL`` and ``LDVERSION`` (where its static libpython archives are, and the
     #: version in their names): :mod:`.libpython`.
     libpl: str | None = None
@@ -212,6 +215,7 @@ def probe_interpreter(
         sys_path=tuple(info["path"]),
         stdlib_modules=frozenset(info["stdlib"]),
         module_suffixes=tuple(info["suffixes"]),
+        accelerators=tuple(info.get("accelerators", ())),
         libpl=info.get("libpl"),
         ldversion=info.get("ldversion"),
         named=named,

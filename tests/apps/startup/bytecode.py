@@ -4,6 +4,8 @@ each imported and used, and every codec looked up and used; one line each.
     bytecode.py            the lines
     bytecode.py --mapped   and last, how many KiB of the program's own file were resident
                            when its first line ran, and at the end
+    bytecode.py --positions  only whether a standard library function's bytecode has column
+                           positions, and the frame a traceback through it names
 """
 
 import codecs
@@ -14,10 +16,13 @@ MODULES = [
     *("base64", "calendar", "configparser", "csv", "dataclasses", "difflib", "gettext"),
     *("graphlib", "gzip", "html.parser", "ipaddress", "json", "mimetypes", "netrc", "pathlib"),
     *("pickle", "pprint", "shlex", "string", "tarfile", "tomllib", "traceback", "zipfile"),
+    *("bisect", "datetime", "heapq"),
 ]
 
 
 def main(argv: list[str]) -> int:
+    if "--positions" in argv:
+        return _positions()
     mapped = _mapped_kib() if "--mapped" in argv else 0
     for name in MODULES:
         module = importlib.import_module(name)
@@ -36,8 +41,35 @@ def main(argv: list[str]) -> int:
         except (AssertionError, TypeError):  # bytes to bytes (base64_codec, zlib_codec, ...)
             encoded = info.encode(text.encode("utf-8"))[0]
         print(name, info.name, len(encoded))
+    # Which of them run the interpreter's C accelerators, not their pure-Python fallbacks.
+    for name, function in (
+        ("json", "scanner.c_make_scanner"),
+        ("json", "encoder.c_make_encoder"),
+        ("bisect", "insort"),
+        ("heapq", "heappush"),
+        ("datetime", "datetime.now"),
+    ):
+        found = sys.modules[name]
+        for part in function.split("."):
+            found = getattr(found, part)
+        fallback = found is None or type(found).__name__ == "function"
+        print(name, function, "fallback" if fallback else "accelerated")
     if "--mapped" in argv:
         print("mapped", mapped, _mapped_kib())
+    return 0
+
+
+def _positions() -> int:
+    import json
+    import traceback
+
+    code = json.decoder.JSONDecoder.raw_decode.__code__
+    print("columns", any(column is not None for _, _, column, _ in code.co_positions()))
+    try:
+        json.loads("{")
+    except json.JSONDecodeError as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        print("raised in", frame.name, "at line", frame.lineno)
     return 0
 
 
