@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
-from ..cache import PROCESSES, Cache, file_digest
+from ..cache import PROCESSES, Cache, file_digest, listing_digest
 from ..errors import CompileError
 from ..log import Log
 from ..options import BuildOptions
@@ -98,6 +98,30 @@ _OWN_ARGS: tuple[str, ...] = ()
 _NUITKA_ENV: dict[str, str] = {"PYTHONNODEBUGRANGES": "1"}
 #: glibc's loader applies packed relative relocations (``DT_RELR``) from 2.36 on.
 _RELR_GLIBC = (2, 36)
+
+
+def files_named_by(nuitka_args: Sequence[str]) -> dict[str, str]:
+    """The files and directories ``--nuitka-arg`` options name (``--user-package-configuration-
+    file=F``, ``--include-data-files=SRC=DEST``, ``--include-data-dir=DIR=DEST``, …), with the
+    digests a cached dist is checked against, as the app's sources are: an edited package
+    configuration or data file is a new compile, not the dist made before it."""
+    found: dict[str, str] = {}
+    for arg in nuitka_args:
+        name, equals, value = arg.partition("=")
+        if not name.startswith("--") or not equals:
+            continue
+        for part in value.split("="):
+            path = Path(part).absolute()
+            try:
+                if path.is_dir():
+                    found[str(path)] = listing_digest(path)
+                    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                        found[str(file)] = file_digest(file)
+                elif path.is_file():
+                    found[str(path)] = file_digest(path)
+            except OSError:
+                continue  # Nuitka says what it cannot read
+    return found
 
 
 def _accelerator_args(interpreter: Interpreter) -> tuple[str, ...]:
@@ -290,6 +314,7 @@ def _compile_into_cache(
         dist, options, frozenset(modules), interpreter.sys_path
     )
     sources.update(added)
+    sources.update(files_named_by(options.nuitka_args))
     with new_entry(cache, key, sources) as staging:
         shutil.move(str(dist), staging / "dist")
         contents = {
