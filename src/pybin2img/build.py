@@ -53,6 +53,7 @@ from .plan import (
     is_static_program,
     libraries_by_name,
     library_names,
+    missing_programs,
     sbom_path,
 )
 from .provenance import git_info, oci_keys
@@ -218,6 +219,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
                 log=log,
             )
             stage.summary = checked.summary
+        programs = interpreter.named.programs
+        for warning in missing_programs(programs, checked.plan.nodes, options.env):
+            log.warning(warning)
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
         labels = oci_keys(options, git, epoch, base_image, toolchain)

@@ -131,6 +131,25 @@ def test_orphans_are_reaped(runtime_image: BuiltImage, bare_image: BuiltImage) -
     assert "pid 1 zombies 1" in docker("run", *LOCKED, bare_image.reference, "orphans").stdout
 
 
+def test_programs_the_image_lacks_are_named_at_build_time(
+    runtime_image: BuiltImage, bare_image: BuiltImage
+) -> None:
+    """The app runs a command through the shell and tini by its name: each build warns of what
+    its image lacks (a shell always; tini without an init), and the image then does as warned."""
+    warned = [line for line in runtime_image.stderr.splitlines() if "warning:" in line]
+    shell = [line for line in warned if "/bin/sh" in line]
+    assert len(shell) == 1, warned
+    assert f"{APP}, line " in shell[0]
+    assert "os.system runs its command through /bin/sh, which the image does not have" in shell[0]
+    assert not [line for line in warned if "'tini'" in line], warned  # /usr/bin/tini is there
+    missing = "subprocess.run runs 'tini', which the image does not have on its PATH"
+    assert missing in bare_image.stderr
+    ran = docker("run", *LOCKED, runtime_image.reference, "programs").stdout.split("\n")
+    assert ran[:2] == ["shell 127", "tini 0"]  # sh: not found, as system(3) says it
+    ran = docker("run", *LOCKED, bare_image.reference, "programs").stdout.split("\n")
+    assert ran[:2] == ["shell 127", "tini -1"]
+
+
 def _stop(image: BuiltImage, grace: int) -> tuple[float, int]:
     """Seconds ``docker stop`` took on the app waiting without a signal handler, and the exit
     code of the container."""

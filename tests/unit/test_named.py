@@ -3,6 +3,7 @@ project's own metadata and the libraries loaded by name."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -419,3 +420,72 @@ def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() ->
         hint_trace(found, traced=True),
     ):
         raise SmokeTestError("smoke test: the output shows 'MagicException'")
+
+
+@pytest.mark.parametrize(
+    ("call", "found"),
+    [
+        ("os.system('ls -l')", ("/bin/sh", "os.system")),
+        ("os.popen(command)", ("/bin/sh", "os.popen")),
+        ("subprocess.getoutput('date')", ("/bin/sh", "subprocess.getoutput")),
+        ("subprocess.run('git status', shell=True)", ("/bin/sh", "subprocess.run")),
+        ("subprocess.run(['git', 'status'], check=True)", ("git", "subprocess.run")),
+        ("subprocess.Popen(('/usr/bin/convert', src))", ("/usr/bin/convert", "subprocess.Popen")),
+        ("subprocess.check_output('uname')", ("uname", "subprocess.check_output")),
+        (
+            "asyncio.create_subprocess_exec('ffmpeg', '-i', path)",
+            ("ffmpeg", "asyncio.create_subprocess_exec"),
+        ),
+        ("os.execvp('nginx', args)", ("nginx", "os.execvp")),
+        ("subprocess.run([sys.executable, '-m', 'pip'])", None),  # known at run time only
+        ("subprocess.run(command)", None),
+        ("subprocess.run('git status')", None),  # no such program, here or there
+        ("run(['git'])", None),  # any run()
+        ("shutil.which('git')", None),  # asks; the code decides
+    ],
+)
+def test_programs_the_apps_code_runs(call: str, found: tuple[str, str] | None) -> None:
+    from pybin2img.compile import _probe_app
+
+    node = ast.parse(call).body[0]
+    assert isinstance(node, ast.Expr)
+    assert isinstance(node.value, ast.Call)
+    assert _probe_app.program_run(node.value) == found
+
+
+def test_programs_the_image_lacks() -> None:
+    from pybin2img.oci import Entry, Kind
+    from pybin2img.plan import missing_programs
+
+    def entry(path: str, kind: Kind = Kind.FILE, target: str | None = None) -> Entry:
+        return Entry(path=path, kind=kind, mode=0o755, uid=0, gid=0, source=None, target=target)
+
+    nodes = {
+        e.path: e
+        for e in (
+            entry("/", Kind.DIR),
+            entry("/usr", Kind.DIR),
+            entry("/usr/bin", Kind.DIR),
+            entry("/bin", Kind.SYMLINK, "usr/bin"),  # merged /usr
+            entry("/usr/bin/tini"),
+            entry("/usr/bin/git"),
+            entry("/app", Kind.DIR),
+            entry("/app/tool"),
+        )
+    }
+    programs = [
+        named.NamedProgram(program=program, call="subprocess.run", where=f"app.py, line {n}")
+        for n, program in enumerate(("/bin/sh", "tini", "git", "/bin/tini", "tool", "./tool", "jq"))
+    ]
+    warned = missing_programs(programs, nodes, ())
+    assert warned == [
+        "app.py, line 0: subprocess.run runs its command through /bin/sh, which the image does "
+        "not have; give the program and its arguments as a list, without shell=True, or build "
+        "on a --base that has a shell",
+        "app.py, line 4: subprocess.run runs 'tool', which the image does not have on its PATH; "
+        "add it (--add-file, with --trace for what it loads) or build on a --base that has it",
+        "app.py, line 6: subprocess.run runs 'jq', which the image does not have on its PATH; "
+        "add it (--add-file, with --trace for what it loads) or build on a --base that has it",
+    ]
+    # The image's PATH is its --env's.
+    assert len(missing_programs(programs, nodes, ("PATH=/app",))) == 4  # sh, tini, git, jq

@@ -15,7 +15,7 @@ dists, ``remotecache`` and ``trees`` share them through a registry.
 """
 
 from .ccache import redacted
-from .named import NamedLibrary, NamedModules
+from .named import NamedLibrary, NamedModules, NamedProgram
 from .nuitka import CompileResult, compile_app, default_jobs
 from .origins import expand
 from .prepare import prepare_compile
@@ -30,6 +30,7 @@ __all__ = [
     "Interpreter",
     "NamedLibrary",
     "NamedModules",
+    "NamedProgram",
     "PackageTime",
     "RemoteCache",
     "compile_app",

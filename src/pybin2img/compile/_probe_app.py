@@ -129,6 +129,57 @@ _RESOURCE_CALLS = frozenset(
 )
 
 
+#: Calls that run another program, by ``(module, function)``: whether they always run it through
+#: ``/bin/sh``. A program the image does not have is a build warning (``build._programs``).
+_RUNS = {
+    ("os", "system"): True,
+    ("os", "popen"): True,
+    ("subprocess", "getoutput"): True,
+    ("subprocess", "getstatusoutput"): True,
+    ("asyncio", "create_subprocess_shell"): True,
+    ("subprocess", "run"): False,
+    ("subprocess", "call"): False,
+    ("subprocess", "check_call"): False,
+    ("subprocess", "check_output"): False,
+    ("subprocess", "Popen"): False,
+    ("asyncio", "create_subprocess_exec"): False,
+    ("os", "execlp"): False,
+    ("os", "execlpe"): False,
+    ("os", "execvp"): False,
+    ("os", "execvpe"): False,
+}
+
+
+def program_run(node: ast.Call) -> tuple[str, str] | None:
+    """``(program, call)`` when ``node`` runs a program the code names: ``/bin/sh`` for a
+    shell (``os.system(…)``, ``shell=True``), else the literal first word of the command
+    (``subprocess.run(["git", …])``: ``git``); ``None`` for any other call, or a program only
+    known at run time."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    key = (func.value.id, func.attr)
+    if key not in _RUNS:
+        return None
+    call = f"{key[0]}.{key[1]}"
+    shell = any(
+        kw.arg == "shell" and isinstance(kw.value, ast.Constant) and kw.value.value is True
+        for kw in node.keywords
+    )
+    if _RUNS[key] or shell:
+        return "/bin/sh", call
+    if not node.args:
+        return None
+    first = node.args[0]
+    if isinstance(first, (ast.List, ast.Tuple)):
+        first = first.elts[0] if first.elts else first
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        program = first.value
+        if program and not program.split()[1:] and not program.startswith("-"):
+            return program, call
+    return None
+
+
 def resource_module(node: ast.Call) -> str | None:
     """The module a ``pkg_resources.resource_*("pkg", ...)`` call names by its first argument
     (imported by that name, a bare top-level name included), else ``None``."""

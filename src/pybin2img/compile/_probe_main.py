@@ -218,6 +218,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     # Full names of what the app's files import, and what each file holds for the scanners.
     reached: set[str] = {args["module"]} if args["module"] else set()
     app_findings: list[tuple[str, Any]] = []
+    programs: dict[tuple[str, str, int], dict[str, Any]] = {}
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -272,6 +273,10 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                         queue.append(found.origin)
             elif isinstance(node, ast.Call):
                 app_files.django_call(node, path, django)
+                run = app_files.program_run(node)
+                if run is not None:
+                    record = {"program": run[0], "call": run[1], "file": path, "line": node.lineno}
+                    programs[(run[0], path, node.lineno)] = record
                 resource = app_files.resource_module(node)
                 if resource is not None:
                     name_string(resource, path, node.lineno, by_call=True)
@@ -316,6 +321,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         app_files.django_needs(django, args, roots, own, modules) if django["used"] else None
     )
     result["scanned"] = len(scanned)
+    result["programs"] = [programs[key] for key in sorted(programs)]
     result.update(installed)
     return result
 

@@ -84,6 +84,17 @@ class NamedLibrary:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NamedProgram:
+    """A program the app's own code runs by a literal name (``subprocess.run(["git", …])``),
+    or ``/bin/sh`` for a command run through a shell (``os.system``, ``shell=True``)."""
+
+    program: str
+    #: The call that runs it (``os.system``).
+    call: str
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Distribution:
     """An installed distribution and the top-level modules it installs."""
 
@@ -112,6 +123,8 @@ class NamedModules:
     capped: tuple[tuple[str, int], ...] = ()
     entry_points: tuple[EntryPointGroup, ...] = ()
     libraries: tuple[NamedLibrary, ...] = ()
+    #: Programs the app's own files run by name (never those of installed packages).
+    programs: tuple[NamedProgram, ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -180,6 +193,10 @@ class NamedModules:
             libraries=tuple(
                 NamedLibrary(name=lib["library"], where=_where(lib))
                 for lib in named.get("libraries", ())
+            ),
+            programs=tuple(
+                NamedProgram(program=p["program"], call=p["call"], where=_where(p))
+                for p in named.get("programs", ())
             ),
             distributions=tuple(
                 Distribution(name=d["name"], version=d["version"], modules=tuple(d["modules"]))
@@ -351,6 +368,9 @@ class NamedModules:
                 for g in self.entry_points
             ],
             "libraries": [{"name": lib.name, "where": lib.where} for lib in self.libraries],
+            "programs": [
+                {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
+            ],
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),

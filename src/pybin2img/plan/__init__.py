@@ -19,6 +19,7 @@ from .config import image_config
 from .host import HostFacts, find_tini, is_static_program
 from .libraries import FoundLibrary, data_of_libraries, libraries_by_name, library_names
 from .planner import ImagePlan
+from .programs import missing_programs
 from .sbom import SbomMaker, compiled_distributions, sbom_path
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "is_static_program",
     "libraries_by_name",
     "library_names",
+    "missing_programs",
     "sbom_path",
 ]

@@ -8,11 +8,13 @@ standard library's; ``greeting`` is the app's own module beside them.
     runtime.py wait       print "waiting" and sleep, with no signal handler of its own
     runtime.py exit N     exit with code N
     runtime.py orphans    leave an orphaned child to PID 1, then count the zombies
+    runtime.py programs   run a command through the shell, then tini by its name
 """
 
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +61,17 @@ def orphans() -> None:
     print("pid", os.getpid(), "zombies", zombies)
 
 
+def programs() -> None:
+    """Programs run by name, which the build checks against the image: a shell (none in the
+    image) and tini (there, as PID 1, unless the image has no init)."""
+    print("shell", os.waitstatus_to_exitcode(os.system("true")), flush=True)
+    try:
+        tini = subprocess.run(["tini", "--version"], capture_output=True, check=False).returncode
+    except FileNotFoundError:
+        tini = -1
+    print("tini", tini)
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     if command == "wait":
@@ -67,5 +80,7 @@ if __name__ == "__main__":
         sys.exit(int(sys.argv[2]))
     elif command == "orphans":
         orphans()
+    elif command == "programs":
+        programs()
     else:
         check()

@@ -1,0 +1,65 @@
+"""Programs the app's code runs (``subprocess.run(["git", …])``, ``os.system``), checked against
+the planned image: a program it does not have, or a shell where it has none, is a warning at
+build time, not a ``FileNotFoundError`` when that code first runs in the image."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+
+from ..compile import NamedProgram
+from ..oci import Entry, Kind
+from ..resolve import Directory, Node, RegularFile, Symlink, TreeView
+from .config import merge_env
+from .planner import APP_DIR, DEFAULT_PATH
+
+#: How many warnings are printed at most; the rest are counted.
+_MAX_SHOWN = 5
+
+
+def missing_programs(
+    programs: Sequence[NamedProgram], nodes: Mapping[str, Entry], env: Sequence[str]
+) -> list[str]:
+    """One warning per program the image cannot run: not there (on its ``PATH`` for a bare
+    name, whose ``PATH`` is the image's: ``env`` are the ``--env`` entries)."""
+    if not programs:
+        return []
+    view = _view(nodes)
+    path = dict(e.partition("=")[::2] for e in merge_env(DEFAULT_PATH, *env)).get("PATH", "")
+    dirs = [d for d in path.split(":") if d.startswith("/")]
+    missing: list[str] = []
+    for run in programs:
+        if "/" in run.program:
+            found = view.realpath(posixpath.join(APP_DIR, run.program)) is not None
+        else:
+            found = any(view.realpath(posixpath.join(d, run.program)) for d in dirs)
+        if found:
+            continue
+        if run.program == "/bin/sh":
+            missing.append(
+                f"{run.where}: {run.call} runs its command through /bin/sh, which the image "
+                "does not have; give the program and its arguments as a list, without "
+                "shell=True, or build on a --base that has a shell"
+            )
+        else:
+            missing.append(
+                f"{run.where}: {run.call} runs {run.program!r}, which the image does not have"
+                f"{'' if '/' in run.program else ' on its PATH'}; add it (--add-file, with "
+                "--trace for what it loads) or build on a --base that has it"
+            )
+    if len(missing) > _MAX_SHOWN:
+        missing[_MAX_SHOWN:] = [f"and {len(missing) - _MAX_SHOWN} more programs the image lacks"]
+    return missing
+
+
+def _view(nodes: Mapping[str, Entry]) -> TreeView:
+    """The planned image's paths, generated files included (only what exists is asked)."""
+    tree: dict[str, Node] = {}
+    for path, entry in nodes.items():
+        if entry.kind is Kind.DIR:
+            tree[path] = Directory()
+        elif entry.kind is Kind.SYMLINK and entry.target is not None:
+            tree[path] = Symlink(target=entry.target)
+        else:
+            tree[path] = RegularFile(source=entry.source or "")
+    return TreeView(tree)
