@@ -437,7 +437,8 @@ def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() ->
             ("ffmpeg", "asyncio.create_subprocess_exec"),
         ),
         ("os.execvp('nginx', args)", ("nginx", "os.execvp")),
-        ("subprocess.run([sys.executable, '-m', 'pip'])", None),  # known at run time only
+        ("subprocess.run([sys.executable, '-m', 'pip'])", ("sys.executable", "subprocess.run")),
+        ("subprocess.run([python, '-m', 'pip'])", None),  # known at run time only
         ("subprocess.run(command)", None),
         ("subprocess.run('git status')", None),  # no such program, here or there
         ("run(['git'])", None),  # any run()
@@ -476,6 +477,12 @@ def test_programs_the_image_lacks() -> None:
     programs = [
         named.NamedProgram(program=program, call="subprocess.run", where=f"app.py, line {n}")
         for n, program in enumerate(("/bin/sh", "tini", "git", "/bin/tini", "tool", "./tool", "jq"))
+    ]
+    itself = named.NamedProgram(program="sys.executable", call="subprocess.run", where="a.py")
+    assert missing_programs([itself], nodes, ()) == [
+        "a.py: subprocess.run runs sys.executable, which in the image is the program itself, not "
+        "a Python interpreter (there is none): the command runs the app again, or fails with -m "
+        "or -c (exit code 2)"
     ]
     warned = missing_programs(programs, nodes, ())
     assert warned == [

@@ -153,8 +153,8 @@ _RUNS = {
 def program_run(node: ast.Call) -> tuple[str, str] | None:
     """``(program, call)`` when ``node`` runs a program the code names: ``/bin/sh`` for a
     shell (``os.system(…)``, ``shell=True``), else the literal first word of the command
-    (``subprocess.run(["git", …])``: ``git``); ``None`` for any other call, or a program only
-    known at run time."""
+    (``subprocess.run(["git", …])``: ``git``), or ``sys.executable``; ``None`` for any other
+    call, or a program only known at run time."""
     func = node.func
     if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
         return None
@@ -173,6 +173,12 @@ def program_run(node: ast.Call) -> tuple[str, str] | None:
     first = node.args[0]
     if isinstance(first, (ast.List, ast.Tuple)):
         first = first.elts[0] if first.elts else first
+    if (
+        isinstance(first, ast.Attribute)
+        and isinstance(first.value, ast.Name)
+        and (first.value.id, first.attr) == ("sys", "executable")
+    ):
+        return "sys.executable", call
     if isinstance(first, ast.Constant) and isinstance(first.value, str):
         program = first.value
         if program and not program.split()[1:] and not program.startswith("-"):

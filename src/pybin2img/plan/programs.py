@@ -29,6 +29,13 @@ def missing_programs(
     dirs = [d for d in path.split(":") if d.startswith("/")]
     missing: list[str] = []
     for run in programs:
+        if run.program == "sys.executable":
+            missing.append(
+                f"{run.where}: {run.call} runs sys.executable, which in the image is the program "
+                "itself, not a Python interpreter (there is none): the command runs the app "
+                "again, or fails with -m or -c (exit code 2)"
+            )
+            continue
         if "/" in run.program:
             found = view.realpath(posixpath.join(APP_DIR, run.program)) is not None
         else:
