@@ -20,6 +20,8 @@ python=(python3-dev python3-venv)
 # The test suite's real components and second opinions.
 test=(
   git make netbase
+  # /etc/mime.types, which mimetypes reads and the image copies (--compare checks it)
+  media-types
   # --trace records what the app opens; libmagic is what the trace test's app dlopens
   strace libmagic1
   # engines and second opinions on the image format

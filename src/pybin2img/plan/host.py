@@ -26,8 +26,11 @@ HOST_ZONEINFO = "/usr/share/zoneinfo"
 #: glibc's C.UTF-8 locale. Shipped with glibc so that ``LANG=C.UTF-8`` names a real locale:
 #: Nuitka's start-up code aborts when neither LANG's locale nor C.UTF-8 can be loaded.
 HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
-#: Name-service files the base copies from the host's ``/etc`` when it has them.
-HOST_ETC_FILES = ("services", "protocols")
+#: Files the base copies from the host's ``/etc`` when it has them: the name-service files
+#: (netbase's), and the media types (media-types') that ``mimetypes`` reads as the interpreter
+#: does there: without them ``guess_type("font.woff2")`` is ``None``, and web frameworks serve
+#: such files as ``application/octet-stream``.
+HOST_ETC_FILES = ("services", "protocols", "mime.types")
 HOST_OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 #: tini, the image's init: the dynamically linked build first (Debian's and Ubuntu's ``tini``
 #: package, 30 KB: it needs only the libc every glibc image holds anyway; sid ships no other),

@@ -41,6 +41,9 @@ def main(argv: list[str]) -> int:
         except (AssertionError, TypeError):  # bytes to bytes (base64_codec, zlib_codec, ...)
             encoded = info.encode(text.encode("utf-8"))[0]
         print(name, info.name, len(encoded))
+    # The media types the interpreter reads from /etc/mime.types, as the image must have them.
+    mimetypes = sys.modules["mimetypes"]
+    print("guess_type", *(mimetypes.guess_type(f"x.{e}")[0] for e in ("woff2", "webp", "xlsx")))
     # Which of them run the interpreter's C accelerators, not their pure-Python fallbacks.
     for name, function in (
         ("json", "scanner.c_make_scanner"),
