@@ -19,6 +19,7 @@ from pybin2img.dpkg import DebianPackage, Distro, SystemPackages
 from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
 from pybin2img.oci.layer import Entry, Kind, Layer
+from pybin2img.plan import host as host_module
 from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.owners import claim_files
 from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom
@@ -379,6 +380,39 @@ def test_time_zones_the_host_does_not_have(machine: Machine) -> None:
     with pytest.raises(HostError, match=r"time zone data .* --tzdata never"):
         machine.plan(host, tzdata="always")
     assert "usr/share/zoneinfo" not in machine.plan(host, tzdata="never").nodes
+
+
+@pytest.mark.parametrize(("modules", "shipped"), [({"curses"}, True), ({"ssl"}, False)])
+def test_terminal_descriptions_when_the_app_uses_curses(
+    machine: Machine, modules: set[str], shipped: bool
+) -> None:
+    xterm = machine.file("host/terminfo/x/xterm", b"\x1a\x01")
+    plan = machine.plan(machine.facts(terminfo=(str(xterm),)), modules=frozenset(modules))
+    assert (_image(xterm) in plan.nodes) is shipped
+
+
+def test_the_hosts_terminal_descriptions_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's /lib is /usr/lib: its /lib/terminfo is listed by the path ncurses opens,
+    and not again by the other."""
+    (tmp_path / "usr/lib/terminfo/x").mkdir(parents=True)
+    (tmp_path / "usr/lib/terminfo/x/xterm").write_bytes(b"\x1a\x01")
+    (tmp_path / "usr/lib/terminfo/x/xterm-debian").symlink_to("xterm")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    monkeypatch.setattr(
+        host_module,
+        "HOST_TERMINFO",
+        (
+            str(tmp_path / "etc/terminfo"),
+            str(tmp_path / "lib/terminfo"),
+            str(tmp_path / "usr/lib/terminfo"),
+        ),
+    )
+    assert host_module._terminfo_files() == (
+        str(tmp_path / "lib/terminfo/x/xterm"),
+        str(tmp_path / "lib/terminfo/x/xterm-debian"),
+    )
 
 
 @pytest.mark.parametrize(("libc", "shipped"), [("glibc", True), ("musl", False)])

@@ -26,6 +26,10 @@ HOST_ZONEINFO = "/usr/share/zoneinfo"
 #: glibc's C.UTF-8 locale. Shipped with glibc so that ``LANG=C.UTF-8`` names a real locale:
 #: Nuitka's start-up code aborts when neither LANG's locale nor C.UTF-8 can be loaded.
 HOST_UTF8_LOCALES = ("/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8")
+#: Where the host's ncurses looks for terminal descriptions (Debian's libtinfo: ``/etc``,
+#: ``/lib``, then ``/usr/share``; Debian 12 has them in ``/lib/terminfo``, 13 in
+#: ``/usr/share/terminfo``).
+HOST_TERMINFO = ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo")
 #: Files the base copies from the host's ``/etc`` when it has them: the name-service files
 #: (netbase's), and the media types (media-types') that ``mimetypes`` reads as the interpreter
 #: does there: without them ``guess_type("font.woff2")`` is ``None``, and web frameworks serve
@@ -69,6 +73,8 @@ class HostFacts:
     tini: str | None = None
     #: The host's :data:`HOST_LDCONFIG` when it is a static program, else ``None``.
     ldconfig: str | None = None
+    #: The files and symlinks in the host's :data:`HOST_TERMINFO` directories, sorted.
+    terminfo: tuple[str, ...] = ()
 
 
 def probe_host(closure: Closure, *, tini: str | None = None) -> HostFacts:
@@ -88,7 +94,24 @@ def probe_host(closure: Closure, *, tini: str | None = None) -> HostFacts:
         openssl_dir=find_openssl_dir([obj.source for obj in closure.objects]),
         tini=tini,
         ldconfig=HOST_LDCONFIG if is_static_program(HOST_LDCONFIG) else None,
+        terminfo=_terminfo_files(),
     )
+
+
+def _terminfo_files() -> tuple[str, ...]:
+    """The terminal descriptions in :data:`HOST_TERMINFO` (``/lib/terminfo/x/xterm``…), by the
+    paths ncurses opens; a directory reached twice through a symlink is listed once."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for top in HOST_TERMINFO:
+        real = os.path.realpath(top)
+        if real in seen or not os.path.isdir(real):
+            continue
+        seen.add(real)
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            found += (os.path.join(dirpath, name) for name in sorted(filenames))
+    return tuple(found)
 
 
 def find_tini(

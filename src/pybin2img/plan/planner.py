@@ -117,7 +117,8 @@ def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
     closure was resolved from). ``modules`` are the Python modules compiled in: ``ssl`` calls for
     the CA bundle and ``zoneinfo`` for time zones when ``ca_certs``/``tzdata`` are ``auto``
-    (``always``/``never`` force them); ``host`` says where the build machine has them.
+    (``always``/``never`` force them), and ``curses`` for the host's terminal descriptions;
+    ``host`` says where the build machine has them.
     ``app_paths`` are dist-relative files or directories that belong to the app itself (layer 4
     with the binary); every other dist file goes to layer 3. With ``base_image``, its tree lies
     below: pybin2img's base files are added only where it has none.
@@ -214,6 +215,10 @@ def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
             builder.add_host_path(host.ldconfig)
         for path in traced_files:
             builder.add_host_path(path)
+        if "curses" in modules or "_curses" in modules:
+            # Without them curses.setupterm() fails: "could not find terminfo database".
+            for path in host.terminfo:
+                builder.add_host_path(path)
     for source, dest in extra_files:
         if os.path.isdir(source):
             builder.add_tree(source, dest.strip("/"))

@@ -44,6 +44,11 @@ def main(argv: list[str]) -> int:
     # The media types the interpreter reads from /etc/mime.types, as the image must have them.
     mimetypes = sys.modules["mimetypes"]
     print("guess_type", *(mimetypes.guess_type(f"x.{e}")[0] for e in ("woff2", "webp", "xlsx")))
+    # The terminal descriptions curses finds on the machine, as the image must have them.
+    import curses
+
+    curses.setupterm("xterm-256color", sys.stdout.fileno())
+    print("terminfo", curses.tigetnum("colors"), curses.tigetstr("bold"))
     # Which of them run the interpreter's C accelerators, not their pure-Python fallbacks.
     for name, function in (
         ("json", "scanner.c_make_scanner"),
