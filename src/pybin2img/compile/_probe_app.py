@@ -130,7 +130,7 @@ _RESOURCE_CALLS = frozenset(
 
 
 #: Calls that run another program, by ``(module, function)``: whether they always run it through
-#: ``/bin/sh``. A program the image does not have is a build warning (``build._programs``).
+#: ``/bin/sh``. One the image does not have is a build warning (``plan.missing_programs``).
 _RUNS = {
     ("os", "system"): True,
     ("os", "popen"): True,
