@@ -33,7 +33,7 @@ HOST_TERMINFO = ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo")
 #: Files the base copies from the host's ``/etc`` when it has them: the name-service files
 #: (netbase's), and the media types (media-types') that ``mimetypes`` reads as the interpreter
 #: does there: without them ``guess_type("font.woff2")`` is ``None``, and web frameworks serve
-#: such files as ``application/octet-stream``.
+#: such files without their type.
 HOST_ETC_FILES = ("services", "protocols", "mime.types")
 HOST_OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 #: tini, the image's init: the dynamically linked build first (Debian's and Ubuntu's ``tini``
