@@ -162,7 +162,10 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         kind="choice",
         choices=("auto", "always", "never"),
         default="auto",
-        help="Ship /usr/share/zoneinfo: auto = when the app uses zoneinfo (always: distroless).",
+        help=(
+            "Ship /usr/share/zoneinfo: auto = where this machine has it (required when the app "
+            "uses zoneinfo, and with distroless)."
+        ),
     ),
     Setting(
         name="init",

@@ -10,6 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -148,6 +151,24 @@ def test_programs_the_image_lacks_are_named_at_build_time(
     assert ran[:2] == ["shell 127", "tini 0"]  # sh: not found, as system(3) says it
     ran = docker("run", *LOCKED, bare_image.reference, "programs").stdout.split("\n")
     assert ran[:2] == ["shell 127", "tini -1"]
+
+
+def test_a_time_zone_given_at_run_time(runtime_image: BuiltImage) -> None:
+    """The app never imports zoneinfo, but ``docker run -e TZ=…`` names a zone that its local
+    time comes from, as under the interpreter (the image used to have no zone files: UTC,
+    named "Europe")."""
+    # (The app's directory holds files named like the standard library's: not run from it.)
+    here = subprocess.run(
+        [sys.executable, "-c", "import time; print(time.strftime('%Z %z', time.localtime(0)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TZ": "Europe/Paris"},
+    ).stdout
+    assert here == "CET +0100\n"
+    there = docker("run", *LOCKED, "-e", "TZ=Europe/Paris", runtime_image.reference, "localtime")
+    assert there.stdout == here
+    assert docker("run", *LOCKED, runtime_image.reference, "localtime").stdout == "UTC +0000\n"
 
 
 def _stop(image: BuiltImage, grace: int) -> tuple[float, int]:

@@ -20,7 +20,7 @@ from pybin2img.errors import HostError
 from pybin2img.oci.baseimage import BaseImage, TreeEntry
 from pybin2img.oci.layer import Entry, Kind, Layer
 from pybin2img.plan import host as host_module
-from pybin2img.plan.host import HostFacts, find_openssl_dir, find_tini
+from pybin2img.plan.host import HOST_ZONEINFO, HostFacts, find_openssl_dir, find_tini
 from pybin2img.plan.owners import claim_files
 from pybin2img.plan.packages import SBOM_PATH, add_records, add_sbom
 from pybin2img.plan.planner import ImagePlan, plan_image, searched_library_path
@@ -233,6 +233,8 @@ def test_host_files_are_what_the_build_machine_contributes(machine: Machine) -> 
                 str(host.ca_bundle),
                 dict(host.etc_files)["etc/services"],
                 str(machine.host / "locale/C.utf8/LC_CTYPE"),
+                str(machine.host / "zoneinfo/UTC"),
+                str(machine.host / "zoneinfo/Europe/Paris"),
             ]
         )
     )
@@ -361,7 +363,7 @@ def test_certificates_the_host_does_not_have(machine: Machine, ca_certs: str) ->
     ("tzdata", "modules", "base", "shipped"),
     [
         ("auto", {"zoneinfo"}, "scratch", True),
-        ("auto", set(), "scratch", False),
+        ("auto", set(), "scratch", True),  # a TZ the image is run with names a zone
         ("auto", set(), "distroless", True),
         ("always", set(), "scratch", True),
         ("never", {"zoneinfo"}, "distroless", False),
@@ -379,7 +381,15 @@ def test_time_zones_the_host_does_not_have(machine: Machine) -> None:
     host = machine.facts(zoneinfo=None)
     with pytest.raises(HostError, match=r"time zone data .* --tzdata never"):
         machine.plan(host, tzdata="always")
+    with pytest.raises(HostError, match=r"time zone data .* --tzdata never"):
+        machine.plan(host, modules=frozenset({"zoneinfo"}))
     assert "usr/share/zoneinfo" not in machine.plan(host, tzdata="never").nodes
+    assert not machine.plan(host, tzdata="never").warnings
+    # Not needed by the app's code: the build goes on, and says what the image will do.
+    assert machine.plan(host).warnings == (
+        f"this machine has no {HOST_ZONEINFO}: a TZ the image is run with is ignored there "
+        "(local time is UTC); install tzdata, or pass --tzdata never to say so",
+    )
 
 
 @pytest.mark.parametrize(("modules", "shipped"), [({"curses"}, True), ({"ssl"}, False)])

@@ -116,7 +116,8 @@ def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
 
     ``roots`` are the host paths of the dist's ELF files, the entry binary first (what the
     closure was resolved from). ``modules`` are the Python modules compiled in: ``ssl`` calls for
-    the CA bundle and ``zoneinfo`` for time zones when ``ca_certs``/``tzdata`` are ``auto``
+    the CA bundle and ``zoneinfo`` for time zones (which ``auto`` ships anyway where the host has
+    them: any program reads the zone ``TZ`` names) when ``ca_certs``/``tzdata`` are ``auto``
     (``always``/``never`` force them), and ``curses`` for the host's terminal descriptions;
     ``host`` says where the build machine has them.
     ``app_paths`` are dist-relative files or directories that belong to the app itself (layer 4
@@ -147,10 +148,14 @@ def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
             "the image needs CA certificates but no CA bundle was found on this machine "
             f"({', '.join(HOST_CA_BUNDLES)}); install ca-certificates or pass --ca-certs never"
         )
-    wants_tz = tzdata == "always" or (
+    # Every program reads the zone TZ names at its start (glibc's tzset, from time's import),
+    # so a TZ the image is run with (docker run -e TZ=Europe/Paris) needs the zone files even
+    # where the app never imports zoneinfo: without them local time is UTC, named "Europe".
+    needs_tz = tzdata == "always" or (
         tzdata == "auto" and (base == "distroless" or "zoneinfo" in modules)
     )
-    if wants_tz and host.zoneinfo is None:
+    wants_tz = needs_tz or (tzdata == "auto" and host.zoneinfo is not None)
+    if needs_tz and host.zoneinfo is None:
         raise HostError(
             f"the image needs time zone data but {HOST_ZONEINFO} does not exist on this "
             "machine; install tzdata or pass --tzdata never"
@@ -163,6 +168,11 @@ def plan_image(  # noqa: PLR0915 (the layout, one kind of file after another)
             "install it (Debian: apt-get install tini) or pass --init none"
         )
     warnings: list[str] = []
+    if tzdata == "auto" and not wants_tz:
+        warnings.append(
+            f"this machine has no {HOST_ZONEINFO}: a TZ the image is run with is ignored there "
+            "(local time is UTC); install tzdata, or pass --tzdata never to say so"
+        )
     wants_ldconfig = closure.libc == "glibc" and (
         ldconfig == "always" or (ldconfig == "auto" and "ctypes.util" in modules)
     )

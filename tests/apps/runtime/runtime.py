@@ -9,6 +9,7 @@ standard library's; ``greeting`` is the app's own module beside them.
     runtime.py exit N     exit with code N
     runtime.py orphans    leave an orphaned child to PID 1, then count the zombies
     runtime.py programs   run a command through the shell, then tini by its name
+    runtime.py localtime  the zone and offset of local time at the epoch (TZ's zone)
 """
 
 import ctypes
@@ -82,5 +83,7 @@ if __name__ == "__main__":
         orphans()
     elif command == "programs":
         programs()
+    elif command == "localtime":
+        print(time.strftime("%Z %z", time.localtime(0)))
     else:
         check()
