@@ -459,7 +459,8 @@ def test_programs_the_image_lacks() -> None:
     from pybin2img.plan import missing_programs
 
     def entry(path: str, kind: Kind = Kind.FILE, target: str | None = None) -> Entry:
-        return Entry(path=path, kind=kind, mode=0o755, uid=0, gid=0, source=None, target=target)
+        source = f"/host{path}" if kind is Kind.FILE else None
+        return Entry(path=path, kind=kind, mode=0o755, uid=0, gid=0, source=source, target=target)
 
     nodes = {
         e.path: e

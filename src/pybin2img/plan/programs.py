@@ -8,10 +8,9 @@ import posixpath
 from collections.abc import Mapping, Sequence
 
 from ..compile import NamedProgram
-from ..oci import Entry, Kind
-from ..resolve import Directory, Node, RegularFile, Symlink, TreeView
+from ..oci import Entry
 from .config import merge_env
-from .planner import APP_DIR, DEFAULT_PATH
+from .planner import APP_DIR, DEFAULT_PATH, staged_view
 
 #: How many warnings are printed at most; the rest are counted.
 _MAX_SHOWN = 5
@@ -24,7 +23,7 @@ def missing_programs(
     name, whose ``PATH`` is the image's: ``env`` are the ``--env`` entries)."""
     if not programs:
         return []
-    view = _view(nodes)
+    view = staged_view(nodes)  # a program is a file with bytes: generated files are none
     path = dict(e.partition("=")[::2] for e in merge_env(DEFAULT_PATH, *env)).get("PATH", "")
     dirs = [d for d in path.split(":") if d.startswith("/")]
     missing: list[str] = []
@@ -57,16 +56,3 @@ def missing_programs(
     if len(missing) > _MAX_SHOWN:
         missing[_MAX_SHOWN:] = [f"and {len(missing) - _MAX_SHOWN} more programs the image lacks"]
     return missing
-
-
-def _view(nodes: Mapping[str, Entry]) -> TreeView:
-    """The planned image's paths, generated files included (only what exists is asked)."""
-    tree: dict[str, Node] = {}
-    for path, entry in nodes.items():
-        if entry.kind is Kind.DIR:
-            tree[path] = Directory()
-        elif entry.kind is Kind.SYMLINK and entry.target is not None:
-            tree[path] = Symlink(target=entry.target)
-        else:
-            tree[path] = RegularFile(source=entry.source or "")
-    return TreeView(tree)
