@@ -124,6 +124,9 @@ class BuildOptions:
     no_package_data: tuple[str, ...] = ()
     #: Packages shipped as their installed files too (``--as-files``, with the defaults).
     as_files: tuple[str, ...] = ()
+    #: Whether the defaults apply (not ``--as-files none``): :data:`DEFAULT_AS_FILES` and the
+    #: packages found to read their own source.
+    as_files_defaults: bool = True
     #: Extra arguments for Nuitka, passed as given.
     nuitka_args: tuple[str, ...] = ()
     #: Parallel C compile jobs; ``None`` follows the CPUs available.
@@ -281,6 +284,7 @@ def build_options(
         compile=_compile(values["compile"]),
         no_package_data=_packages(values["no_package_data"], "--no-package-data"),
         as_files=_as_files(values["as_files"]),
+        as_files_defaults="none" not in values["as_files"],
         nuitka_args=values["nuitka_arg"],
         jobs=values["jobs"],
         compression=values["compression"],

@@ -129,6 +129,16 @@ def _walker(root: Path, **kwargs: object) -> walk.Walker:
     return walker
 
 
+def _walked(root: Path, files: dict[str, str | bytes], *names: str) -> walk.Walker:
+    """A walker that followed ``names`` through ``files`` written under ``root``."""
+    _tree(root, files)
+    walker = _walker(root)
+    for name in names:
+        walker.add(name)
+    walker.run()
+    return walker
+
+
 def test_strings_naming_modules_of_their_own_package(tmp_path: Path) -> None:
     _tree(
         tmp_path,
@@ -199,6 +209,110 @@ def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> N
     assert (dp["package"], dp["modules"], dp["added"], dp["line"]) == ("dp.data.lang", 3, True, 3)
     assert (huge["package"], huge["added"]) == ("huge", False)
     assert huge["modules"] == walk.MAX_PACKAGE_PREFIX_MODULES + 1
+
+
+def test_a_prefix_held_in_a_string_of_the_package(tmp_path: Path) -> None:
+    # docutils: the importer is given its prefixes by a class attribute, the subclass in
+    # another file gives its own; the call shows none of them
+    files: dict[str, str | bytes] = {
+        "doc/__init__.py": "from . import languages, rst\n",
+        "doc/languages/__init__.py": (
+            "from importlib import import_module\n"
+            "class Importer:\n"
+            "    packages = ('doc.languages.', '')\n"
+            "    def get(self, name):\n"
+            "        for package in self.packages:\n"
+            "            return import_module(package + name)\n"
+        ),
+        "doc/rst/__init__.py": (
+            "from doc.languages import Importer\n"
+            "class RstImporter(Importer):\n"
+            "    packages = ('doc.rst.languages.', '')\n"
+            "NOT_A_PACKAGE = 'doc.rst.Thing.'\n"
+            "OTHERS = 'other.languages.'\n"
+            "TESTS = ['doc.tests.']\n"
+            "def caller(name, x):\n"  # compared with or added to: no prefix
+            "    return name.startswith('doc.hidden.') or x == 'doc.hidden.' or (\n"
+            "        'doc.hidden.' + x)\n"
+        ),
+        "doc/rst/languages/__init__.py": "",
+        "doc/hidden/__init__.py": "",
+        "doc/hidden/a.py": "",
+        "doc/tests/__init__.py": "",
+        "doc/tests/test_a.py": "",
+        "other/__init__.py": "",
+        "other/languages/__init__.py": "",
+        "other/languages/xx.py": "",
+    }
+    for package in ("doc/languages", "doc/rst/languages"):
+        files.update({f"{package}/{code}.py": "labels = {}\n" for code in ("de", "fr")})
+    walker = _walked(tmp_path, files, "doc")
+    assert sorted(m for m, r in walker.modules.items() if r["kind"] == "prefix") == [
+        "doc.languages.de",
+        "doc.languages.fr",
+        "doc.rst.languages.de",
+        "doc.rst.languages.fr",
+    ]
+    rst = next(p for p in walker.prefixes if p["package"] == "doc.rst.languages")
+    assert (rst["file"], rst["line"]) == (str(tmp_path / "doc/rst/__init__.py"), 3)
+    # a string of another package, or naming no package, stands for nothing
+    assert {p["package"] for p in walker.prefixes} == {"doc.languages", "doc.rst.languages"}
+
+
+def test_what_a_package_imports_lazily(tmp_path: Path) -> None:
+    # a PEP 562 __getattr__ with the names spelled out for type checkers (pendulum's travel),
+    # and a * re-export for static analysis of what is loaded by name (holidays' countries)
+    walker = _walked(
+        tmp_path,
+        {
+            "lz/__init__.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:  # for type checkers\n"
+                "    from lz.heavy import Thing\n"
+                "    from .other import Other\n"
+                "    from outside.mod import X\n"
+                "def __getattr__(name):\n"
+                "    return _load(name)\n"
+            ),
+            "lz/heavy.py": "",
+            "lz/other.py": "",
+            "lz/mod.py": "import typing\nif typing.TYPE_CHECKING:\n    from lz.hidden import H\n"
+            "def __getattr__(name): pass\n",
+            "lz/hidden.py": "",
+            "stars/__init__.py": (
+                "import typing\nif typing.TYPE_CHECKING:\n    from stars.countries import *\n"
+                "    from stars.types import Alias\n"
+            ),
+            "stars/countries/__init__.py": "",
+            "stars/types.py": "",
+            "outside/__init__.py": "",
+            "outside/mod.py": "",
+        },
+        "lz",
+        "lz.mod",
+        "stars",
+    )
+    lazy = {m: r["line"] for m, r in walker.modules.items() if r["kind"] == "lazy"}
+    # only a package's own modules, only in its __init__, and without __getattr__ only `*`
+    assert lazy == {"lz.heavy": 3, "lz.other": 4, "stars.countries": 3}
+
+
+def test_packages_that_read_their_own_source(tmp_path: Path) -> None:
+    walker = _walked(
+        tmp_path,
+        {
+            "infl/__init__.py": "import os\nfrom typeguard import typechecked\n",
+            "checks/__init__.py": "from typeguard import check_type\n",
+            "typeguard/__init__.py": "from typeguard._decorators import typechecked\n",
+            "typeguard/_decorators.py": "def typechecked(f): return f\n",
+        },
+        "infl",
+        "checks",
+        "typeguard",
+    )
+    assert list(walker.sources) == ["infl"]
+    assert walker.sources["infl"]["line"] == 2
+    assert "typechecked" in walker.sources["infl"]["why"]
 
 
 def test_entry_point_groups_looked_up(tmp_path: Path) -> None:

@@ -9,11 +9,18 @@ and bounded in files and seconds.
 
 What it finds, for each installed module reached:
 
+- what a package's ``__init__`` imports under ``if TYPE_CHECKING:`` for static analysis while
+  it imports the same lazily at run time (a module ``__getattr__``, or a ``*`` import:
+  holidays' countries, pendulum's ``travel``);
 - strings that name a module of the same top-level package (boto3's
   ``lazy_call("boto3.dynamodb.transform.register_high_level_interface")``);
 - imports by a name built from a literal prefix (``import_module("pkg.data." + name)``,
   ``__import__(f"pkg.plugins.{x}")``, ``import_module(prefix + code)`` with ``prefix`` a
-  literal assigned in the same file): every module under the prefix;
+  literal assigned in the same file): every module under the prefix; and a string that reads
+  as such a prefix and is held as a value wherever it is (a subpackage's dotted name and a
+  dot: docutils' language importer is given ``packages = ('docutils.languages.', '')`` by a
+  class attribute, in another file for its subclass), when it names a subpackage of the
+  file's own package;
 - what an extension module imports: from its Cython sources when the package ships them
   (``.pyx`` and the ``.pxi`` files it includes), else the names kept as C strings in the
   binary: standard library modules, modules of its own package and installed top-level modules;
@@ -45,6 +52,11 @@ SONAME = re.compile(r"lib[A-Za-z0-9_+-][\w+.-]*\.so(?:\.\d+)*")
 _LIBRARY_CALLS = frozenset({"find_library", "CDLL", "PyDLL", "LoadLibrary", "dlopen"})
 #: Calls that import a module by a name given at run time.
 _IMPORT_CALLS = frozenset({"import_module", "__import__"})
+#: A string that reads as the prefix of an import by a computed name: a subpackage's dotted
+#: name and a dot (``docutils.languages.``).
+PREFIX_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\.")
+#: String methods whose argument is compared with, not held (``name.startswith("pkg.")``).
+_STRING_TESTS = frozenset({"startswith", "endswith", "removeprefix", "find", "index", "count"})
 
 
 @dataclass
@@ -58,6 +70,14 @@ class Findings:
     strings: list[list[Any]] = field(default_factory=list)
     #: ``[prefix, relative-to ("" | "name" | "package" | a package name), line]``.
     prefixes: list[list[Any]] = field(default_factory=list)
+    #: ``[string, line]``: strings that read as an import's prefix (:data:`PREFIX_STRING`)
+    #: and stand as a value (assigned, in a tuple or list, returned, passed), not compared with
+    #: or added to: docutils' ``packages = ('docutils.languages.', '')``.
+    held: list[list[Any]] = field(default_factory=list)
+    #: ``[level, module or "", [names], line]``: imports under ``if TYPE_CHECKING:`` that stand
+    #: for what the module imports lazily at run time: in a file defining a module
+    #: ``__getattr__`` (PEP 562), or with ``*`` (holidays re-exports every country so).
+    lazy: list[list[Any]] = field(default_factory=list)
     #: ``[library name, line]``.
     libraries: list[list[Any]] = field(default_factory=list)
 
@@ -66,6 +86,8 @@ class Findings:
             "imports": self.imports,
             "strings": self.strings,
             "prefixes": self.prefixes,
+            "held": self.held,
+            "lazy": self.lazy,
             "libraries": self.libraries,
         }
 
@@ -75,6 +97,8 @@ class Findings:
             imports=data["imports"],
             strings=data["strings"],
             prefixes=data["prefixes"],
+            held=data.get("held", []),
+            lazy=data.get("lazy", []),
             libraries=data["libraries"],
         )
 
@@ -91,6 +115,12 @@ _IMPORT_STATEMENT = re.compile(
 )
 #: A string literal of the kept kind: ``'pkg.mod'``, ``"flake8.extension"``.
 _STRING_LITERAL = re.compile(r"""(['"])([A-Za-z_][\w.:+-]{0,199})\1""")
+#: ``if TYPE_CHECKING:`` (``typing.TYPE_CHECKING``, ``t.TYPE_CHECKING``), on a line of its own.
+_TYPE_CHECKING = re.compile(
+    r"(?m)^([ \t]*)if[ \t]+(?:\w+\.)?TYPE_CHECKING[ \t]*:[ \t]*(?:#[^\n]*)?$"
+)
+#: A module-level ``__getattr__`` (PEP 562): what the module imports lazily.
+_MODULE_GETATTR = re.compile(r"(?m)^def[ \t]+__getattr__[ \t]*\(")
 #: What makes a file worth parsing: computed imports, libraries loaded by name.
 _CALL_MARKERS = re.compile(r"import_module|__import__|find_library|CDLL|PyDLL|LoadLibrary|dlopen")
 _USES_CTYPES = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(?:ctypes|cffi)\b")
@@ -102,7 +132,8 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Findings:
     Parsing is most of the time a scan takes (a package's 8 MB of sources take 10 s), so the
     text is read with regular expressions: import statements and string literals, without
     docstrings, comments or f-strings. Only a file that calls ``import_module``,
-    ``__import__`` or a library loader is parsed, for the arguments of those calls.
+    ``__import__`` or a library loader is parsed, for the arguments of those calls, or that
+    holds a string reading as an import's prefix (:data:`PREFIX_STRING`), for where it stands.
     """
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     # Blank out what is no code, keeping offsets (and so line numbers).
@@ -127,6 +158,12 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Findings:
             found.imports.append([len(dots), module, listed, line])
     uses_ctypes = bool(_USES_CTYPES.search(blanked))
     lines = blanked.splitlines()
+    if found.imports and _TYPE_CHECKING.search(blanked):
+        lazy_module = bool(_MODULE_GETATTR.search(blanked))
+        guarded = _type_checking_lines(lines)
+        found.lazy = [
+            i for i in found.imports if i[3] in guarded and (lazy_module or i[2] == ["*"])
+        ]
     for match in _STRING_LITERAL.finditer(blanked):
         before = blanked[match.start() - 1 : match.start()]
         if before.isalnum() or before in ("_", "'", '"'):
@@ -138,17 +175,39 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Findings:
         found.strings.append([value, line])
         if uses_ctypes and SONAME.fullmatch(value):
             found.libraries.append([value, line])
-    if _CALL_MARKERS.search(blanked):
+    prefix_like = any(PREFIX_STRING.fullmatch(value) for value, _ in found.strings)
+    calls = bool(_CALL_MARKERS.search(blanked))
+    if prefix_like or calls:
         try:
             tree = ast.parse(source, filename)
         except (SyntaxError, ValueError):
             return found
-        parsed = scan_tree(tree)
-        found.prefixes = parsed.prefixes
-        found.libraries += parsed.libraries
+        if prefix_like:
+            found.held = held_prefixes(tree)
+        if calls:
+            parsed = scan_tree(tree)
+            found.prefixes = parsed.prefixes
+            found.libraries += parsed.libraries
     unique = {(name, line) for name, line in found.libraries}
     found.libraries = [[name, line] for name, line in sorted(unique, key=lambda x: x[::-1])]
     return found
+
+
+def _type_checking_lines(lines: list[str]) -> set[int]:
+    """The numbers of the lines inside ``if TYPE_CHECKING:`` blocks."""
+    inside: set[int] = set()
+    for index, line in enumerate(lines):
+        match = _TYPE_CHECKING.match(line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        for number in range(index + 2, len(lines) + 1):
+            text = lines[number - 1]
+            if text.strip():
+                if len(text) - len(text.lstrip()) <= indent:
+                    break
+                inside.add(number)
+    return inside
 
 
 def _blank(text: str) -> str:
@@ -238,6 +297,31 @@ def scan_tree(tree: ast.AST) -> Findings:
     found.prefixes.sort(key=lambda p: p[2])
     found.strings.sort(key=lambda s: s[1])
     return found
+
+
+def held_prefixes(tree: ast.AST) -> list[list[Any]]:
+    """``[string, line]`` for each string of ``tree`` that reads as an import's prefix and
+    stands as a value: an element of a tuple, list or set, an assignment's or a return's
+    value, an argument. A prefix compared with (``name.startswith("pkg.tests.")``, ``engine ==
+    "pkg.backends."``) or added to outside an import (``"pkg.sessions." + salt``) is none."""
+    found: list[list[Any]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            values: list[ast.expr] = list(node.elts)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.Return)) and node.value:
+            values = [node.value]
+        elif isinstance(node, ast.Call) and _called_name(node.func) not in _STRING_TESTS:
+            values = [*node.args, *(k.value for k in node.keywords)]
+        else:
+            continue
+        for value in values:
+            if (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and PREFIX_STRING.fullmatch(value.value)
+            ):
+                found.append([value.value, value.lineno])
+    return sorted(found, key=lambda f: f[1])
 
 
 def _called_name(func: ast.expr) -> str | None:

@@ -29,6 +29,14 @@ from ._probe_scan import (
     search_locations,
 )
 
+#: Imports (``from MODULE import NAME``) that make a package read its own source at run time,
+#: and what for: typeguard's ``@typechecked`` parses the module it decorates in
+#: (``inspect.getsource``) when the module is imported, and raises ``OSError`` where the source
+#: is not there (inflect 7 decorates its engine's methods).
+SOURCE_READERS: dict[tuple[str, str], str] = {
+    ("typeguard", "typechecked"): "typeguard's @typechecked reads the source of what it decorates",
+}
+
 #: Path parts of modules never followed: test suites (a test names modules the program never
 #: imports).
 _TEST_PARTS = frozenset({"tests", "test", "testing", "conftest"})
@@ -116,6 +124,9 @@ class Walker:
     capped: list[dict[str, Any]] = field(default_factory=list)
     entry_points: dict[str, dict[str, Any]] = field(default_factory=dict)
     libraries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Top-level packages that read their own source at run time: package -> {"package",
+    #: "file", "line", "why"} (:data:`SOURCE_READERS`).
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
     extensions: int = 0
     cached: int = 0
@@ -254,6 +265,12 @@ class Walker:
         self, name: str, origin: str, package: str, is_package: bool, findings: Findings
     ) -> None:
         top = name.split(".", maxsplit=1)[0]
+        for level, module, names, line in findings.imports:
+            why = next(
+                (SOURCE_READERS[module, n] for n in names if (module, n) in SOURCE_READERS), None
+            )
+            if why and not level and module.split(".")[0] != top and top not in self.sources:
+                self.sources[top] = {"package": top, "file": origin, "line": line, "why": why}
         for imported, _line in self._imports(findings.imports, package):
             if self.locate(imported) is not None:
                 self.add(imported)
@@ -271,6 +288,21 @@ class Walker:
             where = prefix_package(prefix, relative_to, name, is_package)
             if where is not None:
                 self.prefix(prefix, where, origin, line, by=name)
+        if is_package:
+            # What the package imports lazily (its TYPE_CHECKING block names it for type
+            # checkers): its own modules only.
+            for imported, line in self._imports(findings.lazy, package):
+                if imported.split(".")[0] == top and self._installed(imported) is not None:
+                    self._record(imported, origin, line, "lazy", by=name)
+        for value, line in findings.held:
+            # A computed import's prefix held in a string of the package's own (a class
+            # attribute, a table) that the call it is given to does not show; never a test
+            # suite's.
+            parts = value.split(".")
+            if parts[0] == top and not _TEST_PARTS.intersection(parts):
+                where = prefix_package(value, "", name, is_package)
+                if where is not None:
+                    self.prefix(value, where, origin, line, by=name)
         for library, line in findings.libraries:
             self.libraries.setdefault(library, {"library": library, "file": origin, "line": line})
 

@@ -33,6 +33,7 @@ _KINDS = {
     "prefix": "imported by a computed name",
     "extension": "imported by an extension module",
     "entry point": "an entry point's target",
+    "lazy": "imported lazily by its package",
 }
 
 
@@ -84,6 +85,16 @@ class NamedLibrary:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SourceReader:
+    """An installed top-level package that reads its own source at run time (``why``), and so
+    ships as its files too, as ``--as-files`` ships it."""
+
+    package: str
+    why: str
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class NamedProgram:
     """A program the app's own code runs by a literal name (``subprocess.run(["git", …])``),
     or ``/bin/sh`` for a command run through a shell (``os.system``, ``shell=True``)."""
@@ -123,6 +134,7 @@ class NamedModules:
     capped: tuple[tuple[str, int], ...] = ()
     entry_points: tuple[EntryPointGroup, ...] = ()
     libraries: tuple[NamedLibrary, ...] = ()
+    sources: tuple[SourceReader, ...] = ()
     #: Programs the app's own files run by name (never those of installed packages).
     programs: tuple[NamedProgram, ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
@@ -193,6 +205,10 @@ class NamedModules:
             libraries=tuple(
                 NamedLibrary(name=lib["library"], where=_where(lib))
                 for lib in named.get("libraries", ())
+            ),
+            sources=tuple(
+                SourceReader(package=r["package"], why=r["why"], where=_where(r))
+                for r in named.get("sources", ())
             ),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
@@ -368,6 +384,9 @@ class NamedModules:
                 for g in self.entry_points
             ],
             "libraries": [{"name": lib.name, "where": lib.where} for lib in self.libraries],
+            "source_readers": [
+                {"package": r.package, "why": r.why, "where": r.where} for r in self.sources
+            ],
             "programs": [
                 {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
             ],

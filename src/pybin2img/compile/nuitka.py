@@ -13,7 +13,7 @@ import platform
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
@@ -179,6 +179,12 @@ def compile_app(
     """Compile the app with Nuitka ``--standalone``, or reuse an identical earlier compile:
     from the local cache, else from the cache repository (``remote``), which then gets what
     was compiled."""
+    readers = interpreter.named.sources if options.as_files_defaults else ()
+    for reader in readers:
+        log.detail(f"as files: {reader.package}: {reader.why} ({reader.where})")
+    if readers:
+        as_files = (*options.as_files, *(r.package for r in readers))
+        options = replace(options, as_files=tuple(dict.fromkeys(as_files)))
     bytecode = bytecode_packages(options, interpreter, (target.cwd, *target.pythonpath))
     metadata = json.dumps(metadata_config(bytecode, interpreter), sort_keys=True)
     why = why_not_deferred(interpreter, options.nuitka_args)
