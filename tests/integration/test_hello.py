@@ -195,3 +195,35 @@ def test_closed_standard_streams_where_there_is_no_dev_null(
         python.stderr,
     )
     assert image.returncode == 0
+
+
+def test_the_program_exports_what_its_extension_modules_call(
+    hello_image: BuiltImage, tmp_path: Path
+) -> None:
+    """The link leaves out what nothing in the program refers to (``--gc-sections``); what an
+    extension module calls of the interpreter's C API is looked up in the program when the
+    module is loaded: every such symbol of every extension module shipped, and of every one in
+    the build interpreter's ``lib-dynload``, is the program's."""
+    import _ctypes  # an extension module in every interpreter: lib-dynload's directory
+
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    def symbols(path: Path, defined: bool) -> set[str]:
+        with path.open("rb") as f:
+            dynsym = ELFFile(f).get_section_by_name(".dynsym")
+            assert isinstance(dynsym, SymbolTableSection)
+            return {
+                s.name
+                for s in dynsym.iter_symbols()
+                if (s["st_shndx"] != "SHN_UNDEF") is defined and s.name.startswith(("Py", "_Py"))
+            }
+
+    root = unpack_image(hello_image.tarball, tmp_path / "root")
+    exported = symbols(root / "app" / "hello", defined=True)
+    dynload = Path(_ctypes.__file__).parent
+    modules = [*(root / "app").glob("*.so"), *dynload.glob("*.so")]
+    assert len(modules) > 40
+    called = {name: module.name for module in modules for name in symbols(module, defined=False)}
+    assert len(called) > 500
+    assert {name: module for name, module in called.items() if name not in exported} == {}

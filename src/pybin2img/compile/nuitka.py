@@ -96,6 +96,14 @@ _OWN_ARGS: tuple[str, ...] = ()
 #: source for a traceback to underline, and they are a quarter of the compressed bytecode
 #: (README "Start-up: where it goes", the table of changes).
 _NUITKA_ENV: dict[str, str] = {"PYTHONNODEBUGRANGES": "1"}
+#: For ``CFLAGS``: every function and object in a section of its own, so that the link drops
+#: what nothing refers to (``--gc-sections`` in :func:`link_flags`): most of Nuitka's runtime
+#: helpers (one per operation and pair of types), which every program carries. On
+#: examples/hello 0.34 MB less code, 0.12 MB less compressed image and 0.2 MiB less peak RSS
+#: (README "Start-up: where it goes"); what the program exports for extension modules stays.
+SECTION_CFLAGS = ("-ffunction-sections", "-fdata-sections")
+#: The caller's compiler settings, which Nuitka takes from the environment: part of the key.
+_COMPILER_ENV = ("CC", "CFLAGS", "CCFLAGS", "CPPFLAGS", "LDFLAGS")
 #: glibc's loader applies packed relative relocations (``DT_RELR``) from 2.36 on.
 _RELR_GLIBC = (2, 36)
 
@@ -142,10 +150,12 @@ def link_flags(base: str) -> tuple[str, ...]:
     0.15 MB less compressed image and 0.7 MiB less peak RSS, addresses still randomised. The
     loader must be glibc 2.36 or later, which the build machine's is when the image ships it
     (``scratch`` and ``distroless`` bases); a base image brings its own, maybe older, loader.
+
+    And ``--gc-sections``: what nothing refers to is left out (with :data:`SECTION_CFLAGS`).
     """
     if base not in BASES or _host_glibc() < _RELR_GLIBC:
-        return ()
-    return ("-Wl,-z,pack-relative-relocs",)
+        return ("-Wl,--gc-sections",)
+    return ("-Wl,--gc-sections", "-Wl,-z,pack-relative-relocs")
 
 
 @functools.lru_cache(maxsize=1)
@@ -218,7 +228,9 @@ def compile_app(
         *_OWN_ARGS,
         *_accelerator_args(interpreter),
         *(f"env:{name}={value}" for name, value in sorted(_NUITKA_ENV.items())),
+        *(f"env:{name}={os.environ[name]}" for name in _COMPILER_ENV if name in os.environ),
         *link_flags(options.base),
+        *SECTION_CFLAGS,
         metadata,
         *startup,
         *((libpython.key(), *LIBPYTHON_ARGS) if libpython is not None else ()),
@@ -472,6 +484,7 @@ def _run_nuitka(
     )
     if flags:
         env["LDFLAGS"] = " ".join(filter(None, [env.get("LDFLAGS"), *flags]))
+    env["CFLAGS"] = " ".join(filter(None, [env.get("CFLAGS"), *SECTION_CFLAGS]))
     if view.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
             [*map(str, view.pythonpath), *filter(None, [env.get("PYTHONPATH")])]
