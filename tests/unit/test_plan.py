@@ -92,6 +92,7 @@ class Machine:
         """A host with a CA bundle, time zones, a UTF-8 locale and /etc/services."""
         bundle = self.file("host/etc/ssl/certs/ca-certificates.crt", b"-----BEGIN CERTIFICATE")
         self.file("host/zoneinfo/UTC", b"TZif")
+        self.file("host/zoneinfo/Etc/UTC", b"TZif")
         self.file("host/zoneinfo/Europe/Paris", b"TZif")
         self.file("host/zoneinfo/right/UTC", b"TZif")
         self.file("host/locale/C.utf8/LC_CTYPE", b"ctype")
@@ -234,6 +235,7 @@ def test_host_files_are_what_the_build_machine_contributes(machine: Machine) -> 
                 dict(host.etc_files)["etc/services"],
                 str(machine.host / "locale/C.utf8/LC_CTYPE"),
                 str(machine.host / "zoneinfo/UTC"),
+                str(machine.host / "zoneinfo/Etc/UTC"),
                 str(machine.host / "zoneinfo/Europe/Paris"),
             ]
         )
@@ -375,6 +377,11 @@ def test_time_zones(
     plan = machine.plan(tzdata=tzdata, modules=frozenset(modules), base=base)
     assert ("usr/share/zoneinfo/Europe/Paris" in plan.nodes) is shipped
     assert "usr/share/zoneinfo/right/UTC" not in plan.nodes  # leap-second variants
+    # the local zone is UTC by name, as in Debian's images, where the zones are
+    localtime = plan.nodes.get("etc/localtime")
+    assert (localtime is not None) is shipped
+    if localtime is not None:
+        assert localtime.target == "/usr/share/zoneinfo/Etc/UTC"
 
 
 def test_time_zones_the_host_does_not_have(machine: Machine) -> None:

@@ -17,6 +17,9 @@ from .rootfs import RootfsBuilder
 #: Where the CA bundle lives in every image, and what ``SSL_CERT_FILE`` points at.
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 ZONEINFO = "/usr/share/zoneinfo"
+#: The image's local time zone, where it has the zones: a link to :data:`LOCALTIME_ZONE`.
+LOCALTIME = "/etc/localtime"
+LOCALTIME_ZONE = "Etc/UTC"
 
 PASSWD = f"""\
 root:x:0:0:root:/root:/sbin/nologin
@@ -92,6 +95,10 @@ def add_base(builder: RootfsBuilder, spec: BaseSpec) -> None:
     if spec.zoneinfo:
         # right/ holds leap-second variants no program asks for by default.
         builder.add_tree(spec.zoneinfo, ZONEINFO.lstrip("/"), skip=("right",))
+        if os.path.isfile(os.path.join(spec.zoneinfo, LOCALTIME_ZONE)):
+            # The local zone of Debian's images (and so of the slim-Python ones): UTC, by
+            # name, so that what reads the link (tzlocal, pendulum) names it as there.
+            builder.add_symlink(LOCALTIME.lstrip("/"), f"{ZONEINFO}/{LOCALTIME_ZONE}")
 
     if spec.name == "distroless":
         builder.add_dir("root", mode=0o700)
