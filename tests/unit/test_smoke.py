@@ -244,6 +244,8 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
         'ERROR:    Error loading ASGI app. Could not import module "app".',
         "ImportError: failed to find libmagic.  Check your installation",
         "failed to find libmagic",
+        # typeguard's @typechecked on code the program has no source of
+        '  File "/app/inspect.py", line 1081, in findsource\nOSError: could not get source code',
     ],
 )
 def test_failure_patterns_of_frameworks(output: str) -> None:

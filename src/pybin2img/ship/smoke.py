@@ -46,7 +46,17 @@ FAILURE_PATTERNS = re.compile(
     r"|RequestsDependencyWarning|Fatal Python error|Segmentation fault"
     # uvicorn's and python-magic-like "module:app" and ctypes library lookups
     r"|Could not import module|failed to find lib[\w.+-]+"
+    # inspect.getsource and its kin where the program has no source for the code
+    r"|could not get source code"
 )
+#: What a pattern means, where the output alone does not say it.
+_PATTERN_HINTS = {
+    "could not get source code": (
+        "code that reads the source of Python code at run time (inspect.getsource: typeguard's "
+        "@typechecked, torch.jit.script) finds none in the program; an installed package ships "
+        "its files with --as-files PACKAGE, the app's own modules are compiled and have none"
+    ),
+}
 #: Exit codes of a process killed by SIGILL, SIGABRT, SIGBUS, SIGFPE or SIGSEGV (as the engine,
 #: tini and a shell report them): a crash, never the app's own choice.
 CRASH_CODES = frozenset(128 + n for n in (4, 6, 7, 8, 11))
@@ -373,8 +383,8 @@ def smoke_test(
     failure: ImportFailure | MissingPackageFile | None = import_failure(
         result.exit_code, result.output, own_modules
     ) or missing_package_file(result.exit_code, result.output, own_modules)
+    what = "smoke test" if strict else "start check"
     if failure is not None:
-        what = "smoke test" if strict else "start check"
         raise SmokeTestError(failure.message(f"{what} ({result.where})"), details=tail)
     crashed = result.exit_code in CRASH_CODES
     if result.exit_code not in (0, None) and not result.still_running and (strict or crashed):
@@ -384,7 +394,10 @@ def smoke_test(
         )
     match = FAILURE_PATTERNS.search(result.output)
     if match:
+        hint = _PATTERN_HINTS.get(match.group(0))
         raise SmokeTestError(
-            f"smoke test ({result.where}): the output shows {match.group(0)!r}", details=tail
+            f"{what} ({result.where}): the output shows {match.group(0)!r}"
+            + (f": {hint}" if hint else ""),
+            details=tail,
         )
     return result
