@@ -17,8 +17,9 @@ machine (the /app of each image tarball, extracted): servers answer ``ab`` (apac
 a fixed number of requests; their requests per second and the server's CPU time per request
 (from /proc: robust when other work shares the CPUs) are measured, and the time from exec to
 the first HTTP 200. Command-line examples are run whole; their CPU time (user + system, from
-``wait4``) and wall-clock time are measured. Runs are interleaved between the three, N rounds,
-medians with min-max.
+``wait4``) and wall-clock time are measured, and then, once each, the instructions the whole run
+executes (``valgrind --tool=callgrind``: exact, where a run of a quarter second varies by a tenth
+on a shared machine). Runs are interleaved between the three, N rounds, medians with min-max.
 
 Writes build/bench/corpus.json and prints Markdown tables.
 
@@ -245,6 +246,25 @@ def _serve_once(
     return {"first_200_s": to_first, "req_per_s": rate, "cpu_ms_per_req": spent * 1000 / requests}
 
 
+def instructions(argv: list[str], cwd: Path, expect: str) -> int | None:
+    """The instructions a whole run executes (``valgrind --tool=callgrind``): exact from run
+    to run, where CPU time on a shared 2-CPU machine varies by a tenth; None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        cwd=cwd,
+        capture_output=True,
+        env=_env(),
+        check=False,
+    )
+    said = proc.stderr.decode(errors="replace")
+    found = re.search(r"Collected : (\d+)", said)
+    if proc.returncode != 0 or expect not in proc.stdout.decode(errors="replace") or not found:
+        raise RuntimeError(f"{argv} under callgrind exited {proc.returncode}: {said[-2000:]}")
+    return int(found.group(1))
+
+
 def workloads(name: str, builds: dict[str, Any], rounds: int, requests: int) -> dict[str, Any]:
     example = CORPUS[name]
     samples: dict[str, list[dict[str, float]]] = {f: [] for f in (*builds, "cpython")}
@@ -256,7 +276,12 @@ def workloads(name: str, builds: dict[str, Any], rounds: int, requests: int) -> 
             else:
                 rows.append(run_once(argv, cwd, example.expect))
         log(f"{name}: round {n + 1} of {rounds}")
-    return {flavour: summary(rows) for flavour, rows in samples.items()}
+    measured: dict[str, Any] = {flavour: summary(rows) for flavour, rows in samples.items()}
+    if example.kind == "run":
+        for flavour, summed in measured.items():
+            log(f"{name}: {flavour} under callgrind")
+            summed["instructions"] = instructions(*command(name, flavour, builds), example.expect)
+    return measured
 
 
 def summary(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -273,8 +298,9 @@ def summary(rows: list[dict[str, float]]) -> dict[str, Any]:
 # --- report -----------------------------------------------------------------------------------
 def tables(result: dict[str, Any]) -> str:
     lines = [
-        "| example | program | build | image (compressed) | workload | CPU | CPU vs CPython |",
-        "|---|---|---|---|---|---|---|",
+        "| example | program | build | image (compressed) | workload | CPU | CPU vs CPython "
+        "| instructions vs CPython |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["examples"].items():
         http = CORPUS[name].kind == "http"
@@ -300,7 +326,14 @@ def tables(result: dict[str, Any]) -> str:
                 cpu = f"{w[key]['median']:.2f} s"
             cpu += f" ({w[key]['min']:.3g}-{w[key]['max']:.3g})"
             ratio = f"{w[key]['median'] / base:.2f}x"
-            lines.append(f"| `{name}` | {flavour} | {built} | {size} | {load} | {cpu} | {ratio} |")
+            counted = "-"
+            if w.get("instructions") and r["workload"]["cpython"].get("instructions"):
+                counted = (
+                    f"{w['instructions'] / 1e6:,.1f} M, "
+                    f"{w['instructions'] / r['workload']['cpython']['instructions']:.2f}x"
+                )
+            cells = [f"`{name}`", flavour, built, size, load, cpu, ratio, counted]
+            lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
