@@ -1,7 +1,9 @@
 """Compatibility suite, everyday libraries: HTTP, encodings, formats, dates, CLIs, templates;
 and tools that find their parts at run time: a formatter built with mypyc, a linter whose
 checkers are entry-point plugins, a YAML library with plugins found next to its files, a date
-parser whose language data are modules imported by name.
+parser whose language data are modules imported by name, a document processor whose language
+modules are imported by a name made from a prefix a class attribute holds, and a library whose
+methods typeguard type-checks by reading their source.
 
 Registered by compat.py; alone: ``python basics.py [all | PACKAGE...]``.
 """
@@ -314,6 +316,41 @@ def _dateparser() -> str:
         for text in ("12 janvier 2024 à 10h", "vor 3 Tagen", "2 weeks ago", "mañana a las 9")
     ]
     return " ".join(moment.isoformat() if moment else "None" for moment in found)
+
+
+@check("docutils")
+def _docutils() -> str:
+    from docutils.core import publish_string
+
+    # The language modules (labels, and directive names in the document's language) are
+    # imported by a name made from a prefix its importer class holds in an attribute.
+    source = "Titre\n=====\n\n*emphase*\n\n.. astuce:: Une astuce\n\n:Auteur: Moi\n"
+    html = publish_string(
+        source,
+        writer_name="html5",
+        settings_overrides={"language_code": "fr", "output_encoding": "unicode", "report_level": 5},
+    )
+    return " ".join(
+        [
+            "tip" if 'class="admonition tip"' in html else "no tip",
+            "Auteur" if "Auteur" in html else "no author label",
+            hashlib.sha256(html.encode()).hexdigest()[:12],
+        ]
+    )
+
+
+@check("inflect")
+def _inflect() -> str:
+    import inflect  # its engine's methods are @typechecked: typeguard reads their source
+
+    engine = inflect.engine()
+    try:
+        engine.plural(3)  # type: ignore[arg-type]
+        checked = "not type-checked"
+    except Exception as exc:  # noqa: BLE001 - typeguard's TypeCheckError
+        checked = type(exc).__name__
+    words = [engine.plural("mouse"), engine.number_to_words(1234), engine.a("hour")]
+    return f"{', '.join(words)}, {checked}"
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ PACKAGES = (
     "ruamel.yaml",
     "ruamel.yaml.string",
     "dateparser",
+    "docutils",
+    "inflect",
     "numpy",
     "matplotlib",
     "Pillow",
