@@ -227,3 +227,27 @@ def test_the_program_exports_what_its_extension_modules_call(
     called = {name: module.name for module in modules for name in symbols(module, defined=False)}
     assert len(called) > 500
     assert {name: module for name, module in called.items() if name not in exported} == {}
+
+
+@pytest.mark.parametrize("lang", ["C.UTF-8", "C"])
+def test_arguments_beyond_ascii_are_decoded_as_by_the_interpreter(
+    hello_image: BuiltImage, tmp_path: Path, lang: str
+) -> None:
+    """The program decodes its command line as the interpreter that built it does, in the
+    locale the environment names (it sets ``LC_CTYPE`` from it for that, as the interpreter
+    does, and no other category: ``_startup.c``)."""
+    root = unpack_image(hello_image.tarball, tmp_path / "root")
+    args = ["café", "naïve ☃", "日本"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": lang}
+    program = subprocess.run(
+        [str(root / "app" / "hello"), *args], capture_output=True, env=env, check=False
+    )
+    python = subprocess.run(
+        [sys.executable, "-I", "-S", str(EXAMPLES / "hello" / "hello.py"), *args],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert (program.returncode, program.stderr) == (0, b"")
+    assert program.stdout == python.stdout
+    assert "args: café naïve ☃ 日本".encode() in program.stdout

@@ -68,12 +68,13 @@ def test_an_asked_for_lto_keeps_the_import_at_start_and_says_why(build_dir: Path
 LAZY = APP.with_name("lazy.py")
 
 
-def test_os_and_typing_execute_at_their_first_use_as_under_the_interpreter(
+def test_os_typing_importlib_and_warnings_execute_at_their_first_use_as_under_the_interpreter(
     build_dir: Path,
 ) -> None:
-    """The image's program has executed neither os nor typing before the app's first line
-    (the smoke test runs it with ``start``), and both, the environment Nuitka restores and
-    typing's type variables are as under the interpreter (``--compare``)."""
+    """The image's program has executed none of os, typing, the importlib package and warnings
+    before the app's first line (the smoke test runs it with ``start``), and all of them, the
+    environment Nuitka restores and typing's type variables are as under the interpreter
+    (``--compare``)."""
     metadata = build_dir / "startup-lazy.json"
     pybin2img(
         "build",
@@ -89,7 +90,7 @@ def test_os_and_typing_execute_at_their_first_use_as_under_the_interpreter(
     )
     facts = json.loads(metadata.read_text())
     assert facts["compare"]["same"] is True
-    assert facts["compare"]["image"]["stdout_lines"] == 8
+    assert facts["compare"]["image"]["stdout_lines"] == 11
 
 
 BYTECODE = APP.with_name("bytecode.py")

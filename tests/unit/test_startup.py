@@ -11,6 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -579,6 +580,10 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     assert "-Wl,--wrap=PyMarshal_ReadObjectFromString" in flags
     # And it opens /dev/null for a closed standard stream as the object expects.
     assert "-Wl,--wrap=BUILTIN_OPEN_SIMPLE" in flags
+    # And it imports importlib._bootstrap at start as the object expects.
+    assert "-Wl,--wrap=getImportLibBootstrapModule" in flags
+    # And it sets the whole locale for its command line as the object expects.
+    assert "-Wl,--wrap=setlocale" in flags
 
 
 def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:
@@ -641,10 +646,13 @@ def test_the_installed_nuitka_opens_dev_null_as_the_object_expects() -> None:
     assert startup.closed_streams(_interpreter("3.11.7", _installed_package() / "__main__.py"))
 
 
-def _devnull_sources(root: Path) -> Path:
-    """A copy of the installed Nuitka's files that open /dev/null; its ``__main__.py``."""
+def _devnull_sources(
+    root: Path, texts: tuple[tuple[str, str], ...] = startup._DEVNULL_TEXTS
+) -> Path:
+    """A copy of the installed Nuitka's files that spell ``texts`` (those that open /dev/null);
+    its ``__main__.py``."""
     package = root / "nuitka"
-    for relative in {relative for relative, _text in startup._DEVNULL_TEXTS}:
+    for relative in {relative for relative, _text in texts}:
         (package / relative).parent.mkdir(parents=True, exist_ok=True)
         (package / relative).write_bytes((_installed_package() / relative).read_bytes())
     (package / "__main__.py").write_text("")
@@ -682,3 +690,76 @@ def test_closed_streams_are_left_to_nuitka_when_the_streams_come_after_the_impor
         + "\nvoid f(void) { setInputOutputHandles(tstate); }\n"
     )
     assert not startup.closed_streams(_interpreter("3.11.7", main))
+
+
+def test_the_installed_nuitka_imports_the_bootstrap_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka imports importlib._bootstrap at start otherwise: the
+    importlib package and warnings then execute at every start again (1.5 M instructions)."""
+    assert startup.bootstrap_handed(_interpreter("3.11.7", _installed_package() / "__main__.py"))
+
+
+@pytest.mark.parametrize("which", range(len(startup._BOOTSTRAP_TEXTS)))
+def test_the_bootstrap_is_left_to_nuitka_when_its_sources_differ(
+    tmp_path: Path, which: int
+) -> None:
+    main = _devnull_sources(tmp_path, startup._BOOTSTRAP_TEXTS)
+    assert startup.bootstrap_handed(_interpreter("3.13.5", main))
+    relative, text = startup._BOOTSTRAP_TEXTS[which]
+    path = main.parent / relative
+    flat = " ".join(path.read_text(encoding="utf-8").split())
+    assert text in flat
+    path.write_text(flat.replace(text, text.replace("(", " (")))
+    assert not startup.bootstrap_handed(_interpreter("3.13.5", main))
+    assert not startup.bootstrap_handed(_interpreter("3.13.5", None))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # called a second time, after the importer is set up
+        lambda text: text + "\nvoid f(void) { PyObject *m = getImportLibBootstrapModule(); }\n",
+        # called only after the importer is set up
+        lambda text: (
+            text.replace("= getImportLibBootstrapModule();", "= NULL;")
+            + "\nvoid f(void) { PyObject *m = getImportLibBootstrapModule(); }\n"
+        ),
+    ],
+)
+def test_the_bootstrap_is_left_to_nuitka_unless_main_asks_once_before_its_importer(
+    tmp_path: Path, change: Callable[[str], str]
+) -> None:
+    main = _devnull_sources(tmp_path, startup._BOOTSTRAP_TEXTS)
+    path = main.parent / "build" / "static_src" / "MainProgram.c"
+    path.write_text(change(path.read_text(encoding="utf-8")))
+    assert not startup.bootstrap_handed(_interpreter("3.11.7", main))
+
+
+def test_the_installed_nuitka_sets_the_locale_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka sets the locale for its command line otherwise: the
+    program then reads every category's file of the locale at start again."""
+    assert startup.locale_narrowed(_interpreter("3.11.7", _installed_package() / "__main__.py"))
+
+
+@pytest.mark.parametrize("which", range(len(startup._LOCALE_TEXTS)))
+def test_the_locale_is_left_to_nuitka_when_its_sources_differ(tmp_path: Path, which: int) -> None:
+    main = _devnull_sources(tmp_path, startup._LOCALE_TEXTS)
+    assert startup.locale_narrowed(_interpreter("3.13.5", main))
+    relative, text = startup._LOCALE_TEXTS[which]
+    path = main.parent / relative
+    flat = " ".join(path.read_text(encoding="utf-8").split())
+    path.write_text(flat.replace(text, text.replace("(", " (", 1)))
+    assert not startup.locale_narrowed(_interpreter("3.13.5", main))
+    assert not startup.locale_narrowed(_interpreter("3.13.5", None))
+
+
+def test_the_locale_is_left_to_nuitka_where_it_sets_the_whole_locale_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """The object narrows the first such call until the importer is set up; Nuitka's main()
+    must make no other."""
+    main = _devnull_sources(tmp_path, startup._LOCALE_TEXTS)
+    path = main.parent / startup._MAIN
+    path.write_text(
+        path.read_text(encoding="utf-8") + '\nvoid f(void) { setlocale(LC_ALL, ""); }\n'
+    )
+    assert not startup.locale_narrowed(_interpreter("3.11.7", main))

@@ -21,7 +21,22 @@
  * /dev/null for a standard stream that is closed at start: where there is no /dev/null (a
  * plain chroot into the image's files), Nuitka goes on with the error set and the stream
  * missing from sys, and the program fails in its first import or its first print. Here the
- * stream is None instead, as the interpreter makes a closed one. */
+ * stream is None instead, as the interpreter makes a closed one.
+ *
+ * With PYBIN2IMG_BOOTSTRAP, it also stands in for getImportLibBootstrapModule(), which main()
+ * calls before it sets up its importer ("make sure the importlib fully bootstraps") and which
+ * imports importlib._bootstrap by that name: the importlib package executes, and with it
+ * warnings, at every start, where the interpreter executes neither until the program imports
+ * them. The module Nuitka asks for is the interpreter's _frozen_importlib, there from its start;
+ * it is handed over under the name Nuitka imports and the name taken away again, so that
+ * importlib and warnings execute at their first use, as under the interpreter.
+ *
+ * With PYBIN2IMG_LOCALE, it also stands in for setlocale() until main() sets up its importer:
+ * Nuitka decodes the command line with every category of the environment's locale set for the
+ * time (setlocale(LC_ALL, "")), then sets them back. Decoding reads LC_CTYPE only, which is
+ * what the interpreter sets from the environment; the other categories' files (LC_NUMERIC,
+ * LC_TIME, ... eleven more) are opened, read and stay mapped for nothing. Here that call sets
+ * LC_CTYPE only. */
 
 #include <Python.h>
 #include <marshal.h>
@@ -453,5 +468,76 @@ PyObject *__wrap_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t siz
         free(copy);
     }
     return __real_PyMarshal_ReadObjectFromString(data, size);
+}
+#endif
+
+#if PYBIN2IMG_BOOTSTRAP
+PyObject *__real_getImportLibBootstrapModule(void);
+
+/* Put VALUE into sys.modules as NAME where NAME is not there; whether it was put. */
+static int hand_over(PyObject *modules, char const *name, PyObject *value) {
+    if (value == NULL || PyDict_GetItemString(modules, name) != NULL) {
+        return 0;
+    }
+    return PyDict_SetItemString(modules, name, value) == 0;
+}
+
+/* Take NAME out of sys.modules again where it is still VALUE. */
+static void take_back(PyObject *modules, char const *name, PyObject *value) {
+    if (PyDict_GetItemString(modules, name) == value) {
+        PyDict_DelItemString(modules, name);
+    }
+}
+
+/* main() asks first, before any thread; each compiled module asks again as it is executed, and
+ * gets what Nuitka's function kept. */
+static int bootstrap_asked = 0;
+
+PyObject *__wrap_getImportLibBootstrapModule(void) {
+    if (bootstrap_asked) {
+        return __real_getImportLibBootstrapModule();
+    }
+    bootstrap_asked = 1;
+    pending_error error = put_aside();
+    PyObject *modules = PyImport_GetModuleDict();                            /* borrowed */
+    PyObject *frozen = PyDict_GetItemString(modules, "_frozen_importlib"); /* borrowed */
+    /* PyImport_ImportModule() imports a dotted name's package too: a module standing in for
+     * it, only while Nuitka's function runs. */
+    PyObject *package = frozen == NULL ? NULL : PyModule_New("importlib");
+    int handed = 0, stood_in = 0;
+    PyObject *result;
+
+    if (package != NULL && PyDict_GetItemString(modules, "importlib") == NULL) {
+        handed = hand_over(modules, "importlib._bootstrap", frozen);
+        stood_in = handed && hand_over(modules, "importlib", package);
+    }
+    PyErr_Clear();
+    set_again(error);
+    /* Nuitka's function imports the name and keeps what it got for its later calls. */
+    result = __real_getImportLibBootstrapModule();
+    error = put_aside();
+    if (stood_in) {
+        take_back(modules, "importlib", package);
+    }
+    if (handed) {
+        take_back(modules, "importlib._bootstrap", frozen);
+    }
+    Py_XDECREF(package);
+    PyErr_Clear();
+    set_again(error);
+    return result;
+}
+#endif
+
+#if PYBIN2IMG_LOCALE
+#include <locale.h>
+
+char *__real_setlocale(int category, const char *locale);
+
+char *__wrap_setlocale(int category, const char *locale) {
+    if (at_start && category == LC_ALL && locale != NULL && locale[0] == '\0') {
+        return __real_setlocale(LC_CTYPE, locale);
+    }
+    return __real_setlocale(category, locale);
 }
 #endif

@@ -26,7 +26,16 @@ the blob are read from the program's file into a buffer and unmarshalled from th
 interpreter reads a ``.pyc``, so that their pages do not stay mapped. And for
 ``BUILTIN_OPEN_SIMPLE``, with which ``main()`` opens ``/dev/null`` for a standard stream that is
 closed at start: where there is no ``/dev/null``, the stream is ``None``, as the interpreter
-makes it, where Nuitka would go on with an error set (:func:`closed_streams`). Nuitka itself
+makes it, where Nuitka would go on with an error set (:func:`closed_streams`). And for
+``getImportLibBootstrapModule()``, which ``main()`` calls before it sets up its importer and
+which imports ``importlib._bootstrap`` by that name, executing the ``importlib`` package and
+``warnings`` at every start (1.5 M instructions on hello): it gets the interpreter's
+``_frozen_importlib`` under that name, which is then taken away again, so that both execute at
+their first use, as under the interpreter (:func:`bootstrap_handed`). And for ``setlocale()``
+until the importer is set up: Nuitka sets every category of the environment's locale to decode
+the command line and sets them back, where decoding reads ``LC_CTYPE`` only; that call sets
+``LC_CTYPE`` only, and the other eleven categories' files are not read
+(:func:`locale_narrowed`). Nuitka itself
 runs unmodified; its functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
@@ -109,6 +118,31 @@ _DEVNULL_TEXTS = (
     ("build/static_src/MainProgram.c", 'Nuitka_String_FromString("/dev/null");'),
     ("build/static_src/MainProgram.c", "BUILTIN_OPEN_SIMPLE(tstate, devnull_filename,"),
     ("build/static_src/MainProgram.c", "setInputOutputHandles(tstate);"),
+)
+#: How Nuitka's main() has importlib._bootstrap imported before it sets up its importer, and
+#: the function it calls for that, which the object stands in for (``_startup.c``): each text
+#: with its file, compared with runs of white space as one space.
+_BOOTSTRAP_TEXTS = (
+    ("build/static_src/MetaPathBasedLoader.c", "PyObject *getImportLibBootstrapModule(void) {"),
+    (
+        "build/static_src/MetaPathBasedLoader.c",
+        'importlib = PyImport_ImportModule("importlib._bootstrap");',
+    ),
+    ("build/static_src/MainProgram.c", "= getImportLibBootstrapModule();"),
+    ("build/include/nuitka/importing.h", "extern PyObject *getImportLibBootstrapModule(void);"),
+)
+#: How Nuitka's main() sets every category of the environment's locale for decoding the command
+#: line, before it sets up its importer: the call the object narrows to ``LC_CTYPE``
+#: (``_startup.c``), each text with its file, compared with runs of white space as one space.
+_LOCALE_TEXTS = (
+    (
+        _MAIN,
+        'char *old_locale = strdup(setlocale(LC_ALL, NULL)); setlocale(LC_ALL, ""); '
+        "for (int i = 0; i < argc; i++) {",
+    ),
+    (_MAIN, "argv_copy[i] = Py_DecodeLocale(argv[i], NULL);"),
+    (_MAIN, "setlocale(LC_ALL, old_locale);"),
+    (_MAIN, "orig_argv = convertCommandLineParameters(argc, argv);"),
 )
 _BLOB_TAG = re.compile(
     r"^#define NUITKA_CONSTANT_BLOB_TAG_(BLOB_DATA|END) (0x[0-9a-fA-F]+)\b", re.M
@@ -200,28 +234,64 @@ def blob_tags(interpreter: Interpreter) -> tuple[int, int] | None:
     return int(tags["BLOB_DATA"], 16), int(tags["END"], 16)
 
 
+def _spelled(interpreter: Interpreter, texts: Sequence[tuple[str, str]]) -> dict[str, str] | None:
+    """The files of Nuitka's ``texts`` name (relative to its package), with runs of white space
+    as one space, when each spells its text; else ``None``."""
+    if interpreter.nuitka_main is None:
+        return None
+    package = interpreter.nuitka_main.parent
+    files: dict[str, str] = {}
+    for relative, text in texts:
+        if relative not in files:
+            try:
+                raw = (package / relative).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+            files[relative] = " ".join(raw.split())
+        if text not in files[relative]:
+            return None
+    return files
+
+
 def closed_streams(interpreter: Interpreter) -> bool:
     """Whether Nuitka's sources open /dev/null for a closed standard stream as the start-up
     object expects: the object then makes such a stream ``None`` where /dev/null is missing,
     as the interpreter does, instead of leaving Nuitka's start with an error set."""
-    if interpreter.nuitka_main is None:
+    files = _spelled(interpreter, _DEVNULL_TEXTS)
+    if files is None:
         return False
-    package = interpreter.nuitka_main.parent
-    texts: dict[str, str] = {}
-    for relative, text in _DEVNULL_TEXTS:
-        if relative not in texts:
-            try:
-                raw = (package / relative).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return False
-            texts[relative] = " ".join(raw.split())
-        if text not in texts[relative]:
-            return False
-    main = texts["build/static_src/MainProgram.c"]
+    main = files[_MAIN]
     # setupMetaPathBasedLoader, which ends the object's start, comes after the streams.
     return main.find("setInputOutputHandles(tstate);") < main.rfind(
         "setupMetaPathBasedLoader(tstate);"
     )
+
+
+def bootstrap_handed(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's sources import ``importlib._bootstrap`` at start as the start-up object
+    expects: the object then hands Nuitka the interpreter's ``_frozen_importlib`` under that
+    name, so that the ``importlib`` package and ``warnings`` do not execute at every start."""
+    files = _spelled(interpreter, _BOOTSTRAP_TEXTS)
+    if files is None:
+        return False
+    main = files[_MAIN]
+    # Called once, before the importer is set up.
+    return main.count("= getImportLibBootstrapModule();") == 1 and main.find(
+        "= getImportLibBootstrapModule();"
+    ) < main.rfind("setupMetaPathBasedLoader(tstate);")
+
+
+def locale_narrowed(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's sources set the whole locale only to decode the command line, before
+    the importer is set up, as the start-up object expects: the object then sets ``LC_CTYPE``
+    only for that, the one category decoding reads."""
+    files = _spelled(interpreter, _LOCALE_TEXTS)
+    if files is None:
+        return False
+    main = files[_MAIN]
+    return main.count('setlocale(LC_ALL, "")') == 1 and main.find(
+        "orig_argv = convertCommandLineParameters(argc, argv);"
+    ) < main.rfind("setupMetaPathBasedLoader(tstate);")
 
 
 def compiled_source(patcher: str, python_version: str) -> str | None:
@@ -339,6 +409,12 @@ def link_startup(
     devnull = closed_streams(interpreter)
     if devnull:
         defines = (*defines, "-DPYBIN2IMG_DEVNULL=1")
+    bootstrap = bootstrap_handed(interpreter)
+    if bootstrap:
+        defines = (*defines, "-DPYBIN2IMG_BOOTSTRAP=1")
+    narrowed = locale_narrowed(interpreter)
+    if narrowed:
+        defines = (*defines, "-DPYBIN2IMG_LOCALE=1")
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
@@ -361,6 +437,8 @@ def link_startup(
         "Py_CompileStringExFlags",
         *(("loadConstantsBlob", "PyMarshal_ReadObjectFromString") if tags is not None else ()),
         *(("BUILTIN_OPEN_SIMPLE",) if devnull else ()),
+        *(("getImportLibBootstrapModule",) if bootstrap else ()),
+        *(("setlocale",) if narrowed else ()),
     )
     return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
 

@@ -1,21 +1,24 @@
-"""os, os.path and typing, which the compiled program leaves to execute at their first use, the
-same compiled as under the interpreter; and the environment Nuitka changes for the
-interpreter's initialisation (PATH, PYTHONHOME), given back before the app's first line.
+"""os, os.path, typing, importlib and warnings, which the compiled program leaves to execute at
+their first use, the same compiled as under the interpreter; and the environment Nuitka changes
+for the interpreter's initialisation (PATH, PYTHONHOME), given back before the app's first line.
 
 lazy.py          print what --compare compares
-lazy.py start    exit 3 if os or typing executed before the app's first line (the image)
+lazy.py start    exit 3 if one of those executed before the app's first line (the image)
 """
 
 import sys
 
-_EXECUTED = [name for name in ("os", "typing") if type(sys.modules.get(name)) is type(sys)]
+_LAZY = ("os", "typing", "importlib", "importlib._bootstrap", "warnings")
+_EXECUTED = [name for name in _LAZY if type(sys.modules.get(name)) is type(sys)]
 if sys.argv[1:] == ["start"]:
     print("executed before the first line:", _EXECUTED or "none")
     sys.exit(3 if _EXECUTED else 0)
 
 import ctypes  # noqa: E402
+import importlib.util  # noqa: E402
 import os  # noqa: E402
 import typing  # noqa: E402
+import warnings  # noqa: E402
 
 libc = ctypes.CDLL(None)
 libc.getenv.restype = ctypes.c_char_p
@@ -35,3 +38,22 @@ def first(items: typing.Sequence[T]) -> T:
 
 
 print("hints:", typing.get_type_hints(first)["return"] is T, first("xy"))
+bootstrap = importlib._bootstrap  # type: ignore[attr-defined]
+external = importlib._bootstrap_external  # type: ignore[attr-defined]
+print(
+    "importlib:",
+    bootstrap is sys.modules["_frozen_importlib"] is sys.modules["importlib._bootstrap"],
+    bootstrap.__name__,
+    bootstrap.__package__,
+    external is sys.modules["importlib._bootstrap_external"],
+    external.__name__,
+)
+print(
+    "find_spec:",
+    importlib.util.find_spec("json") is not None,
+    importlib.import_module("json").__name__,
+)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    warnings.warn("soon", DeprecationWarning, stacklevel=1)
+print("warnings:", [(w.category.__name__, str(w.message)) for w in caught])
