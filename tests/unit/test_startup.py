@@ -121,7 +121,7 @@ def test_lto_is_turned_off_unless_the_user_chose() -> None:
 
 
 _RUN = """
-import json, sys
+import sys
 facts = {"calls": []}
 def patch():
     inspect = sys.modules.get("inspect")
@@ -140,6 +140,7 @@ namespace[ENTRY](PATCH)
 facts["at install"] = {"inspect": "inspect" in sys.modules, "hooks": len(hooks())}
 AFTER
 facts["hooks at end"] = len(hooks())
+import json
 print(json.dumps(facts))
 """
 
@@ -216,6 +217,25 @@ def test_the_shim_is_in_place_at_once(before: str) -> None:
     )
     assert facts["shim"] == "<pybin2img>"
     assert len(facts["calls"]) == 1
+
+
+@FRESH
+def test_types_executes_at_its_first_use_with_the_shim_in_place() -> None:
+    """The interpreter does not execute types at start, nor does the program: it is in
+    sys.modules as a module that executes at its first import or use."""
+    facts = _run(
+        "",
+        "facts['types at install'] = type(sys.modules['types']).__name__\n"
+        "import types\n"
+        "facts['imported'] = [type(types).__name__, types.__spec__.name, types.__name__]\n"
+        "facts['shim'] = types.coroutine.__code__.co_filename\n"
+        "facts['same'] = sys.modules['types'] is types\n",
+    )
+    assert facts["types at install"] == "Lazy"
+    assert facts["imported"] == ["module", "types", "types"]
+    assert facts["shim"] == "<pybin2img>"
+    assert facts["same"] is True
+    assert facts["calls"] == []
 
 
 @FRESH

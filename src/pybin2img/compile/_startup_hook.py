@@ -12,8 +12,9 @@ with ``patch``, Nuitka's own function) does the same without that import:
 
 * before 3.12 (:func:`_defer`), where the function does nothing else, it runs the function
   right after the import system has executed ``inspect``, or at the first call of
-  ``types.coroutine``, whichever comes first; ``types`` itself is imported here (a compiled
-  module, cheap: Nuitka's compiled code may import it without asking ``sys.meta_path``);
+  ``types.coroutine``, whichever comes first; ``types`` itself is in ``sys.modules`` as a module
+  that executes at its first use (Nuitka's compiled code may import it without asking
+  ``sys.meta_path``, never without ``sys.modules``), and gets its ``coroutine`` replaced then;
 * from 3.12 on (:func:`_stand_in`), it runs the function now, against a stand-in for
   ``inspect`` that forwards to the real module's functions; once the program imports
   ``inspect``, the real module gets the functions Nuitka put on the stand-in.
@@ -84,11 +85,11 @@ def restore_environ(name, value):
     return True
 
 
-def _lazy(name, served):
+def _lazy(name, served, then=None):
     """A module ``name`` in ``sys.modules`` that the import system executes at its first use
-    (any attribute, read or written). Until the returned function is called, ``served`` and a
-    ``__spec__`` of ``None`` are given without executing it. Returns the module and that
-    function."""
+    (any attribute, read or written), and then calls ``then(module)``. Until the returned
+    function is called, ``served`` and a ``__spec__`` of ``None`` are given without executing
+    it. Returns the module and that function."""
     from _thread import RLock
 
     module_type = type(sys)
@@ -138,6 +139,8 @@ def _lazy(name, served):
                 object.__setattr__(self, "__class__", module_type)
             finally:
                 loading.clear()
+            if then is not None:
+                then(self)
             return False
 
     module = module_type(name)
@@ -219,25 +222,40 @@ def _after_inspect(then):
 
 def _defer(patch):
     """Nuitka's function after the first import of ``inspect`` or call of
-    ``types.coroutine``."""
-    import types
-
-    original = types.coroutine
+    ``types.coroutine``; ``types`` itself executes at its first use (:func:`_lazy`), as under
+    the interpreter, which does not execute it at start."""
+    shims = []
 
     def run(_module):
-        if types.coroutine is coroutine:
-            types.coroutine = original
+        if shims:
+            types, original, shim = shims[0]
+            if types.coroutine is shim:
+                types.coroutine = original
         patch()
 
-    def coroutine(func):
-        now()
-        return types.coroutine(func)
-
-    for attribute in ("__doc__", "__name__", "__qualname__", "__module__"):
-        setattr(coroutine, attribute, getattr(original, attribute))
     now = _after_inspect(run)
-    if "inspect" not in sys.modules:
-        types.coroutine = coroutine
+
+    def wrap(types):
+        original = types.coroutine
+
+        def coroutine(func):
+            now()
+            return types.coroutine(func)
+
+        for attribute in ("__doc__", "__name__", "__qualname__", "__module__"):
+            setattr(coroutine, attribute, getattr(original, attribute))
+        shims.append((types, original, coroutine))
+        # inspect imports types: executed now for inspect, types is left as it is, and
+        # Nuitka's function runs right after inspect has executed.
+        if "inspect" not in sys.modules:
+            types.coroutine = coroutine
+
+    if "types" in sys.modules:
+        wrap(sys.modules["types"])
+    else:
+        # Nuitka's compiled code may import types without asking sys.meta_path, never
+        # without sys.modules.
+        _lazy("types", {}, then=wrap)[1]()
 
 
 def _stand_in(patch):

@@ -1,6 +1,7 @@
-"""os, os.path, typing, importlib and warnings, which the compiled program leaves to execute at
-their first use, the same compiled as under the interpreter; and the environment Nuitka changes
-for the interpreter's initialisation (PATH, PYTHONHOME), given back before the app's first line.
+"""os, os.path, typing, importlib, warnings and (before 3.12) types, which the compiled program
+leaves to execute at their first use, the same compiled as under the interpreter; and the
+environment Nuitka changes for the interpreter's initialisation (PATH, PYTHONHOME), given back
+before the app's first line.
 
 lazy.py          print what --compare compares
 lazy.py start    exit 3 if one of those executed before the app's first line (the image)
@@ -9,6 +10,8 @@ lazy.py start    exit 3 if one of those executed before the app's first line (th
 import sys
 
 _LAZY = ("os", "typing", "importlib", "importlib._bootstrap", "warnings")
+# types too before 3.12: from 3.12 on, Nuitka's patch runs at start and replaces types.coroutine.
+_LAZY += ("types",) if sys.version_info < (3, 12) else ()
 _EXECUTED = [name for name in _LAZY if type(sys.modules.get(name)) is type(sys)]
 if sys.argv[1:] == ["start"]:
     print("executed before the first line:", _EXECUTED or "none")
