@@ -353,5 +353,17 @@ def _inflect() -> str:
     return f"{', '.join(words)}, {checked}"
 
 
+@check("pyexcel")
+def _pyexcel() -> str:
+    import pyexcel
+
+    # lml's plugin chains name their sources and renderers relative to the package's
+    # __name__ ("output_to_memory.WriteSheetToMemory"): imported at the first use.
+    sheet = pyexcel.Sheet([[1, 2], [3, 4]], name="s")
+    csv = sheet.get_csv()
+    back = pyexcel.get_sheet(file_type="csv", file_content=csv)
+    return f"{csv!r} {sheet.get_tsv()!r} {back.to_array()}"
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

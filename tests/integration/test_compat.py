@@ -58,6 +58,7 @@ PACKAGES = (
     "dateparser",
     "docutils",
     "inflect",
+    "pyexcel",
     "numpy",
     "matplotlib",
     "Pillow",

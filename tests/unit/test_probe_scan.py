@@ -179,6 +179,39 @@ def test_strings_naming_modules_of_their_own_package(tmp_path: Path) -> None:
     assert (record["file"], record["line"]) == (str(tmp_path / "boto/session.py"), 2)
 
 
+def test_strings_naming_modules_relative_to_their_package(tmp_path: Path) -> None:
+    # pyexcel: lml's plugin chain is given the package's __name__ and class paths below it
+    walker = _walked(
+        tmp_path,
+        {
+            "px/__init__.py": "from . import sources\n",
+            "px/sources/__init__.py": (
+                "from px.chain import Chain\n"
+                "Chain(__name__).add('output_to_memory.WriteSheet').add('http.HttpSource')\n"
+                "Chain(__name__).add('deep.mod.Cls').add('deep.mod:attr').add('reader:Read')\n"
+                "NOT_OURS = ['json.dumps', 'os.path', 'missing.Thing', 'tests.helper.X',\n"
+                "            '__init__.py', '__main__.py']\n"
+            ),
+            "px/chain.py": "",
+            "px/sources/output_to_memory.py": "",
+            "px/sources/http.py": "",
+            "px/sources/reader.py": "",
+            "px/sources/deep/__init__.py": "",
+            "px/sources/deep/mod.py": "",
+            "px/sources/tests/__init__.py": "",
+            "px/sources/tests/helper.py": "",
+            "px/sources/__main__.py": "",
+        },
+        "px",
+    )
+    assert {m: r["line"] for m, r in walker.modules.items() if r["kind"] == "string"} == {
+        "px.sources.output_to_memory": 2,
+        "px.sources.http": 2,
+        "px.sources.deep.mod": 3,
+        "px.sources.reader": 3,
+    }
+
+
 def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> None:
     files: dict[str, str | bytes] = {
         "dp/__init__.py": "from .loader import load\n",

@@ -279,11 +279,19 @@ class Walker:
             group = self.groups.get(value)
             if group is not None:
                 self._entry_points(value, group, origin, line, by=name)
-            if value.startswith(top + ".") and MODULE_STRING.fullmatch(value):
+            if not MODULE_STRING.fullmatch(value):
+                continue
+            if value.startswith(top + "."):
                 named += self._named(value, origin, line, by=name)
-                if named > MAX_NAMED_PER_FILE:
-                    self.capped.append({"file": origin, "limit": MAX_NAMED_PER_FILE})
-                    break
+            elif package and ("." in value or ":" in value):
+                # Relative to the file's own package: lml's plugin chains (pyexcel) are given
+                # ``"output_to_memory.WriteSheetToMemory"`` with the package's ``__name__``.
+                first = value.split(".", maxsplit=1)[0].partition(":")[0]
+                if not first.startswith("__") and self._installed(f"{package}.{first}"):
+                    named += self._named(f"{package}.{value}", origin, line, by=name)
+            if named > MAX_NAMED_PER_FILE:
+                self.capped.append({"file": origin, "limit": MAX_NAMED_PER_FILE})
+                break
         for prefix, relative_to, line in findings.prefixes:
             where = prefix_package(prefix, relative_to, name, is_package)
             if where is not None:
