@@ -525,8 +525,10 @@ _PACKAGE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 #: Packages shipped as their installed files unless ``--as-files none``: each finds its own
 #: files at run time, and fails compiled (the README gives the reasons). ruamel.yaml: finds
 #: its plugins (ruamel.yaml.string's ``dump_to_string``) by globbing ``*/__plug_in__.py``
-#: next to its ``main.py``.
-DEFAULT_AS_FILES = ("ruamel.yaml",)
+#: next to its ``main.py``. twisted.plugins: ``twisted.plugin.getPlugins`` lists the modules
+#: of the directory (``twisted web``'s service maker, every plugin another distribution
+#: installs there).
+DEFAULT_AS_FILES = ("ruamel.yaml", "twisted.plugins")
 #: The flag that ships a package as its files, for messages that suggest it.
 AS_FILES_FLAG = "--as-files"
 
