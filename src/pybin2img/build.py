@@ -222,6 +222,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         programs = interpreter.named.programs
         for warning in missing_programs(programs, checked.plan.nodes, options.env):
             log.warning(warning)
+        for analyser in interpreter.named.analysers:
+            log.warning(f"{analyser.where}: {analyser.why}")
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
         labels = oci_keys(options, git, epoch, base_image, toolchain)

@@ -91,6 +91,7 @@ PROBE = {
         }
     ],
     "libraries": [{"library": "magic", "file": "/venv/magic/loader.py", "line": 9}],
+    "analysers": [{"package": "astroid", "file": "/venv/astroid/__init__.py", "why": "infers"}],
     "metadata": [
         {"name": "flake8", "version": "7.1.0", "modules": ["flake8"]},
         {"name": "protobuf", "version": "5.0", "modules": ["google.protobuf"]},
@@ -174,6 +175,9 @@ def test_describe_says_what_and_where() -> None:
     assert metadata["entry_points"][0]["group"] == "flake8.extension"
     assert metadata["entry_points"][0]["where"] == "/venv/flake8/finder.py, line 22"
     assert metadata["installed"]["files"] == 191
+    assert metadata["source_analysers"] == [
+        {"package": "astroid", "why": "infers", "where": "/venv/astroid/__init__.py"}
+    ]
 
 
 def test_project_metadata_from_pyproject(tmp_path: Path) -> None:

@@ -348,6 +348,22 @@ def test_packages_that_read_their_own_source(tmp_path: Path) -> None:
     assert "typechecked" in walker.sources["infl"]["why"]
 
 
+def test_packages_that_read_the_source_of_other_modules(tmp_path: Path) -> None:
+    walker = _walked(
+        tmp_path,
+        {
+            "lint/__init__.py": "import astroid\n",
+            "astroid/__init__.py": "from astroid.manager import AstroidManager\n",
+            "astroid/manager.py": "",
+        },
+        "lint",
+    )
+    assert list(walker.analysers) == ["astroid"]
+    assert walker.analysers["astroid"]["file"] == str(tmp_path / "astroid/__init__.py")
+    assert "Uninferable" in walker.analysers["astroid"]["why"]
+    assert _walked(tmp_path / "other", {"lint/__init__.py": ""}, "lint").analysers == {}
+
+
 def test_entry_point_groups_looked_up(tmp_path: Path) -> None:
     _tree(
         tmp_path,

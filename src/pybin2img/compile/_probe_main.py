@@ -381,6 +381,7 @@ def _installed(
         "entry_points": sorted(walker.entry_points.values(), key=lambda e: e["group"]),
         "libraries": sorted(walker.libraries.values(), key=lambda e: e["library"]),
         "sources": sorted(walker.sources.values(), key=lambda e: e["package"]),
+        "analysers": sorted(walker.analysers.values(), key=lambda e: e["package"]),
         "metadata": [
             {"name": d["name"], "version": d["version"], "modules": d["modules"]}
             for d in dists

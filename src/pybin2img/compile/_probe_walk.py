@@ -37,6 +37,16 @@ SOURCE_READERS: dict[tuple[str, str], str] = {
     ("typeguard", "typechecked"): "typeguard's @typechecked reads the source of what it decorates",
 }
 
+#: Packages that read the source files of other modules at run time, what for, and what the
+#: program does instead: the image has no source for the standard library and compiled modules.
+SOURCE_ANALYSERS: dict[str, str] = {
+    "astroid": (
+        "astroid (pylint's) infers from the source files of the modules it analyses, and the "
+        "image has none for the standard library and compiled modules: what the interpreter "
+        "infers from them (json.dumps, collections.OrderedDict) is Uninferable in the image"
+    ),
+}
+
 #: Path parts of modules never followed: test suites (a test names modules the program never
 #: imports).
 _TEST_PARTS = frozenset({"tests", "test", "testing", "conftest"})
@@ -127,6 +137,9 @@ class Walker:
     #: Top-level packages that read their own source at run time: package -> {"package",
     #: "file", "line", "why"} (:data:`SOURCE_READERS`).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Top-level packages that read other modules' source at run time: package ->
+    #: {"package", "file", "line", "why"} (:data:`SOURCE_ANALYSERS`).
+    analysers: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
     extensions: int = 0
     cached: int = 0
@@ -265,6 +278,8 @@ class Walker:
         self, name: str, origin: str, package: str, is_package: bool, findings: Findings
     ) -> None:
         top = name.split(".", maxsplit=1)[0]
+        if name == top and top in SOURCE_ANALYSERS:
+            self.analysers[top] = {"package": top, "file": origin, "why": SOURCE_ANALYSERS[top]}
         for level, module, names, line in findings.imports:
             why = next(
                 (SOURCE_READERS[module, n] for n in names if (module, n) in SOURCE_READERS), None

@@ -95,6 +95,16 @@ class SourceReader:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SourceAnalyser:
+    """An installed top-level package the app reaches that reads the source of other modules
+    at run time (``why``): the image has none for most of them; a warning at build time."""
+
+    package: str
+    why: str
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class NamedProgram:
     """A program the app's own code runs by a literal name (``subprocess.run(["git", …])``),
     or ``/bin/sh`` for a command run through a shell (``os.system``, ``shell=True``)."""
@@ -135,6 +145,7 @@ class NamedModules:
     entry_points: tuple[EntryPointGroup, ...] = ()
     libraries: tuple[NamedLibrary, ...] = ()
     sources: tuple[SourceReader, ...] = ()
+    analysers: tuple[SourceAnalyser, ...] = ()
     #: Programs the app's own files run by name (never those of installed packages).
     programs: tuple[NamedProgram, ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
@@ -209,6 +220,10 @@ class NamedModules:
             sources=tuple(
                 SourceReader(package=r["package"], why=r["why"], where=_where(r))
                 for r in named.get("sources", ())
+            ),
+            analysers=tuple(
+                SourceAnalyser(package=a["package"], why=a["why"], where=_where(a))
+                for a in named.get("analysers", ())
             ),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
@@ -386,6 +401,9 @@ class NamedModules:
             "libraries": [{"name": lib.name, "where": lib.where} for lib in self.libraries],
             "source_readers": [
                 {"package": r.package, "why": r.why, "where": r.where} for r in self.sources
+            ],
+            "source_analysers": [
+                {"package": a.package, "why": a.why, "where": a.where} for a in self.analysers
             ],
             "programs": [
                 {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
