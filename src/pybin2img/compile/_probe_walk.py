@@ -138,7 +138,7 @@ class Walker:
     #: "file", "line", "why"} (:data:`SOURCE_READERS`).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Top-level packages that read other modules' source at run time: package ->
-    #: {"package", "file", "line", "why"} (:data:`SOURCE_ANALYSERS`).
+    #: {"package", "file" (its ``__init__``), "why"} (:data:`SOURCE_ANALYSERS`).
     analysers: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
     extensions: int = 0
