@@ -244,16 +244,17 @@ def test_generators_and_coroutines_as_under_the_interpreter(leg: Leg, order: str
     assert metadata["compare"]["same"] is True
 
 
-def test_os_and_typing_at_their_first_use(leg: Leg) -> None:
+def test_os_typing_importlib_and_warnings_at_their_first_use(leg: Leg) -> None:
     """From Python 3.12 on, Nuitka's patch takes typing's type variables at start; they come
-    from _typing, and typing executes at its first use (compile/_startup_hook.py): the program
-    has executed neither os nor typing before its first line (the smoke test), and behaves as
-    the root's interpreter (--compare)."""
+    from _typing, and typing executes at its first use (compile/_startup_hook.py); Nuitka's
+    import of importlib._bootstrap gets _frozen_importlib (compile/_startup.c): the program has
+    executed none of os, typing, the importlib package and warnings before its first line (the
+    smoke test), and behaves as the root's interpreter (--compare)."""
     metadata = leg.build(
         "startup-lazy", "../tests/apps/startup/lazy.py", "--compare", "--smoke-test=start"
     )
     assert metadata["compare"]["same"] is True
-    assert metadata["compare"]["image"]["stdout_lines"] == 8
+    assert metadata["compare"]["image"]["stdout_lines"] == 11
 
 
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:
