@@ -666,7 +666,7 @@ def test_the_installed_nuitka_opens_dev_null_as_the_object_expects() -> None:
     assert startup.closed_streams(_interpreter("3.11.7", _installed_package() / "__main__.py"))
 
 
-def _devnull_sources(
+def _spelling_sources(
     root: Path, texts: tuple[tuple[str, str], ...] = startup._DEVNULL_TEXTS
 ) -> Path:
     """A copy of the installed Nuitka's files that spell ``texts`` (those that open /dev/null);
@@ -679,18 +679,31 @@ def _devnull_sources(
     return package / "__main__.py"
 
 
-@pytest.mark.parametrize("which", range(len(startup._DEVNULL_TEXTS)))
-def test_closed_streams_are_left_to_nuitka_when_its_sources_differ(
-    tmp_path: Path, which: int
+#: Each stand-in that depends on how Nuitka's sources spell a call: its check and texts.
+_SPELLED = {
+    "closed_streams": startup._DEVNULL_TEXTS,
+    "bootstrap_handed": startup._BOOTSTRAP_TEXTS,
+    "locale_narrowed": startup._LOCALE_TEXTS,
+}
+
+
+@pytest.mark.parametrize(
+    ("check", "which"),
+    [(check, which) for check, texts in _SPELLED.items() for which in range(len(texts))],
+)
+def test_a_stand_in_is_left_to_nuitka_when_its_sources_differ(
+    tmp_path: Path, check: str, which: int
 ) -> None:
-    main = _devnull_sources(tmp_path)
-    assert startup.closed_streams(_interpreter("3.13.5", main))
-    relative, text = startup._DEVNULL_TEXTS[which]
+    spelled = getattr(startup, check)
+    main = _spelling_sources(tmp_path, _SPELLED[check])
+    assert spelled(_interpreter("3.13.5", main))
+    relative, text = _SPELLED[check][which]
     path = main.parent / relative
     flat = " ".join(path.read_text(encoding="utf-8").split())
     assert text in flat
-    path.write_text(flat.replace(text, text.replace("(", " (")))
-    assert not startup.closed_streams(_interpreter("3.13.5", main))
+    path.write_text(flat.replace(text, text.replace("(", " (", 1)))
+    assert not spelled(_interpreter("3.13.5", main))
+    assert not spelled(_interpreter("3.13.5", None))
 
 
 def test_closed_streams_are_left_to_nuitka_without_its_sources(tmp_path: Path) -> None:
@@ -702,7 +715,7 @@ def test_closed_streams_are_left_to_nuitka_when_the_streams_come_after_the_impor
     tmp_path: Path,
 ) -> None:
     """The object stops standing in once Nuitka's importer is set up."""
-    main = _devnull_sources(tmp_path)
+    main = _spelling_sources(tmp_path)
     path = main.parent / "build" / "static_src" / "MainProgram.c"
     text = path.read_text(encoding="utf-8")
     path.write_text(
@@ -716,21 +729,6 @@ def test_the_installed_nuitka_imports_the_bootstrap_as_the_object_expects() -> N
     """Fails when the pinned Nuitka imports importlib._bootstrap at start otherwise: the
     importlib package and warnings then execute at every start again (1.5 M instructions)."""
     assert startup.bootstrap_handed(_interpreter("3.11.7", _installed_package() / "__main__.py"))
-
-
-@pytest.mark.parametrize("which", range(len(startup._BOOTSTRAP_TEXTS)))
-def test_the_bootstrap_is_left_to_nuitka_when_its_sources_differ(
-    tmp_path: Path, which: int
-) -> None:
-    main = _devnull_sources(tmp_path, startup._BOOTSTRAP_TEXTS)
-    assert startup.bootstrap_handed(_interpreter("3.13.5", main))
-    relative, text = startup._BOOTSTRAP_TEXTS[which]
-    path = main.parent / relative
-    flat = " ".join(path.read_text(encoding="utf-8").split())
-    assert text in flat
-    path.write_text(flat.replace(text, text.replace("(", " (")))
-    assert not startup.bootstrap_handed(_interpreter("3.13.5", main))
-    assert not startup.bootstrap_handed(_interpreter("3.13.5", None))
 
 
 @pytest.mark.parametrize(
@@ -748,7 +746,7 @@ def test_the_bootstrap_is_left_to_nuitka_when_its_sources_differ(
 def test_the_bootstrap_is_left_to_nuitka_unless_main_asks_once_before_its_importer(
     tmp_path: Path, change: Callable[[str], str]
 ) -> None:
-    main = _devnull_sources(tmp_path, startup._BOOTSTRAP_TEXTS)
+    main = _spelling_sources(tmp_path, startup._BOOTSTRAP_TEXTS)
     path = main.parent / "build" / "static_src" / "MainProgram.c"
     path.write_text(change(path.read_text(encoding="utf-8")))
     assert not startup.bootstrap_handed(_interpreter("3.11.7", main))
@@ -760,24 +758,12 @@ def test_the_installed_nuitka_sets_the_locale_as_the_object_expects() -> None:
     assert startup.locale_narrowed(_interpreter("3.11.7", _installed_package() / "__main__.py"))
 
 
-@pytest.mark.parametrize("which", range(len(startup._LOCALE_TEXTS)))
-def test_the_locale_is_left_to_nuitka_when_its_sources_differ(tmp_path: Path, which: int) -> None:
-    main = _devnull_sources(tmp_path, startup._LOCALE_TEXTS)
-    assert startup.locale_narrowed(_interpreter("3.13.5", main))
-    relative, text = startup._LOCALE_TEXTS[which]
-    path = main.parent / relative
-    flat = " ".join(path.read_text(encoding="utf-8").split())
-    path.write_text(flat.replace(text, text.replace("(", " (", 1)))
-    assert not startup.locale_narrowed(_interpreter("3.13.5", main))
-    assert not startup.locale_narrowed(_interpreter("3.13.5", None))
-
-
 def test_the_locale_is_left_to_nuitka_where_it_sets_the_whole_locale_elsewhere(
     tmp_path: Path,
 ) -> None:
     """The object narrows the first such call until the importer is set up; Nuitka's main()
     must make no other."""
-    main = _devnull_sources(tmp_path, startup._LOCALE_TEXTS)
+    main = _spelling_sources(tmp_path, startup._LOCALE_TEXTS)
     path = main.parent / startup._MAIN
     path.write_text(
         path.read_text(encoding="utf-8") + '\nvoid f(void) { setlocale(LC_ALL, ""); }\n'

@@ -253,45 +253,46 @@ def _spelled(interpreter: Interpreter, texts: Sequence[tuple[str, str]]) -> dict
     return files
 
 
+def _before_importer(
+    interpreter: Interpreter, texts: Sequence[tuple[str, str]], call: str, once: str | None = None
+) -> bool:
+    """Whether Nuitka's sources spell ``texts`` and ``main()`` makes ``call`` before it sets up
+    its importer (``setupMetaPathBasedLoader``, which ends the start-up object's start), with
+    ``once`` in it only once where given."""
+    files = _spelled(interpreter, texts)
+    if files is None:
+        return False
+    main = files[_MAIN]
+    if once is not None and main.count(once) != 1:
+        return False
+    return main.find(call) < main.rfind("setupMetaPathBasedLoader(tstate);")
+
+
 def closed_streams(interpreter: Interpreter) -> bool:
     """Whether Nuitka's sources open /dev/null for a closed standard stream as the start-up
     object expects: the object then makes such a stream ``None`` where /dev/null is missing,
     as the interpreter does, instead of leaving Nuitka's start with an error set."""
-    files = _spelled(interpreter, _DEVNULL_TEXTS)
-    if files is None:
-        return False
-    main = files[_MAIN]
-    # setupMetaPathBasedLoader, which ends the object's start, comes after the streams.
-    return main.find("setInputOutputHandles(tstate);") < main.rfind(
-        "setupMetaPathBasedLoader(tstate);"
-    )
+    return _before_importer(interpreter, _DEVNULL_TEXTS, "setInputOutputHandles(tstate);")
 
 
 def bootstrap_handed(interpreter: Interpreter) -> bool:
     """Whether Nuitka's sources import ``importlib._bootstrap`` at start as the start-up object
     expects: the object then hands Nuitka the interpreter's ``_frozen_importlib`` under that
     name, so that the ``importlib`` package and ``warnings`` do not execute at every start."""
-    files = _spelled(interpreter, _BOOTSTRAP_TEXTS)
-    if files is None:
-        return False
-    main = files[_MAIN]
-    # Called once, before the importer is set up.
-    return main.count("= getImportLibBootstrapModule();") == 1 and main.find(
-        "= getImportLibBootstrapModule();"
-    ) < main.rfind("setupMetaPathBasedLoader(tstate);")
+    call = "= getImportLibBootstrapModule();"
+    return _before_importer(interpreter, _BOOTSTRAP_TEXTS, call, once=call)
 
 
 def locale_narrowed(interpreter: Interpreter) -> bool:
     """Whether Nuitka's sources set the whole locale only to decode the command line, before
     the importer is set up, as the start-up object expects: the object then sets ``LC_CTYPE``
     only for that, the one category decoding reads."""
-    files = _spelled(interpreter, _LOCALE_TEXTS)
-    if files is None:
-        return False
-    main = files[_MAIN]
-    return main.count('setlocale(LC_ALL, "")') == 1 and main.find(
-        "orig_argv = convertCommandLineParameters(argc, argv);"
-    ) < main.rfind("setupMetaPathBasedLoader(tstate);")
+    return _before_importer(
+        interpreter,
+        _LOCALE_TEXTS,
+        "orig_argv = convertCommandLineParameters(argc, argv);",
+        once='setlocale(LC_ALL, "")',
+    )
 
 
 def compiled_source(patcher: str, python_version: str) -> str | None:
