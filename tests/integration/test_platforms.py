@@ -52,6 +52,8 @@ from tests.roots import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie", "sid")]
 
+#: What tests/apps/startup/patterns.py prints.
+PATTERNS_LINES = 23
 LOCKED = ["--rm", "--read-only", "--network", "none", "--user", "65532", "--cap-drop", "ALL"]
 #: The leg's work directory (the source, the venv, outputs, pybin2img's cache) in the root.
 WORK = WORK_IN_ROOT
@@ -255,6 +257,18 @@ def test_os_typing_importlib_and_warnings_at_their_first_use(leg: Leg) -> None:
     )
     assert metadata["compare"]["same"] is True
     assert metadata["compare"]["image"]["stdout_lines"] == 11
+
+
+def test_patterns_compiled_at_build_time(leg: Leg) -> None:
+    """The patterns modules compile as they execute come from the table the build wrote with
+    the root's interpreter (compile/regex.py): the program parsed none of them (the smoke
+    test), and they, the warning one left out and one made at run time are as under the
+    root's interpreter (--compare)."""
+    metadata = leg.build(
+        "startup-patterns", "../tests/apps/startup/patterns.py", "--compare", "--smoke-test=table"
+    )
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == PATTERNS_LINES
 
 
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:

@@ -9,6 +9,7 @@ bytecode of the standard library's modules is found without the program mapping 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -91,6 +92,40 @@ def test_os_typing_importlib_and_warnings_execute_at_their_first_use_as_under_th
     facts = json.loads(metadata.read_text())
     assert facts["compare"]["same"] is True
     assert facts["compare"]["image"]["stdout_lines"] == 11
+
+
+PATTERNS = APP.with_name("patterns.py")
+
+
+def test_patterns_compiled_at_build_time_as_under_the_interpreter(
+    build_dir: Path, tmp_path: Path
+) -> None:
+    """The patterns the app's and the standard library's modules compile as they execute come
+    from the table written at build time (compile/regex.py): the program parsed none of them
+    (the smoke test runs it with ``table``); they, a pattern that warns as it compiles (left
+    out) and one made at run time are as under the interpreter (``--compare``)."""
+    metadata = build_dir / "startup-patterns.json"
+    tarball = build_dir / "startup-patterns.tar"
+    pybin2img(
+        "build",
+        str(PATTERNS),
+        "-t",
+        f"pybin2img-test/startup:patterns-{RUN_ID}",
+        "-o",
+        str(tarball),
+        "--metadata-file",
+        str(metadata),
+        "--compare",
+        "--smoke-test=table",
+    )
+    facts = json.loads(metadata.read_text())
+    assert facts["compare"]["same"] is True
+    assert facts["compare"]["image"]["stdout_lines"] == 23
+    table = _app_dir(tarball, tmp_path) / "pybin2img.regex-table"
+    patterns = {row[1] for row in marshal.loads(table.read_bytes())}
+    assert len(patterns) > 8  # the app's eight and the standard library's
+    assert "(?i)class-(level)" in patterns
+    assert "[[a]" not in patterns
 
 
 BYTECODE = APP.with_name("bytecode.py")

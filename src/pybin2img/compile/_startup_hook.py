@@ -37,6 +37,8 @@ import sys
 PATCHED = ("getgeneratorstate", "getcoroutinestate", "_get_code_position")
 #: What Nuitka's function takes from ``typing`` from Python 3.12 on: ``_typing``'s types.
 TYPING = ("TypeVar", "ParamSpec", "TypeVarTuple")
+#: The file of patterns compiled at build time, beside the program (``_regex_table.py``).
+TABLE_NAME = "pybin2img.regex-table"
 STATES = (
     "GEN_CREATED",
     "GEN_RUNNING",
@@ -154,10 +156,13 @@ def install(patch):
         _stand_in(patch)
     else:
         _defer(patch)
+    # Nuitka's sys.executable is a "python" in the program's directory.
+    if sys.executable.startswith("/"):
+        precompiled_patterns(sys.executable.rpartition("/")[0] + "/" + TABLE_NAME)
 
 
-def _after_inspect(then):
-    """Call ``then(module)`` once, right after the import system has executed ``inspect``
+def _after_import(name, then):
+    """Call ``then(module)`` once, right after the import system has executed module ``name``
     (at once if it already has). Returns a function that runs ``then(None)`` now instead, and
     takes the hook away (unless ``then`` has run)."""
     from _thread import RLock
@@ -177,7 +182,7 @@ def _after_inspect(then):
             then(module)
 
     class Loader:
-        """The loader that found ``inspect``, and what to do once it has executed it."""
+        """The loader that found the module, and what to do once it has executed it."""
 
         def __init__(self, spec, loader):
             self.spec = spec
@@ -192,19 +197,19 @@ def _after_inspect(then):
             self.spec.loader = self.loader
             module.__loader__ = self.loader
             self.loader.exec_module(module)
-            once(sys.modules.get("inspect", module))
+            once(sys.modules.get(name, module))
 
-        def __getattr__(self, name):
-            return getattr(self.loader, name)
+        def __getattr__(self, attribute):
+            return getattr(self.loader, attribute)
 
     class Finder:
         @staticmethod
-        def find_spec(name, path=None, target=None):
-            if name != "inspect" or done:
+        def find_spec(fullname, path=None, target=None):
+            if fullname != name or done:
                 return None
             for finder in meta_path:
                 find = None if finder is Finder else getattr(finder, "find_spec", None)
-                spec = None if find is None else find(name, path, target)
+                spec = None if find is None else find(fullname, path, target)
                 if spec is not None:
                     break
             else:
@@ -213,11 +218,58 @@ def _after_inspect(then):
                 spec.loader = Loader(spec, spec.loader)
             return spec
 
-    if "inspect" in sys.modules:
-        once(sys.modules["inspect"])
+    if name in sys.modules:
+        once(sys.modules[name])
     else:
         meta_path.insert(0, Finder)
     return lambda: once(None)
+
+
+def precompiled_patterns(table):
+    """Patterns from ``table`` (a file written at build time by ``_regex_table.py``) instead of
+    compiling them: once ``re._compiler`` (``sre_compile`` before 3.11) has executed, its
+    ``compile`` looks a pattern up by its exact type, value and flags, and hands a row found to
+    ``_sre.compile`` as ``re._compiler.compile`` would have; anything else, or a table that
+    cannot be read, is compiled as always. The table is read at the first pattern compiled."""
+    name = "re._compiler" if sys.version_info >= (3, 11) else "sre_compile"
+    _after_import(name, lambda module: _table_compile(module, table))
+
+
+def _table_compile(module, table):
+    if module is None or not callable(getattr(module, "compile", None)):
+        return
+    import _sre
+
+    original = module.compile
+    rows = []
+
+    def compile(p, flags=0):
+        if type(flags) is int and (type(p) is str or type(p) is bytes):
+            if not rows:
+                rows.append(_read_patterns(table))
+            row = rows[0].get((type(p) is bytes, p, flags))
+            if row is not None:
+                sre_flags, code, groups, groupindex, indexgroup = row
+                words = memoryview(code).cast("I").tolist()
+                return _sre.compile(p, sre_flags, words, groups, dict(groupindex), indexgroup)
+        return original(p, flags)
+
+    for attribute in ("__doc__", "__name__", "__qualname__", "__module__"):
+        setattr(compile, attribute, getattr(original, attribute, None))
+    compile.__wrapped__ = original
+    module.compile = compile
+
+
+def _read_patterns(table):
+    """The rows of ``table`` by ``(is_bytes, pattern, flags)``; empty when it cannot be read."""
+    try:
+        import marshal
+
+        with open(table, "rb") as handle:
+            data = marshal.loads(handle.read())  # noqa: S302 - the table pybin2img wrote
+        return {(row[0], row[1], row[2]): row[3:] for row in data}
+    except Exception:  # noqa: BLE001 - no table: every pattern is compiled as always
+        return {}
 
 
 def _defer(patch):
@@ -233,7 +285,7 @@ def _defer(patch):
                 types.coroutine = original
         patch()
 
-    now = _after_inspect(run)
+    now = _after_import("inspect", run)
 
     def wrap(types):
         original = types.coroutine
@@ -312,4 +364,4 @@ def _stand_in_inspect(patch):
         for name, value in replaced.items():
             setattr(module, name, value)
 
-    _after_inspect(transplant)
+    _after_import("inspect", transplant)

@@ -37,6 +37,7 @@ from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
+from .regex import write_pattern_table
 from .startup import (
     blob_tags,
     hook_digest,
@@ -323,6 +324,9 @@ def _compile_into_cache(
     if link.libpython is not None:
         check_linked(dist / target.binary_name, link.libpython)
     strip_libraries(dist, target.binary_name, log)
+    written = (
+        write_pattern_table(dist, report, target.cwd, interpreter, log) if link.deferred else {}
+    )
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):
         log.detail(line)
@@ -344,6 +348,7 @@ def _compile_into_cache(
             "origins": {
                 **report_origins(ElementTree.parse(report).getroot()),  # noqa: S314
                 **added_origins,
+                **written,
             },
             "added_files": added_lines,
         }

@@ -174,9 +174,11 @@ _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
 def hook_digest() -> str:
-    """What identifies the hook (its Python and C text): part of the compile key."""
+    """What identifies the hook (its Python and C text, and what makes the patterns it reads:
+    regex.py, _regex_table.py): part of the compile key."""
     digest = hashlib.sha256()
-    for path in (_HOOK, _OBJECT_SOURCE):
+    here = Path(__file__).parent
+    for path in (_HOOK, _OBJECT_SOURCE, here / "regex.py", here / "_regex_table.py"):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
