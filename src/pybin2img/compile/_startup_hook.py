@@ -21,6 +21,9 @@ with ``patch``, Nuitka's own function) does the same without that import:
 
 Either way a program that never imports ``inspect`` never pays for it.
 
+:func:`precompiled_patterns` (from ``install``) gives ``re._compiler.compile`` the patterns
+compiled at build time (regex.py, ``_regex_table.py``) once ``re._compiler`` has executed.
+
 :func:`lazy_start` (around Nuitka's loader setup, which imports ``os`` for its ``sys.path``
 hook) and :func:`_stand_in` (around the patch, for ``typing``) put modules into ``sys.modules``
 that execute at their first use (:func:`_lazy`), and :func:`restore_environ` gives the
