@@ -4,6 +4,7 @@ is the pattern the interpreter makes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import json.decoder
 import marshal
@@ -134,7 +135,7 @@ def test_the_program_takes_patterns_from_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = tmp_path / "table"
-    data, counts = _regex_table.table([SOURCE])
+    data, counts = _regex_table.table([SOURCE.encode()])
     assert counts == {"found": 10, "kept": 10, "bytes": len(data)}
     table.write_bytes(data)
     module = _module_with(table)
@@ -205,3 +206,66 @@ def test_the_modules_sources_as_the_report_names_them(tmp_path: Path) -> None:
         "/work/app.py",
         "${sys.real_prefix}/lib/python3.11/json/__init__.py",
     ]
+
+
+def test_what_a_source_gave_is_taken_from_known_the_next_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    known: dict[str, object] = {"stale": "not an entry"}
+    first = _regex_table.table([SOURCE.encode(), b"import re\nX = re.compile('other')\n"], known)
+    assert list(known)[-2:] == [
+        hashlib.sha256(SOURCE.encode()).hexdigest(),
+        hashlib.sha256(b"import re\nX = re.compile('other')\n").hexdigest(),
+    ]
+
+    def refuse(source: bytes) -> None:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(_regex_table, "file_rows", refuse)
+    assert (
+        _regex_table.table([SOURCE.encode(), b"import re\nX = re.compile('other')\n"], known)
+        == first
+    )
+    # A source changed is read again.
+    with pytest.raises(AssertionError, match="read again"):
+        _regex_table.table([SOURCE.encode() + b"\n"], known)
+
+
+@pytest.mark.parametrize("cached", [None, b"", b"garbage", marshal.dumps([1])])
+def test_the_builders_cache_file(tmp_path: Path, cached: bytes | None) -> None:
+    """``main(FILES, TABLE, KNOWN)``: an unreadable KNOWN is as none; it is written for next
+    time with what this run found."""
+    app = tmp_path / "app.py"
+    app.write_text(SOURCE)
+    listing = tmp_path / "files.json"
+    listing.write_text(json.dumps([str(app)]))
+    known = tmp_path / "known"
+    if cached is not None:
+        known.write_bytes(cached)
+    assert _regex_table.main([str(listing), str(tmp_path / "table"), str(known)]) == 0
+    entries = marshal.loads(known.read_bytes())
+    assert list(entries) == [hashlib.sha256(SOURCE.encode()).hexdigest()]
+    found, rows = entries[hashlib.sha256(SOURCE.encode()).hexdigest()]
+    assert found == len(rows) == 10
+    assert _regex_table.main([str(listing), str(tmp_path / "again"), str(known)]) == 0
+    assert (tmp_path / "again").read_bytes() == (tmp_path / "table").read_bytes()
+
+
+def test_the_same_rows_make_the_same_table_just_found_or_from_known() -> None:
+    """Reproducible: the table's bytes do not depend on where its rows came from (marshal's
+    later versions write interned strings and shared objects differently)."""
+    sources = [SOURCE.encode(), json.decoder.__loader__.get_data(json.decoder.__file__)]
+    fresh, _ = _regex_table.table(sources)
+    known: dict[str, object] = {}
+    _regex_table.table(sources, known)
+    reread = marshal.loads(marshal.dumps(known, 4))
+    assert _regex_table.table(sources, reread)[0] == fresh
+    # The same rows with their patterns interned, as a string read back may be.
+    interned = {
+        digest: (
+            found,
+            [(r[0], sys.intern(r[1]) if type(r[1]) is str else r[1], *r[2:]) for r in rows],
+        )
+        for digest, (found, rows) in reread.items()
+    }
+    assert _regex_table.table(sources, interned)[0] == fresh

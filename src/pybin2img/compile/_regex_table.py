@@ -10,8 +10,9 @@ patterns that modules compile at module or class level (``re.compile`` with a co
 pattern), compiles each with the build interpreter, records those arguments and checks that
 ``_sre.compile`` given them makes a pattern equal to the one ``re`` makes.
 
-The table is ``marshal`` data, a list of ``(is_bytes, pattern, flags, sre_flags, code, groups,
-groupindex, indexgroup)`` rows, ``code`` as native 32-bit words (bytes). The program looks a
+The table is ``marshal`` data (version 2: :data:`MARSHAL_VERSION`), a list of ``(is_bytes,
+pattern, flags, sre_flags, code, groups, groupindex, indexgroup)`` rows, ``code`` as native
+32-bit words (bytes). The program looks a
 pattern up by its exact type, value and flags (``_startup_hook.py``), so a pattern found here
 that the program never compiles costs only its row, and one compiled with other flags or built
 at run time is compiled as always. Left out: patterns that do not compile, that warn as they
@@ -21,13 +22,16 @@ compile (the warning must be seen as under the interpreter), and ``re.DEBUG`` (i
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import marshal
+import os
 import re
 import sys
 import warnings
 from array import array
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 #: Calls that compile their first argument as a pattern, and where their flags are.
 _COMPILERS = {"compile": 1}
@@ -36,6 +40,13 @@ _FLAGS = {name: int(value) for name, value in vars(re).items() if isinstance(val
 #: Rows a table keeps at most, and the longest pattern (a guard against generated sources).
 MAX_ROWS = 5000
 MAX_PATTERN = 20000
+#: Version 2 of marshal writes every string the same way and never a reference to an object
+#: written before, so the same rows make the same bytes whether they were just found or read
+#: from ``KNOWN`` (later versions depend on strings' interning and objects' reference counts):
+#: the image is reproducible.
+MARSHAL_VERSION = 2
+#: Sources whose findings the cache file (``KNOWN``) keeps.
+MAX_KNOWN = 20000
 
 
 def candidates(source: bytes | str) -> list[tuple[str | bytes, int]]:
@@ -241,21 +252,33 @@ def row(pattern: str | bytes, flags: int) -> tuple[object, ...] | None:
     )
 
 
-def table(sources: Iterable[bytes | str]) -> tuple[bytes, dict[str, int]]:
+def file_rows(source: bytes | str) -> tuple[int, list[tuple[object, ...]]]:
+    """How many patterns ``source`` compiles as it executes, and the rows of those kept."""
+    found = candidates(source)
+    rows = [made for pattern, flags in found if (made := row(pattern, flags)) is not None]
+    return len(found), rows
+
+
+def table(
+    sources: Iterable[bytes], known: dict[str, Any] | None = None
+) -> tuple[bytes, dict[str, int]]:
     """The marshalled table of the patterns ``sources`` compile, and counts of what was found
-    and kept."""
-    rows: dict[tuple[bool, str | bytes, int], tuple[object, ...]] = {}
+    and kept. ``known``: what earlier runs found by each source's sha256, used and updated
+    (what this run read last, in its order)."""
+    known = {} if known is None else known
+    rows: dict[tuple[object, ...], tuple[object, ...]] = {}
     found = 0
     for source in sources:
-        for pattern, flags in candidates(source):
-            found += 1
-            key = (type(pattern) is bytes, pattern, flags)
-            if key in rows or len(rows) >= MAX_ROWS:
-                continue
-            made = row(pattern, flags)
-            if made is not None:
-                rows[key] = made
-    data = marshal.dumps(list(rows.values()), 4)
+        digest = hashlib.sha256(source).hexdigest()
+        entry = known.pop(digest, None)
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            entry = file_rows(source)
+        known[digest] = entry
+        found += entry[0]
+        for made in entry[1]:
+            if len(rows) < MAX_ROWS:
+                rows.setdefault(made[:3], made)
+    data = marshal.dumps(list(rows.values()), MARSHAL_VERSION)
     return data, {"found": found, "kept": len(rows), "bytes": len(data)}
 
 
@@ -272,9 +295,18 @@ def expand(path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``FILES TABLE``: FILES a JSON list of source paths; writes TABLE, prints the counts."""
+    """``FILES TABLE [KNOWN]``: FILES a JSON list of source paths; writes TABLE, prints the
+    counts. KNOWN: a file of what earlier runs of this interpreter found by source, kept."""
     with open(argv[0], encoding="utf-8") as handle:
         paths = json.load(handle)
+    known: dict[str, Any] = {}
+    if len(argv) > 2:
+        try:
+            with open(argv[2], "rb") as cached:
+                loaded = marshal.loads(cached.read())  # noqa: S302 - pybin2img's own cache
+            known = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError, EOFError, TypeError):
+            known = {}
 
     def sources() -> Iterator[bytes]:
         for path in map(expand, paths):
@@ -284,9 +316,19 @@ def main(argv: list[str]) -> int:
             except OSError:
                 continue
 
-    data, counts = table(sources())
+    data, counts = table(sources(), known)
     with open(argv[1], "wb") as out:
         out.write(data)
+    if len(argv) > 2:
+        # Up to a bound, what was known, what this run read last.
+        kept = dict(list(known.items())[-MAX_KNOWN:])
+        temporary = f"{argv[2]}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "wb") as out:
+                out.write(marshal.dumps(kept, 4))
+            os.replace(temporary, argv[2])
+        except OSError:
+            pass  # it only saves time
     print(json.dumps(counts))
     return 0
 

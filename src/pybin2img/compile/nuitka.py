@@ -37,7 +37,7 @@ from .pkgfiles import add_files, files_args
 from .probe import Interpreter
 from .profile import PackageTime, describe, profile
 from .progress import NuitkaProgress
-from .regex import write_pattern_table
+from .regex import known_file, write_pattern_table
 from .startup import (
     blob_tags,
     hook_digest,
@@ -325,7 +325,11 @@ def _compile_into_cache(
         check_linked(dist / target.binary_name, link.libpython)
     strip_libraries(dist, target.binary_name, log)
     written = (
-        write_pattern_table(dist, report, target.cwd, interpreter, log) if link.deferred else {}
+        write_pattern_table(
+            dist, report, target.cwd, interpreter, known_file(cache, interpreter), log
+        )
+        if link.deferred
+        else {}
     )
     sources, modules, distributions, times = _read_report(report, target.cwd)
     for line in describe(times):

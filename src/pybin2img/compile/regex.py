@@ -16,12 +16,25 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
+from ..cache import Cache, digest_of
 from ..log import Log
 from ._startup_hook import TABLE_NAME
 from .probe import Interpreter
 
 #: The builder, run by the build interpreter (its text is in the compile key: startup.py).
 BUILDER = Path(__file__).with_name("_regex_table.py")
+
+
+def known_file(cache: Cache, interpreter: Interpreter) -> Path:
+    """Where the builder keeps what it found in each source, for this interpreter's build (the
+    rows are its ``re``'s) and this builder."""
+    key = digest_of(
+        str(interpreter.executable),
+        interpreter.identity,
+        interpreter.python_version,
+        BUILDER.read_text(encoding="utf-8"),
+    )
+    return cache.ensure("regex") / f"{key[:16]}.marshal"
 
 
 def module_sources(report: Path, cwd: Path) -> list[str]:
@@ -41,11 +54,13 @@ def module_sources(report: Path, cwd: Path) -> list[str]:
 
 
 def write_pattern_table(
-    dist: Path, report: Path, cwd: Path, interpreter: Interpreter, log: Log
+    dist: Path, report: Path, cwd: Path, interpreter: Interpreter, known: Path, log: Log
 ) -> dict[str, str]:
     """Write the table into ``dist`` (:data:`TABLE_NAME`, beside the program); log what it
-    holds, or why there is none. Returns the origin of what was written, as the dist's origins
-    have it: ``${cwd}``, the app's own, as the program (it is made from the app's modules)."""
+    holds, or why there is none. ``known``: the builder's cache of what it found in each
+    source, for this interpreter and builder (:func:`known_file`). Returns the origin of what
+    was written, as the dist's origins have it: ``${cwd}``, the app's own, as the program (it
+    is made from the app's modules)."""
     table = dist / TABLE_NAME
     listing = dist.parent / "regex-sources.json"
     why = "the builder failed"
@@ -54,7 +69,7 @@ def write_pattern_table(
     try:
         listing.write_text(json.dumps(module_sources(report, cwd)))
         proc = subprocess.run(
-            [str(interpreter.executable), "-I", str(BUILDER), str(listing), str(table)],
+            [str(interpreter.executable), "-I", str(BUILDER), str(listing), str(table), str(known)],
             capture_output=True,
             text=True,
             timeout=600,
