@@ -9,7 +9,8 @@ slim-Python image and PyInstaller, in one run.
   of libpython (``libpython3.X-pic.a``), against its ``-I -S``;
 * web and fastapi: the time from exec to the first HTTP 200, on this machine (the programs
   directly; the slim-Python root through ``chroot``) and in the engine (``docker run -d`` with
-  a published port), for pybin2img, slim-Python and PyInstaller;
+  a published port), for pybin2img, slim-Python and PyInstaller, and for pybin2img built with
+  Debian's ``/usr/bin/python3`` where it is there (the CPython build slim-Python runs);
 * kernels (bench/apps/kernels.py, pyperformance-style CPU-bound pure Python): CPU seconds per
   kernel in the pybin2img image, the slim-Python image and the PyInstaller image, and on this
   machine under the build interpreter (the same CPython build pybin2img's program embeds;
@@ -54,6 +55,8 @@ PREFIX = "pybin2img-bench-startup-"
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 #: Nuitka's own choice of libpython for it, the baseline of that comparison.
 DEBIAN_PIC = ("--nuitka-arg=--static-libpython=yes",)
+#: The pybin2img program built with Debian's python3, in the web apps' figures.
+DEBIAN_BUILT = "pybin2img, /usr/bin/python3"
 #: The images each app's run makes.
 FLAVOURS = ("pybin2img", "pyinstaller", "debian", "debian-pic")
 
@@ -477,6 +480,13 @@ def bench_app(app: App, scratch: Path, base: Path, runs: int) -> dict[str, Any]:
             "build interpreter": [python, app.script.name],
             "pyinstaller": frozen["program"],
         }
+        if DEBIAN_PYTHON.is_file():
+            # Built with Debian's python3, the CPython build slim-Python runs: only the program
+            # differs from slim-Python's then.
+            debian = pybin2img(app, scratch, "debian", ("--python", str(DEBIAN_PYTHON)))
+            result["debian"] = {"pybin2img": debian}
+            programs[DEBIAN_BUILT] = debian["program"]
+            images_[DEBIAN_BUILT] = debian["image"]
         result |= bench_http(app, programs, root, images_, runs)
     else:
         programs = {
@@ -555,18 +565,24 @@ def report(result: dict[str, Any]) -> str:
                 f"| {h['rss_kib']['median'] / ref['rss_kib']['median']:.2f}x |"
             )
         out.append("\n".join(rows))
-    rows = ["| app | figure | pybin2img | slim-Python | PyInstaller |", "|---|---|---|---|---|"]
+    rows = [
+        "| app | figure | pybin2img | pybin2img, Debian's python3 | slim-Python | PyInstaller |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in apps.items():
         ours, frozen, slim = r["pybin2img"], r["pyinstaller"], r.get("slim-python")
+        theirs = r.get("debian", {}).get("pybin2img") if name != "hello" else None
         slim_size = f"{slim['saved_gzip_size'] / 1e6:.1f} MB" if slim else "-"
+        theirs_size = f"{theirs['compressed_bytes'] / 1e6:.1f} MB" if theirs else "-"
         rows.append(
             f"| {name} | image, compressed | {ours['compressed_bytes'] / 1e6:.1f} MB "
-            f"| {slim_size} | {frozen['compressed_bytes'] / 1e6:.1f} MB |"
+            f"| {theirs_size} | {slim_size} | {frozen['compressed_bytes'] / 1e6:.1f} MB |"
         )
         frozen_total = frozen["environment_seconds"] + frozen["freeze_seconds"]
+        theirs_build = f"{theirs['build_seconds']:.0f} s" if theirs else "-"
         rows.append(
             f"| {name} | build (PyInstaller: environment + freeze) "
-            f"| {ours['build_seconds']:.0f} s (shared cache) | - "
+            f"| {ours['build_seconds']:.0f} s (shared cache) | {theirs_build} | - "
             f"| {frozen_total:.0f} s ({frozen['freeze_seconds']:.0f} s freeze) |"
         )
         for key, label in (
@@ -578,13 +594,14 @@ def report(result: dict[str, Any]) -> str:
                 cell = {k: f"{v['median']:.3f} s" for k, v in r[key].items()}
                 slim_cell = cell.get("slim-python", cell.get("slim-python (chroot)", "-"))
                 rows.append(
-                    f"| {name} | {label} | {cell.get('pybin2img', '-')} | {slim_cell} "
+                    f"| {name} | {label} | {cell.get('pybin2img', '-')} "
+                    f"| {cell.get(DEBIAN_BUILT, '-')} | {slim_cell} "
                     f"| {cell.get('pyinstaller', '-')} |"
                 )
         if "seconds" in r:
             for where, kernels in r["seconds"].items():
                 total = sum(v["median"] for v in kernels.values())
-                rows.append(f"| {name} | CPU s, all kernels: {where} | {total:.2f} s | | |")
+                rows.append(f"| {name} | CPU s, all kernels: {where} | {total:.2f} s | | | |")
     out.append("\n".join(rows))
     out.append(
         f"load average {result['load_average_at_start']} at start, "
