@@ -1,7 +1,7 @@
 """The regular expressions a program compiles as its modules execute, compiled at build time.
 
-Run by the build interpreter (``python -I _regex_table.py FILES TABLE``), standard library
-only. Compiling a pattern is pure-Python work at run time (``re._parser`` and
+Run by the build interpreter (``python -I _regex_table.py FILES TABLE [KNOWN]``), standard
+library only. Compiling a pattern is pure-Python work at run time (``re._parser`` and
 ``re._compiler``; ``sre_parse`` and ``sre_compile`` before 3.11), and modules do it as they
 execute: importing Flask compiles 92 patterns, a tenth of its instructions. The result of
 ``re._compiler.compile(pattern, flags)`` is the arguments it passes to ``_sre.compile``, and
@@ -12,11 +12,11 @@ pattern), compiles each with the build interpreter, records those arguments and 
 
 The table is ``marshal`` data (version 2: :data:`MARSHAL_VERSION`), a list of ``(is_bytes,
 pattern, flags, sre_flags, code, groups, groupindex, indexgroup)`` rows, ``code`` as native
-32-bit words (bytes). The program looks a
-pattern up by its exact type, value and flags (``_startup_hook.py``), so a pattern found here
-that the program never compiles costs only its row, and one compiled with other flags or built
-at run time is compiled as always. Left out: patterns that do not compile, that warn as they
-compile (the warning must be seen as under the interpreter), and ``re.DEBUG`` (it prints).
+32-bit words (bytes). The program looks a pattern up by its exact type, value and flags
+(``_startup_hook.py``), so a pattern found here that the program never compiles costs only its
+row, and one compiled with other flags or built at run time is compiled as always. Left out:
+patterns that do not compile, that warn as they compile (the warning must be seen as under the
+interpreter), and ``re.DEBUG`` (it prints).
 """
 
 from __future__ import annotations
