@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +70,26 @@ def test_an_asked_for_lto_keeps_the_import_at_start_and_says_why(build_dir: Path
 LAZY = APP.with_name("lazy.py")
 
 
+def _compared(build_dir: Path, app: Path, smoke: str) -> dict[str, Any]:
+    """Build ``app`` with ``--compare`` and ``--smoke-test=SMOKE`` into
+    ``startup-<stem>.tar``; its metadata."""
+    metadata = build_dir / f"startup-{app.stem}.json"
+    pybin2img(
+        "build",
+        str(app),
+        "-t",
+        f"pybin2img-test/startup:{app.stem}-{RUN_ID}",
+        "-o",
+        str(build_dir / f"startup-{app.stem}.tar"),
+        "--metadata-file",
+        str(metadata),
+        "--compare",
+        f"--smoke-test={smoke}",
+    )
+    facts: dict[str, Any] = json.loads(metadata.read_text())
+    return facts
+
+
 def test_os_typing_importlib_and_warnings_execute_at_their_first_use_as_under_the_interpreter(
     build_dir: Path,
 ) -> None:
@@ -76,20 +97,7 @@ def test_os_typing_importlib_and_warnings_execute_at_their_first_use_as_under_th
     before the app's first line (the smoke test runs it with ``start``), and all of them, the
     environment Nuitka restores and typing's type variables are as under the interpreter
     (``--compare``)."""
-    metadata = build_dir / "startup-lazy.json"
-    pybin2img(
-        "build",
-        str(LAZY),
-        "-t",
-        f"pybin2img-test/startup:lazy-{RUN_ID}",
-        "-o",
-        str(build_dir / "startup-lazy.tar"),
-        "--metadata-file",
-        str(metadata),
-        "--compare",
-        "--smoke-test=start",
-    )
-    facts = json.loads(metadata.read_text())
+    facts = _compared(build_dir, LAZY, "start")
     assert facts["compare"]["same"] is True
     assert facts["compare"]["image"]["stdout_lines"] == 11
 
@@ -104,21 +112,8 @@ def test_patterns_compiled_at_build_time_as_under_the_interpreter(
     from the table written at build time (compile/regex.py): the program parsed none of them
     (the smoke test runs it with ``table``); they, a pattern that warns as it compiles (left
     out) and one made at run time are as under the interpreter (``--compare``)."""
-    metadata = build_dir / "startup-patterns.json"
+    facts = _compared(build_dir, PATTERNS, "table")
     tarball = build_dir / "startup-patterns.tar"
-    pybin2img(
-        "build",
-        str(PATTERNS),
-        "-t",
-        f"pybin2img-test/startup:patterns-{RUN_ID}",
-        "-o",
-        str(tarball),
-        "--metadata-file",
-        str(metadata),
-        "--compare",
-        "--smoke-test=table",
-    )
-    facts = json.loads(metadata.read_text())
     assert facts["compare"]["same"] is True
     assert facts["compare"]["image"]["stdout_lines"] == 23
     table = _app_dir(tarball, tmp_path) / "pybin2img.regex-table"
