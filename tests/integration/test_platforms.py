@@ -52,8 +52,9 @@ from tests.roots import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie", "sid")]
 
-#: What tests/apps/startup/patterns.py prints.
+#: What tests/apps/startup/patterns.py and generated.py print.
 PATTERNS_LINES = 23
+GENERATED_LINES = 13
 LOCKED = ["--rm", "--read-only", "--network", "none", "--user", "65532", "--cap-drop", "ALL"]
 #: The leg's work directory (the source, the venv, outputs, pybin2img's cache) in the root.
 WORK = WORK_IN_ROOT
@@ -269,6 +270,22 @@ def test_patterns_compiled_at_build_time(leg: Leg) -> None:
     )
     assert metadata["compare"]["same"] is True
     assert metadata["compare"]["image"]["stdout_lines"] == PATTERNS_LINES
+
+
+def test_generated_code_compiled_at_build_time(leg: Leg) -> None:
+    """The source dataclasses, named tuples and string annotations generate as the standard
+    library's modules and the app execute comes compiled from the table the build wrote with
+    the root's interpreter (compile/generated.py): the program compiled none of it (the smoke
+    test), and the classes, functions and annotations are as under the root's interpreter
+    (--compare)."""
+    metadata = leg.build(
+        "startup-generated",
+        "../tests/apps/startup/generated.py",
+        "--compare",
+        "--smoke-test=table",
+    )
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == GENERATED_LINES
 
 
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:

@@ -123,6 +123,28 @@ def test_patterns_compiled_at_build_time_as_under_the_interpreter(
     assert "[[a]" not in patterns
 
 
+GENERATED = APP.with_name("generated.py")
+
+
+def test_generated_code_compiled_at_build_time_as_under_the_interpreter(
+    build_dir: Path, tmp_path: Path
+) -> None:
+    """The source dataclasses, named tuples and string annotations generate as the standard
+    library's modules and the app execute comes compiled from the table written at build time
+    (compile/generated.py): the program compiled none of it (the smoke test runs it with
+    ``table``); the classes, their functions' code, the annotations and a class made at run
+    time are as under the interpreter (``--compare``)."""
+    facts = _compared(build_dir, GENERATED, "table")
+    assert facts["compare"]["same"] is True
+    assert facts["compare"]["image"]["stdout_lines"] == 13
+    table = _app_dir(build_dir / "startup-generated.tar", tmp_path) / "pybin2img.code-table"
+    rows = marshal.loads(table.read_bytes())
+    sources = {row[2] for row in rows}
+    assert any("def __init__(self,ncalls" in source for source in sources)  # pstats
+    assert "dict[str, list[int]]" in sources  # the app's own annotations
+    assert not any("MadeAtRunTime" in source for source in sources)
+
+
 BYTECODE = APP.with_name("bytecode.py")
 #: Nuitka's own walk of the blob: the program cannot open its file (strace injects the error).
 NUITKA_WALK = ("strace", "-o", "/dev/null", "-P", "/proc/self/exe", "-e", "trace=openat")

@@ -42,6 +42,18 @@ PATCHED = ("getgeneratorstate", "getcoroutinestate", "_get_code_position")
 TYPING = ("TypeVar", "ParamSpec", "TypeVarTuple")
 #: The file of patterns compiled at build time, beside the program (``_regex_table.py``).
 TABLE_NAME = "pybin2img.regex-table"
+#: The file of generated source compiled at build time, beside the program (``_code_table.py``).
+CODE_TABLE_NAME = "pybin2img.code-table"
+#: The modules whose calls of a built-in that compiles source are looked up in that table, and
+#: the built-in (``_code_table.SHADOWED``, which records them at build time).
+SHADOWED = (
+    ("collections", "eval"),
+    ("typing", "compile"),
+    ("inspect", "eval"),
+    ("dataclasses", "exec"),
+    ("annotationlib", "compile"),
+    ("annotationlib", "eval"),
+)
 STATES = (
     "GEN_CREATED",
     "GEN_RUNNING",
@@ -161,7 +173,13 @@ def install(patch):
         _defer(patch)
     # Nuitka's sys.executable is a "python" in the program's directory.
     if sys.executable.startswith("/"):
-        precompiled_patterns(sys.executable.rpartition("/")[0] + "/" + TABLE_NAME)
+        here = sys.executable.rpartition("/")[0] + "/"
+        precompiled_patterns(here + TABLE_NAME)
+        precompiled_code(here + CODE_TABLE_NAME)
+
+
+#: Module name -> what :func:`_after_import` calls once it has executed; one finder serves all.
+_WAITING = {}
 
 
 def _after_import(name, then):
@@ -170,7 +188,6 @@ def _after_import(name, then):
     takes the hook away (unless ``then`` has run)."""
     from _thread import RLock
 
-    meta_path = sys.meta_path
     lock = RLock()
     done = []
 
@@ -180,52 +197,68 @@ def _after_import(name, then):
             if done:
                 return
             done.append(True)
-            if Finder in meta_path:
-                meta_path.remove(Finder)
+            waiting = _WAITING.get(name, ())
+            if once in waiting:
+                waiting.remove(once)
+                if not waiting:
+                    del _WAITING[name]
+            if not _WAITING and _Finder in _META_PATH:
+                _META_PATH.remove(_Finder)
             then(module)
-
-    class Loader:
-        """The loader that found the module, and what to do once it has executed it."""
-
-        def __init__(self, spec, loader):
-            self.spec = spec
-            self.loader = loader
-
-        def create_module(self, spec):
-            create = getattr(self.loader, "create_module", None)
-            return None if create is None else create(spec)
-
-        def exec_module(self, module):
-            # The module keeps the loader that found it, as without the hook.
-            self.spec.loader = self.loader
-            module.__loader__ = self.loader
-            self.loader.exec_module(module)
-            once(sys.modules.get(name, module))
-
-        def __getattr__(self, attribute):
-            return getattr(self.loader, attribute)
-
-    class Finder:
-        @staticmethod
-        def find_spec(fullname, path=None, target=None):
-            if fullname != name or done:
-                return None
-            for finder in meta_path:
-                find = None if finder is Finder else getattr(finder, "find_spec", None)
-                spec = None if find is None else find(fullname, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-            if hasattr(spec.loader, "exec_module"):
-                spec.loader = Loader(spec, spec.loader)
-            return spec
 
     if name in sys.modules:
         once(sys.modules[name])
     else:
-        meta_path.insert(0, Finder)
+        _WAITING.setdefault(name, []).append(once)
+        if _Finder not in _META_PATH:
+            _META_PATH.insert(0, _Finder)
     return lambda: once(None)
+
+
+class _Loader:
+    """The loader that found a module :func:`_after_import` waits for, and what to do once it
+    has executed it."""
+
+    def __init__(self, spec, loader):
+        self.spec = spec
+        self.loader = loader
+
+    def create_module(self, spec):
+        create = getattr(self.loader, "create_module", None)
+        return None if create is None else create(spec)
+
+    def exec_module(self, module):
+        # The module keeps the loader that found it, as without the hook.
+        name = self.spec.name
+        self.spec.loader = self.loader
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        for once in list(_WAITING.get(name, ())):
+            once(sys.modules.get(name, module))
+
+    def __getattr__(self, attribute):
+        return getattr(self.loader, attribute)
+
+
+class _Finder:
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname not in _WAITING:
+            return None
+        for finder in _META_PATH:
+            find = None if finder is _Finder else getattr(finder, "find_spec", None)
+            spec = None if find is None else find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if hasattr(spec.loader, "exec_module"):
+            spec.loader = _Loader(spec, spec.loader)
+        return spec
+
+
+#: The import system's finders, as they were when the hook was installed.
+_META_PATH = sys.meta_path
 
 
 def precompiled_patterns(table):
@@ -273,6 +306,104 @@ def _read_patterns(table):
         return {(row[0], row[1], row[2]): row[3:] for row in data}
     except Exception:  # noqa: BLE001 - no table: every pattern is compiled as always
         return {}
+
+
+def precompiled_code(table):
+    """Code compiled at build time from the source that ``dataclasses``, ``namedtuple`` and
+    string annotations generate (``table``, written by ``_code_table.py``) instead of compiling
+    that source again: once a module of :data:`SHADOWED` has executed, the built-in it calls by
+    that name is, for that module alone, a function that looks the source up by its exact
+    value, file name and mode and hands the code found to the built-in (``exec``, ``eval``) or
+    returns it (``compile``). Anything else, a table that cannot be read, or a program run with
+    ``-O`` (the table's code is compiled without), is compiled as always. The table is read at
+    the first source looked up."""
+    import builtins
+
+    rows = []
+
+    def lookup(mode, filename, source):
+        if not rows:
+            rows.append(_read_code(table))
+        data = rows[0].get((mode, filename, source))
+        return None if data is None else rows[0][None](data)
+
+    for module_name, function in SHADOWED:
+        if module_name == "annotationlib" and sys.version_info < (3, 14):
+            continue
+        original = getattr(builtins, function)
+        _after_import(
+            module_name, lambda module, f=function, o=original: _shadow(module, f, o, lookup)
+        )
+
+
+def _shadow(module, function, original, lookup):
+    if module is None:
+        return
+    if function == "compile":
+
+        def shadow(source, *args, **kwargs):
+            if (
+                type(source) is str
+                and len(args) == 2
+                and not kwargs
+                and type(args[0]) is str
+                and args[1] in ("exec", "eval")
+            ):
+                code = lookup(args[1], args[0], source)
+                if code is not None:
+                    return code
+            return original(source, *args, **kwargs)
+
+    else:
+
+        def shadow(source, *args, **kwargs):
+            if type(source) is str and 1 <= len(args) <= 2 and not kwargs and type(args[0]) is dict:
+                code = lookup(function, "<string>", source)
+                if code is not None:
+                    return original(code, *args)
+            if (args[0] if args else kwargs.get("globals")) is None:
+                scope, rest = _scope(sys._getframe(1), args, kwargs)
+                return original(source, *scope, **rest)
+            return original(source, *args, **kwargs)
+
+    for attribute in ("__doc__", "__name__", "__qualname__"):
+        setattr(shadow, attribute, getattr(original, attribute, None))
+    shadow.__wrapped__ = original
+    setattr(module, function, shadow)
+
+
+def _scope(frame, args, kwargs):
+    """The globals and locals a call of ``exec`` or ``eval`` with ``args`` and ``kwargs`` and
+    without globals runs in, called from ``frame``, as the built-in takes them from its
+    caller's frame (a snapshot of a function's locals, as ``locals()`` gives from 3.13)."""
+    kwargs = dict(kwargs)
+    kwargs.pop("globals", None)
+    scope = kwargs.pop("locals", None)
+    if len(args) > 1:
+        scope = args[1]
+    if scope is None:
+        scope = frame.f_locals
+        if type(scope) is not dict:
+            scope = dict(scope)
+    return (frame.f_globals, scope), kwargs
+
+
+def _read_code(table):
+    """The rows of ``table`` by ``(mode, filename, source)``, and under ``None`` what makes a
+    row's code; empty when it cannot be read or the program runs with ``-O``."""
+    import marshal
+
+    rows = {None: marshal.loads}
+    if sys.flags.optimize:
+        return rows
+    try:
+        with open(table, "rb") as handle:
+            data = marshal.loads(handle.read())  # noqa: S302 - the table pybin2img wrote
+        for row in data:
+            rows[(row[0], row[1], row[2])] = row[3]
+    except Exception:  # noqa: BLE001 - no table: every source is compiled as always
+        return {None: marshal.loads}
+    return rows
 
 
 def _defer(patch):

@@ -28,6 +28,7 @@ from .buildenv import check_environment
 from .bytecode import bytecode_packages, metadata_config
 from .ccache import ccache_report, checked_remote
 from .distcache import cached_entry, compile_key, entry_path, new_entry
+from .generated import write_code_table
 from .importview import import_view
 from .libpython import NUITKA_ARGS as LIBPYTHON_ARGS
 from .libpython import Libpython, check_linked, interpreter_libpython
@@ -325,9 +326,12 @@ def _compile_into_cache(
         check_linked(dist / target.binary_name, link.libpython)
     strip_libraries(dist, target.binary_name, log)
     written = (
-        write_pattern_table(
-            dist, report, target.cwd, interpreter, known_file(cache, interpreter), log
-        )
+        {
+            **write_pattern_table(
+                dist, report, target.cwd, interpreter, known_file(cache, interpreter), log
+            ),
+            **write_code_table(dist, report, target.cwd, interpreter, log),
+        }
         if link.deferred
         else {}
     )

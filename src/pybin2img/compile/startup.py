@@ -174,11 +174,18 @@ _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
 def hook_digest() -> str:
-    """What identifies the hook (its Python and C text, and what makes the patterns it reads:
-    regex.py, _regex_table.py): part of the compile key."""
+    """What identifies the hook (its Python and C text, and what makes the tables it reads:
+    regex.py, _regex_table.py, generated.py, _code_table.py): part of the compile key."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for path in (_HOOK, _OBJECT_SOURCE, here / "regex.py", here / "_regex_table.py"):
+    for path in (
+        _HOOK,
+        _OBJECT_SOURCE,
+        here / "regex.py",
+        here / "_regex_table.py",
+        here / "generated.py",
+        here / "_code_table.py",
+    ):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
