@@ -142,6 +142,9 @@ class BuildOptions:
     #: Without ``smoke_test``: start the image once with its own arguments and fail the build
     #: only on the signs of a broken image (a failed import, a missing library).
     start_check: bool = True
+    #: Import the app's imports once after compiling, to compile at build time the source
+    #: dataclasses, named tuples and string annotations generate (compile/generated.py).
+    build_imports: bool = True
     #: Arguments for the comparison of the image with the build interpreter (``--compare``;
     #: ``""``: none); ``None``: no comparison.
     compare: str | None = None
@@ -292,6 +295,7 @@ def build_options(
         smoke_test=values["smoke_test"],
         smoke_timeout=values["smoke_timeout"],
         start_check=values["start_check"],
+        build_imports=values["build_imports"],
         compare=values["compare"],
         compare_timeout=values["compare_timeout"],
         cache_dir=cache_dir(environ),

@@ -213,7 +213,12 @@ def compile_app(
             "pybin2img reads it"
         )
     startup = (
-        (f"startup:{hook_digest()}", f"bytecode:{reads}", *startup_nuitka_args(options.nuitka_args))
+        (
+            f"startup:{hook_digest()}",
+            f"bytecode:{reads}",
+            f"build-imports:{options.build_imports}",
+            *startup_nuitka_args(options.nuitka_args),
+        )
         if deferred
         else ()
     )
@@ -330,7 +335,7 @@ def _compile_into_cache(
             **write_pattern_table(
                 dist, report, target.cwd, interpreter, known_file(cache, interpreter), log
             ),
-            **write_code_table(dist, report, target.cwd, interpreter, log),
+            **_code_table(options, dist, report, target.cwd, interpreter, log),
         }
         if link.deferred
         else {}
@@ -362,6 +367,15 @@ def _compile_into_cache(
         }
         (staging / "contents.json").write_text(json.dumps(contents, indent=1))
     return entry_path(cache, key, sources)
+
+
+def _code_table(
+    options: BuildOptions, dist: Path, report: Path, cwd: Path, interpreter: Interpreter, log: Log
+) -> dict[str, str]:
+    if not options.build_imports:
+        log.detail("generated code: compiled by the program at start (--no-build-imports)")
+        return {}
+    return write_code_table(dist, report, cwd, interpreter, log)
 
 
 def _read_report(

@@ -16,9 +16,7 @@ import sys
 COMPILED: list[object] = []
 if sys.argv[1:] == ["table"]:
     # Every source compiled (exec, eval, compile of a str) raises this event; code does not.
-    sys.addaudithook(
-        lambda event, args: COMPILED.append(args[0]) if event == "compile" else None
-    )
+    sys.addaudithook(lambda event, args: COMPILED.append(args[0]) if event == "compile" else None)
 
 import dataclasses  # noqa: E402 - after the audit hook, which must see the imports
 import dis  # noqa: E402
