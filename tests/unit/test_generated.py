@@ -5,16 +5,13 @@ and that code from the table makes the classes and functions the interpreter mak
 from __future__ import annotations
 
 import builtins
-import collections
-import dataclasses
+import importlib.util
 import io
 import marshal
-import subprocess
 import sys
 import textwrap
 import time
 import types
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,78 +98,116 @@ def test_rows_left_out() -> None:
     assert code == compile("list[int]", "<string>", "eval", dont_inherit=True)
 
 
-def _recorded(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str, str]]:
-    """Record what dataclasses, namedtuple and typing compile, as the builder does, while
-    making a dataclass, a named tuple and a forward reference."""
-    seen: set[tuple[str, str, str]] = set()
-    for module, function in ((dataclasses, "exec"), (collections, "eval"), (typing, "compile")):
-        recording = _code_table._recording(function, getattr(builtins, function), seen)
-        monkeypatch.setattr(module, function, recording, raising=False)
-    _make()
-    for module, function in ((dataclasses, "exec"), (collections, "eval"), (typing, "compile")):
-        monkeypatch.delattr(module, function)
-    return seen
+def _fresh(name: str, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A copy of the standard library's module ``name``, executed now, for the hook to change
+    (the test process keeps its own), in ``sys.modules`` for the test."""
+    origin = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
+    spec = importlib.util.spec_from_file_location(f"fresh_{name}", origin)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _make() -> tuple[Any, Any, Any]:
-    @dataclasses.dataclass(frozen=True)
+FORWARD = textwrap.dedent(
+    """
+    class Ref:
+        def __init__(self, arg):
+            self.code = compile(arg, "<string>", "eval")
+
+        @property
+        def again(self):
+            return compile(self.arg, "<string>", "eval")
+
+    def plain():
+        return len("x")
+    """
+)
+
+
+def _modules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[types.ModuleType, types.ModuleType, types.ModuleType]:
+    """Fresh dataclasses and collections, and a module whose class compiles as typing's
+    ForwardRef does."""
+    forward = types.ModuleType("forward")
+    exec(compile(FORWARD, "forward.py", "exec"), forward.__dict__)
+    return _fresh("dataclasses", monkeypatch), _fresh("collections", monkeypatch), forward
+
+
+def _make(modules: tuple[types.ModuleType, ...]) -> tuple[Any, Any, Any]:
+    made_dataclasses, made_collections, forward = modules
+
+    @made_dataclasses.dataclass(frozen=True)
     class Point:
         x: int
         y: int = 0
-        tags: list[str] = dataclasses.field(default_factory=list)
+        tags: list[str] = made_dataclasses.field(default_factory=list)
 
-    pair = collections.namedtuple("pair", "left right", defaults=[None])
-    return Point, pair, typing.ForwardRef("dict[str, list[int]]").__forward_code__
+    pair = made_collections.namedtuple("pair", "left right", defaults=[None])
+    return Point, pair, forward.Ref("dict[str, list[int]]").code
 
 
-def _shadowed(monkeypatch: pytest.MonkeyPatch, table: Path, calls: list[object]) -> None:
-    """The program's functions in place of the built-ins in dataclasses, collections, typing
-    and inspect (:func:`_startup_hook.precompiled_code`), reading ``table``; ``calls``: what
-    each passes on to the built-in (a ``str``: it compiled the source)."""
-    for module_name, function in _startup_hook.SHADOWED:
-        if module_name in sys.modules:
-            monkeypatch.setattr(sys.modules[module_name], function, None, raising=False)
-    originals = {name: getattr(builtins, name) for name in ("exec", "eval", "compile")}
+def _given(
+    modules: tuple[types.ModuleType, ...],
+    lookup: Callable[..., Any],
+    note: Callable[..., Any] | None = None,
+    calls: list[object] | None = None,
+) -> None:
+    """The hook's built-ins given to ``modules``' functions, those passing on to the real ones
+    appending to ``calls`` what they pass (a ``str``: the source was compiled)."""
+    originals = {name: getattr(builtins, name) for name in _startup_hook.COMPILERS}
 
     def counting(function: str) -> Callable[..., Any]:
         def call(source: Any, *args: Any, **kwargs: Any) -> Any:
-            calls.append(source if isinstance(source, str) else type(source).__name__)
+            if calls is not None:
+                calls.append(source if isinstance(source, str) else type(source).__name__)
             return originals[function](source, *args, **kwargs)
 
         call.__name__ = function
         return call
 
     try:
-        for name in originals:
+        for name in originals if calls is not None else ():
             setattr(builtins, name, counting(name))
-        _startup_hook.precompiled_code(str(table))
+        replaced = _startup_hook.compilers(lookup, note)
     finally:
         for name, original in originals.items():
             setattr(builtins, name, original)
+    for module in modules:
+        _startup_hook.give_builtins(module, replaced)
 
 
 def test_the_program_runs_code_from_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = _recorded(monkeypatch)
+    recorded = _modules(monkeypatch)
+    seen: set[tuple[str, str, str]] = set()
+    _given(recorded, _nothing, lambda *key: seen.add(key))
+    expected = _make(recorded)
     assert {mode for mode, _, _ in seen} == {"exec", "eval"}
     assert ("eval", "<string>", "dict[str, list[int]]") in seen
     table = tmp_path / "table"
     table.write_bytes(marshal.dumps(_code_table.rows_of(seen), 2))
-    expected = _make()
-    calls: list[object] = []
-    _shadowed(monkeypatch, table, calls)
+    rows = _startup_hook._read_code(str(table))
 
-    made = _make()
+    def lookup(*key: str) -> Any:
+        return None if rows.get(key) is None else rows[None](rows[key])
+
+    served = _modules(monkeypatch)
+    calls: list[object] = []
+    _given(served, lookup, calls=calls)
+    point, pair, forward = _make(served)
     assert calls
     assert all(call == "code" for call in calls)  # nothing compiled
-    point, pair, forward = made
     assert point.__init__.__code__ == expected[0].__init__.__code__
     assert point.__repr__.__code__ == expected[0].__repr__.__code__
     assert point.__init__.__qualname__ == "_make.<locals>.Point.__init__"
     assert repr(point(1)) == "_make.<locals>.Point(x=1, y=0, tags=[])"
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        point(1).x = 2  # type: ignore[misc]
+    with pytest.raises(served[0].FrozenInstanceError):
+        point(1).x = 2
     with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'x'"):
         point()
     assert pair.__new__.__code__ == expected[1].__new__.__code__
@@ -180,41 +215,63 @@ def test_the_program_runs_code_from_the_table(
     assert forward == expected[2]
     # Another source, a str subclass, other arguments: compiled as always.
     calls.clear()
-    assert dataclasses.exec("z = 1", {}) is None  # type: ignore[attr-defined]
-    assert collections.eval(type("S", (str,), {})("1 + 1"), {}) == 2  # type: ignore[attr-defined]
-    assert typing.compile("list[int]", "<other>", "eval").co_filename == "<other>"  # type: ignore[attr-defined]
-    assert calls == ["z = 1", "1 + 1", "list[int]"]
-    assert dataclasses.exec.__wrapped__.__name__ == "exec"  # type: ignore[attr-defined]
-    assert builtins.exec is not dataclasses.exec  # type: ignore[attr-defined]
-    assert dataclasses.exec.__name__ == "exec"  # type: ignore[attr-defined]
+    ref = served[2].Ref
+    ref.__init__.__builtins__["exec"]("z = 1", {})
+    assert ref.__init__.__builtins__["eval"](type("S", (str,), {})("1 + 1"), {}) == 2
+    assert ref.__init__.__builtins__["compile"]("[1]", "<other>", "eval").co_filename == "<other>"
+    assert calls == ["z = 1", "1 + 1", "[1]"]
+
+
+def test_what_the_functions_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the functions that name a compiling built-in are copies, with the same code,
+    globals, names and attributes; the module's names, its ``__builtins__`` and the real
+    built-ins are as they were."""
+    dataclasses_, collections_, forward = _modules(monkeypatch)
+    before = {module: dict(vars(module)) for module in (dataclasses_, collections_, forward)}
+    namedtuple, init, again = collections_.namedtuple, forward.Ref.__init__, forward.Ref.again
+    namedtuple.marker = "kept"
+    _given((dataclasses_, collections_, forward), _nothing)
+    for module, names in before.items():
+        assert list(vars(module)) == list(names)
+        assert module.__builtins__ is names["__builtins__"]
+    assert collections_.namedtuple is not namedtuple
+    assert collections_.namedtuple.__code__ is namedtuple.__code__
+    assert collections_.namedtuple.__globals__ is vars(collections_)
+    assert collections_.namedtuple.__defaults__ == namedtuple.__defaults__
+    assert collections_.namedtuple.__kwdefaults__ == namedtuple.__kwdefaults__
+    assert collections_.namedtuple.__qualname__ == "namedtuple"
+    assert collections_.namedtuple.marker == "kept"
+    assert collections_.namedtuple.__builtins__["eval"].__wrapped__ is builtins.eval
+    assert forward.Ref.__init__ is not init
+    assert forward.Ref.again is not again
+    assert isinstance(forward.Ref.again, property)
+    assert forward.plain is before[forward]["plain"]
+    assert builtins.eval.__module__ == "builtins"
+    assert collections_.namedtuple("p", "a b")(1, 2).b == 2
 
 
 def _nothing(mode: str, filename: str, source: str) -> None:
     """A table without the row."""
 
 
-def test_without_globals_the_callers_are_taken(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_globals_the_callers_are_taken() -> None:
     """As the built-ins do: the calling frame's globals, and its locals unless given."""
-    module = types.ModuleType("m")
-    _startup_hook._shadow(module, "eval", builtins.eval, _nothing)
-    _startup_hook._shadow(module, "exec", builtins.exec, _nothing)
+    replaced = _startup_hook.compilers(_nothing)
 
     def caller() -> Any:
         x = 1  # noqa: F841 - what the evaluated source reads
         return (
-            module.eval("x + len(__name__)", None, None),
-            module.eval("x + y", None, {"x": 2, "y": 3}),
+            replaced["eval"]("x + len(__name__)", None, None),
+            replaced["eval"]("x + y", None, {"x": 2, "y": 3}),
             builtins.eval("x + len(__name__)", None, None),
         )
 
     assert caller() == (1 + len(__name__), 5, 1 + len(__name__))
     into: dict[str, Any] = {}
-    module.exec("w = __name__", globals(), into)
+    replaced["exec"]("w = __name__", globals(), into)
     assert into == {"w": __name__}
     if sys.version_info >= (3, 13):
-        assert module.eval("a", globals={"a": 7}) == 7
+        assert replaced["eval"]("a", globals={"a": 7}) == 7
 
 
 @pytest.mark.parametrize("content", [None, b"", b"not marshal", marshal.dumps([1, 2])])
@@ -303,7 +360,9 @@ def test_the_builder_as_the_build_interpreter_runs_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.allow_programs("a stand-in interpreter that fails, or starts a process and hangs")
-@pytest.mark.parametrize("script", ["echo broken >&2; exit 1", "sleep 300 & sleep 300"])
+@pytest.mark.parametrize(
+    "script", ["echo broken >&2; exit 1", 'sleep 300 & echo $! > "$0.pid"; sleep 300']
+)
 def test_no_table_when_the_builder_fails_or_hangs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str
 ) -> None:
@@ -329,5 +388,13 @@ def test_no_table_when_the_builder_fails_or_hangs(
     why = "broken" if "exit 1" in script else "took over 1 s"
     assert "generated code: none compiled at build time" in out.getvalue()
     assert why in out.getvalue()
-    leftover = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, check=False)
-    assert leftover.stdout == b""
+    pid_file = Path(f"{python}.pid")
+    if pid_file.exists():  # what the hanging builder started is stopped with it
+        pid = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            if "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]:
+                break  # ended, not yet reaped by its new parent
+            time.sleep(0.05)
+        else:
+            assert not Path(f"/proc/{pid}").exists()

@@ -28,27 +28,17 @@ functions pass sources on to the built-ins, which give them the compiler flags o
 calls them, as they do from the modules recorded.
 """
 
-import builtins
 import os
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
     from typing import Any
 
-#: The modules whose calls are recorded, and the built-in function each calls by that name,
-#: each module after those it imports (``inspect`` makes named tuples as it executes).
-#: None of them imports from ``__future__``, so a source they compile gets no compiler flags
-#: from its caller: the table's are compiled with none (``dont_inherit``).
-SHADOWED = (
-    ("collections", "eval"),
-    ("typing", "compile"),
-    ("inspect", "eval"),
-    ("dataclasses", "exec"),
-    ("annotationlib", "compile"),
-    ("annotationlib", "eval"),
-)
+#: The program's start-up hook, whose functions the recording uses (``SHADOWED``, ``compilers``,
+#: ``give_builtins``): what is recorded is what the program looks up.
+HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_startup_hook.py")
 #: Rows a table keeps at most, and the longest source (a guard against generated sources).
 MAX_ROWS = 20000
 MAX_SOURCE = 100000
@@ -143,51 +133,25 @@ def annotation_strings(path: str) -> "set[str]":
 
 
 def record(seen: "set[tuple[str, str, str]]") -> None:
-    """Wrap the functions :data:`SHADOWED` names in their modules (importing the modules) so
-    that each source they compile is added to ``seen`` as ``(mode, filename, source)``, where
-    the program's hook would look it up: a ``str`` given with the globals to run it in
-    (``exec``, ``eval``), or with only a file name and a mode (``compile``)."""
-    for module_name, function in SHADOWED:
+    """Give the functions of the hook's modules (importing them, each after those it imports)
+    the hook's ``exec``, ``eval`` and ``compile``, with nothing in the table and each source
+    they would look up added to ``seen`` as ``(mode, filename, source)``. The hook's source is
+    compiled and run here, as the build compiles it for the program (its only import is
+    ``sys``)."""
+    hook: dict[str, Any] = {"__name__": "pybin2img_startup"}
+    with open(HOOK, "rb") as handle:
+        exec(compile(handle.read(), HOOK, "exec"), hook)  # noqa: S102 - pybin2img's own hook
+    replaced = hook["compilers"](_nowhere, lambda *key: seen.add(key))
+    for module_name in hook["SHADOWED"]:
         try:
             __import__(module_name)
         except ImportError:
             continue
-        module = sys.modules[module_name]
-        setattr(module, function, _recording(function, getattr(builtins, function), seen))
+        hook["give_builtins"](sys.modules[module_name], replaced)
 
 
-def _recording(
-    function: str, original: "Callable[..., Any]", seen: "set[tuple[str, str, str]]"
-) -> "Callable[..., Any]":
-    if function == "compile":
-
-        def compile(source: object, *args: "Any", **kwargs: "Any") -> "Any":
-            if (
-                type(source) is str
-                and len(args) == 2
-                and not kwargs
-                and type(args[0]) is str
-                and args[1] in ("exec", "eval")
-            ):
-                seen.add((args[1], args[0], source))
-            return original(source, *args, **kwargs)
-
-        return compile
-
-    def run(source: object, *args: "Any", **kwargs: "Any") -> "Any":
-        if type(source) is str and 1 <= len(args) <= 2 and not kwargs and type(args[0]) is dict:
-            seen.add((function, "<string>", source))
-        if (args[0] if args else kwargs.get("globals")) is None:
-            # Called without globals: the caller's, as the built-in would take them.
-            frame = sys._getframe(1)
-            rest = {k: v for k, v in kwargs.items() if k not in ("globals", "locals")}
-            scope = args[1] if len(args) > 1 else kwargs.get("locals")
-            if scope is None:
-                scope = frame.f_locals if type(frame.f_locals) is dict else dict(frame.f_locals)
-            return original(source, frame.f_globals, scope, **rest)
-        return original(source, *args, **kwargs)
-
-    return run
+def _nowhere(*key: str) -> None:
+    """An empty table: the recording compiles every source as the interpreter does."""
 
 
 def rows_of(

@@ -44,16 +44,11 @@ TYPING = ("TypeVar", "ParamSpec", "TypeVarTuple")
 TABLE_NAME = "pybin2img.regex-table"
 #: The file of generated source compiled at build time, beside the program (``_code_table.py``).
 CODE_TABLE_NAME = "pybin2img.code-table"
-#: The modules whose calls of a built-in that compiles source are looked up in that table, and
-#: the built-in (``_code_table.SHADOWED``, which records them at build time).
-SHADOWED = (
-    ("collections", "eval"),
-    ("typing", "compile"),
-    ("inspect", "eval"),
-    ("dataclasses", "exec"),
-    ("annotationlib", "compile"),
-    ("annotationlib", "eval"),
-)
+#: The modules whose functions' calls of ``exec``, ``eval`` and ``compile`` are looked up in that
+#: table, each after those it imports (``_code_table.py`` records them in this order).
+SHADOWED = ("collections", "typing", "inspect", "dataclasses", "annotationlib")
+#: The built-ins that compile source.
+COMPILERS = ("exec", "eval", "compile")
 STATES = (
     "GEN_CREATED",
     "GEN_RUNNING",
@@ -206,7 +201,8 @@ def _after_import(name, then):
                 _META_PATH.remove(_Finder)
             then(module)
 
-    if name in sys.modules:
+    # A module that executes at its first use (_lazy) has not executed yet.
+    if type(sys.modules.get(name)) is type(sys):
         once(sys.modules[name])
     else:
         _WAITING.setdefault(name, []).append(once)
@@ -243,6 +239,8 @@ class _Loader:
 class _Finder:
     @staticmethod
     def find_spec(fullname, path=None, target=None):
+        if _WAITING:
+            _catch_up()
         if fullname not in _WAITING:
             return None
         for finder in _META_PATH:
@@ -255,6 +253,25 @@ class _Finder:
         if hasattr(spec.loader, "exec_module"):
             spec.loader = _Loader(spec, spec.loader)
         return spec
+
+
+def _catch_up():
+    """Call what waits for a module that has executed without asking ``sys.meta_path``: Nuitka's
+    compiled code imports some modules it names (``typing`` among them) from its own loader.
+    A module whose body is still running (its ``<module>`` frame on the stack) is left to a
+    later import."""
+    modules = sys.modules
+    for name in [name for name in _WAITING if type(modules.get(name)) is type(sys)]:
+        module = modules[name]
+        namespace = module.__dict__
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals is namespace and frame.f_code.co_name == "<module>":
+                break
+            frame = frame.f_back
+        else:
+            for once in list(_WAITING.get(name, ())):
+                once(module)
 
 
 #: The import system's finders, as they were when the hook was installed.
@@ -311,14 +328,13 @@ def _read_patterns(table):
 def precompiled_code(table):
     """Code compiled at build time from the source that ``dataclasses``, ``namedtuple`` and
     string annotations generate (``table``, written by ``_code_table.py``) instead of compiling
-    that source again: once a module of :data:`SHADOWED` has executed, the built-in it calls by
-    that name is, for that module alone, a function that looks the source up by its exact
-    value, file name and mode and hands the code found to the built-in (``exec``, ``eval``) or
-    returns it (``compile``). Anything else, a table that cannot be read, or a program run with
-    ``-O`` (the table's code is compiled without), is compiled as always. The table is read at
-    the first source looked up."""
-    import builtins
-
+    that source again. Once a module of :data:`SHADOWED` has executed, each of its functions
+    that calls ``exec``, ``eval`` or ``compile`` is given built-ins of its own where those look
+    the source up by its exact value, file name and mode (:func:`compilers`,
+    :func:`give_builtins`); the module's names, its functions' code and the real built-ins stay
+    as they are. Anything else, a table that cannot be read, or a program run with ``-O`` (the
+    table's code is compiled without), is compiled as always. The table is read at the first
+    source looked up."""
     rows = []
 
     def lookup(mode, filename, source):
@@ -327,49 +343,132 @@ def precompiled_code(table):
         data = rows[0].get((mode, filename, source))
         return None if data is None else rows[0][None](data)
 
-    for module_name, function in SHADOWED:
+    replaced = compilers(lookup)
+    for module_name in SHADOWED:
         if module_name == "annotationlib" and sys.version_info < (3, 14):
             continue
+        _after_import(module_name, lambda module: give_builtins(module, replaced))
+
+
+def compilers(lookup, note=None):
+    """``exec``, ``eval`` and ``compile`` that take a source's code from ``lookup(mode,
+    filename, source)`` (``None``: not there, compiled as always): for a ``str`` given with the
+    globals to run it in (``exec``, ``eval``), or with only a file name and a mode
+    (``compile``). ``note(mode, filename, source)``, where given, is told of each such source
+    (the build's recording, ``_code_table.py``). A call without globals takes its caller's,
+    as the built-in does."""
+    import builtins
+
+    def keyed(function, source, args, kwargs):
+        if type(source) is not str or kwargs:
+            return None
+        if function == "compile":
+            if len(args) == 2 and type(args[0]) is str and args[1] in ("exec", "eval"):
+                return (args[1], args[0], source)
+            return None
+        if 1 <= len(args) <= 2 and type(args[0]) is dict:
+            return (function, "<string>", source)
+        return None
+
+    def make(function):
         original = getattr(builtins, function)
-        _after_import(
-            module_name, lambda module, f=function, o=original: _shadow(module, f, o, lookup)
-        )
-
-
-def _shadow(module, function, original, lookup):
-    if module is None:
-        return
-    if function == "compile":
 
         def shadow(source, *args, **kwargs):
-            if (
-                type(source) is str
-                and len(args) == 2
-                and not kwargs
-                and type(args[0]) is str
-                and args[1] in ("exec", "eval")
-            ):
-                code = lookup(args[1], args[0], source)
+            key = keyed(function, source, args, kwargs)
+            if key is not None:
+                if note is not None:
+                    note(*key)
+                code = lookup(*key)
                 if code is not None:
-                    return code
-            return original(source, *args, **kwargs)
-
-    else:
-
-        def shadow(source, *args, **kwargs):
-            if type(source) is str and 1 <= len(args) <= 2 and not kwargs and type(args[0]) is dict:
-                code = lookup(function, "<string>", source)
-                if code is not None:
-                    return original(code, *args)
-            if (args[0] if args else kwargs.get("globals")) is None:
+                    return code if function == "compile" else original(code, *args)
+            if function != "compile" and (args[0] if args else kwargs.get("globals")) is None:
                 scope, rest = _scope(sys._getframe(1), args, kwargs)
                 return original(source, *scope, **rest)
             return original(source, *args, **kwargs)
 
-    for attribute in ("__doc__", "__name__", "__qualname__"):
-        setattr(shadow, attribute, getattr(original, attribute, None))
-    shadow.__wrapped__ = original
-    setattr(module, function, shadow)
+        for attribute in ("__doc__", "__name__", "__qualname__"):
+            setattr(shadow, attribute, getattr(original, attribute, None))
+        shadow.__wrapped__ = original
+        return shadow
+
+    return {function: make(function) for function in COMPILERS}
+
+
+def give_builtins(module, replaced):
+    """Give each function of ``module`` whose code names one of ``replaced`` (its functions,
+    its classes' methods and properties) built-ins where those names are ``replaced``'s: the
+    function is replaced by a copy of itself (the same code, globals, defaults, closure, names
+    and attributes) made while the module's ``__builtins__`` was a copy of them with
+    ``replaced`` in; a function takes its built-ins from its globals when it is made. Nothing
+    is added to the module, and its ``__builtins__`` is given back."""
+    if module is None:
+        return
+    namespace = module.__dict__
+    missing = object()
+    saved = namespace.get("__builtins__", missing)
+    if type(saved) is dict:
+        ours = dict(saved)
+    elif type(saved) is type(sys):
+        ours = dict(saved.__dict__)
+    else:
+        import builtins
+
+        ours = dict(builtins.__dict__)
+    ours.update(replaced)
+
+    namespace["__builtins__"] = ours
+    try:
+        for name, value in list(namespace.items()):
+            made = _copied(value, namespace, replaced)
+            if made is not None:
+                namespace[name] = made
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attribute, member in list(vars(value).items()):
+                    made = _copied(member, namespace, replaced)
+                    if made is None and type(member) is property:
+                        getter = _copied(member.fget, namespace, replaced)
+                        if getter is not None:
+                            made = property(getter, member.fset, member.fdel, member.__doc__)
+                    if made is not None:
+                        try:
+                            setattr(value, attribute, made)
+                        except (AttributeError, TypeError):
+                            continue
+    finally:
+        if saved is missing:
+            del namespace["__builtins__"]
+        else:
+            namespace["__builtins__"] = saved
+
+
+def _copied(function, namespace, replaced):
+    """A copy of ``function`` (a function of the module whose globals are ``namespace``) made
+    now, with the built-ins ``namespace`` has now, if its code names one of ``replaced``;
+    ``None`` for anything else."""
+    function_type = type(_copied)
+    if type(function) is not function_type or function.__globals__ is not namespace:
+        return None
+    if not any(name in function.__code__.co_names for name in replaced):
+        return None
+    made = function_type(
+        function.__code__,
+        namespace,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    made.__kwdefaults__ = function.__kwdefaults__
+    made.__qualname__ = function.__qualname__
+    made.__doc__ = function.__doc__
+    made.__module__ = function.__module__
+    if hasattr(function, "__annotate__"):
+        made.__annotate__ = function.__annotate__
+    else:
+        made.__annotations__ = function.__annotations__
+    if hasattr(function, "__type_params__"):
+        made.__type_params__ = function.__type_params__
+    made.__dict__.update(function.__dict__)
+    return made
 
 
 def _scope(frame, args, kwargs):

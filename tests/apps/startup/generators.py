@@ -52,9 +52,17 @@ print(inspect.getcoroutinestate(coroutine))
 coroutine.close()
 print(inspect.getcoroutinestate(coroutine))
 print("inspect keeps its loader:", inspect.__spec__.loader is inspect.__loader__)
-hooks = [f for f in sys.meta_path if getattr(f, "__module__", "") == "pybin2img_startup"]
-print("no hook left:", not hooks)
 
 import asyncio  # noqa: E402
 
 print("asyncio:", asyncio.run(answer()))
+# The start-up hook waits for these too (the generated source it takes compiled; on 3.14 typing
+# imports annotationlib), and sees one that executed without it at the next import.
+import dataclasses  # noqa: E402, F401
+import importlib  # noqa: E402
+import typing  # noqa: E402, F401
+
+importlib.import_module("colorsys")
+
+hooks = [f for f in sys.meta_path if getattr(f, "__module__", "") == "pybin2img_startup"]
+print("no hook left:", not hooks)
