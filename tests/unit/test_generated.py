@@ -176,8 +176,10 @@ def _given(
     finally:
         for name, original in originals.items():
             setattr(builtins, name, original)
+    names = dict(_startup_hook.SHADOWED)
+    names["forward"] = ("Ref.__init__", "Ref.again", "plain", "Missing.name", "absent")
     for module in modules:
-        _startup_hook.give_builtins(module, replaced)
+        _startup_hook.give_builtins(module, names[module.__name__.split("_")[-1]], replaced)
 
 
 def test_the_program_runs_code_from_the_table(

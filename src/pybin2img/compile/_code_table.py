@@ -142,12 +142,12 @@ def record(seen: "set[tuple[str, str, str]]") -> None:
     with open(HOOK, "rb") as handle:
         exec(compile(handle.read(), HOOK, "exec"), hook)  # noqa: S102 - pybin2img's own hook
     replaced = hook["compilers"](_nowhere, lambda *key: seen.add(key))
-    for module_name in hook["SHADOWED"]:
+    for module_name, names in hook["SHADOWED"]:
         try:
             __import__(module_name)
         except ImportError:
             continue
-        hook["give_builtins"](sys.modules[module_name], replaced)
+        hook["give_builtins"](sys.modules[module_name], names, replaced)
 
 
 def _nowhere(*key: str) -> None:

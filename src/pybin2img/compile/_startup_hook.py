@@ -44,9 +44,17 @@ TYPING = ("TypeVar", "ParamSpec", "TypeVarTuple")
 TABLE_NAME = "pybin2img.regex-table"
 #: The file of generated source compiled at build time, beside the program (``_code_table.py``).
 CODE_TABLE_NAME = "pybin2img.code-table"
-#: The modules whose functions' calls of ``exec``, ``eval`` and ``compile`` are looked up in that
-#: table, each after those it imports (``_code_table.py`` records them in this order).
-SHADOWED = ("collections", "typing", "inspect", "dataclasses", "annotationlib")
+#: The modules whose functions compile the source that table holds, each after those it imports
+#: (``_code_table.py`` records them in this order), and those functions (``Class.function``; a
+#: name a Python version lacks is passed over): ``namedtuple``'s ``__new__``, dataclasses'
+#: methods (``_create_fn`` to 3.12, ``_FuncBuilder`` from 3.13), string annotations.
+SHADOWED = (
+    ("collections", ("namedtuple",)),
+    ("typing", ("ForwardRef.__init__",)),
+    ("inspect", ("get_annotations",)),
+    ("dataclasses", ("_create_fn", "_FuncBuilder.add_fns_to_class")),
+    ("annotationlib", ("ForwardRef.__forward_code__", "get_annotations")),
+)
 #: The built-ins that compile source.
 COMPILERS = ("exec", "eval", "compile")
 STATES = (
@@ -239,8 +247,11 @@ class _Loader:
 class _Finder:
     @staticmethod
     def find_spec(fullname, path=None, target=None):
-        if _WAITING:
-            _catch_up()
+        modules = sys.modules
+        for name in _WAITING:
+            if name in modules:
+                _catch_up()
+                break
         if fullname not in _WAITING:
             return None
         for finder in _META_PATH:
@@ -328,8 +339,8 @@ def _read_patterns(table):
 def precompiled_code(table):
     """Code compiled at build time from the source that ``dataclasses``, ``namedtuple`` and
     string annotations generate (``table``, written by ``_code_table.py``) instead of compiling
-    that source again. Once a module of :data:`SHADOWED` has executed, each of its functions
-    that calls ``exec``, ``eval`` or ``compile`` is given built-ins of its own where those look
+    that source again. Once a module of :data:`SHADOWED` has executed, its functions there
+    that call ``exec``, ``eval`` or ``compile`` are given built-ins of their own where those look
     the source up by its exact value, file name and mode (:func:`compilers`,
     :func:`give_builtins`); the module's names, its functions' code and the real built-ins stay
     as they are. Anything else, a table that cannot be read, or a program run with ``-O`` (the
@@ -343,11 +354,17 @@ def precompiled_code(table):
         data = rows[0].get((mode, filename, source))
         return None if data is None else rows[0][None](data)
 
-    replaced = compilers(lookup)
-    for module_name in SHADOWED:
+    replaced = []
+
+    def give(module, names):
+        if not replaced:
+            replaced.append(compilers(lookup))
+        give_builtins(module, names, replaced[0])
+
+    for module_name, names in SHADOWED:
         if module_name == "annotationlib" and sys.version_info < (3, 14):
             continue
-        _after_import(module_name, lambda module: give_builtins(module, replaced))
+        _after_import(module_name, lambda module, n=names: give(module, n))
 
 
 def compilers(lookup, note=None):
@@ -394,13 +411,13 @@ def compilers(lookup, note=None):
     return {function: make(function) for function in COMPILERS}
 
 
-def give_builtins(module, replaced):
-    """Give each function of ``module`` whose code names one of ``replaced`` (its functions,
-    its classes' methods and properties) built-ins where those names are ``replaced``'s: the
-    function is replaced by a copy of itself (the same code, globals, defaults, closure, names
-    and attributes) made while the module's ``__builtins__`` was a copy of them with
-    ``replaced`` in; a function takes its built-ins from its globals when it is made. Nothing
-    is added to the module, and its ``__builtins__`` is given back."""
+def give_builtins(module, names, replaced):
+    """Give the functions ``names`` of ``module`` (``function``, ``Class.function``, a
+    property's getter) built-ins where the names of ``replaced`` are ``replaced``'s, where their
+    code names one: each is replaced by a copy of itself (the same code, globals, defaults,
+    closure, names and attributes) made while the module's ``__builtins__`` was a copy of them
+    with ``replaced`` in; a function takes its built-ins from its globals when it is made.
+    Nothing is added to the module, and its ``__builtins__`` is given back."""
     if module is None:
         return
     namespace = module.__dict__
@@ -415,25 +432,28 @@ def give_builtins(module, replaced):
 
         ours = dict(builtins.__dict__)
     ours.update(replaced)
-
     namespace["__builtins__"] = ours
     try:
-        for name, value in list(namespace.items()):
-            made = _copied(value, namespace, replaced)
-            if made is not None:
-                namespace[name] = made
-            elif isinstance(value, type) and value.__module__ == module.__name__:
-                for attribute, member in list(vars(value).items()):
-                    made = _copied(member, namespace, replaced)
-                    if made is None and type(member) is property:
-                        getter = _copied(member.fget, namespace, replaced)
-                        if getter is not None:
-                            made = property(getter, member.fset, member.fdel, member.__doc__)
-                    if made is not None:
-                        try:
-                            setattr(value, attribute, made)
-                        except (AttributeError, TypeError):
-                            continue
+        for name in names:
+            owner_name, _, attribute = name.rpartition(".")
+            owner = namespace.get(owner_name) if owner_name else None
+            if owner_name and not isinstance(owner, type):
+                continue
+            member = (owner.__dict__ if owner is not None else namespace).get(attribute)
+            made = _copied(member, namespace, replaced)
+            if made is None and type(member) is property:
+                getter = _copied(member.fget, namespace, replaced)
+                if getter is not None:
+                    made = property(getter, member.fset, member.fdel, member.__doc__)
+            if made is None:
+                continue
+            if owner is None:
+                namespace[attribute] = made
+            else:
+                try:
+                    setattr(owner, attribute, made)
+                except (AttributeError, TypeError):
+                    continue
     finally:
         if saved is missing:
             del namespace["__builtins__"]
