@@ -11,19 +11,19 @@ uvicorn compiles some 1,400 such sources, 15% of its instructions, importing Fla
 What compiling a source gives depends on nothing but the source, its file name, its mode, the
 compiler flags and the interpreter. This file imports what the app imports (``REQUEST``: the
 app's own files, whose import statements it reads, and the modules the program holds; never
-the app's own modules), records each source those four functions compile, and compiles each
-again with the same arguments. The table is ``marshal`` data (version 2: the same rows make the
-same bytes), a list of ``(mode, filename, source, code)`` rows sorted, ``code`` the compiled
-code object marshalled (version 2). The program's start-up hook (``_startup_hook.py``) looks a
+the app's own modules), records each source the functions the hook names (its ``SHADOWED``)
+compile, and compiles each again with the same arguments. The table is ``marshal`` data
+(version 2: the same rows make the same bytes), a list of ``(mode, filename, source, code)``
+rows sorted, ``code`` the compiled code object marshalled (version 2). The program's start-up hook (``_startup_hook.py``) looks a
 source up by its exact value, file name and mode, and runs the code found instead of compiling
 the source; a source not found is compiled as always.
 
 Prints ``{"rows": N, "bytes": N, "imported": N, "failed": N}`` on success.
 
 The recording starts before anything else is imported: ``-S`` keeps ``site`` (and what the
-environment's ``.pth`` files import) until it is in place, and this file imports only ``sys``,
-``os`` and ``builtins`` before it (``functools``, which ``typing``, ``ast`` and ``json`` import,
-makes a named tuple as it executes). No ``__future__`` import here either: the recording
+environment's ``.pth`` files import) until it is in place, and this file imports only ``sys``
+and ``os`` before it (``functools``, which ``typing``, ``ast`` and ``json`` import, makes a
+named tuple as it executes). No ``__future__`` import here either: the recording
 functions pass sources on to the built-ins, which give them the compiler flags of the code that
 calls them, as they do from the modules recorded.
 """
