@@ -14,9 +14,9 @@ app's own files, whose import statements it reads, and the modules the program h
 the app's own modules), records each source the functions the hook names (its ``SHADOWED``)
 compile, and compiles each again with the same arguments. The table is ``marshal`` data
 (version 2: the same rows make the same bytes), a list of ``(mode, filename, source, code)``
-rows sorted, ``code`` the compiled code object marshalled (version 2). The program's start-up hook (``_startup_hook.py``) looks a
-source up by its exact value, file name and mode, and runs the code found instead of compiling
-the source; a source not found is compiled as always.
+rows sorted, ``code`` the compiled code object marshalled (version 2). The program's start-up
+hook (``_startup_hook.py``) looks a source up by its exact value, file name and mode, and runs
+the code found instead of compiling the source; a source not found is compiled as always.
 
 Prints ``{"rows": N, "bytes": N, "imported": N, "failed": N}`` on success.
 
