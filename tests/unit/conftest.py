@@ -16,10 +16,12 @@ Whatever needs more than that belongs in tests/integration.
 from __future__ import annotations
 
 import _posixsubprocess
+import marshal
 import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +105,13 @@ def pure(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
 
     yield refused
     assert refused == [], "a refusal was caught and ignored:\n" + "\n".join(refused)
+
+
+@pytest.fixture(params=[None, b"", b"not marshal", marshal.dumps([1, 2])])
+def unreadable_table(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A table beside the program that cannot be read: missing, empty, not marshal data, or
+    rows of another shape (the start-up hook's tables, regex and generated code)."""
+    table = tmp_path / "table"
+    if request.param is not None:
+        table.write_bytes(request.param)
+    return table

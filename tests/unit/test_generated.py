@@ -276,14 +276,8 @@ def test_without_globals_the_callers_are_taken() -> None:
         assert replaced["eval"]("a", globals={"a": 7}) == 7
 
 
-@pytest.mark.parametrize("content", [None, b"", b"not marshal", marshal.dumps([1, 2])])
-def test_a_table_that_cannot_be_read_leaves_compiling_as_it_was(
-    tmp_path: Path, content: bytes | None
-) -> None:
-    table = tmp_path / "table"
-    if content is not None:
-        table.write_bytes(content)
-    rows = _startup_hook._read_code(str(table))
+def test_a_table_that_cannot_be_read_leaves_compiling_as_it_was(unreadable_table: Path) -> None:
+    rows = _startup_hook._read_code(str(unreadable_table))
     assert list(rows) == [None]
 
 
@@ -400,3 +394,26 @@ def test_no_table_when_the_builder_fails_or_hangs(
             time.sleep(0.05)
         else:
             assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.allow_programs("the builder runs in the build interpreter, -I -S")
+def test_a_full_disk_as_the_table_is_written_leaves_no_table(tmp_path: Path) -> None:
+    """The builder's file goes to /dev/full (ENOSPC, as on a full disk): no table and no partial
+    file are left, the build goes on, and the log says why."""
+    (tmp_path / "app.py").write_text("import json\n")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "pybin2img.code-table.partial").symlink_to("/dev/full")
+    report = tmp_path / "report.xml"
+    report.write_text(
+        '<r><module name="__main__" source_path="${cwd}/app.py"/>'
+        '<module name="json" source_path="x"/></r>'
+    )
+    out = io.StringIO()
+    written = write_code_table(
+        dist, report, tmp_path, _interpreter(Path(sys.executable)), Log(verbosity=1, stream=out)
+    )
+    assert written == {}
+    assert sorted(p.name for p in dist.iterdir()) == []
+    assert "none compiled at build time (cannot write" in out.getvalue()
+    assert "No space left on device" in out.getvalue()

@@ -326,14 +326,20 @@ def _table_compile(module, table):
 
 def _read_patterns(table):
     """The rows of ``table`` by ``(is_bytes, pattern, flags)``; empty when it cannot be read."""
+    return {(row[0], row[1], row[2]): row[3:] for row in _rows(table)}
+
+
+def _rows(table):
+    """The rows of a table pybin2img wrote beside the program: a list of tuples whose first three
+    items are the key; none when it cannot be read (everything is compiled as always)."""
     try:
         import marshal
 
         with open(table, "rb") as handle:
             data = marshal.loads(handle.read())  # noqa: S302 - the table pybin2img wrote
-        return {(row[0], row[1], row[2]): row[3:] for row in data}
-    except Exception:  # noqa: BLE001 - no table: every pattern is compiled as always
-        return {}
+        return [row for row in data if type(row) is tuple and len(row) >= 4]
+    except Exception:  # noqa: BLE001 - no table
+        return []
 
 
 def precompiled_code(table):
@@ -513,15 +519,8 @@ def _read_code(table):
     import marshal
 
     rows = {None: marshal.loads}
-    if sys.flags.optimize:
-        return rows
-    try:
-        with open(table, "rb") as handle:
-            data = marshal.loads(handle.read())  # noqa: S302 - the table pybin2img wrote
-        for row in data:
-            rows[(row[0], row[1], row[2])] = row[3]
-    except Exception:  # noqa: BLE001 - no table: every source is compiled as always
-        return {None: marshal.loads}
+    if not sys.flags.optimize:
+        rows.update(((row[0], row[1], row[2]), row[3]) for row in _rows(table))
     return rows
 
 
