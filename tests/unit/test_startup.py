@@ -604,6 +604,8 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     assert "-Wl,--wrap=getImportLibBootstrapModule" in flags
     # And it sets the whole locale for its command line as the object expects.
     assert "-Wl,--wrap=setlocale" in flags
+    # And it compares its loader entries' names as the object expects.
+    assert "-Wl,--wrap=registerMetaPathBasedLoader" in flags
 
 
 def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:
@@ -684,6 +686,7 @@ _SPELLED = {
     "closed_streams": startup._DEVNULL_TEXTS,
     "bootstrap_handed": startup._BOOTSTRAP_TEXTS,
     "locale_narrowed": startup._LOCALE_TEXTS,
+    "loader_name_limit": startup._LOADER_TEXTS,
 }
 
 
@@ -769,3 +772,32 @@ def test_the_locale_is_left_to_nuitka_where_it_sets_the_whole_locale_elsewhere(
         path.read_text(encoding="utf-8") + '\nvoid f(void) { setlocale(LC_ALL, ""); }\n'
     )
     assert not startup.locale_narrowed(_interpreter("3.11.7", main))
+
+
+def test_the_installed_nuitka_compares_module_names_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka compares its loader entries' names otherwise: each import
+    then copies every name of its table into a buffer again (5% of a Flask app's start)."""
+    main = _installed_package() / "__main__.py"
+    assert startup.loader_name_limit(_interpreter("3.11.7", main)) == 2048
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a field before the name: the object would read the wrong slots
+        lambda text: text.replace(
+            "struct Nuitka_MetaPathBasedLoaderEntry {",
+            "struct Nuitka_MetaPathBasedLoaderEntry {\n    int m_flags;",
+        ),
+        # the buffer's length given twice, or not at all
+        lambda text: text + "\n#define NUITKA_LOADER_NAME_MAX_LEN 4096\n",
+        lambda text: text.replace("#define NUITKA_LOADER_NAME_MAX_LEN", "#define OTHER_LEN"),
+    ],
+)
+def test_module_names_are_left_to_nuitka_where_its_entries_differ(
+    tmp_path: Path, change: Callable[[str], str]
+) -> None:
+    main = _spelling_sources(tmp_path, startup._LOADER_TEXTS)
+    path = main.parent / startup._LOADER_TEXTS[-1][0]
+    path.write_text(change(path.read_text(encoding="utf-8")))
+    assert startup.loader_name_limit(_interpreter("3.11.7", main)) is None

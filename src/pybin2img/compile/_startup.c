@@ -36,7 +36,15 @@
  * time (setlocale(LC_ALL, "")), then sets them back. Decoding reads LC_CTYPE only, which is
  * what the interpreter sets from the environment; the other categories' files (LC_NUMERIC,
  * LC_TIME, ... eleven more) are opened, read and stay mapped for nothing. Here that call sets
- * LC_CTYPE only. */
+ * LC_CTYPE only.
+ *
+ * With PYBIN2IMG_LOADER_NAMES, it also stands in for registerMetaPathBasedLoader(), which
+ * setupMetaPathBasedLoader() calls with Nuitka's table of the modules the program carries.
+ * Nuitka finds a module by going through that table in order (three times per import: to find,
+ * create and execute it), comparing each entry's name by first copying it into a buffer; on a
+ * Flask app that is 5% of the instructions to its first answer. Here each entry whose name
+ * Nuitka compares that way gets, in the slot Nuitka's table has for it, a function that
+ * compares the same name in place. The table's order, and so what is found, is unchanged. */
 
 #include <Python.h>
 #include <marshal.h>
@@ -539,5 +547,40 @@ char *__wrap_setlocale(int category, const char *locale) {
         return __real_setlocale(LC_CTYPE, locale);
     }
     return __real_setlocale(category, locale);
+}
+#endif
+
+#if PYBIN2IMG_LOADER_NAMES
+/* The first fields of Nuitka's struct Nuitka_MetaPathBasedLoaderEntry (nuitka/unfreezing.h), as
+ * startup.py found them spelled there: the entry's name, and the two optional functions that
+ * stand in for comparing it. */
+struct loader_entry_names {
+    char const *m_name;
+    void (*m_get_name)(char *buffer, size_t buffer_size, char const *name);
+    bool (*m_compare_name)(char const *name, char const *m_name);
+};
+
+void __real_registerMetaPathBasedLoader(struct loader_entry_names **entries,
+                                        unsigned char **bytecode_data, int entry_count);
+
+/* What Nuitka_LoaderEntryCompareName() does for an entry without these functions, without its
+ * copy of the name into a buffer first; the first byte is compared here, where most entries
+ * differ. */
+static bool same_name(char const *name, char const *m_name) {
+    return name[0] == m_name[0] && strcmp(name, m_name) == 0;
+}
+
+void __wrap_registerMetaPathBasedLoader(struct loader_entry_names **entries,
+                                        unsigned char **bytecode_data, int entry_count) {
+    /* Nuitka stops the program (abort) for a name as long as its buffer: such an entry keeps
+     * its own comparison. */
+    for (int i = 0; i < entry_count; i++) {
+        struct loader_entry_names *entry = entries[i];
+        if (entry->m_get_name == NULL && entry->m_compare_name == NULL &&
+            strlen(entry->m_name) < PYBIN2IMG_LOADER_NAME_MAX) {
+            entry->m_compare_name = same_name;
+        }
+    }
+    __real_registerMetaPathBasedLoader(entries, bytecode_data, entry_count);
 }
 #endif

@@ -35,8 +35,12 @@ their first use, as under the interpreter (:func:`bootstrap_handed`). And for ``
 until the importer is set up: Nuitka sets every category of the environment's locale to decode
 the command line and sets them back, where decoding reads ``LC_CTYPE`` only; that call sets
 ``LC_CTYPE`` only, and the other eleven categories' files are not read
-(:func:`locale_narrowed`). Nuitka itself
-runs unmodified; its functions are called as they are.
+(:func:`locale_narrowed`). And for ``registerMetaPathBasedLoader()``, which hands Nuitka's loader
+its table of modules: Nuitka finds a module by comparing its name with each entry's in turn,
+three times per import, copying each entry's name into a buffer first; the object gives those
+entries a function that compares the name in place, in the slot Nuitka's table has for one
+(:func:`loader_name_limit`; 4% of a Flask app's start). Nuitka itself runs unmodified; its
+functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -144,6 +148,52 @@ _LOCALE_TEXTS = (
     (_MAIN, "setlocale(LC_ALL, old_locale);"),
     (_MAIN, "orig_argv = convertCommandLineParameters(argc, argv);"),
 )
+#: How Nuitka's loader compares the name of each entry of its table of modules, and how its
+#: generated loader registers that table (a call from another file, so the linker can redirect
+#: it): the object gives each plain entry a function comparing the name in place
+#: (``_startup.c``). Each text with its file, compared with runs of white space as one space.
+_LOADER_TEXTS = (
+    (
+        "build/static_src/MetaPathBasedLoader.c",
+        "bool Nuitka_LoaderEntryCompareName(struct Nuitka_MetaPathBasedLoaderEntry const *entry, "
+        "char const *name) { if (entry->m_compare_name != NULL) { return "
+        "entry->m_compare_name(name, entry->m_name); } char "
+        "name_buffer[NUITKA_LOADER_NAME_MAX_LEN]; Nuitka_LoaderEntryName(entry, name_buffer, "
+        "sizeof(name_buffer)); return strcmp(name, name_buffer) == 0; }",
+    ),
+    (
+        "build/static_src/MetaPathBasedLoader.c",
+        "entry->m_get_name(buffer, buffer_size, entry->m_name); } else { copyStringSafe(buffer, "
+        "entry->m_name, buffer_size); }",
+    ),
+    (
+        "build/static_src/MetaPathBasedLoader.c",
+        "void registerMetaPathBasedLoader(struct Nuitka_MetaPathBasedLoaderEntry "
+        "**_loader_entries, unsigned char **bytecode_data, int entry_count) {",
+    ),
+    (
+        "build/static_src/HelpersSafeStrings.c",
+        "void copyStringSafe(char *buffer, char const *source, size_t buffer_size) { if "
+        "(strlen(source) >= buffer_size) { abort(); } if (buffer != source) { strcpy(buffer, "
+        "source); } }",
+    ),
+    (
+        "code_generation/templates/CodeTemplatesLoader.py",
+        "registerMetaPathBasedLoader(meta_path_loader_entries, bytecode_data, %(entry_count)d);",
+    ),
+    (
+        "build/include/nuitka/unfreezing.h",
+        "*m_compare_name)(char const *name, char const *m_name);",
+    ),
+)
+#: The first fields of a loader entry, as the object declares them (``_startup.c``), in
+#: Nuitka's header with its comments left out, compared with runs of white space as one space.
+_LOADER_ENTRY = (
+    "struct Nuitka_MetaPathBasedLoaderEntry { char const *m_name; void (*m_get_name)(char "
+    "*buffer, size_t buffer_size, char const *name); bool (*m_compare_name)(char const *name, "
+    "char const *m_name);"
+)
+_LOADER_NAME_MAX = re.compile(r"^#define NUITKA_LOADER_NAME_MAX_LEN (\d+)\s*$", re.M)
 _BLOB_TAG = re.compile(
     r"^#define NUITKA_CONSTANT_BLOB_TAG_(BLOB_DATA|END) (0x[0-9a-fA-F]+)\b", re.M
 )
@@ -347,6 +397,26 @@ def compiled_source(patcher: str, python_version: str) -> str | None:
     return source if source.isascii() and not stack else None
 
 
+def loader_name_limit(interpreter: Interpreter) -> int | None:
+    """The length of the buffer Nuitka copies each loader entry's name into before comparing
+    it, when its sources compare and register names as the start-up object expects: the object
+    then compares the names of entries shorter than that in place. ``None``: not done."""
+    files = _spelled(interpreter, _LOADER_TEXTS)
+    if files is None or interpreter.nuitka_main is None:
+        return None
+    try:
+        header = (interpreter.nuitka_main.parent / _LOADER_TEXTS[-1][0]).read_text(
+            encoding="utf-8", errors="replace"
+        )
+    except OSError:
+        return None
+    limits = _LOADER_NAME_MAX.findall(header)
+    declared = " ".join(re.sub(r"//[^\n]*", "", header).split())
+    if len(limits) != 1 or _LOADER_ENTRY not in declared:
+        return None
+    return int(limits[0])
+
+
 def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
     """Nuitka's options for a deferred patch: no LTO (see the module), unless already said."""
     return () if "--lto=no" in nuitka_args else ("--lto=no",)
@@ -407,24 +477,7 @@ def link_startup(
     except OSError as exc:
         # A full disk: the caller turns this into the cache's error (what to free).
         raise CompileError(f"cannot write {source}", details=str(exc)) from exc
-    defines: tuple[str, ...] = (
-        ()
-        if tags is None
-        else (
-            "-DPYBIN2IMG_BLOB_WALK=1",
-            f"-DPYBIN2IMG_TAG_BLOB_DATA=0x{tags[0]:02x}",
-            f"-DPYBIN2IMG_TAG_END=0x{tags[1]:02x}",
-        )
-    )
-    devnull = closed_streams(interpreter)
-    if devnull:
-        defines = (*defines, "-DPYBIN2IMG_DEVNULL=1")
-    bootstrap = bootstrap_handed(interpreter)
-    if bootstrap:
-        defines = (*defines, "-DPYBIN2IMG_BOOTSTRAP=1")
-    narrowed = locale_narrowed(interpreter)
-    if narrowed:
-        defines = (*defines, "-DPYBIN2IMG_LOCALE=1")
+    defines, stood_in = _stand_ins(interpreter, tags)
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
@@ -445,12 +498,39 @@ def link_startup(
     wrapped = (
         *(function[0] for function in _FUNCTIONS),
         "Py_CompileStringExFlags",
-        *(("loadConstantsBlob", "PyMarshal_ReadObjectFromString") if tags is not None else ()),
-        *(("BUILTIN_OPEN_SIMPLE",) if devnull else ()),
-        *(("getImportLibBootstrapModule",) if bootstrap else ()),
-        *(("setlocale",) if narrowed else ()),
+        *stood_in,
     )
     return (*(f"-Wl,--wrap={name}" for name in wrapped), str(obj))
+
+
+def _stand_ins(
+    interpreter: Interpreter, tags: tuple[int, int] | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The start-up object's optional stand-ins that Nuitka's sources allow: the compiler's
+    defines that build them, and the functions of Nuitka's (or the C library's) they wrap."""
+    defines: list[str] = []
+    wrapped: list[str] = []
+    if tags is not None:
+        defines += [
+            "-DPYBIN2IMG_BLOB_WALK=1",
+            f"-DPYBIN2IMG_TAG_BLOB_DATA=0x{tags[0]:02x}",
+            f"-DPYBIN2IMG_TAG_END=0x{tags[1]:02x}",
+        ]
+        wrapped += ["loadConstantsBlob", "PyMarshal_ReadObjectFromString"]
+    if closed_streams(interpreter):
+        defines.append("-DPYBIN2IMG_DEVNULL=1")
+        wrapped.append("BUILTIN_OPEN_SIMPLE")
+    if bootstrap_handed(interpreter):
+        defines.append("-DPYBIN2IMG_BOOTSTRAP=1")
+        wrapped.append("getImportLibBootstrapModule")
+    if locale_narrowed(interpreter):
+        defines.append("-DPYBIN2IMG_LOCALE=1")
+        wrapped.append("setlocale")
+    name_limit = loader_name_limit(interpreter)
+    if name_limit is not None:
+        defines += ["-DPYBIN2IMG_LOADER_NAMES=1", f"-DPYBIN2IMG_LOADER_NAME_MAX={name_limit}"]
+        wrapped.append("registerMetaPathBasedLoader")
+    return tuple(defines), tuple(wrapped)
 
 
 def _c_bytes(data: bytes) -> str:
