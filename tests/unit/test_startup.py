@@ -606,6 +606,8 @@ def test_the_object_carries_the_source_compiled_by_the_build_interpreter(tmp_pat
     assert "-Wl,--wrap=setlocale" in flags
     # And it compares its loader entries' names as the object expects.
     assert "-Wl,--wrap=registerMetaPathBasedLoader" in flags
+    # And it makes its class of distributions as the object expects.
+    assert "-Wl,--wrap=PyImport_ExecCodeModule" in flags
 
 
 def test_the_installed_nuitka_walks_its_blob_as_the_object_reads_it() -> None:
@@ -687,6 +689,7 @@ _SPELLED = {
     "bootstrap_handed": startup._BOOTSTRAP_TEXTS,
     "locale_narrowed": startup._LOCALE_TEXTS,
     "loader_name_limit": startup._LOADER_TEXTS,
+    "distribution_names": startup._DISTRIBUTION_TEXTS,
 }
 
 
@@ -801,3 +804,19 @@ def test_module_names_are_left_to_nuitka_where_its_entries_differ(
     path = main.parent / startup._LOADER_TEXTS[-1][0]
     path.write_text(change(path.read_text(encoding="utf-8")))
     assert startup.loader_name_limit(_interpreter("3.11.7", main)) is None
+
+
+def test_the_installed_nuitka_makes_its_distributions_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka makes its class of distributions otherwise: each
+    ``entry_points()`` then parses every distribution's whole METADATA again."""
+    main = _installed_package() / "__main__.py"
+    assert startup.distribution_names(_interpreter("3.11.7", main))
+
+
+def test_distributions_are_left_to_nuitka_where_its_class_has_its_own_name(tmp_path: Path) -> None:
+    main = _spelling_sources(tmp_path, startup._DISTRIBUTION_TEXTS)
+    path = main.parent / startup._DISTRIBUTION_FILE
+    text = path.read_text(encoding="utf-8")
+    own = "    _normalized_name = None\\n\\\n    def locate_file"
+    path.write_text(text.replace("    def locate_file", own))
+    assert not startup.distribution_names(_interpreter("3.11.7", main))

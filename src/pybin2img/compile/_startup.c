@@ -44,7 +44,15 @@
  * create and execute it), comparing each entry's name by first copying it into a buffer; on a
  * Flask app that is 5% of the instructions to its first answer. Here each entry whose name
  * Nuitka compares that way gets, in the slot Nuitka's table has for it, a function that
- * compares the same name in place. The table's order, and so what is found, is unchanged. */
+ * compares the same name in place. The table's order, and so what is found, is unchanged.
+ *
+ * With PYBIN2IMG_DISTRIBUTION, it also stands in for PyImport_ExecCodeModule(), with which
+ * Nuitka executes the source of its class of distributions (the objects importlib.metadata
+ * lists for the packages the program carries): the hook then gives that class the
+ * _normalized_name of importlib.metadata's Distribution computed from the headers of its
+ * METADATA alone. importlib.metadata.entry_points() asks every distribution for it; the
+ * interpreter's take it from their dist-info directory's name, and Nuitka's parsed their whole
+ * METADATA, long description and all (242 kB for FastAPI's fourteen), at every call. */
 
 #include <Python.h>
 #include <marshal.h>
@@ -582,5 +590,26 @@ void __wrap_registerMetaPathBasedLoader(struct loader_entry_names **entries,
         }
     }
     __real_registerMetaPathBasedLoader(entries, bytecode_data, entry_count);
+}
+#endif
+
+#if PYBIN2IMG_DISTRIBUTION
+PyObject *__real_PyImport_ExecCodeModule(const char *name, PyObject *co);
+
+/* The module in which Nuitka makes its class of distributions (nuitka_distribution) from its
+ * source, the first time the program lists or looks up an installed distribution: the hook's
+ * distribution_names() gives that class the cheap _normalized_name once the module has
+ * executed. Any other module, or a failure there, is left as it is. */
+PyObject *__wrap_PyImport_ExecCodeModule(const char *name, PyObject *co) {
+    PyObject *module = __real_PyImport_ExecCodeModule(name, co);
+
+    if (module != NULL && name != NULL && strcmp(name, "nuitka_distribution_patch") == 0) {
+        PyObject *function = hook_function("distribution_names");
+        PyObject *result = function == NULL ? NULL : PyObject_CallOneArg(function, module);
+
+        Py_XDECREF(result);
+        PyErr_Clear();
+    }
+    return module;
 }
 #endif

@@ -57,6 +57,9 @@ SHADOWED = (
 )
 #: The built-ins that compile source.
 COMPILERS = ("exec", "eval", "compile")
+#: Nuitka's class of distributions, and the attribute where each holds its METADATA text, which
+#: its ``read_text("METADATA")`` returns (startup.py checks Nuitka's source of the class).
+DISTRIBUTION = ("nuitka_distribution", "metadata_data")
 STATES = (
     "GEN_CREATED",
     "GEN_RUNNING",
@@ -103,6 +106,47 @@ def restore_environ(name, value):
         posix.putenv(key, value)
         posix.environ[key] = value
     return True
+
+
+def distribution_names(module):
+    """Give Nuitka's class of distributions (made in ``module`` from Nuitka's source, the first
+    time the program lists or looks up a distribution) the ``_normalized_name`` of
+    ``importlib.metadata.Distribution``, computed by that very property from the headers of the
+    distribution's METADATA alone, which is where the name is. ``entry_points()`` asks every
+    distribution for it; the interpreter's distributions take it from the name of their
+    dist-info directory, and Nuitka's parsed the whole text, long description and all, at
+    every call. Nothing is done where the class has one of its own."""
+    cls = getattr(module, DISTRIBUTION[0], None)
+    if not isinstance(cls, type) or "_normalized_name" in vars(cls):
+        return
+    base = getattr(cls, "_normalized_name", None)
+    if not isinstance(base, property) or base.fget is None:
+        return
+    field = DISTRIBUTION[1]
+
+    def _normalized_name(self):
+        state = getattr(self, "__dict__", None)
+        text = state.get(field) if state is not None else None
+        head = _headers(text) if type(text) is str else text
+        if head is text:
+            return base.fget(self)
+        view = object.__new__(type(self))
+        view.__dict__.update(state)
+        view.__dict__[field] = head
+        return base.fget(view)
+
+    _normalized_name.__doc__ = base.__doc__
+    cls._normalized_name = property(_normalized_name, doc=base.__doc__)
+
+
+def _headers(text):
+    """The start of a METADATA ``text`` up to its first empty line, or ``text`` itself: the
+    ``email`` parser reads headers up to there (or up to a line that is no header, before it;
+    what follows such a line is body all the same), so both give the same headers."""
+    import re
+
+    match = re.search(r"(\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)", text)
+    return text if match is None else text[: match.end(1)]
 
 
 def _lazy(name, served, then=None):

@@ -39,8 +39,12 @@ the command line and sets them back, where decoding reads ``LC_CTYPE`` only; tha
 its table of modules: Nuitka finds a module by comparing its name with each entry's in turn,
 three times per import, copying each entry's name into a buffer first; the object gives those
 entries a function that compares the name in place, in the slot Nuitka's table has for one
-(:func:`loader_name_limit`; 4% of a Flask app's start). Nuitka itself runs unmodified; its
-functions are called as they are.
+(:func:`loader_name_limit`; 4% of a Flask app's start). And for ``PyImport_ExecCodeModule``,
+with which Nuitka executes the source of its class of distributions: the hook gives that class
+the ``_normalized_name`` of ``importlib.metadata`` computed from the headers of METADATA alone,
+where ``entry_points()`` parsed every distribution's whole text at each call
+(:func:`distribution_names`). Nuitka itself runs unmodified; its functions are called as they
+are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -184,6 +188,33 @@ _LOADER_TEXTS = (
     (
         "build/include/nuitka/unfreezing.h",
         "*m_compare_name)(char const *name, char const *m_name);",
+    ),
+)
+#: How Nuitka makes its class of distributions: the source it executes as a module of that name
+#: with ``PyImport_ExecCodeModule``, the class there, and the attribute its ``read_text`` returns
+#: for METADATA (``_startup_hook.DISTRIBUTION``). Each text with its file, compared with runs of
+#: white space as one space.
+_DISTRIBUTION_FILE = "build/static_src/MetaPathBasedLoaderImportlibMetadataDistribution.c"
+_DISTRIBUTION_TEXTS = (
+    (_DISTRIBUTION_FILE, "class nuitka_distribution(Distribution):"),
+    (
+        _DISTRIBUTION_FILE,
+        "def __init__(self, package_name, path, metadata, entry_points):\\n\\ "
+        "self.package_name = package_name; self._path = path\\n\\ self.metadata_data = metadata;",
+    ),
+    (
+        _DISTRIBUTION_FILE,
+        "def read_text(self, filename):\\n\\ if filename == 'METADATA':\\n\\ return "
+        "self.metadata_data\\n\\",
+    ),
+    (
+        _DISTRIBUTION_FILE,
+        'PyImport_ExecCodeModule((char *)"nuitka_distribution_patch", '
+        "nuitka_distribution_code_object);",
+    ),
+    (
+        _DISTRIBUTION_FILE,
+        'nuitka_distribution_type = PyObject_GetAttrString(module, "nuitka_distribution");',
     ),
 )
 #: The first fields of a loader entry, as the object declares them (``_startup.c``), in
@@ -417,6 +448,17 @@ def loader_name_limit(interpreter: Interpreter) -> int | None:
     return int(limits[0])
 
 
+def distribution_names(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's sources make its class of distributions as the start-up object expects:
+    the hook then gives the class a ``_normalized_name`` read from the headers of METADATA
+    alone, where Nuitka's parsed the whole text at every ``importlib.metadata.entry_points()``."""
+    files = _spelled(interpreter, _DISTRIBUTION_TEXTS)
+    if files is None:
+        return False
+    text = files[_DISTRIBUTION_FILE]
+    return "_normalized_name" not in text and text.count("PyImport_ExecCodeModule(") == 1
+
+
 def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
     """Nuitka's options for a deferred patch: no LTO (see the module), unless already said."""
     return () if "--lto=no" in nuitka_args else ("--lto=no",)
@@ -530,6 +572,9 @@ def _stand_ins(
     if name_limit is not None:
         defines += ["-DPYBIN2IMG_LOADER_NAMES=1", f"-DPYBIN2IMG_LOADER_NAME_MAX={name_limit}"]
         wrapped.append("registerMetaPathBasedLoader")
+    if distribution_names(interpreter):
+        defines.append("-DPYBIN2IMG_DISTRIBUTION=1")
+        wrapped.append("PyImport_ExecCodeModule")
     return tuple(defines), tuple(wrapped)
 
 
