@@ -30,6 +30,9 @@ that execute at their first use (:func:`_lazy`), and :func:`restore_environ` giv
 environment Nuitka changed for the interpreter's initialisation back while ``os`` has not
 executed.
 
+:func:`distribution_names` (after Nuitka has made its class of distributions) gives that class
+the normalized name ``importlib.metadata`` computes, from the headers of METADATA alone.
+
 Python 3.8 syntax and the standard library only: the build interpreter compiles this file and
 the program unmarshals it before anything of the app is imported.
 """
