@@ -11,6 +11,10 @@ slim-Python image and PyInstaller, in one run.
   directly; the slim-Python root through ``chroot``) and in the engine (``docker run -d`` with
   a published port), for pybin2img, slim-Python and PyInstaller, and for pybin2img built with
   Debian's ``/usr/bin/python3`` where it is there (the CPython build slim-Python runs);
+* web and fastapi again, without a server: the instructions (callgrind) to import the app and,
+  for web, answer one request through Flask's test client (``PROBES``), for the program built
+  from that probe and for the build interpreter running it, and the same built with Debian's
+  ``/usr/bin/python3`` against that interpreter; the exact figures behind the first-200 times;
 * kernels (bench/apps/kernels.py, pyperformance-style CPU-bound pure Python): CPU seconds per
   kernel in the pybin2img image, the slim-Python image and the PyInstaller image, and on this
   machine under the build interpreter (the same CPython build pybin2img's program embeds;
@@ -91,6 +95,14 @@ APPS = {
     "kernels": App(
         "kernels", ROOT / "bench/apps/kernels.py", None, "exit", '"checksums"', ("--repeat", "3")
     ),
+}
+
+
+#: What the web apps' probes run (bench_imports): the app's module imported, and for web one
+#: request through Flask's test client; uvicorn.run("app:app") imports the app by name.
+PROBES = {
+    "web": "import app\n\nprint(app.app.test_client().get('/').status_code)\n",
+    "fastapi": "import uvicorn\n\nimport app\n\nprint(type(app.app).__name__, uvicorn.__name__)\n",
 }
 
 
@@ -403,6 +415,36 @@ def _bench_http(
     }
 
 
+def probe_app(app: App) -> App:
+    """The probe of ``app`` (:data:`PROBES`), as an app of its own beside a copy of the app."""
+    return App(f"{app.name}-probe", app.script.with_name("probe.py"), app.requirements, "exit", "")
+
+
+def bench_imports(app: App, scratch: Path, python: str) -> dict[str, Any]:
+    """Instructions to import ``app`` (and answer one request, for web): the program built from
+    its probe against the build interpreter running the probe, and the same with Debian's
+    python3 where it is there. Each interpreter runs the probe once first (its ``.pyc``)."""
+    source = scratch / f"{app.name}-probe-source"
+    shutil.copytree(app.script.parent, source, ignore=shutil.ignore_patterns("__pycache__"))
+    (source / "probe.py").write_text(PROBES[app.name])
+    probe = probe_app(App(app.name, source / app.script.name, app.requirements, "exit", ""))
+    built = {"pybin2img": pybin2img(probe, scratch)}
+    programs = {
+        "pybin2img": built["pybin2img"]["program"],
+        "build interpreter": [python, "probe.py"],
+    }
+    if DEBIAN_PYTHON.is_file():
+        built["debian"] = pybin2img(probe, scratch, "debian", ("--python", str(DEBIAN_PYTHON)))
+        programs[DEBIAN_BUILT] = built["debian"]["program"]
+        programs["its interpreter"] = [built["debian"]["python"], "probe.py"]
+    images.remove_images([b["image"] for b in built.values()])
+    counts = {}
+    for name, argv in programs.items():
+        run(argv, cwd=source)
+        counts[name] = instructions(argv, source)
+    return counts
+
+
 def bench_kernels(
     app: App, programs: dict[str, list[str]], images_: dict[str, str], runs: int
 ) -> dict[str, Any]:
@@ -488,6 +530,8 @@ def bench_app(app: App, scratch: Path, base: Path, runs: int) -> dict[str, Any]:
             programs[DEBIAN_BUILT] = debian["program"]
             images_[DEBIAN_BUILT] = debian["image"]
         result |= bench_http(app, programs, root, images_, runs)
+        log(f"{app.name}: instructions of its import")
+        result["import_instructions"] = bench_imports(app, scratch, python)
     else:
         programs = {
             "pybin2img": ours["program"],
@@ -519,6 +563,7 @@ def main() -> int:
             for name in args.apps.split(","):
                 app = APPS[name]
                 created += [image(app, f) for f in FLAVOURS]
+                created += [image(probe_app(app), f) for f in FLAVOURS]
                 created.append(images.image_name(images.App(
                     name=f"startup-{name}", directory=ROOT, script="", requirements=None,
                     change=("", ""), ready="", expect="",
@@ -598,6 +643,20 @@ def report(result: dict[str, Any]) -> str:
                     f"| {cell.get(DEBIAN_BUILT, '-')} | {slim_cell} "
                     f"| {cell.get('pyinstaller', '-')} |"
                 )
+        if counts := r.get("import_instructions"):
+            theirs_count = counts.get(DEBIAN_BUILT)
+            base_count = counts.get("its interpreter")
+            against = (
+                f"{theirs_count / 1e6:,.1f} M ({theirs_count / base_count:.2f}x its interpreter)"
+                if theirs_count and base_count
+                else "-"
+            )
+            rows.append(
+                f"| {name} | import (and a test request for web), instructions "
+                f"| {counts['pybin2img'] / 1e6:,.1f} M "
+                f"({counts['pybin2img'] / counts['build interpreter']:.2f}x the build "
+                f"interpreter's {counts['build interpreter'] / 1e6:,.1f} M) | {against} | | |"
+            )
         if "seconds" in r:
             for where, kernels in r["seconds"].items():
                 total = sum(v["median"] for v in kernels.values())
