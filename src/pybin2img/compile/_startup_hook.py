@@ -294,9 +294,11 @@ class _Loader:
 class _Finder:
     @staticmethod
     def find_spec(fullname, path=None, target=None):
+        # Only a waited module that has executed is caught up: one that executes at its first
+        # use (_lazy) has not.
         modules = sys.modules
         for name in _WAITING:
-            if name in modules:
+            if type(modules.get(name)) is type(sys):
                 _catch_up()
                 break
         if fullname not in _WAITING:
