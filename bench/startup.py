@@ -415,9 +415,9 @@ def _bench_http(
     }
 
 
-def probe_app(app: App) -> App:
-    """The probe of ``app`` (:data:`PROBES`), as an app of its own beside a copy of the app."""
-    return App(f"{app.name}-probe", app.script.with_name("probe.py"), app.requirements, "exit", "")
+def probe_app(app: App, directory: Path) -> App:
+    """The probe of ``app`` (:data:`PROBES`) in ``directory``, as an app of its own."""
+    return App(f"{app.name}-probe", directory / "probe.py", app.requirements, "exit", "")
 
 
 def bench_imports(app: App, scratch: Path, python: str) -> dict[str, Any]:
@@ -427,7 +427,7 @@ def bench_imports(app: App, scratch: Path, python: str) -> dict[str, Any]:
     source = scratch / f"{app.name}-probe-source"
     shutil.copytree(app.script.parent, source, ignore=shutil.ignore_patterns("__pycache__"))
     (source / "probe.py").write_text(PROBES[app.name])
-    probe = probe_app(App(app.name, source / app.script.name, app.requirements, "exit", ""))
+    probe = probe_app(app, source)
     built = {"pybin2img": pybin2img(probe, scratch)}
     programs = {
         "pybin2img": built["pybin2img"]["program"],
@@ -563,7 +563,7 @@ def main() -> int:
             for name in args.apps.split(","):
                 app = APPS[name]
                 created += [image(app, f) for f in FLAVOURS]
-                created += [image(probe_app(app), f) for f in FLAVOURS]
+                created += [image(probe_app(app, app.script.parent), f) for f in FLAVOURS]
                 created.append(images.image_name(images.App(
                     name=f"startup-{name}", directory=ROOT, script="", requirements=None,
                     change=("", ""), ready="", expect="",
