@@ -288,7 +288,7 @@ def build_options(
         no_package_data=_packages(values["no_package_data"], "--no-package-data"),
         as_files=_as_files(values["as_files"]),
         as_files_defaults="none" not in values["as_files"],
-        nuitka_args=values["nuitka_arg"],
+        nuitka_args=_nuitka_args(values["nuitka_arg"]),
         jobs=values["jobs"],
         compression=values["compression"],
         compression_level=_compression_level(values["compression"], values["compression_level"]),
@@ -568,6 +568,44 @@ def _bytecode(values: tuple[str, ...], compiled: tuple[str, ...] = ()) -> tuple[
                 f"`{THIRD_PARTY}`, or `none` alone"
             )
     return tuple(dict.fromkeys(values))
+
+
+#: Nuitka's options that pybin2img gives itself or that make Nuitka build no program, and
+#: why a ``--nuitka-arg`` may not give them (Nuitka takes the last of an option given twice:
+#: the build would fail later, far from its cause, or run the app on the build machine).
+_NUITKA_OWN = {
+    **dict.fromkeys(
+        ("--mode", "--onefile", "--module", "--main"),
+        "pybin2img builds a standalone program of APP (`--mode=standalone`)",
+    ),
+    **dict.fromkeys(
+        ("--output-dir", "--output-filename", "--output-folder-name", "-o"),
+        "pybin2img chooses where Nuitka writes; the image goes to --output",
+    ),
+    "--report": "pybin2img reads Nuitka's report from where it asks for it; "
+    "--metadata-file has what it found there",
+    **dict.fromkeys(
+        ("--run", "--debugger"),
+        "pybin2img does not run the app on the build machine; --smoke-test runs it in the image",
+    ),
+    **dict.fromkeys(
+        ("--version", "--help", "-h", "--edit-module-code"),
+        "Nuitka would print and build nothing",
+    ),
+}
+
+
+def _nuitka_args(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--nuitka-arg`` values, none of which may be an option of :data:`_NUITKA_OWN` or a
+    ``--list-*`` query."""
+    for value in values:
+        name = value.split("=", 1)[0]
+        why = _NUITKA_OWN.get(name)
+        if why is None and name.startswith("--list-"):
+            why = "Nuitka would list and build nothing"
+        if why is not None:
+            raise UsageError(f"--nuitka-arg {value!r} cannot be given: {why}")
+    return values
 
 
 def _compile(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -278,7 +278,13 @@ BUILD_SETTINGS: tuple[Setting, ...] = (
         "ship the source dataclasses, named tuples and string annotations generate compiled: "
         "a faster start.",
     ),
-    Setting(name="nuitka-arg", kind="list", metavar="ARG", help="Extra argument for Nuitka."),
+    Setting(
+        name="nuitka-arg",
+        kind="list",
+        metavar="ARG",
+        help="Extra argument for Nuitka; not one pybin2img gives itself (--mode, --output-dir, "
+        "--report) or a query (--list-*, --version).",
+    ),
     Setting(
         name="smoke-test",
         kind="optional",

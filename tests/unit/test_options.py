@@ -383,3 +383,22 @@ def test_no_package_data_packages(tmp_path: Path) -> None:
     assert given.no_package_data == ("wordcloud", "matplotlib")
     with pytest.raises(UsageError, match="--no-package-data"):
         _options(tmp_path, tag="x", no_package_data=("a/b",))
+
+
+def test_nuitka_args_that_pybin2img_gives_itself(tmp_path: Path) -> None:
+    """Nuitka takes the last of an option given twice: an output directory, a report, a mode
+    or a query of the user's would make the build fail far from its cause."""
+    given = ("--include-module=mimetypes", "--report-template=a:b", "--lto=yes", "--standalone")
+    assert _options(tmp_path, tag="x", nuitka_arg=given).nuitka_args == given
+    for bad, why in (
+        ("--report=/tmp/r.xml", "reads Nuitka's report"),
+        ("--output-dir=/tmp/out", "chooses where Nuitka writes"),
+        ("-o", "chooses where Nuitka writes"),
+        ("--mode=onefile", "standalone program"),
+        ("--module", "standalone program"),
+        ("--run", "does not run the app"),
+        ("--list-package-data=pygments", "would list"),
+        ("--version", "would print"),
+    ):
+        with pytest.raises(UsageError, match=f"--nuitka-arg '{bad}' cannot be given: .*{why}"):
+            _options(tmp_path, tag="x", nuitka_arg=("--lto=no", bad))
