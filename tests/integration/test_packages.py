@@ -60,8 +60,8 @@ def test_project_metadata_and_entry_point_plugins_as_on_the_host(plugins: Exampl
     assert lines[:4] == [
         "plugin-host 2.1.0: Finds plugins through entry points and prints its own version",
         "requires: flake8==7.5.0, charset-normalizer==3.5.3",
-        "greeter plain: hello plugins",
-        "greeter shout: HELLO PLUGINS!",
+        "greeter plain from plugin-host: hello plugins",
+        "greeter shout from plugin-host: HELLO PLUGINS!",
     ]
     # Its dependencies' plugins: the same lines as on the host.
     host = _host(
@@ -73,7 +73,7 @@ def test_project_metadata_and_entry_point_plugins_as_on_the_host(plugins: Exampl
     assert lines[4:] == host.splitlines()
     assert "sample.py:1:1: F401 'os' imported but unused" in lines
     assert "sample.py:2:2: E225 missing whitespace around operator" in lines
-    assert "normalizer = charset_normalizer.cli:cli_detect" in lines
+    assert "normalizer = charset_normalizer.cli:cli_detect (charset-normalizer 3.5.3)" in lines
     groups = _entry_points(plugins)
     assert {"flake8.extension", "flake8.report", "console_scripts", "pluginhost.greeters"} <= set(
         groups

@@ -134,10 +134,11 @@ def test_package_configuration_keeps_each_distributions_metadata() -> None:
     )
     assert "- module-name: 'google.protobuf'\n" in text
     assert "        - 'it''s'\n" in text  # YAML single quotes doubled
-    # With nothing found, only pkg_resources' provider for modules carried as bytecode.
+    # With nothing found, only the code appended to importlib.metadata and pkg_resources.
     alone = NamedModules().package_configuration()
     assert [line for line in alone.splitlines() if line.startswith("- ")] == [
-        f"- module-name: 'pkg_resources' # checksum: {_PKG_RESOURCES_CHECKSUM}"
+        f"- module-name: {named._quote(module)} # checksum: {_appended_checksum(module)}"
+        for module in ("importlib.metadata", "importlib_metadata", "pkg_resources")
     ]
     # a change of what is installed is a change of the compile key
     other = dict(PROBE, metadata=PROBE["metadata"][:1])  # type: ignore[call-overload]
@@ -309,23 +310,30 @@ def test_a_library_only_in_a_directory_of_the_machines_ld_so_conf_is_not_added()
     ]
 
 
-_PKG_RESOURCES_CHECKSUM = config_checksum(
-    {
-        "anti-bloat": [
-            {"description": named._PKG_RESOURCES_WHY, "append_plain": named._PKG_RESOURCES}
+def _appended_checksum(module: str) -> str:
+    why, code = named.APPENDED[module]
+    return config_checksum({"anti-bloat": [{"description": why, "append_plain": code}]})
+
+
+def test_appended_code_as_written() -> None:
+    """Each block under ``append_plain: |`` is the code, as YAML reads a literal block."""
+    lines = NamedModules().package_configuration().splitlines()
+    for module, (why, code) in named.APPENDED.items():
+        start = lines.index(
+            f"- module-name: {named._quote(module)} # checksum: {_appended_checksum(module)}"
+        )
+        assert lines[start + 1 : start + 4] == [
+            "  anti-bloat:",
+            f"    - description: {named._quote(why)}",
+            "      append_plain: |",
         ]
-    }
-)
-
-
-def test_pkg_resources_gets_the_code_as_written() -> None:
-    """The block under ``append_plain: |`` is the code, as YAML reads a literal block."""
-    text = NamedModules().package_configuration()
-    lines = text.splitlines()
-    start = lines.index("      append_plain: |") + 1
-    block = [line[8:] for line in lines[start:] if line.startswith("        ")]
-    assert "\n".join(block) + "\n" == named._PKG_RESOURCES
-    compile(named._PKG_RESOURCES, "pkg_resources", "exec")
+        block = []
+        for line in lines[start + 4 :]:
+            if not line.startswith("        "):
+                break
+            block.append(line[8:])
+        assert "\n".join(block) + "\n" == code
+        compile(code, module, "exec")
 
 
 def test_checksums_as_nuitka_computes_them() -> None:

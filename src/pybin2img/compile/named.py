@@ -258,7 +258,8 @@ class NamedModules:
         installed module is compiled in, so are the modules its code names (implicit
         imports), and each distribution's metadata (METADATA, entry_points.txt) is kept when
         one of its top-level modules is compiled in; and ``pkg_resources`` knows Nuitka's
-        loader (:data:`_PKG_RESOURCES`).
+        loader (:data:`_PKG_RESOURCES`) and ``importlib.metadata`` the distribution of an entry
+        point Nuitka made at compile time (:data:`_ENTRY_POINT_DIST`): :data:`APPENDED`.
 
         Conditional on what Nuitka really compiles, so a module the probe reached but Nuitka
         never follows (left out by Nuitka's own configuration) adds nothing."""
@@ -276,16 +277,15 @@ class NamedModules:
             "# every distribution whose code is compiled in, and pkg_resources' provider.",
             "",
         ]
-        for module in sorted(owners.keys() | depends.keys() | {"pkg_resources"}):
+        for module in sorted(owners.keys() | depends.keys() | APPENDED.keys()):
             entry: dict[str, list[dict[str, Any]]] = {}
             if module in owners:
                 entry["data-files"] = [{"include-metadata": sorted(owners[module])}]
             if module in depends:
                 entry["implicit-imports"] = [{"depends": sorted(depends[module])}]
-            if module == "pkg_resources":
-                entry["anti-bloat"] = [
-                    {"description": _PKG_RESOURCES_WHY, "append_plain": _PKG_RESOURCES}
-                ]
+            if module in APPENDED:
+                why, code = APPENDED[module]
+                entry["anti-bloat"] = [{"description": why, "append_plain": code}]
             lines.append(f"- module-name: {_quote(module)} # checksum: {config_checksum(entry)}")
             for section, items in entry.items():
                 lines.append(f"  {section}:")
@@ -454,6 +454,47 @@ _PKG_RESOURCES = (
     "    pass\n"
     "del _pybin2img_register\n"
 )
+
+
+#: ``importlib.metadata.entry_points()`` called with constant arguments in code compiled to C
+#: is answered by Nuitka at compile time: the program makes each entry point from its name,
+#: value and group alone, so its ``dist`` was ``None`` (``ep.dist.name`` failed), where the
+#: interpreter's names the distribution that declares it. ``dist`` of an entry point made
+#: without one is now that distribution, looked up once among the program's distributions as
+#: ``entry_points()`` goes through them; one that none declares keeps ``None``, as do the
+#: entry points ``entry_points()`` makes at run time (they have their own). The same for the
+#: ``importlib_metadata`` backport, which Nuitka answers alike.
+_ENTRY_POINT_DIST_WHY = "pybin2img: the distribution of entry points answered at compile time"
+_ENTRY_POINT_DIST = (
+    "class _pybin2img_entry_point_dist:\n"
+    "    def __get__(self, entry_point, owner=None):\n"
+    "        if entry_point is None:\n"
+    "            return None\n"
+    "        found = None\n"
+    "        try:\n"
+    "            for dist in _unique(distributions()):\n"
+    "                if entry_point in dist.entry_points:\n"
+    "                    found = dist\n"
+    "                    break\n"
+    "        except Exception:\n"
+    "            found = None\n"
+    "        vars(entry_point)['dist'] = found\n"
+    "        return found\n"
+    "try:\n"
+    "    if _unique and distributions and 'dist' in vars(EntryPoint):\n"
+    "        EntryPoint.dist = _pybin2img_entry_point_dist()\n"
+    "except NameError:\n"
+    "    pass\n"
+    "del _pybin2img_entry_point_dist\n"
+)
+
+#: Code pybin2img's package configuration appends to a module (Nuitka's ``anti-bloat``
+#: ``append_plain``), when the program has that module: why, and the code.
+APPENDED = {
+    "pkg_resources": (_PKG_RESOURCES_WHY, _PKG_RESOURCES),
+    "importlib.metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
+    "importlib_metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
+}
 
 
 def config_checksum(entry: Mapping[str, Any]) -> str:

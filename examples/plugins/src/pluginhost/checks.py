@@ -37,7 +37,8 @@ def normalizer() -> list[str]:
             script.load()(["--version"])
         except SystemExit as exc:
             print("exit", exc.code)
-    return [f"{script.name} = {script.value}", *out.getvalue().splitlines()]
+    declared = f"{script.dist.name} {script.dist.version}"
+    return [f"{script.name} = {script.value} ({declared})", *out.getvalue().splitlines()]
 
 
 def versions() -> list[str]:

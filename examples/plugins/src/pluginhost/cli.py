@@ -13,7 +13,8 @@ def main() -> int:
     print(f"plugin-host {metadata.version('plugin-host')}: {dist.metadata['Summary']}")
     print("requires:", ", ".join(dist.requires or ()))
     for plugin in sorted(metadata.entry_points(group="pluginhost.greeters"), key=lambda e: e.name):
-        print(f"greeter {plugin.name}: {plugin.load()('plugins')}")
+        # dist: the distribution that declares the plugin, as entry_points() gives it
+        print(f"greeter {plugin.name} from {plugin.dist.name}: {plugin.load()('plugins')}")
     for line in checks.run():
         print(line)
     return 0
