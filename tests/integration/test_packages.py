@@ -59,7 +59,7 @@ def test_project_metadata_and_entry_point_plugins_as_on_the_host(plugins: Exampl
     # The project's own metadata, made from its pyproject.toml, and its own plugins.
     assert lines[:4] == [
         "plugin-host 2.1.0: Finds plugins through entry points and prints its own version",
-        "requires: flake8==7.5.0, charset-normalizer==3.5.3",
+        "requires: flake8==7.5.0, charset-normalizer==3.5.3, importlib_metadata==8.7.0",
         "greeter plain from plugin-host: hello plugins",
         "greeter shout from plugin-host: HELLO PLUGINS!",
     ]
@@ -74,6 +74,7 @@ def test_project_metadata_and_entry_point_plugins_as_on_the_host(plugins: Exampl
     assert "sample.py:1:1: F401 'os' imported but unused" in lines
     assert "sample.py:2:2: E225 missing whitespace around operator" in lines
     assert "normalizer = charset_normalizer.cli:cli_detect (charset-normalizer 3.5.3)" in lines
+    assert lines[-1] == "backport: charset_normalizer.cli:cli_detect (charset-normalizer 3.5.3)"
     groups = _entry_points(plugins)
     assert {"flake8.extension", "flake8.report", "console_scripts", "pluginhost.greeters"} <= set(
         groups

@@ -41,9 +41,17 @@ def normalizer() -> list[str]:
     return [f"{script.name} = {script.value} ({declared})", *out.getvalue().splitlines()]
 
 
+def backport() -> list[str]:
+    """The same command's entry point through the importlib_metadata backport."""
+    import importlib_metadata
+
+    (script,) = importlib_metadata.entry_points(group="console_scripts", name="normalizer")
+    return [f"backport: {script.value} ({script.dist.name} {script.dist.version})"]
+
+
 def versions() -> list[str]:
     return [f"{name} {version(name)}" for name in ("flake8", "pyflakes", "charset-normalizer")]
 
 
 def run() -> list[str]:
-    return [*versions(), *lint(), *normalizer()]
+    return [*versions(), *lint(), *normalizer(), *backport()]
