@@ -137,8 +137,9 @@ def test_orphans_are_reaped(runtime_image: BuiltImage, bare_image: BuiltImage) -
 def test_programs_the_image_lacks_are_named_at_build_time(
     runtime_image: BuiltImage, bare_image: BuiltImage
 ) -> None:
-    """The app runs a command through the shell and tini by its name: each build warns of what
-    its image lacks (a shell always; tini without an init), and the image then does as warned."""
+    """The app runs a command through the shell, tini by its name and sys.executable: each
+    build warns of what its image lacks (a shell and an interpreter always; tini without an
+    init), and the image then does as warned."""
     warned = [line for line in runtime_image.stderr.splitlines() if "warning:" in line]
     shell = [line for line in warned if "/bin/sh" in line]
     assert len(shell) == 1, warned
@@ -147,8 +148,13 @@ def test_programs_the_image_lacks_are_named_at_build_time(
     assert not [line for line in warned if "'tini'" in line], warned  # /usr/bin/tini is there
     missing = "subprocess.run runs 'tini', which the image does not have on its PATH"
     assert missing in bare_image.stderr
+    # sys.executable: no interpreter, and without multiprocessing not the program either
+    itself = [line for line in warned if "runs sys.executable" in line]
+    assert len(itself) == 1, warned
+    assert "a file beside the program that does not exist (FileNotFoundError)" in itself[0]
     ran = docker("run", *LOCKED, runtime_image.reference, "programs").stdout.split("\n")
     assert ran[:2] == ["shell 127", "tini 0"]  # sh: not found, as system(3) says it
+    assert ran[2] == "sys.executable FileNotFoundError /app/python"
     ran = docker("run", *LOCKED, bare_image.reference, "programs").stdout.split("\n")
     assert ran[:2] == ["shell 127", "tini -1"]
 

@@ -493,9 +493,10 @@ def test_programs_the_image_lacks() -> None:
     ]
     itself = named.NamedProgram(program="sys.executable", call="subprocess.run", where="a.py")
     assert missing_programs([itself], nodes, ()) == [
-        "a.py: subprocess.run runs sys.executable, which in the image is the program itself, not "
-        "a Python interpreter (there is none): the command runs the app again, or fails with -m "
-        "or -c (exit code 2)"
+        "a.py: subprocess.run runs sys.executable, which in the image is no Python interpreter "
+        "(there is none): a file beside the program that does not exist (FileNotFoundError), or, "
+        "where the app imports multiprocessing, the program itself (the command runs the app "
+        "again, or fails with -m or -c, exit code 2)"
     ]
     warned = missing_programs(programs, nodes, ())
     assert warned == [

@@ -30,9 +30,10 @@ def missing_programs(
     for run in programs:
         if run.program == "sys.executable":
             missing.append(
-                f"{run.where}: {run.call} runs sys.executable, which in the image is the program "
-                "itself, not a Python interpreter (there is none): the command runs the app "
-                "again, or fails with -m or -c (exit code 2)"
+                f"{run.where}: {run.call} runs sys.executable, which in the image is no Python "
+                "interpreter (there is none): a file beside the program that does not exist "
+                "(FileNotFoundError), or, where the app imports multiprocessing, the program "
+                "itself (the command runs the app again, or fails with -m or -c, exit code 2)"
             )
             continue
         if "/" in run.program:

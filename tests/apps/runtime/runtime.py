@@ -8,7 +8,7 @@ standard library's; ``greeting`` is the app's own module beside them.
     runtime.py wait       print "waiting" and sleep, with no signal handler of its own
     runtime.py exit N     exit with code N
     runtime.py orphans    leave an orphaned child to PID 1, then count the zombies
-    runtime.py programs   run a command through the shell, then tini by its name
+    runtime.py programs   run a command through the shell, tini by its name, sys.executable
     runtime.py localtime  the zone and offset of local time at the epoch (TZ's zone)
 """
 
@@ -64,13 +64,19 @@ def orphans() -> None:
 
 def programs() -> None:
     """Programs run by name, which the build checks against the image: a shell (none in the
-    image) and tini (there, as PID 1, unless the image has no init)."""
+    image), tini (there, as PID 1, unless the image has no init) and ``sys.executable`` (no
+    interpreter in the image)."""
     print("shell", os.waitstatus_to_exitcode(os.system("true")), flush=True)
     try:
         tini = subprocess.run(["tini", "--version"], capture_output=True, check=False).returncode
     except FileNotFoundError:
         tini = -1
     print("tini", tini)
+    try:
+        itself = subprocess.run([sys.executable, "-c", "pass"], check=False).returncode
+    except FileNotFoundError as exc:
+        itself = f"FileNotFoundError {exc.filename}"
+    print("sys.executable", itself)
 
 
 if __name__ == "__main__":
