@@ -96,6 +96,17 @@ def test_compare_passes_with_the_programs_name_and_paths_as_the_image_has_them(
     assert {"/app", "/tmp", "/home/nonroot"} <= reads
 
 
+def test_importlib_resources_imported_after_importlib(app: Path, build_dir: Path) -> None:
+    """Nuitka drops ``import importlib.resources`` after ``import importlib`` (the name is
+    bound) and carries the module as a part of the standard library it always has, without the
+    ``tempfile`` it imports: the program aborted (``Unexpected failure of hard import``, exit
+    code 134). The probe sees the import and has ``tempfile`` compiled in with it."""
+    _build(app, build_dir, "compare-resources", "--compare=resources")
+    compared = json.loads((build_dir / "compare-resources.json").read_text())["compare"]
+    assert compared["same"] is True
+    assert compared["image"]["stdout_lines"] == 1
+
+
 def test_compare_fails_an_image_without_a_file_the_app_reads_beside_itself(
     app: Path, build_dir: Path
 ) -> None:

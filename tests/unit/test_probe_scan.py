@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 
 from pybin2img.compile import _probe_scan as scan
 from pybin2img.compile import _probe_walk as walk
+from pybin2img.compile.named import NamedModules
 
 SUFFIX = next(s for s in __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES if "-" in s)
 
@@ -548,3 +551,40 @@ def test_a_missing_import_found_in_the_users_site_packages(
     app.write_text("import fancy\n")
     missing = probe._check([str(app)], [str(tmp_path)], {})
     assert missing == {"file": str(app), "line": 1, "module": "fancy", "user_site": str(user)}
+
+
+def test_standard_library_modules_nuitka_carries_without_what_they_import(tmp_path: Path) -> None:
+    """``importlib.resources`` imported anywhere the app reaches: ``tempfile``, which its
+    ``_common`` imports, is compiled in with it (Nuitka carries the module without it)."""
+    _tree(
+        tmp_path,
+        {
+            "late/__init__.py": "import importlib\nimport importlib.resources\n",
+            "early/__init__.py": "from importlib import resources\n",
+            "plain/__init__.py": "import importlib\nimport json\n",
+        },
+    )
+    walkers = {}
+    for package in ("late", "early", "plain"):
+        walkers[package] = walk.Walker(
+            roots=[str(tmp_path), *sys.path],
+            stdlib=frozenset(sys.stdlib_module_names),
+            own=lambda _spec: False,
+        )
+        walkers[package].add(package)
+        walkers[package].run()
+    assert {p: "tempfile" in w.modules for p, w in walkers.items()} == {
+        "late": True,
+        "early": True,
+        "plain": False,
+    }
+    record = walkers["late"].modules["tempfile"]
+    assert (record["kind"], record["by"]) == ("stdlib", ["importlib.resources._common"])
+    assert record["file"].endswith(os.path.join("importlib", "resources", "_common.py"))
+    named = NamedModules.from_probe({"modules": [record]})
+    assert named.nuitka_args() == ()  # not the app's own: the module that needs it
+    text = re.sub(r" # checksum: [0-9a-f]+", "", named.package_configuration())
+    assert (
+        "- module-name: 'importlib.resources._common'\n  implicit-imports:\n    - depends:\n"
+        "        - 'tempfile'\n"
+    ) in text

@@ -82,6 +82,16 @@ STDLIB_NEVER = frozenset(
     }
 )
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+#: Standard library modules every standalone program of Nuitka 4.3 carries (as a part of the
+#: standard library it always has) without a module they import, which it leaves out unless
+#: the program imports it; what imports it, and it. Code that reaches such a module only in a
+#: way Nuitka does not follow failed in the image: ``import importlib.resources`` after
+#: ``import importlib`` is dropped (the name is bound), and the program aborted at its use
+#: (``Unexpected failure of hard import of 'importlib.resources'``: ``tempfile`` missing).
+#: When code the app reaches imports the module, what it needs is compiled in with it.
+STDLIB_NEEDS: dict[str, tuple[str, str]] = {
+    "importlib.resources": ("importlib.resources._common", "tempfile"),
+}
 #: How many modules of its own package one file's strings may name (a registry such as
 #: pygments' lexer mapping names hundreds); the rest are reported, not added.
 MAX_NAMED_PER_FILE = 100
@@ -220,6 +230,12 @@ class Walker:
         return None if self.own(spec) and top not in self._editable else spec
 
     def _visit(self, name: str) -> None:
+        need = STDLIB_NEEDS.get(name)
+        if need is not None:
+            module, needed = need
+            spec = self.locate(module)
+            origin = spec.origin if spec is not None and spec.origin else module
+            self._record(needed, origin, 0, "stdlib", by=module)
         spec = self._installed(name)
         if spec is None:
             return

@@ -7,6 +7,8 @@ app.py package   imports selfread, an installed package that reads its own sourc
                  import: a compiled package has none, so it dies of FileNotFoundError
 app.py own       imports the app's own module ownconfig, which refuses to import without
                  APP_DATABASE_URL (the app's business, not a broken image)
+app.py resources a file of the json package through importlib.resources, imported after
+                 importlib (Nuitka drops that import, as the name is bound)
 """
 
 import os
@@ -36,8 +38,13 @@ def main() -> int:
         import ownconfig
 
         print("database:", ownconfig.DATABASE_URL)
+    elif command == "resources":
+        import importlib
+        import importlib.resources
+
+        print("resources:", importlib.resources.files("json").joinpath("decoder.py").name)
     else:
-        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own]")
+        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own|resources]")
         return 2
     return 0
 
