@@ -195,14 +195,18 @@ def test_the_start_check_leaves_a_non_zero_exit_to_the_app(
     """A CLI that wants arguments exits 2: not a broken image. The smoke test wants 0."""
     _, host = engine
     assert _smoke(host, tmp_path, strict=False).exit_code == 2
-    with pytest.raises(SmokeTestError, match="exited with code 2"):
+    with pytest.raises(SmokeTestError, match=r"^smoke test \(.*\): the app exited with code 2$"):
         _smoke(host, tmp_path)
 
 
 @pytest.mark.parametrize("engine", ["exit-139"], indirect=True)
 def test_the_start_check_fails_on_a_crash(engine: tuple[StubEngine, str], tmp_path: Path) -> None:
     _, host = engine
-    with pytest.raises(SmokeTestError, match="exited with code 139"):
+    with pytest.raises(
+        SmokeTestError,
+        match=r"^start check \(.*\): the app exited with code 139 \(SIGSEGV\): a crash, not an "
+        "exit the app chose$",
+    ):
         _smoke(host, tmp_path, strict=False)
 
 

@@ -22,11 +22,9 @@ image has none; the interpreter run has the build machine's).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import shlex
-import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
 from ..trace import private_environment, stop_session
-from .runimage import SmokeResult, engine_reachable, output_tail, run_image
+from .runimage import SmokeResult, engine_reachable, exit_code_text, output_tail, run_image
 from .smoke import APP_PREFIX, import_failure, missing_package_file
 
 if TYPE_CHECKING:
@@ -266,20 +264,12 @@ def verdict(host: Run, image: Run, *, timeout: float) -> str | None:
         return None
     parts = []
     if host.exit_code != image.exit_code:
-        here, there = _code(host.exit_code), _code(image.exit_code)
+        here, there = exit_code_text(host.exit_code), exit_code_text(image.exit_code)
         parts.append(f"exit code {here} here, {there} in the image")
     if host.stdout != image.stdout:
         line = first_difference(host.stdout, image.stdout)
         parts.append(f"stdout differs from line {line}")
     return "the image does not run as the interpreter does: " + "; ".join(parts)
-
-
-def _code(exit_code: int | None) -> str:
-    """An exit code, with the signal it means when it is 128+N: ``139 (SIGSEGV)``."""
-    if exit_code is not None and 128 < exit_code < 128 + 65:
-        with contextlib.suppress(ValueError):
-            return f"{exit_code} ({signal.Signals(exit_code - 128).name})"
-    return str(exit_code)
 
 
 def first_difference(a: str, b: str) -> int:

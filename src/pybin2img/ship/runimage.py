@@ -11,6 +11,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
@@ -433,3 +434,11 @@ def _inside(members: Iterable[tarfile.TarInfo], root: Path) -> Iterator[tarfile.
         member.name = member.name.lstrip("/")
         member.mode &= ~(stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWGRP | stat.S_IWOTH)
         yield member
+
+
+def exit_code_text(exit_code: int | None) -> str:
+    """An exit code, with the signal it means when it is 128+N: ``139 (SIGSEGV)``."""
+    if exit_code is not None and 128 < exit_code < 128 + 65:
+        with contextlib.suppress(ValueError):
+            return f"{exit_code} ({signal.Signals(exit_code - 128).name})"
+    return str(exit_code)

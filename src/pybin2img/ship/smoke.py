@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING
 from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
 from ..log import Log
-from .runimage import SmokeResult, engine_reachable, namespace_problem, output_tail, run_image
+from .runimage import (
+    SmokeResult,
+    engine_reachable,
+    exit_code_text,
+    namespace_problem,
+    output_tail,
+    run_image,
+)
 
 if TYPE_CHECKING:
     from ..compile import CompileTarget
@@ -389,7 +396,9 @@ def smoke_test(
     crashed = result.exit_code in CRASH_CODES
     if result.exit_code not in (0, None) and not result.still_running and (strict or crashed):
         raise SmokeTestError(
-            f"smoke test ({result.where}): the app exited with code {result.exit_code}",
+            f"{what} ({result.where}): the app exited with code "
+            f"{exit_code_text(result.exit_code)}"
+            + (": a crash, not an exit the app chose" if crashed else ""),
             details=tail,
         )
     match = FAILURE_PATTERNS.search(result.output)
