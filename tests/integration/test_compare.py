@@ -107,6 +107,17 @@ def test_importlib_resources_imported_after_importlib(app: Path, build_dir: Path
     assert compared["image"]["stdout_lines"] == 1
 
 
+def test_the_data_files_of_the_apps_own_package(app: Path, build_dir: Path) -> None:
+    """A script's own package (owndata, beside it) reads its data file: by path, listing its
+    directory, through importlib.resources and pkgutil.get_data. It ships with the package, as
+    for a project or a package app; it was left out (FileNotFoundError in the image)."""
+    _build(app, build_dir, "compare-data", "--compare=data")
+    metadata = json.loads((build_dir / "compare-data.json").read_text())
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == 4
+    assert metadata["named_modules"]["own_packages"] == ["owndata"]  # ownconfig is a module
+
+
 def test_compare_fails_an_image_without_a_file_the_app_reads_beside_itself(
     app: Path, build_dir: Path
 ) -> None:

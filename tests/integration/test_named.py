@@ -175,3 +175,22 @@ def test_django_settings_split_over_files(tmp_path: Path) -> None:
     )
     data = {dest for _, dest in _probe(app).django_data}
     assert data == {"django/contrib/auth/templates", "django/contrib/admin/templates"}
+
+
+def test_own_packages_whose_data_files_ship(tmp_path: Path) -> None:
+    """The app's own regular packages it imports or names in a string: their data files ship
+    (``--include-package-data``); not its single-file modules, installed packages, the standard
+    library, or a package of its folder it never reaches."""
+    for package in ("mypkg", "strpkg", "unused"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "sub.py").write_text("")
+    (tmp_path / "mymod.py").write_text("")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import json\nimport pytest\nimport mymod\nfrom mypkg import sub\nHANDLER = 'strpkg.sub'\n"
+    )
+    named = _probe(app)
+    assert named.own_packages == ("mypkg", "strpkg")
+    assert "--include-package-data=mypkg" in named.nuitka_args()
+    assert "--include-package-data=strpkg" in named.nuitka_args()

@@ -322,6 +322,14 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     )
     result["scanned"] = len(scanned)
     result["programs"] = [programs[key] for key in sorted(programs)]
+    # The app's own regular packages it imports or names: their data files ship with them.
+    result["own_packages"] = sorted(
+        top
+        for top in imported | {m.split(".")[0].partition(":")[0] for m in modules}
+        if (spec := app_files.locate(top, roots)) is not None
+        and (spec.origin or "").endswith("__init__.py")
+        and own.holds(spec)
+    )
     result.update(installed)
     return result
 

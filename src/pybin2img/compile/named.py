@@ -149,6 +149,9 @@ class NamedModules:
     analysers: tuple[SourceAnalyser, ...] = ()
     #: Programs the app's own files run by name (never those of installed packages).
     programs: tuple[NamedProgram, ...] = ()
+    #: The app's own regular packages that its files import or name: their data files ship
+    #: (``--include-package-data``), as a project's and a package app's do.
+    own_packages: tuple[str, ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -226,6 +229,7 @@ class NamedModules:
                 SourceAnalyser(package=a["package"], why=a["why"], where=_where(a))
                 for a in named.get("analysers", ())
             ),
+            own_packages=tuple(named.get("own_packages", ())),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
                 for p in named.get("programs", ())
@@ -243,10 +247,12 @@ class NamedModules:
 
     def nuitka_args(self) -> tuple[str, ...]:
         """Arguments that make Nuitka compile in what the app's own strings name (what
-        installed modules name is in :meth:`package_configuration`)."""
+        installed modules name is in :meth:`package_configuration`), and ship the data files of
+        the app's own packages."""
         args = [
             f"--include-module={m}" for m in sorted({n.module for n in self.modules if "" in n.by})
         ]
+        args += [f"--include-package-data={p}" for p in self.own_packages]
         args += [f"--include-module={m}" for m in self.django_modules]
         args += [f"--include-package={p}" for p in self.django_packages]
         args += [f"--include-data-dir={src}={dest}" for src, dest in self.django_data]
@@ -409,6 +415,7 @@ class NamedModules:
             "programs": [
                 {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
             ],
+            "own_packages": list(self.own_packages),
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),

@@ -9,6 +9,8 @@ app.py own       imports the app's own module ownconfig, which refuses to import
                  APP_DATABASE_URL (the app's business, not a broken image)
 app.py resources a file of the json package through importlib.resources, imported after
                  importlib (Nuitka drops that import, as the name is bound)
+app.py data      the data file of the app's own package owndata, read by path, listed, through
+                 importlib.resources and pkgutil.get_data
 """
 
 import os
@@ -43,8 +45,12 @@ def main() -> int:
         import importlib.resources
 
         print("resources:", importlib.resources.files("json").joinpath("decoder.py").name)
+    elif command == "data":
+        import owndata
+
+        print(*owndata.read(), sep="\n")
     else:
-        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own|resources]")
+        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own|resources|data]")
         return 2
     return 0
 
