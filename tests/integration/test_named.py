@@ -72,6 +72,7 @@ def test_own_modules_are_followed(tmp_path: Path) -> None:
     assert named.nuitka_args() == (
         "--include-module=proj.tasks",
         "--include-module=xml.dom.minidom",
+        "--include-package-data=proj",  # the app's own package: its data files ship
     )
 
 
