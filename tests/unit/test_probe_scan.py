@@ -122,9 +122,10 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
-def _walker(root: Path, **kwargs: object) -> walk.Walker:
+def _walker(root: Path, *, stdlib_too: bool = False, **kwargs: object) -> walk.Walker:
+    """A walker over ``root`` (and the interpreter's ``sys.path`` after it, ``stdlib_too``)."""
     walker = walk.Walker(
-        roots=[str(root)],
+        roots=[str(root), *(sys.path if stdlib_too else ())],
         stdlib=frozenset(sys.stdlib_module_names),
         own=lambda _spec: False,
         **kwargs,  # type: ignore[arg-type]
@@ -566,11 +567,7 @@ def test_standard_library_modules_nuitka_carries_without_what_they_import(tmp_pa
     )
     walkers = {}
     for package in ("late", "early", "plain"):
-        walkers[package] = walk.Walker(
-            roots=[str(tmp_path), *sys.path],
-            stdlib=frozenset(sys.stdlib_module_names),
-            own=lambda _spec: False,
-        )
+        walkers[package] = _walker(tmp_path, stdlib_too=True)
         walkers[package].add(package)
         walkers[package].run()
     assert {p: "tempfile" in w.modules for p, w in walkers.items()} == {
