@@ -83,15 +83,15 @@ STDLIB_NEVER = frozenset(
 )
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 #: Standard library modules every standalone program of Nuitka 4.3 carries (as a part of the
-#: standard library it always has) without a module they import, which it leaves out unless
-#: the program imports it; what imports it, and it. Code that reaches such a module only in a
-#: way Nuitka does not follow failed in the image: ``import importlib.resources`` after
-#: ``import importlib`` is dropped (the name is bound), and the program aborted at its use
-#: (``Unexpected failure of hard import of 'importlib.resources'``: ``tempfile`` missing).
-#: When code the app reaches imports the module, what it needs is compiled in with it.
-STDLIB_NEEDS: dict[str, tuple[str, str]] = {
-    "importlib.resources": ("importlib.resources._common", "tempfile"),
-}
+#: standard library it always has) without following their imports, some of which it leaves
+#: out unless the program imports them: ``importlib.resources`` needs ``tempfile``, and
+#: ``urllib.parse`` where nothing else has brought ``pathlib``'s. Code that reaches such a
+#: module in a way Nuitka does not follow failed in the image: ``import importlib.resources``
+#: after ``import importlib`` is dropped (the name is bound), and the program aborted at its
+#: use (``Unexpected failure of hard import of 'importlib.resources'``). When code the app
+#: reaches imports one, it is compiled in as if the app imported it (``--include-module``),
+#: and Nuitka follows what it imports.
+STDLIB_FOLLOWED = frozenset({"importlib.resources"})
 #: How many modules of its own package one file's strings may name (a registry such as
 #: pygments' lexer mapping names hundreds); the rest are reported, not added.
 MAX_NAMED_PER_FILE = 100
@@ -230,12 +230,9 @@ class Walker:
         return None if self.own(spec) and top not in self._editable else spec
 
     def _visit(self, name: str) -> None:
-        need = STDLIB_NEEDS.get(name)
-        if need is not None:
-            module, needed = need
-            spec = self.locate(module)
-            origin = spec.origin if spec is not None and spec.origin else module
-            self._record(needed, origin, 0, "stdlib", by=module)
+        if name in STDLIB_FOLLOWED:
+            spec = self.locate(name)
+            self._record(name, spec.origin if spec and spec.origin else name, 0, "stdlib", None)
         spec = self._installed(name)
         if spec is None:
             return

@@ -34,7 +34,7 @@ _KINDS = {
     "extension": "imported by an extension module",
     "entry point": "an entry point's target",
     "lazy": "imported lazily by its package",
-    "stdlib": "imported by a standard library module Nuitka carries without it",
+    "stdlib": "a standard library module Nuitka carries without its imports, followed",
 }
 
 
