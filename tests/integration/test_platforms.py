@@ -55,6 +55,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.debian_roots("trixie", "sid")
 #: What tests/apps/startup/patterns.py and generated.py print.
 PATTERNS_LINES = 23
 GENERATED_LINES = 13
+#: What tests/apps/startup/environ.py prints (tests/integration/test_startup.py).
+ENVIRON_LINES = 179
 LOCKED = ["--rm", "--read-only", "--network", "none", "--user", "65532", "--cap-drop", "ALL"]
 #: The leg's work directory (the source, the venv, outputs, pybin2img's cache) in the root.
 WORK = WORK_IN_ROOT
@@ -286,6 +288,17 @@ def test_generated_code_compiled_at_build_time(leg: Leg) -> None:
     )
     assert metadata["compare"]["same"] is True
     assert metadata["compare"]["image"]["stdout_lines"] == GENERATED_LINES
+
+
+def test_the_interpreters_environment_variables(leg: Leg) -> None:
+    """PYTHONDEVMODE, PYTHONMALLOC and the other variables of tests/apps/startup/environ.py do
+    to the program what they do to the root's interpreter (--compare): the allocator is
+    installed without the debug hooks Nuitka's allocations cannot take (compile/_startup.c)."""
+    metadata = leg.build(
+        "startup-environ", "../tests/apps/startup/environ.py", "--compare", "--smoke-test=show"
+    )
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == ENVIRON_LINES
 
 
 def test_start_check_in_a_plain_chroot_says_why(leg: Leg) -> None:

@@ -90,6 +90,24 @@ def _compared(build_dir: Path, app: Path, smoke: str) -> dict[str, Any]:
     return facts
 
 
+ENVIRON = APP.with_name("environ.py")
+#: What tests/apps/startup/environ.py prints: a line for each run, its output and stderr's.
+ENVIRON_LINES = 179
+
+
+def test_the_interpreters_environment_variables_as_under_the_interpreter(
+    build_dir: Path,
+) -> None:
+    """PYTHONDEVMODE, PYTHONMALLOC (debug hooks or not), PYTHONWARNINGS, PYTHONHASHSEED,
+    PYTHONIOENCODING, PYTHONUNBUFFERED, PYTHONFAULTHANDLER, PYTHONTRACEMALLOC and
+    PYTHONINTMAXSTRDIGITS do to the program what they do to the interpreter (the app runs
+    itself once with each, ``--compare``): with the debug hooks Nuitka's allocations crashed
+    the program (SIGSEGV) before its first line."""
+    facts = _compared(build_dir, ENVIRON, "show")
+    assert facts["compare"]["same"] is True
+    assert facts["compare"]["image"]["stdout_lines"] == ENVIRON_LINES
+
+
 def test_os_typing_importlib_and_warnings_execute_at_their_first_use_as_under_the_interpreter(
     build_dir: Path,
 ) -> None:

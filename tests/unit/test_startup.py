@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import marshal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -690,6 +691,8 @@ _SPELLED = {
     "locale_narrowed": startup._LOCALE_TEXTS,
     "loader_name_limit": startup._LOADER_TEXTS,
     "distribution_names": startup._DISTRIBUTION_TEXTS,
+    "allocator_unhooked": startup._ALLOCATOR_TEXTS,
+    "frozen_table_before_preinit": startup._FROZEN_TEXTS,
 }
 
 
@@ -820,3 +823,76 @@ def test_distributions_are_left_to_nuitka_where_its_class_has_its_own_name(tmp_p
     own = "    _normalized_name = None\\n\\\n    def locate_file"
     path.write_text(text.replace("    def locate_file", own))
     assert not startup.distribution_names(_interpreter("3.11.7", main))
+
+
+def test_the_installed_nuitka_keeps_the_allocator_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka keeps the interpreter's allocator otherwise: the object
+    then leaves PYTHONMALLOC's debug hooks in, and ``PYTHONDEVMODE=1`` crashes the program
+    (or Nuitka passes their context now, and the hooks could stay)."""
+    main = _installed_package() / "__main__.py"
+    assert startup.allocator_unhooked(_interpreter("3.11.7", main))
+    flags = startup._stand_ins(_interpreter("3.11.7", main), None)
+    assert "-DPYBIN2IMG_ALLOCATOR=1" in flags[0]
+    assert "Py_PreInitialize" in flags[1]
+
+
+def test_the_allocator_is_left_to_nuitka_where_main_pre_initializes_twice(tmp_path: Path) -> None:
+    main = _spelling_sources(tmp_path, startup._ALLOCATOR_TEXTS)
+    path = main.parent / startup._MAIN
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\nvoid f(void) { Py_PreInitialize(NULL); }\n"
+    )
+    assert not startup.allocator_unhooked(_interpreter("3.11.7", main))
+
+
+def test_the_installed_nuitka_has_its_table_for_the_start_before_pre_initializing() -> None:
+    """Fails when the pinned Nuitka puts its table of modules for the start in place otherwise:
+    from Python 3.12 on, ``PYTHONWARNINGS`` then has the program print that it cannot import
+    ``warnings`` at every start."""
+    main = _installed_package() / "__main__.py"
+    assert startup.frozen_table_before_preinit(_interpreter("3.11.7", main))
+    flags = startup._stand_ins(_interpreter("3.11.7", main), None, warnings=True)
+    assert {"-DPYBIN2IMG_WARNINGS=1", "-DPYBIN2IMG_PREINIT=1"} <= set(flags[0])
+
+
+def test_the_table_is_left_to_nuitka_where_it_comes_after_pre_initializing(
+    tmp_path: Path,
+) -> None:
+    main = _spelling_sources(tmp_path, startup._FROZEN_TEXTS)
+    path = main.parent / startup._MAIN
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("    prepareFrozenModules();", "")
+        + "\nvoid f(void) { prepareFrozenModules(); }\n"
+    )
+    assert not startup.frozen_table_before_preinit(_interpreter("3.11.7", main))
+
+
+@pytest.mark.allow_programs("the build interpreter compiles the modules of warnings")
+def test_the_modules_of_warnings_are_those_the_start_lacks() -> None:
+    """On the interpreter running the tests (the Debian 13 and sid legs run them on 3.13 and
+    3.14): what ``import warnings`` executes beyond the start Nuitka carries, each compiled
+    from its source, as the start-up object adds them to Nuitka's table."""
+    interpreter = _interpreter(".".join(map(str, sys.version_info[:3])), None)
+    modules = startup.warnings_modules(interpreter)
+    expected = {(3, 11): set(), (3, 12): {"warnings"}, (3, 13): {"warnings"}}.get(
+        sys.version_info[:2], {"warnings", "_py_warnings"}
+    )
+    assert {name for name, _package, _code in modules} == expected
+    for name, package, code in modules:
+        assert not package
+        assert marshal.loads(code).co_filename == f"<frozen {name}>"
+    table = startup._warnings_table(modules)
+    assert table.endswith(f"#define WARNINGS_MODULES_COUNT {len(modules)}")
+
+
+@pytest.mark.allow_programs("an interpreter that is not there")
+def test_no_modules_of_warnings_before_3_11_or_without_an_interpreter(tmp_path: Path) -> None:
+    assert startup.warnings_modules(_interpreter("3.10.13", None)) == []
+    missing = Interpreter(
+        executable=tmp_path / "python",
+        python_version="3.13.5",
+        nuitka_version="4.3.5",
+        nuitka_main=None,
+    )
+    assert startup.warnings_modules(missing) == []

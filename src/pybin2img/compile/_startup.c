@@ -52,7 +52,14 @@
  * _normalized_name of importlib.metadata's Distribution computed from the headers of its
  * METADATA alone. importlib.metadata.entry_points() asks every distribution for it; the
  * interpreter's take it from their dist-info directory's name, and Nuitka's parsed their whole
- * METADATA, long description and all (242 kB for FastAPI's fourteen), at every call. */
+ * METADATA, long description and all (242 kB for FastAPI's fourteen), at every call.
+ *
+ * With PYBIN2IMG_ALLOCATOR, it also stands in for Py_PreInitialize(), which installs the
+ * allocator PYTHONMALLOC or the development mode (PYTHONDEVMODE) asks for: Nuitka calls that
+ * allocator's functions without a context, which the debug hooks need. The same allocator is
+ * installed without the hooks. With PYBIN2IMG_WARNINGS, before that call, the modules of warnings
+ * (compiled at build time) are added to Nuitka's table of modules for the interpreter's start,
+ * which imports warnings when sys.warnoptions is not empty. */
 
 #include <Python.h>
 #include <marshal.h>
@@ -611,5 +618,113 @@ PyObject *__wrap_PyImport_ExecCodeModule(const char *name, PyObject *co) {
         PyErr_Clear();
     }
     return module;
+}
+#endif
+
+#if PYBIN2IMG_PREINIT
+PyStatus __real_Py_PreInitialize(const PyPreConfig *src_config);
+#endif
+
+#if PYBIN2IMG_WARNINGS
+/* The modules "import warnings" executes that Nuitka's table of modules for the interpreter's
+ * start may lack, compiled at build time by the build interpreter (startup.py): name, whether
+ * a package, marshalled code. The interpreter imports warnings while it starts, before Nuitka's
+ * importer is set up, when sys.warnoptions is not empty (PYTHONWARNINGS, the development mode);
+ * from Python 3.12 on nothing Nuitka carries for the start imports it, and the program printed
+ * "'import warnings' failed; traceback: ... No module named 'warnings'" at every start. */
+@WARNINGS@
+
+/* Nuitka's table of modules for the start (PyImport_FrozenModules), with those of the modules
+ * above it does not have. Nuitka puts its own table back before it sets up its importer. */
+static void add_warnings_modules(void) {
+    const struct _frozen *table = PyImport_FrozenModules;
+    Py_ssize_t count = 0, added = 0;
+
+    while (table != NULL && table[count].name != NULL) {
+        count++;
+    }
+    struct _frozen *merged = calloc(count + WARNINGS_MODULES_COUNT + 1, sizeof(*merged));
+    if (merged == NULL) {
+        return;
+    }
+    if (count > 0) {
+        memcpy(merged, table, count * sizeof(*merged));
+    }
+    for (int i = 0; i < WARNINGS_MODULES_COUNT; i++) {
+        bool present = false;
+        for (Py_ssize_t j = 0; j < count; j++) {
+            present = present || strcmp(table[j].name, WARNINGS_MODULES[i].name) == 0;
+        }
+        if (!present) {
+            merged[count + added] = WARNINGS_MODULES[i];
+            added++;
+        }
+    }
+    if (added == 0) {
+        free(merged);
+        return;
+    }
+    PyImport_FrozenModules = merged;
+}
+#endif
+
+#if PYBIN2IMG_ALLOCATOR
+/* The allocator the interpreter would choose from PYTHONMALLOC and the development mode
+ * (PYTHONDEVMODE), without its debug hooks: the same allocator, or the default one for "debug"
+ * and for the development mode's own choice. PYMEM_ALLOCATOR_NOT_SET where there are no hooks
+ * to leave out, or the name is not one of the interpreter's: it then decides, as it would. */
+static PyMemAllocatorName without_debug_hooks(const PyPreConfig *config) {
+    const char *name = getenv("PYTHONMALLOC");
+    const char *dev = getenv("PYTHONDEVMODE");
+
+    if (name == NULL || name[0] == '\0') {
+        bool dev_mode = config->dev_mode > 0 || (config->dev_mode < 0 && dev != NULL && dev[0]);
+        return dev_mode ? PYMEM_ALLOCATOR_DEFAULT : PYMEM_ALLOCATOR_NOT_SET;
+    }
+    if (strcmp(name, "debug") == 0) {
+        return PYMEM_ALLOCATOR_DEFAULT;
+    }
+    if (strcmp(name, "malloc_debug") == 0) {
+        return PYMEM_ALLOCATOR_MALLOC;
+    }
+#ifdef WITH_PYMALLOC
+    if (strcmp(name, "pymalloc_debug") == 0) {
+        return PYMEM_ALLOCATOR_PYMALLOC;
+    }
+#endif
+#ifdef WITH_MIMALLOC
+    if (strcmp(name, "mimalloc_debug") == 0) {
+        return PYMEM_ALLOCATOR_MIMALLOC;
+    }
+#endif
+    return PYMEM_ALLOCATOR_NOT_SET;
+}
+
+#endif
+
+#if PYBIN2IMG_PREINIT
+/* Called by Nuitka's main() once its table of modules for the start is in place (with
+ * PYBIN2IMG_WARNINGS: the modules of warnings are added to it), to pre-initialize the
+ * interpreter, which installs the allocator PYTHONMALLOC or the development mode asks for.
+ * Nuitka then keeps that allocator's functions and calls them directly for the objects it makes,
+ * with no context (nuitka/allocator.h, outside a debug build of Python). The debug hooks'
+ * functions need theirs: with PYTHONDEVMODE=1 or PYTHONMALLOC=debug the program crashed
+ * (SIGSEGV) in its first allocation. With PYBIN2IMG_ALLOCATOR the hooks are left out and the
+ * allocator under them installed; everything else PYTHONDEVMODE does (warnings shown,
+ * faulthandler, asyncio's debug mode, sys.flags.dev_mode) is as under the interpreter. */
+PyStatus __wrap_Py_PreInitialize(const PyPreConfig *src_config) {
+#if PYBIN2IMG_WARNINGS
+    add_warnings_modules();
+#endif
+#if PYBIN2IMG_ALLOCATOR && !defined(Py_DEBUG)
+    if (src_config != NULL && src_config->allocator == PYMEM_ALLOCATOR_NOT_SET &&
+        src_config->use_environment > 0 && src_config->isolated <= 0) {
+        PyPreConfig config = *src_config;
+
+        config.allocator = without_debug_hooks(src_config);
+        return __real_Py_PreInitialize(&config);
+    }
+#endif
+    return __real_Py_PreInitialize(src_config);
 }
 #endif

@@ -43,8 +43,16 @@ entries a function that compares the name in place, in the slot Nuitka's table h
 with which Nuitka executes the source of its class of distributions: the hook gives that class
 the ``_normalized_name`` of ``importlib.metadata`` computed from the headers of METADATA alone,
 where ``entry_points()`` parsed every distribution's whole text at each call
-(:func:`distribution_names`). Nuitka itself runs unmodified; its functions are called as they
-are.
+(:func:`distribution_names`). And for ``Py_PreInitialize``, which installs the allocator
+``PYTHONMALLOC`` or ``PYTHONDEVMODE`` asks for: Nuitka calls that allocator's functions without
+the context its debug hooks need, and the program crashed in its first allocation under
+``PYTHONDEVMODE=1``; the object installs the same allocator without the hooks
+(:func:`allocator_unhooked`); and before that call it adds the modules of ``warnings`` to
+Nuitka's table of modules for the interpreter's start, which the interpreter imports while it
+starts when ``sys.warnoptions`` is not empty (``PYTHONWARNINGS``, the development mode): from
+Python 3.12 on Nuitka's table lacks them, and the program printed ``'import warnings' failed``
+at every start (:func:`warnings_modules`). Nuitka itself runs unmodified; its functions are
+called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -56,6 +64,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -194,6 +203,64 @@ _LOADER_TEXTS = (
 #: with ``PyImport_ExecCodeModule``, the class there, and the attribute its ``read_text`` returns
 #: for METADATA (``_startup_hook.DISTRIBUTION``). Each text with its file, compared with runs of
 #: white space as one space.
+#: How Nuitka keeps the interpreter's allocator: its functions taken once the interpreter is
+#: pre-initialized and called with no context outside a debug build of Python, which the debug
+#: hooks of PYTHONMALLOC and the development mode cannot take (``_startup.c`` installs the
+#: allocator without them). Each text with its file, compared with runs of white space as one
+#: space.
+_ALLOCATOR_TEXTS = (
+    (
+        "build/include/nuitka/allocator.h",
+        "#if defined(Py_DEBUG) extern void *python_obj_ctx; extern void *python_mem_ctx; #else "
+        "#define python_obj_ctx (NULL) #define python_mem_ctx (NULL) #endif",
+    ),
+    (
+        "build/include/nuitka/allocator.h",
+        "static void *NuitkaObject_Malloc(size_t size) { return "
+        "python_obj_malloc(python_obj_ctx, size); }",
+    ),
+    ("build/static_src/HelpersAllocator.c", "PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &allocators);"),
+    (_MAIN, "PyStatus status = Py_PreInitialize(&preconfig);"),
+    (_MAIN, "initNuitkaAllocators();"),
+)
+#: How Nuitka's main() puts its table of modules for the interpreter's start in place before it
+#: pre-initializes the interpreter, and its own table back before its importer: the object adds
+#: the modules of ``warnings`` to that table (:func:`warnings_modules`). Each text with its file,
+#: compared with runs of white space as one space.
+_FROZEN_TEXTS = (
+    (_MAIN, "prepareFrozenModules();"),
+    (_MAIN, "PyStatus status = Py_PreInitialize(&preconfig);"),
+    (
+        _MAIN,
+        'NUITKA_PRINT_TRACE("main(): Removing early frozen module table again."); '
+        "PyImport_FrozenModules = old_frozen;",
+    ),
+)
+#: The modules ``import warnings`` executes after the imports Nuitka's start carries (those it
+#: runs to find its table for the start: ``locale``, ``inspect``, ``importlib._bootstrap``),
+#: each compiled from its source by the build interpreter: name, package or not, marshalled code.
+#: Nothing where one is not a source file. Run with ``-I -S``: nothing else is imported first.
+_WARNINGS_MARSHAL = (
+    "import sys\n"
+    "import importlib._bootstrap, inspect, locale\n"
+    "known = set(sys.modules)\n"
+    "import warnings\n"
+    "import marshal\n"
+    "found = []\n"
+    "for name in [n for n in sys.modules if n not in known and n != 'marshal']:\n"
+    "    if name in sys.builtin_module_names:\n"
+    "        continue\n"
+    "    module = sys.modules[name]\n"
+    "    origin = getattr(getattr(module, '__spec__', None), 'origin', None)\n"
+    "    if not (isinstance(origin, str) and origin.endswith('.py')):\n"
+    "        found = []\n"
+    "        break\n"
+    "    with open(origin, 'rb') as f:\n"
+    "        code = compile(f.read(), '<frozen ' + name + '>', 'exec', dont_inherit=True)\n"
+    "    found.append([name, hasattr(module, '__path__'), marshal.dumps(code).hex()])\n"
+    "import json\n"
+    "print(json.dumps(found))\n"
+)
 _DISTRIBUTION_FILE = "build/static_src/MetaPathBasedLoaderImportlibMetadataDistribution.c"
 _DISTRIBUTION_TEXTS = (
     (_DISTRIBUTION_FILE, "class nuitka_distribution(Distribution):"),
@@ -459,6 +526,75 @@ def distribution_names(interpreter: Interpreter) -> bool:
     return "_normalized_name" not in text and text.count("PyImport_ExecCodeModule(") == 1
 
 
+def allocator_unhooked(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's sources keep the allocator's functions and call them without a context,
+    after pre-initializing the interpreter: the start-up object then pre-initializes it with
+    the allocator ``PYTHONMALLOC`` or ``PYTHONDEVMODE`` asks for, less the debug hooks, whose
+    functions crashed when called that way."""
+    files = _spelled(interpreter, _ALLOCATOR_TEXTS)
+    return files is not None and files[_MAIN].count("Py_PreInitialize(") == 1
+
+
+def frozen_table_before_preinit(interpreter: Interpreter) -> bool:
+    """Whether Nuitka's main() puts its table of modules for the start in place before it
+    pre-initializes the interpreter, and its own table back later, as the start-up object
+    expects when it adds the modules of ``warnings`` to that table."""
+    files = _spelled(interpreter, _FROZEN_TEXTS)
+    if files is None:
+        return False
+    main = files[_MAIN]
+    return (
+        main.count("prepareFrozenModules();") == 1
+        and main.find("prepareFrozenModules();") < main.find("Py_PreInitialize(&preconfig);")
+        and main.count("Py_PreInitialize(") == 1
+    )
+
+
+def warnings_modules(interpreter: Interpreter) -> list[tuple[str, bool, bytes]]:
+    """The modules ``import warnings`` executes beyond those Nuitka's start carries, compiled
+    by ``interpreter`` (name, package or not, marshalled code): from Python 3.12 on
+    ``warnings`` itself (and 3.14's ``_py_warnings``). Empty before 3.11 (the table's entries
+    are spelled otherwise there), or where a module has no source, or on any failure: the
+    start then goes on as Nuitka's."""
+    if tuple(int(n) for n in interpreter.python_version.split(".")[:2]) < (3, 11):
+        return []
+    try:
+        proc = subprocess.run(
+            [str(interpreter.executable), "-I", "-S", "-c", _WARNINGS_MARSHAL],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONNODEBUGRANGES": "1"},
+        )
+        found = json.loads(proc.stdout) if proc.returncode == 0 else []
+        return [(str(name), bool(package), bytes.fromhex(code)) for name, package, code in found]
+    except (OSError, subprocess.TimeoutExpired, ValueError, TypeError):
+        return []
+
+
+def _warnings_table(modules: Sequence[tuple[str, bool, bytes]]) -> str:
+    """The C of the start-up object's ``WARNINGS_MODULES`` (``_startup.c``)."""
+    arrays = [
+        f"static const unsigned char warnings_module_{i}[] = {{\n{_c_bytes(code)}\n}};"
+        for i, (_name, _package, code) in enumerate(modules)
+    ]
+    entries = [
+        f'    {{.name = "{name}", .code = warnings_module_{i}, .size = {len(code)}, '
+        f".is_package = {int(package)}}},"
+        for i, (name, package, code) in enumerate(modules)
+    ]
+    return "\n".join(
+        [
+            *arrays,
+            "static const struct _frozen WARNINGS_MODULES[] = {",
+            *entries,
+            "};",
+            f"#define WARNINGS_MODULES_COUNT {len(modules)}",
+        ]
+    )
+
+
 def startup_nuitka_args(nuitka_args: Sequence[str]) -> tuple[str, ...]:
     """Nuitka's options for a deferred patch: no LTO (see the module), unless already said."""
     return () if "--lto=no" in nuitka_args else ("--lto=no",)
@@ -504,6 +640,7 @@ def link_startup(
     hook = bytes.fromhex(facts["hook"])
     code = bytes.fromhex(facts.get("snippet") or "")
     source_bytes = snippet.encode("ascii") + b"\0" if snippet is not None and code else b"\0"
+    frozen = warnings_modules(interpreter) if frozen_table_before_preinit(interpreter) else []
     source = workdir / "pybin2img_startup.c"
     obj = workdir / "pybin2img_startup.o"
     if any(c.isspace() for c in str(obj)):
@@ -513,13 +650,14 @@ def link_startup(
             _OBJECT_SOURCE.read_text(encoding="utf-8")
             .replace("@HOOK@", _c_bytes(hook))
             .replace("@SNIPPET_SOURCE@", _c_bytes(source_bytes))
-            .replace("@SNIPPET_CODE@", _c_bytes(code if len(source_bytes) > 1 else b"\0")),
+            .replace("@SNIPPET_CODE@", _c_bytes(code if len(source_bytes) > 1 else b"\0"))
+            .replace("@WARNINGS@", _warnings_table(frozen)),
             encoding="utf-8",
         )
     except OSError as exc:
         # A full disk: the caller turns this into the cache's error (what to free).
         raise CompileError(f"cannot write {source}", details=str(exc)) from exc
-    defines, stood_in = _stand_ins(interpreter, tags)
+    defines, stood_in = _stand_ins(interpreter, tags, warnings=bool(frozen))
     compiler = compiler_program()
     argv = [
         *shlex.split(compiler),
@@ -546,10 +684,11 @@ def link_startup(
 
 
 def _stand_ins(
-    interpreter: Interpreter, tags: tuple[int, int] | None
+    interpreter: Interpreter, tags: tuple[int, int] | None, *, warnings: bool = False
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The start-up object's optional stand-ins that Nuitka's sources allow: the compiler's
-    defines that build them, and the functions of Nuitka's (or the C library's) they wrap."""
+    defines that build them, and the functions of Nuitka's (or the C library's) they wrap.
+    ``warnings``: the object carries the modules of ``warnings`` (:func:`warnings_modules`)."""
     defines: list[str] = []
     wrapped: list[str] = []
     if tags is not None:
@@ -575,6 +714,14 @@ def _stand_ins(
     if distribution_names(interpreter):
         defines.append("-DPYBIN2IMG_DISTRIBUTION=1")
         wrapped.append("PyImport_ExecCodeModule")
+    allocator = allocator_unhooked(interpreter)
+    if allocator:
+        defines.append("-DPYBIN2IMG_ALLOCATOR=1")
+    if warnings:
+        defines.append("-DPYBIN2IMG_WARNINGS=1")
+    if allocator or warnings:
+        defines.append("-DPYBIN2IMG_PREINIT=1")
+        wrapped.append("Py_PreInitialize")
     return tuple(defines), tuple(wrapped)
 
 
