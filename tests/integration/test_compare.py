@@ -107,6 +107,30 @@ def test_importlib_resources_imported_after_importlib(app: Path, build_dir: Path
     assert compared["image"]["stdout_lines"] == 1
 
 
+def test_a_recursion_without_end_raises_recursion_error(app: Path, build_dir: Path) -> None:
+    """A recursion without end in the app's own code (compiled to C) raises RecursionError near
+    ``sys.getrecursionlimit()``, the default one and a lower one, as under the interpreter:
+    Nuitka's runtime compiled without its recursion guards overflowed the stack instead
+    (SIGSEGV, exit code 139)."""
+    _build(app, build_dir, "compare-recursion", "--compare=recursion")
+    compared = json.loads((build_dir / "compare-recursion.json").read_text())["compare"]
+    assert compared["same"] is True
+    assert compared["image"]["stdout_lines"] == 2
+
+
+def test_an_interrupt_the_app_does_not_catch(app: Path, build_dir: Path) -> None:
+    """A SIGINT (Ctrl-C, or one an engine forwards) that the app does not catch ends it with
+    the KeyboardInterrupt's traceback and exit code 130, as under the interpreter: before
+    Python 3.12 Nuitka read the type of the exception from a value the exception had not got
+    yet, and the program died of SIGSEGV (exit code 139)."""
+    proc = _build(app, build_dir, "compare-interrupt", "--compare=interrupt")
+    compared = json.loads((build_dir / "compare-interrupt.json").read_text())["compare"]
+    assert compared["same"] is True
+    assert compared["image"]["exit_code"] == 130
+    assert compared["image"]["stdout_lines"] == 1
+    assert "exit code 130" in proc.stderr
+
+
 def test_the_data_files_of_the_apps_own_package(app: Path, build_dir: Path) -> None:
     """A script's own package (owndata, beside it) reads its data file: by path, listing its
     directory, through importlib.resources and pkgutil.get_data. It ships with the package, as

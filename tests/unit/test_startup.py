@@ -896,3 +896,31 @@ def test_no_modules_of_warnings_before_3_11_or_without_an_interpreter(tmp_path: 
         nuitka_main=None,
     )
     assert startup.warnings_modules(missing) == []
+
+
+def test_the_installed_nuitka_reads_the_exit_exception_as_the_object_expects() -> None:
+    """Fails when the pinned Nuitka executes the app or reads its exception otherwise: before
+    Python 3.12 an uncaught SIGINT then kills the program with SIGSEGV again, or Nuitka no
+    longer needs the object's normalizing."""
+    main = _installed_package() / "__main__.py"
+    assert startup.exit_exception_normalized(_interpreter("3.11.7", main))
+    assert startup.exit_exception_normalized(_interpreter("3.10.13", main))
+    # From 3.12 on the interpreter keeps exceptions normalized.
+    assert not startup.exit_exception_normalized(_interpreter("3.12.3", main))
+    flags = startup._stand_ins(_interpreter("3.11.7", main), None)
+    assert "-DPYBIN2IMG_NORMALIZE=1" in flags[0]
+    assert "IMPORT_EMBEDDED_MODULE" in flags[1]
+    assert "IMPORT_EMBEDDED_MODULE" not in startup._stand_ins(_interpreter("3.13.5", main), None)[1]
+
+
+@pytest.mark.parametrize("which", range(len(startup._NORMALIZE_TEXTS)))
+def test_the_exit_exception_is_left_to_nuitka_where_its_sources_differ(
+    tmp_path: Path, which: int
+) -> None:
+    main = _spelling_sources(tmp_path, startup._NORMALIZE_TEXTS)
+    assert startup.exit_exception_normalized(_interpreter("3.11.7", main))
+    relative, text = startup._NORMALIZE_TEXTS[which]
+    path = main.parent / relative
+    flat = " ".join(path.read_text(encoding="utf-8").split())
+    path.write_text(flat.replace(text, text.replace("(", " (", 1)))
+    assert not startup.exit_exception_normalized(_interpreter("3.11.7", main))

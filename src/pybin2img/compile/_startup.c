@@ -728,3 +728,30 @@ PyStatus __wrap_Py_PreInitialize(const PyPreConfig *src_config) {
     return __real_Py_PreInitialize(src_config);
 }
 #endif
+
+#if PYBIN2IMG_NORMALIZE
+PyObject *__real_IMPORT_EMBEDDED_MODULE(PyThreadState *tstate, char const *name, bool internal);
+
+/* Nuitka's main() executes the app's __main__ through IMPORT_EMBEDDED_MODULE() and, when that
+ * fails, reads the type of the exception from its value (tstate->curexc_value) before Python
+ * 3.12. An exception set from C without a value is not normalized yet and has none: the
+ * KeyboardInterrupt of a SIGINT (Ctrl-C, or the SIGINT an engine or tini forwards) and the
+ * MemoryError of an allocation that failed left the program to die of SIGSEGV there, where the
+ * interpreter prints the traceback (and, for SIGINT, exits by that signal). Here a failure's
+ * exception is normalized, as the interpreter does before it prints one. */
+PyObject *__wrap_IMPORT_EMBEDDED_MODULE(PyThreadState *tstate, char const *name, bool internal) {
+    PyObject *result = __real_IMPORT_EMBEDDED_MODULE(tstate, name, internal);
+
+    if (result == NULL && PyErr_Occurred()) {
+        PyObject *type, *value, *traceback;
+
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL && value != NULL) {
+            PyException_SetTraceback(value, traceback);
+        }
+        PyErr_Restore(type, value, traceback);
+    }
+    return result;
+}
+#endif

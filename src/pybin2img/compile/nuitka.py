@@ -104,6 +104,14 @@ _NUITKA_ENV: dict[str, str] = {"PYTHONNODEBUGRANGES": "1"}
 #: examples/hello 0.34 MB less code, 0.12 MB less compressed image and 0.2 MiB less peak RSS
 #: (README "Start-up: where it goes"); what the program exports for extension modules stays.
 SECTION_CFLAGS = ("-ffunction-sections", "-fdata-sections")
+#: For ``CFLAGS``: Nuitka's runtime as compatible with CPython as its C has it (the part of its
+#: ``--full-compat`` that is C; the rest changes the code Nuitka generates, and Nuitka keeps it
+#: for its tests). Without it the runtime's recursion guards compile to nothing: a recursion
+#: too deep in code compiled to C overflowed the stack (SIGSEGV) where the interpreter raises
+#: ``RecursionError``, which apps catch. With it the guards count calls against
+#: ``sys.getrecursionlimit()``, and a few error messages and float roundings are the
+#: interpreter's (README "Recursion").
+COMPAT_CFLAGS = ("-D_NUITKA_FULL_COMPAT",)
 #: The caller's compiler settings, which Nuitka takes from the environment: part of the key.
 _COMPILER_ENV = ("CC", "CFLAGS", "CCFLAGS", "CPPFLAGS", "LDFLAGS")
 #: glibc's loader applies packed relative relocations (``DT_RELR``) from 2.36 on.
@@ -238,6 +246,7 @@ def compile_app(
         *(f"env:{name}={os.environ[name]}" for name in _COMPILER_ENV if name in os.environ),
         *link_flags(options.base),
         *SECTION_CFLAGS,
+        *COMPAT_CFLAGS,
         metadata,
         *startup,
         *((libpython.key(), *LIBPYTHON_ARGS) if libpython is not None else ()),
@@ -511,7 +520,7 @@ def _run_nuitka(
     )
     if flags:
         env["LDFLAGS"] = " ".join(filter(None, [env.get("LDFLAGS"), *flags]))
-    env["CFLAGS"] = " ".join(filter(None, [env.get("CFLAGS"), *SECTION_CFLAGS]))
+    env["CFLAGS"] = " ".join(filter(None, [env.get("CFLAGS"), *SECTION_CFLAGS, *COMPAT_CFLAGS]))
     if view.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
             [*map(str, view.pythonpath), *filter(None, [env.get("PYTHONPATH")])]

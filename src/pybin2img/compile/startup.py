@@ -52,7 +52,11 @@ Nuitka's table of modules for the interpreter's start, which the interpreter imp
 starts when ``sys.warnoptions`` is not empty (``PYTHONWARNINGS``, the development mode): from
 Python 3.12 on Nuitka's table lacks them, and the program printed ``'import warnings' failed``
 at every start (:func:`warnings_modules`). Nuitka itself runs unmodified; its functions are
-called as they are.
+called as they are. And, before Python 3.12, for ``IMPORT_EMBEDDED_MODULE()``, with which
+Nuitka's ``main()`` executes the app: the exception the app ends with is normalized, as the
+interpreter does before printing it; Nuitka read its type from a value that the
+``KeyboardInterrupt`` of a SIGINT has not got, and the program died of SIGSEGV on Ctrl-C
+(:func:`exit_exception_normalized`).
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -260,6 +264,25 @@ _WARNINGS_MARSHAL = (
     "    found.append([name, hasattr(module, '__path__'), marshal.dumps(code).hex()])\n"
     "import json\n"
     "print(json.dumps(found))\n"
+)
+#: How Nuitka's main() executes the app's ``__main__`` and, before Python 3.12, reads the type of
+#: the exception it ends with from the exception's value, which an exception set from C has not
+#: got until it is normalized (``_startup.c`` normalizes it). Each text with its file, compared
+#: with runs of white space as one space.
+_NORMALIZE_TEXTS = (
+    (
+        "build/static_src/MetaPathBasedLoader.c",
+        "PyObject *IMPORT_EMBEDDED_MODULE(PyThreadState *tstate, char const *name, "
+        "bool internal) {",
+    ),
+    (_MAIN, "return IMPORT_EMBEDDED_MODULE(tstate, module_name, false);"),
+    (_MAIN, "EXECUTE_MAIN_MODULE(tstate, NUITKA_MAIN_MODULE_NAME, NUITKA_MAIN_IS_PACKAGE_BOOL);"),
+    (
+        _MAIN,
+        "PyObject *exception_value = tstate->curexc_value; #else PyObject *exception_value = "
+        "tstate->current_exception; #endif PyTypeObject *exception_type = "
+        "Py_TYPE(exception_value);",
+    ),
 )
 _DISTRIBUTION_FILE = "build/static_src/MetaPathBasedLoaderImportlibMetadataDistribution.c"
 _DISTRIBUTION_TEXTS = (
@@ -535,6 +558,15 @@ def allocator_unhooked(interpreter: Interpreter) -> bool:
     return files is not None and files[_MAIN].count("Py_PreInitialize(") == 1
 
 
+def exit_exception_normalized(interpreter: Interpreter) -> bool:
+    """Whether the start-up object normalizes the exception the app's ``__main__`` ends with:
+    before Python 3.12, where Nuitka's sources read its type from its value as the object
+    expects (a SIGINT's ``KeyboardInterrupt`` has none, and the program died of SIGSEGV)."""
+    if tuple(int(n) for n in interpreter.python_version.split(".")[:2]) >= (3, 12):
+        return False
+    return _spelled(interpreter, _NORMALIZE_TEXTS) is not None
+
+
 def frozen_table_before_preinit(interpreter: Interpreter) -> bool:
     """Whether Nuitka's main() puts its table of modules for the start in place before it
     pre-initializes the interpreter, and its own table back later, as the start-up object
@@ -714,6 +746,9 @@ def _stand_ins(
     if distribution_names(interpreter):
         defines.append("-DPYBIN2IMG_DISTRIBUTION=1")
         wrapped.append("PyImport_ExecCodeModule")
+    if exit_exception_normalized(interpreter):
+        defines.append("-DPYBIN2IMG_NORMALIZE=1")
+        wrapped.append("IMPORT_EMBEDDED_MODULE")
     allocator = allocator_unhooked(interpreter)
     if allocator:
         defines.append("-DPYBIN2IMG_ALLOCATOR=1")

@@ -11,12 +11,34 @@ app.py resources a file of the json package through importlib.resources, importe
                  importlib (Nuitka drops that import, as the name is bound)
 app.py data      the data file of the app's own package owndata, read by path, listed, through
                  importlib.resources and pkgutil.get_data
+app.py recursion a recursion without end in the app's own code (compiled to C), under the
+                 default recursion limit and a lower one: RecursionError, caught
+app.py interrupt a SIGINT to itself while it sleeps, not caught: the KeyboardInterrupt's
+                 traceback, and a death by SIGINT (exit code 130 through tini)
 """
 
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def deeper(depth: list[int]) -> int:
+    depth[0] += 1
+    return deeper(depth) + 1
+
+
+def recursion() -> None:
+    """A recursion without end, caught: RecursionError under the interpreter, which Nuitka's
+    runtime without its recursion guards turned into a stack overflow (SIGSEGV)."""
+    for limit in (sys.getrecursionlimit(), 100):
+        sys.setrecursionlimit(limit)
+        depth = [0]
+        try:
+            deeper(depth)
+        except RecursionError as exc:
+            near = depth[0] > limit - 50
+            print("recursion:", type(exc).__name__, "at a depth near the limit:", near)
 
 
 def main() -> int:
@@ -49,8 +71,21 @@ def main() -> int:
         import owndata
 
         print(*owndata.read(), sep="\n")
+    elif command == "recursion":
+        recursion()
+    elif command == "interrupt":
+        import signal
+        import time
+
+        print("interrupting", flush=True)
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(5)
+        print("not interrupted")
     else:
-        print(f"usage: {os.path.basename(sys.argv[0])} [paths|motd|package|own|resources|data]")
+        print(
+            f"usage: {os.path.basename(sys.argv[0])} "
+            "[paths|motd|package|own|resources|data|recursion|interrupt]"
+        )
         return 2
     return 0
 
