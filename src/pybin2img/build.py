@@ -178,6 +178,22 @@ class BuildResult:
         return outputs
 
 
+def _with_own_sources(options: BuildOptions, named: NamedModules, log: Log) -> BuildOptions:
+    """``options`` with the app's own source files as ``--include-data`` where its own code
+    reads source (``inspect.getsource``, typeguard's ``@typechecked``): each ships where the
+    module compiled from it names its file, so what reads it finds it, as on the host. A
+    destination the user's ``--include-data`` already fills is left to it."""
+    if not named.source_reads or not named.own_sources:
+        return options
+    taken = {item.partition("=")[2] for item in options.include_data}
+    extra = tuple(f"{src}={dest}" for src, dest in named.own_sources if dest not in taken)
+    log.detail(
+        f"own sources: {named.source_reads[0]} reads source; the app's {len(named.own_sources)} "
+        "source file(s) ship in /app"
+    )
+    return dataclasses.replace(options, include_data=(*options.include_data, *extra))
+
+
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
@@ -194,6 +210,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         remote_cache(options.cache_repo, log) as remote,
     ):
         interpreter, target, toolchain = _check(options, cache, log, remote)
+        options = _with_own_sources(options, interpreter.named, log)
         compiled = _compile(options, target, interpreter, cache, workdir, log, remote)
 
         base_image = _base(options, workdir, log) if options.base not in BASES else None

@@ -131,6 +131,32 @@ def test_an_interrupt_the_app_does_not_catch(app: Path, build_dir: Path) -> None
     assert "exit code 130" in proc.stderr
 
 
+def test_the_apps_own_code_reading_source(app: Path, build_dir: Path) -> None:
+    """An app whose own code reads source (``inspect.getsource``) finds it in the image: its
+    own files ship beside the program, each where the module compiled from it names its file,
+    and tracebacks show their lines. Without them ``inspect.getsource`` raised ``OSError``."""
+    metadata_file = build_dir / "compare-source.json"
+    proc = pybin2img(
+        "build",
+        str(app / "source.py"),
+        "-t",
+        f"pybin2img-test/compare-source:{RUN_ID}",
+        "-o",
+        str(build_dir / "compare-source.tar"),
+        "--metadata-file",
+        str(metadata_file),
+        "--compare",
+        "-v",
+    )
+    metadata = json.loads(metadata_file.read_text())
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == 3
+    own = metadata["named_modules"]["own_sources"]
+    assert own["files"] == ["owndata/__init__.py", "source.py"]
+    assert own["reads"][0].endswith("(inspect.getsource)")
+    assert "own sources:" in proc.stderr
+
+
 def test_the_data_files_of_the_apps_own_package(app: Path, build_dir: Path) -> None:
     """A script's own package (owndata, beside it) reads its data file: by path, listing its
     directory, through importlib.resources and pkgutil.get_data. It ships with the package, as

@@ -466,6 +466,39 @@ def test_programs_the_apps_code_runs(call: str, found: tuple[str, str] | None) -
     assert _probe_app.program_run(node.value) == found
 
 
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [
+        ("inspect.getsource(f)", "inspect.getsource"),
+        ("inspect.getsourcelines(f)", "inspect.getsourcelines"),
+        ("from inspect import getsource, signature", "inspect.getsource"),
+        ("from typeguard import typechecked", "typeguard.typechecked"),
+        ("typeguard.typechecked(f)", "typeguard.typechecked"),
+        ("inspect.signature(f)", None),
+        ("from inspect import signature", None),
+        ("from .inspect import getsource", None),  # the app's own module of that name
+        ("getsource(f)", None),  # by a name: the import says it
+    ],
+)
+def test_what_reads_source_in_the_apps_code(code: str, found: str | None) -> None:
+    from pybin2img.compile import _probe_app
+
+    node = ast.parse(code).body[0]
+    target = node.value if isinstance(node, ast.Expr) else node
+    assert isinstance(target, (ast.Call, ast.ImportFrom))
+    assert _probe_app.source_read(target) == found
+
+
+def test_where_the_apps_files_ship(tmp_path: Path) -> None:
+    from pybin2img.compile import _probe_app
+
+    roots = [str(tmp_path), str(tmp_path / "src")]
+    assert _probe_app.shipped_as(str(tmp_path / "app.py"), roots) == "app.py"
+    assert _probe_app.shipped_as(str(tmp_path / "src/pkg/mod.py"), roots) == "pkg/mod.py"
+    assert _probe_app.shipped_as(str(tmp_path / "pkg/__init__.py"), roots) == "pkg/__init__.py"
+    assert _probe_app.shipped_as("/elsewhere/app.py", roots) is None
+
+
 def test_programs_the_image_lacks() -> None:
     from pybin2img.oci import Entry, Kind
     from pybin2img.plan import missing_programs

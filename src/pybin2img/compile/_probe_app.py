@@ -186,6 +186,43 @@ def program_run(node: ast.Call) -> tuple[str, str] | None:
     return None
 
 
+#: Calls and imports by which code reads the source of what it is given (``inspect``'s, and
+#: typeguard's ``@typechecked``, which parses the module it decorates): code compiled to C has
+#: no source in the image unless its file is shipped.
+_SOURCE_CALLS = frozenset(
+    {("inspect", n) for n in ("getsource", "getsourcelines", "findsource", "getcomments")}
+    | {("typeguard", "typechecked")}
+)
+
+
+def source_read(node: ast.Call | ast.ImportFrom) -> str | None:
+    """``module.name`` when ``node`` calls one of :data:`_SOURCE_CALLS` by its module's name
+    (``inspect.getsource(f)``) or imports it by name (``from inspect import getsource``)."""
+    if isinstance(node, ast.ImportFrom):
+        for alias in node.names:
+            if not node.level and (node.module, alias.name) in _SOURCE_CALLS:
+                return f"{node.module}.{alias.name}"
+        return None
+    func = node.func
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and (func.value.id, func.attr) in _SOURCE_CALLS
+    ):
+        return f"{func.value.id}.{func.attr}"
+    return None
+
+
+def shipped_as(path: str, app_roots: list[str]) -> str | None:
+    """Where the app's file ``path`` is in the dist (relative to it), as Nuitka names the file
+    of the module compiled from it: its path under the app root that holds it."""
+    for root in sorted(app_roots, key=len, reverse=True):
+        relative = os.path.relpath(path, root)
+        if not relative.startswith("..") and relative.endswith(".py"):
+            return relative.replace(os.sep, "/")
+    return None
+
+
 def resource_module(node: ast.Call) -> str | None:
     """The module a ``pkg_resources.resource_*("pkg", ...)`` call names by its first argument
     (imported by that name, a bare top-level name included), else ``None``."""

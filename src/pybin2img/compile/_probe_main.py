@@ -219,6 +219,8 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     reached: set[str] = {args["module"]} if args["module"] else set()
     app_findings: list[tuple[str, Any]] = []
     programs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    # Where the app's own code reads source (inspect.getsource, typeguard's @typechecked).
+    source_reads: list[dict[str, Any]] = []
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -265,6 +267,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         app_findings.append((path, scan.scan_tree(tree)))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
+                read = app_files.source_read(node) if isinstance(node, ast.ImportFrom) else None
+                if read is not None:
+                    source_reads.append({"call": read, "file": path, "line": node.lineno})
                 for name in app_files.import_names(node, path):
                     imported.add(name.split(".")[0])
                     reached.add(name)
@@ -277,6 +282,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                 if run is not None:
                     record = {"program": run[0], "call": run[1], "file": path, "line": node.lineno}
                     programs[(run[0], path, node.lineno)] = record
+                read = app_files.source_read(node)
+                if read is not None:
+                    source_reads.append({"call": read, "file": path, "line": node.lineno})
                 resource = app_files.resource_module(node)
                 if resource is not None:
                     name_string(resource, path, node.lineno, by_call=True)
@@ -330,6 +338,19 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         and (spec.origin or "").endswith("__init__.py")
         and own.holds(spec)
     )
+    # Where the app's own code reads source, its files ship beside the program, each where the
+    # module compiled from it names its file: inspect.getsource and tracebacks find them.
+    result["own_sources"] = {
+        "reads": source_reads[:20],
+        "files": sorted(
+            [path, dest]
+            for path in scanned
+            if os.path.isfile(path)
+            and (dest := app_files.shipped_as(path, app_roots or [os.path.dirname(path)]))
+        )
+        if source_reads
+        else [],
+    }
     result.update(installed)
     return result
 

@@ -152,6 +152,11 @@ class NamedModules:
     #: The app's own regular packages that its files import or name: their data files ship
     #: (``--include-package-data``), as a project's and a package app's do.
     own_packages: tuple[str, ...] = ()
+    #: Where the app's own code reads source (``inspect.getsource``, typeguard's
+    #: ``@typechecked``: "file:line (call)"), and then the app's own files, each with where it
+    #: ships in /app: code compiled to C has no source unless its file is there.
+    source_reads: tuple[str, ...] = ()
+    own_sources: tuple[tuple[str, str], ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -230,6 +235,14 @@ class NamedModules:
                 for a in named.get("analysers", ())
             ),
             own_packages=tuple(named.get("own_packages", ())),
+            source_reads=tuple(
+                f"{_where(r)} ({r['call']})"
+                for r in (named.get("own_sources") or {}).get("reads", ())
+            ),
+            own_sources=tuple(
+                (str(src), str(dest))
+                for src, dest in (named.get("own_sources") or {}).get("files", ())
+            ),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
                 for p in named.get("programs", ())
@@ -416,6 +429,10 @@ class NamedModules:
                 {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
             ],
             "own_packages": list(self.own_packages),
+            "own_sources": {
+                "reads": list(self.source_reads),
+                "files": [dest for _src, dest in self.own_sources],
+            },
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),
