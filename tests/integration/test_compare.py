@@ -128,7 +128,7 @@ def test_an_interrupt_the_app_does_not_catch(app: Path, build_dir: Path) -> None
     assert compared["same"] is True
     assert compared["image"]["exit_code"] == 130
     assert compared["image"]["stdout_lines"] == 1
-    assert "exit code 130" in proc.stderr
+    assert "same exit code (130)" in proc.stderr
 
 
 def test_the_apps_own_code_reading_source(app: Path, build_dir: Path) -> None:
