@@ -59,7 +59,11 @@
  * allocator's functions without a context, which the debug hooks need. The same allocator is
  * installed without the hooks. With PYBIN2IMG_WARNINGS, before that call, the modules of warnings
  * (compiled at build time) are added to Nuitka's table of modules for the interpreter's start,
- * which imports warnings when sys.warnoptions is not empty. */
+ * which imports warnings when sys.warnoptions is not empty.
+ *
+ * With PYBIN2IMG_NORMALIZE (before Python 3.12), it also stands in for IMPORT_EMBEDDED_MODULE(),
+ * with which main() executes the app: the exception the app ends with is normalized before
+ * Nuitka reads its type from its value, which a KeyboardInterrupt set by a signal has not got. */
 
 #include <Python.h>
 #include <marshal.h>
@@ -699,7 +703,6 @@ static PyMemAllocatorName without_debug_hooks(const PyPreConfig *config) {
 #endif
     return PYMEM_ALLOCATOR_NOT_SET;
 }
-
 #endif
 
 #if PYBIN2IMG_PREINIT

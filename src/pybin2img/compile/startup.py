@@ -51,12 +51,12 @@ the context its debug hooks need, and the program crashed in its first allocatio
 Nuitka's table of modules for the interpreter's start, which the interpreter imports while it
 starts when ``sys.warnoptions`` is not empty (``PYTHONWARNINGS``, the development mode): from
 Python 3.12 on Nuitka's table lacks them, and the program printed ``'import warnings' failed``
-at every start (:func:`warnings_modules`). Nuitka itself runs unmodified; its functions are
-called as they are. And, before Python 3.12, for ``IMPORT_EMBEDDED_MODULE()``, with which
-Nuitka's ``main()`` executes the app: the exception the app ends with is normalized, as the
-interpreter does before printing it; Nuitka read its type from a value that the
-``KeyboardInterrupt`` of a SIGINT has not got, and the program died of SIGSEGV on Ctrl-C
-(:func:`exit_exception_normalized`).
+at every start (:func:`warnings_modules`). And, before Python 3.12, for
+``IMPORT_EMBEDDED_MODULE()``, with which Nuitka's ``main()`` executes the app: the exception
+the app ends with is normalized, as the interpreter does before printing it; Nuitka read its
+type from a value that the ``KeyboardInterrupt`` of a SIGINT has not got, and the program died
+of SIGSEGV on Ctrl-C (:func:`exit_exception_normalized`). Nuitka itself runs unmodified; its
+functions are called as they are.
 
 Applied when it is known to be the same: Nuitka's sources defining and calling the functions
 as this object expects and touching no other name of ``inspect`` than the hook knows (read as
@@ -203,10 +203,6 @@ _LOADER_TEXTS = (
         "*m_compare_name)(char const *name, char const *m_name);",
     ),
 )
-#: How Nuitka makes its class of distributions: the source it executes as a module of that name
-#: with ``PyImport_ExecCodeModule``, the class there, and the attribute its ``read_text`` returns
-#: for METADATA (``_startup_hook.DISTRIBUTION``). Each text with its file, compared with runs of
-#: white space as one space.
 #: How Nuitka keeps the interpreter's allocator: its functions taken once the interpreter is
 #: pre-initialized and called with no context outside a debug build of Python, which the debug
 #: hooks of PYTHONMALLOC and the development mode cannot take (``_startup.c`` installs the
@@ -284,6 +280,10 @@ _NORMALIZE_TEXTS = (
         "Py_TYPE(exception_value);",
     ),
 )
+#: How Nuitka makes its class of distributions: the source it executes as a module of that name
+#: with ``PyImport_ExecCodeModule``, the class there, and the attribute its ``read_text`` returns
+#: for METADATA (``_startup_hook.DISTRIBUTION``). Each text with its file, compared with runs of
+#: white space as one space.
 _DISTRIBUTION_FILE = "build/static_src/MetaPathBasedLoaderImportlibMetadataDistribution.c"
 _DISTRIBUTION_TEXTS = (
     (_DISTRIBUTION_FILE, "class nuitka_distribution(Distribution):"),
