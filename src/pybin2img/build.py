@@ -241,6 +241,13 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             log.warning(warning)
         for analyser in interpreter.named.analysers:
             log.warning(f"{analyser.where}: {analyser.why}")
+        for function, where in interpreter.named.worker_functions:
+            log.warning(
+                f"{where}: joblib's process workers (its default backend, loky) get {function} "
+                "of the main script as code, which a compiled function has not got: they stop "
+                "(RuntimeError: Compiled function bytecode used); define it in a module of the "
+                'app, or use backend="multiprocessing" or prefer="threads"'
+            )
 
         # What pybin2img knows goes into labels and annotations; --label/--annotation win.
         labels = oci_keys(options, git, epoch, base_image, toolchain)

@@ -499,6 +499,37 @@ def test_where_the_apps_files_ship(tmp_path: Path) -> None:
     assert _probe_app.shipped_as("/elsewhere/app.py", roots) is None
 
 
+_JOBLIB_SCRIPT = """
+from joblib import Parallel, delayed
+import mymodule
+
+def work(i):
+    return i
+
+def main():
+    Parallel(n_jobs=2)(delayed(work)(i) for i in range(4))
+    Parallel(n_jobs=2)(delayed(lambda i: i)(i) for i in range(4))
+    Parallel(n_jobs=2, prefer="threads")(delayed(work)(i) for i in range(4))
+    Parallel(n_jobs=2, backend="multiprocessing")(delayed(work)(i) for i in range(4))
+    Parallel(1)(delayed(work)(i) for i in range(4))
+    Parallel(n_jobs=-1)(delayed(mymodule.work)(i) for i in range(4))
+    with Parallel(n_jobs=2) as parallel:
+        parallel(delayed(work)(i) for i in range(4))
+"""
+
+
+def test_main_script_functions_given_to_joblibs_process_workers() -> None:
+    """A function of the main script (or a lambda) given to ``delayed`` for joblib's process
+    workers, which get it as code; not in threads, multiprocessing, one process, nor a
+    function of another module (pickled by name)."""
+    from pybin2img.compile import _probe_app
+
+    found = _probe_app.main_functions_to_workers(ast.parse(_JOBLIB_SCRIPT))
+    assert found == [("work", 9), ("a lambda", 10), ("work", 16)]
+    without = _JOBLIB_SCRIPT.replace("from joblib import Parallel, delayed", "")
+    assert _probe_app.main_functions_to_workers(ast.parse(without)) == []
+
+
 def test_programs_the_image_lacks() -> None:
     from pybin2img.oci import Entry, Kind
     from pybin2img.plan import missing_programs

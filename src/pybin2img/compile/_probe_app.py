@@ -213,6 +213,75 @@ def source_read(node: ast.Call | ast.ImportFrom) -> str | None:
     return None
 
 
+#: Packages whose ``delayed`` hands a function to joblib's process workers (sklearn wraps it).
+_DELAYED_FROM = frozenset({"joblib", "sklearn"})
+
+
+def _called(node: ast.Call) -> str | None:
+    """The name a call calls (``f(...)``, ``module.f(...)``)."""
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def _in_processes(parallel: ast.Call) -> bool:
+    """Whether ``Parallel(...)`` runs its tasks in joblib's process workers, as far as its
+    arguments say: not with ``prefer="threads"``, a thread, multiprocessing or sequential
+    backend, or ``n_jobs=1``."""
+    values = {kw.arg: kw.value for kw in parallel.keywords}
+    if parallel.args:
+        values.setdefault("n_jobs", parallel.args[0])
+    said = {k: v.value for k, v in values.items() if isinstance(v, ast.Constant)}
+    return not (
+        said.get("prefer") == "threads"
+        or said.get("backend") in ("threading", "multiprocessing", "sequential")
+        or said.get("n_jobs") == 1
+    )
+
+
+def main_functions_to_workers(tree: ast.Module) -> list[tuple[str, int]]:
+    """The functions of the app's main script (its top-level ``def``s, and lambdas) that it
+    gives to joblib's ``delayed``, with the line: joblib's default process backend (loky)
+    pickles them by value, as code, which a function compiled to C has not got."""
+    imported = {
+        name.split(".")[0]
+        for n in ast.walk(tree)
+        for name in (
+            [n.module or ""]
+            if isinstance(n, ast.ImportFrom)
+            else [a.name for a in n.names]
+            if isinstance(n, ast.Import)
+            else []
+        )
+    }
+    uses_joblib = bool(imported & _DELAYED_FROM)
+    if not uses_joblib:
+        return []
+    defs = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    # What a Parallel(...) that says it runs in threads, or in one process, is called with.
+    elsewhere = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Call)
+        and _called(node.func) == "Parallel"
+        and not _in_processes(node.func)
+        for given in node.args
+        for inner in ast.walk(given)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args) or id(node) in elsewhere:
+            continue
+        if _called(node) != "delayed":
+            continue
+        given = node.args[0]
+        if isinstance(given, ast.Name) and given.id in defs:
+            found.append((given.id, node.lineno))
+        elif isinstance(given, ast.Lambda):
+            found.append(("a lambda", node.lineno))
+    return found
+
+
 def shipped_as(path: str, app_roots: list[str]) -> str | None:
     """Where the app's file ``path`` is in the dist (relative to it), as Nuitka names the file
     of the module compiled from it: its path under the app root that holds it."""

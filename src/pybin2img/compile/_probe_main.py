@@ -221,6 +221,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     programs: dict[tuple[str, str, int], dict[str, Any]] = {}
     # Where the app's own code reads source (inspect.getsource, typeguard's @typechecked).
     source_reads: list[dict[str, Any]] = []
+    # Functions of the main script given to joblib's process workers (pickled as code).
+    main_files = set(queue)
+    worker_functions: list[dict[str, Any]] = []
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -265,6 +268,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         except (OSError, SyntaxError, ValueError):
             continue
         app_findings.append((path, scan.scan_tree(tree)))
+        if path in main_files and isinstance(tree, ast.Module):
+            for function, line in app_files.main_functions_to_workers(tree):
+                worker_functions.append({"function": function, "file": path, "line": line})
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 read = app_files.source_read(node) if isinstance(node, ast.ImportFrom) else None
@@ -351,6 +357,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         if source_reads
         else [],
     }
+    result["worker_functions"] = worker_functions[:20]
     result.update(installed)
     return result
 

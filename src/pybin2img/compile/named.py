@@ -157,6 +157,9 @@ class NamedModules:
     #: ships in /app: code compiled to C has no source unless its file is there.
     source_reads: tuple[str, ...] = ()
     own_sources: tuple[tuple[str, str], ...] = ()
+    #: Functions of the app's main script that it gives to joblib's ``delayed`` (name, where):
+    #: joblib's process workers get them as code, which compiled functions have not got.
+    worker_functions: tuple[tuple[str, str], ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -242,6 +245,9 @@ class NamedModules:
             own_sources=tuple(
                 (str(src), str(dest))
                 for src, dest in (named.get("own_sources") or {}).get("files", ())
+            ),
+            worker_functions=tuple(
+                (str(w["function"]), _where(w)) for w in named.get("worker_functions", ())
             ),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
@@ -429,6 +435,9 @@ class NamedModules:
                 {"program": p.program, "call": p.call, "where": p.where} for p in self.programs
             ],
             "own_packages": list(self.own_packages),
+            "worker_functions": [
+                {"function": name, "where": where} for name, where in self.worker_functions
+            ],
             "own_sources": {
                 "reads": list(self.source_reads),
                 "files": [dest for _src, dest in self.own_sources],
