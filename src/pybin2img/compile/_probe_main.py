@@ -221,8 +221,9 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     programs: dict[tuple[str, str, int], dict[str, Any]] = {}
     # Where the app's own code reads source (inspect.getsource, typeguard's @typechecked).
     source_reads: list[dict[str, Any]] = []
-    # Functions of the main script given to joblib's process workers (pickled as code).
-    main_files = set(queue)
+    # Functions of the main script given to joblib's process workers (pickled as code): the
+    # script's, not a package app's __init__ (its functions are pickled by their names).
+    main_files = {os.path.abspath(s) for s in args["sources"]}
     worker_functions: list[dict[str, Any]] = []
     django: dict[str, Any] = {
         "used": False,
