@@ -77,6 +77,9 @@ def main() -> int:
         import signal
         import time
 
+        # As the engine starts a container: a SIGINT ignored by whoever started the app (a
+        # shell's background job) would be ignored under the interpreter, not in the image.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         print("interrupting", flush=True)
         signal.raise_signal(signal.SIGINT)
         time.sleep(5)
