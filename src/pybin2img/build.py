@@ -62,6 +62,7 @@ from .resolve import Closure, HostView, elf_roots, read_elf, resolve_closure
 from .settings import BASES
 from .ship import (
     Comparison,
+    app_directories,
     check_engine,
     compare_image,
     hint_trace,
@@ -487,7 +488,13 @@ def _write_and_test(
                 log.stage("smoke") as stage,
                 hint_trace(library_names(by_name), traced=options.trace is not None),
             ):
-                stage.summary = run_smoke_test(options, written, log, own_modules=own)
+                stage.summary = run_smoke_test(
+                    options,
+                    written,
+                    log,
+                    own_modules=own,
+                    app_dirs=app_directories(options.app, target),
+                )
         if options.compare is not None:
             with log.stage("compare") as stage:
                 comparison = compare_image(

@@ -93,6 +93,22 @@ def test_details_show_the_diff_and_the_images_own_output() -> None:
     assert "  | FileNotFoundError: [Errno 2]" in text
 
 
+def test_details_say_how_to_compile_in_a_module_the_image_lacks() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/app.py", line 6, in main\n'
+        '  File "/app/logging/config.py", line 407, in resolve\n'
+        "ValueError: Cannot resolve 'pjl.Fmt': No module named 'pjl'\n"
+    )
+    text = details(_run("here", 0, "ok\n"), _run("image", 1, "", traceback))
+    assert "  in the image: the image has no module pjl; where the build environment" in text
+    assert text.count("--nuitka-arg=--include-package=pjl") == 1
+    # the same failure under the interpreter: the app's own, not the image's
+    assert "include-package" not in details(
+        _run("here", 1, "", traceback), _run("image", 1, "", traceback)
+    )
+
+
 def test_paths_read_as_in_the_image_longest_first() -> None:
     replacements = (
         ("/src/app", "/app"),

@@ -26,6 +26,7 @@ from pybin2img.ship.smoke import (
     FAILURE_PATTERNS,
     ImportFailure,
     import_failure,
+    missing_app_file,
     missing_package_file,
     own_modules,
     run_smoke_test,
@@ -49,6 +50,8 @@ class StubEngine:
     def __init__(self, wait_mode: str) -> None:
         self.wait_mode = wait_mode
         self.seen: list[str] = []
+        #: What the container printed.
+        self.output = b"serving\n"
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?", 1)[0]
@@ -73,7 +76,7 @@ class StubEngine:
         if key == f"POST {container}/wait":
             return self._wait(h)
         if key == f"GET {container}/logs":
-            frame = b"serving\n"
+            frame = self.output
             return _reply(h, 200, struct.pack(">BxxxL", 1, len(frame)) + frame, "raw")
         status, body = routes.get(key, (404, {"message": f"stub: no route {key}"}))
         _reply(h, status, body)
@@ -210,6 +213,44 @@ def test_the_start_check_fails_on_a_crash(engine: tuple[StubEngine, str], tmp_pa
         _smoke(host, tmp_path, strict=False)
 
 
+#: logging's dictConfig naming a formatter class of a package the image lacks (its name only in
+#: a configuration file the build did not read), as the image printed it.
+CONFIGURED_BY_NAME = (
+    "Traceback (most recent call last):\n"
+    '  File "/app/logging/config.py", line 407, in resolve\n'
+    "ValueError: Cannot resolve 'pythonjsonlogger.json.JsonFormatter': No module named "
+    "'pythonjsonlogger'\n"
+    "\n"
+    "The above exception was the direct cause of the following exception:\n"
+    "\n"
+    "Traceback (most recent call last):\n"
+    '  File "/app/app.py", line 25, in <module>\n'
+    '  File "/app/app.py", line 6, in main\n'
+    '  File "/app/logging/config.py", line 823, in dictConfig\n'
+    "ValueError: Unable to configure formatter 'j'\n"
+)
+
+
+@pytest.mark.parametrize("engine", ["exit-1"], indirect=True)
+def test_a_module_the_image_lacks_says_how_to_compile_it_in(
+    engine: tuple[StubEngine, str], tmp_path: Path
+) -> None:
+    stub, host = engine
+    stub.output = CONFIGURED_BY_NAME.encode()
+    with pytest.raises(SmokeTestError) as failed:
+        _smoke(host, tmp_path, strict=False)
+    assert str(failed.value) == (
+        "start check (Docker engine): the output shows 'No module named': the image has no "
+        "module pythonjsonlogger; where the build environment has it, it is imported by a name "
+        "the build does not read (a configuration file not shipped with --include-data, a name "
+        "made at run time): --nuitka-arg=--include-package=pythonjsonlogger compiles it in"
+    )
+    # A standard library module gets no such advice: the image has what Nuitka ships of it.
+    stub.output = CONFIGURED_BY_NAME.replace("'pythonjsonlogger'", "'xml'").encode()
+    with pytest.raises(SmokeTestError, match=r"the output shows 'No module named'$"):
+        _smoke(host, tmp_path, strict=False)
+
+
 @pytest.mark.parametrize("engine", ["exit"], indirect=True)
 def test_an_image_that_passed_its_start_check_is_not_started_again(
     engine: tuple[StubEngine, str], tmp_path: Path
@@ -230,6 +271,7 @@ def test_an_image_that_passed_its_start_check_is_not_started_again(
             smoke_timeout=5.0,
             docker_env={"DOCKER_HOST": host},
             cache_dir=tmp_path / "cache",
+            workdir="/app",
         )
 
     first = run_smoke_test(options(None), written, Log(verbosity=-1))  # type: ignore[arg-type]
@@ -478,6 +520,18 @@ def test_a_standard_library_module_shipped_without_its_imports_says_what_adds_th
     # A package of the app's that misses a standard library module gets the general advice.
     other = ImportFailure(package="wordcloud", module="wordcloud", error=failure.error)
     assert "Packages that fail in the image" in other.message("smoke test")
+    # One that misses a module of another package: how to compile it in.
+    plugin = ImportFailure(
+        package="kombu",
+        module="kombu.transport",
+        error="ModuleNotFoundError: No module named 'redis.client'",
+    )
+    assert plugin.message("smoke test").endswith(
+        "the image has no module redis.client; where the build environment has it, it is "
+        "imported by a name the build does not read (a configuration file not shipped with "
+        "--include-data, a name made at run time): --nuitka-arg=--include-package=redis "
+        "compiles it in"
+    )
 
 
 #: An editable package below a namespace whose data file was not shipped, as the image printed
@@ -520,3 +574,41 @@ def test_a_package_file_the_image_lacks_is_a_broken_image() -> None:
 )
 def test_what_is_not_a_package_file_the_image_lacks(code: int, output: str, own: set[str]) -> None:
     assert missing_package_file(code, output, frozenset({"app2", *own})) is None
+
+
+def _died_reading(path: str) -> str:
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/app/app.py", line 25, in <module>\n'
+        '  File "/app/app.py", line 5, in main\n'
+        f"FileNotFoundError: [Errno 2] No such file or directory: '{path}'\n"
+    )
+
+
+def test_a_file_beside_the_app_that_the_image_lacks_is_a_broken_image(tmp_path: Path) -> None:
+    """The app reads its configuration beside itself, which only --include-data ships: the
+    image died at start, and the start check left the exit code to the app."""
+    (tmp_path / "logging.json").write_text("{}")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.toml").write_text("")
+    dirs = (tmp_path / "elsewhere", tmp_path)
+    failure = missing_app_file(1, _died_reading("/app/logging.json"), dirs)
+    assert failure is not None
+    assert failure.message("start check (Docker engine)") == (
+        "start check (Docker engine): the app died reading /app/logging.json, a file beside "
+        f"it on this machine ({tmp_path / 'logging.json'}) that the image does not have "
+        "(FileNotFoundError: [Errno 2] No such file or directory: '/app/logging.json'); "
+        "--include-data logging.json=logging.json ships it (given to the image at run time, "
+        "by a volume, it is not there at this check: --no-start-check)"
+    )
+    # read from the working directory, which is /app unless --workdir says otherwise
+    relative = missing_app_file(1, _died_reading("conf/app.toml"), dirs)
+    assert relative is not None
+    assert relative.relative == "conf/app.toml"
+    assert missing_app_file(1, _died_reading("conf/app.toml"), dirs, "/srv") is None
+    assert missing_app_file(1, _died_reading("./conf/../logging.json"), dirs) is not None
+    # not the app's: elsewhere in the image, or a file this machine does not have either
+    for path in ("/etc/app.toml", "/app/settings.json", "../logging.json"):
+        assert missing_app_file(1, _died_reading(path), dirs) is None
+    # the app did not die of it
+    assert missing_app_file(0, _died_reading("/app/logging.json"), dirs) is None

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .push import PushOptions, PushResult, base_repository, push_image, push_index
     from .release import Release, check_release, release_image
     from .sign import Signature, parse_target, sign_image, sign_pushed
-    from .smoke import hint_trace, own_modules, run_smoke_test
+    from .smoke import app_directories, hint_trace, own_modules, run_smoke_test
 
 __all__ = [
     "SBOM_MEDIA_TYPES",
@@ -40,6 +40,7 @@ __all__ = [
     "Release",
     "Signature",
     "SigningKey",
+    "app_directories",
     "attach_sbom",
     "base_repository",
     "check_engine",
@@ -89,6 +90,7 @@ _MODULES = {
     "parse_target": "sign",
     "sign_image": "sign",
     "sign_pushed": "sign",
+    "app_directories": "smoke",
     "hint_trace": "smoke",
     "own_modules": "smoke",
     "run_smoke_test": "smoke",

@@ -35,7 +35,13 @@ from ..app import AppKind, AppSpec
 from ..errors import SmokeTestError
 from ..trace import private_environment, stop_session
 from .runimage import SmokeResult, engine_reachable, exit_code_text, output_tail, run_image
-from .smoke import APP_PREFIX, import_failure, missing_package_file
+from .smoke import (
+    APP_PREFIX,
+    import_failure,
+    missing_module,
+    missing_module_hint,
+    missing_package_file,
+)
 
 if TYPE_CHECKING:
     from ..compile import CompileTarget
@@ -305,8 +311,11 @@ def details(host: Run, image: Run, own_modules: frozenset[str] = frozenset()) ->
     failure = import_failure(image.exit_code, image.output, own_modules) or missing_package_file(
         image.exit_code, image.output, own_modules
     )
+    missing = missing_module(image.output)
     if failure is not None:
         lines.append("  " + failure.message("in the image"))
+    elif missing is not None and missing_module(host.output) != missing:
+        lines.append(f"  in the image: {missing_module_hint(missing)}")
     for run in (host, image):
         failed = run.exit_code != 0 or run is image
         if failed and run.output.strip() and run.output != run.stdout:

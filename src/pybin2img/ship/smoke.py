@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shlex
 import sys
@@ -99,14 +100,38 @@ class ImportFailure:
                 f"{self.module} only by a computed name; --nuitka-arg=--include-module="
                 f"{self.module} compiles it in with what it imports"
             )
+        if missing and missing["name"].split(".")[0] not in stdlib:
+            return found + missing_module_hint(missing["name"])
         return found + (
             "a package that reads files next to its code or finds its parts at run time may "
             'need them shipped (README "Packages that fail in the image")'
         )
 
 
+def missing_module(output: str) -> str | None:
+    """The module outside the standard library that a run's output says was not found."""
+    found = _NO_MODULE.search(output)
+    if found is None or found["name"].partition(".")[0] in sys.stdlib_module_names:
+        return None
+    return found["name"]
+
+
+def missing_module_hint(name: str) -> str:
+    """What to do about ``No module named NAME`` in the image, where the build environment has
+    the module: the app or a package imports it by a name the build did not read."""
+    top = name.partition(".")[0]
+    return (
+        f"the image has no module {name}; where the build environment has it, it is imported "
+        "by a name the build does not read (a configuration file not shipped with "
+        "--include-data, a name made at run time): --nuitka-arg=--include-package="
+        f"{top} compiles it in"
+    )
+
+
 #: The exception of an import that found no module: ``No module named 'urllib'``.
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '(?P<name>[\w.]+)'")
+#: The same anywhere in a run's output (logging's ``Cannot resolve 'a.b': No module named 'a'``).
+_NO_MODULE = re.compile(r"No module named '(?P<name>[\w.]+)'")
 #: A frame of a traceback, as CPython and a compiled app print it: a module's frame is
 #: ``<module>`` (``<module NAME>`` in some Nuitka versions), importlib's are
 #: ``<frozen importlib._bootstrap>``.
@@ -220,6 +245,59 @@ def missing_package_file(
     )
 
 
+#: The exception of a file that is not there: its path as the app gave it.
+_NO_FILE = re.compile(
+    r"^FileNotFoundError: \[Errno 2\] No such file or directory: (?:PosixPath\()?'(?P<path>[^']+)'"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissingAppFile:
+    """The app died of an uncaught ``FileNotFoundError`` for a file in ``/app`` that lies
+    beside the app on the build machine: the app reads it, and only ``--include-data`` ships
+    files that are not code."""
+
+    #: Relative to ``/app``: ``logging.json``, ``conf/app.toml``.
+    relative: str
+    #: Where the build machine has it.
+    host: Path
+    error: str
+
+    def message(self, what: str) -> str:
+        kind = "directory" if self.host.is_dir() else "file"
+        return (
+            f"{what}: the app died reading /app/{self.relative}, a {kind} beside it on this "
+            f"machine ({self.host}) that the image does not have ({self.error}); "
+            f"--include-data {self.relative}={self.relative} ships it (given to the image at "
+            "run time, by a volume, it is not there at this check: --no-start-check)"
+        )
+
+
+def missing_app_file(
+    exit_code: int | None, output: str, app_dirs: Iterable[Path] = (), workdir: str = "/app"
+) -> MissingAppFile | None:
+    """Whether the run died of an uncaught ``FileNotFoundError`` for a path in ``/app``
+    (``/app/x``, or ``x`` read from the image's ``workdir``) that one of ``app_dirs`` (the
+    app's directories on this machine, ``/app`` in the image) has: a file of the app's that
+    was not shipped. Under the interpreter the app found it."""
+    found = _uncaught(exit_code, output)
+    if found is None:
+        return None
+    _frames, error = found
+    match = _NO_FILE.match(error[0]) if len(error) == 1 else None
+    if match is None:
+        return None
+    path = posixpath.normpath(posixpath.join(workdir, match["path"]))
+    if not path.startswith(APP_PREFIX):
+        return None
+    relative = path[len(APP_PREFIX) :]
+    for directory in app_dirs:
+        host = directory / relative
+        if os.path.lexists(host):
+            return MissingAppFile(relative=relative, host=host, error=error[0])
+    return None
+
+
 def _module_of_frame(path: str, name: str) -> str | None:
     """The module a module-level frame runs, ``None`` for any other frame (a function's,
     importlib's own ``<frozen importlib._bootstrap>``)."""
@@ -244,13 +322,21 @@ def _module_of_frame(path: str, name: str) -> str | None:
 APP_PREFIX = "/app/"
 
 
+def app_directories(app: AppSpec, target: CompileTarget) -> tuple[Path, ...]:
+    """Where the app's own files are on this machine: the directory of its script, its
+    project's source roots, its package's parent; for ``-m MODULE``, the current directory."""
+    if app.kind is AppKind.MODULE:
+        return (app.path,)
+    return target.pythonpath or (target.cwd,)
+
+
 def own_modules(app: AppSpec, target: CompileTarget) -> frozenset[str]:
     """The app's own top-level module names: the modules and packages beside its script, or
     in its project's source root or its package's directory; for ``-m MODULE``, that module's.
     """
     if app.kind is AppKind.MODULE:
         return frozenset({(app.module or "").split(".")[0]} - {""})
-    roots = target.pythonpath or (target.cwd,)
+    roots = app_directories(app, target)
     names = {app.path.stem} if app.kind is AppKind.SCRIPT else set()
     for root in roots:
         try:
@@ -290,12 +376,14 @@ def run_smoke_test(
     log: Log,
     *,
     own_modules: frozenset[str] = frozenset(),
+    app_dirs: tuple[Path, ...] = (),
 ) -> str:
     """The build's smoke test (``--smoke-test``), or its start check: in the engine when one
     is reachable, else in private namespaces; return its one-line summary.
 
     ``own_modules``: the app's own top-level modules (:func:`own_modules`); an exception that
     kills the app while one of them is imported is the app's business, not a broken image.
+    ``app_dirs``: where the app's files are on this machine (:func:`app_directories`).
     The start check of an image whose exact bytes already passed it (a rebuild with nothing
     changed: same manifest digest) is not run again; ``--smoke-test`` always runs.
     """
@@ -305,7 +393,7 @@ def run_smoke_test(
         with contextlib.suppress(OSError):
             os.utime(passed)  # used now: `cache prune` removes the least recently used first
         return "start check: this exact image passed it before"
-    summary = _run(options, written, log, strict=strict, own_modules=own_modules)
+    summary = _run(options, written, log, strict=strict, own_modules=own_modules, app_dirs=app_dirs)
     if not strict and summary != _SKIPPED:
         with contextlib.suppress(OSError):  # a record only saves time; never fail for it
             passed.parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +417,7 @@ def _run(
     *,
     strict: bool,
     own_modules: frozenset[str],
+    app_dirs: tuple[Path, ...],
 ) -> str:
     engine = engine_reachable(options.docker_env, written.layers)
     problem = None if engine else namespace_problem()
@@ -348,6 +437,8 @@ def _run(
         engine=engine,
         strict=strict,
         own_modules=own_modules,
+        app_dirs=app_dirs,
+        workdir=options.workdir,
     )
     what = "" if strict else "start check, "
     if result.still_running:
@@ -370,13 +461,17 @@ def smoke_test(
     engine: bool,
     strict: bool = True,
     own_modules: frozenset[str] = frozenset(),
+    app_dirs: tuple[Path, ...] = (),
+    workdir: str = "/app",
 ) -> SmokeResult:
     """Run the image once; raise :class:`SmokeTestError` when it fails.
 
     ``engine``: use the Docker engine (the caller checked it is reachable); otherwise run in
     private namespaces. ``strict``: a non-zero exit fails too, not only a crash, the output
-    of a broken image (:data:`FAILURE_PATTERNS`) or the app dying while a package was
-    imported (:func:`import_failure`; ``own_modules`` are the app's, not packages).
+    of a broken image (:data:`FAILURE_PATTERNS`), the app dying while a package was
+    imported (:func:`import_failure`; ``own_modules`` are the app's, not packages) or reading
+    a file of its own that was not shipped (:func:`missing_app_file`: ``app_dirs`` on this
+    machine, ``workdir`` in the image).
     """
     result = run_image(
         tarball=tarball,
@@ -387,9 +482,11 @@ def smoke_test(
         engine=engine,
     )
     tail = output_tail(result.output)
-    failure: ImportFailure | MissingPackageFile | None = import_failure(
-        result.exit_code, result.output, own_modules
-    ) or missing_package_file(result.exit_code, result.output, own_modules)
+    failure: ImportFailure | MissingPackageFile | MissingAppFile | None = (
+        import_failure(result.exit_code, result.output, own_modules)
+        or missing_package_file(result.exit_code, result.output, own_modules)
+        or missing_app_file(result.exit_code, result.output, app_dirs, workdir)
+    )
     what = "smoke test" if strict else "start check"
     if failure is not None:
         raise SmokeTestError(failure.message(f"{what} ({result.where})"), details=tail)
@@ -404,6 +501,9 @@ def smoke_test(
     match = FAILURE_PATTERNS.search(result.output)
     if match:
         hint = _PATTERN_HINTS.get(match.group(0))
+        missing = missing_module(result.output)
+        if hint is None and missing is not None:
+            hint = missing_module_hint(missing)
         raise SmokeTestError(
             f"{what} ({result.where}): the output shows {match.group(0)!r}"
             + (f": {hint}" if hint else ""),
