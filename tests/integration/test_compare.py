@@ -238,3 +238,69 @@ def test_compare_passes_a_package_run_as_python_m(build_dir: Path, docker_engine
     assert tarball.is_file(), proc.stderr
     compared = json.loads((build_dir / "compare-data.json").read_text())["compare"]
     assert compared["interpreter"]["stdout_lines"] == compared["image"]["stdout_lines"] > 2
+
+
+def test_modules_named_by_configuration_files_and_by_required_packages(
+    build_dir: Path, docker_engine: Any
+) -> None:
+    """tests/apps/configured: its logging configuration, shipped with ``--include-data``,
+    names python-json-logger's formatter, which nothing the app imports reaches (the start
+    check failed: ``No module named 'pythonjsonlogger'``); python-dateutil 4 reads tzdata's
+    zones as the resources of packages it names (``TZFileNotFound`` in the image), nested
+    ones too (``America/Argentina``)."""
+    app = APPS / "configured"
+    name = "compare-configured"
+    proc = pybin2img(
+        "build",
+        str(app / "configured.py"),
+        "-r",
+        str(app / "requirements.txt"),
+        "--include-data",
+        f"{app / 'logging.json'}=logging.json",
+        "-t",
+        f"pybin2img-test/{name}:{RUN_ID}",
+        "-o",
+        str(build_dir / f"{name}.tar"),
+        "--metadata-file",
+        str(build_dir / f"{name}.json"),
+        "--compare",
+        "-v",
+    )
+    metadata = json.loads((build_dir / f"{name}.json").read_text())
+    assert metadata["compare"]["same"] is True
+    assert metadata["compare"]["image"]["stdout_lines"] == 5
+    named = {m["module"]: m for m in metadata["named_modules"]["modules"]}
+    assert named["pythonjsonlogger.json"]["where"] == f"{app / 'logging.json'}, line 4"
+    assert named["pythonjsonlogger.json"]["named_by"] == [None]  # the app's
+    assert named["tzdata.zoneinfo"]["named_by"] == ["dateutil._tzdata_impl"]
+    assert f"named in a string: pythonjsonlogger.json ({app / 'logging.json'}, line 4)" in (
+        proc.stderr
+    )
+
+
+def test_the_start_check_fails_an_app_reading_a_file_beside_it_that_was_not_shipped(
+    build_dir: Path, docker_engine: Any
+) -> None:
+    """tests/apps/configured without ``--include-data``: its ``logging.json`` stays on the
+    build machine, the app dies at start reading it, and the build exited 0 (the start check
+    left the exit code 1 to the app). It fails now, naming the file and the option."""
+    app = APPS / "configured"
+    name = "compare-unshipped"
+    proc = pybin2img(
+        "build",
+        str(app / "configured.py"),
+        "-r",
+        str(app / "requirements.txt"),
+        "-t",
+        f"pybin2img-test/{name}:{RUN_ID}",
+        "-o",
+        str(build_dir / f"{name}.tar"),
+        check=False,
+    )
+    assert proc.returncode == 9, proc.stderr
+    assert (
+        "error: start check (Docker engine): the app died reading /app/logging.json, a file "
+        f"beside it on this machine ({app / 'logging.json'}) that the image does not have"
+    ) in proc.stderr
+    assert "--include-data logging.json=logging.json ships it" in proc.stderr
+    assert not (build_dir / f"{name}.tar").exists()

@@ -134,11 +134,15 @@ def test_package_configuration_keeps_each_distributions_metadata() -> None:
     )
     assert "- module-name: 'google.protobuf'\n" in text
     assert "        - 'it''s'\n" in text  # YAML single quotes doubled
-    # With nothing found, only the code appended to importlib.metadata and pkg_resources.
+    # With nothing found, only the code appended to importlib.metadata and pkg_resources, and
+    # tzdata's nested areas.
     alone = NamedModules().package_configuration()
     assert [line for line in alone.splitlines() if line.startswith("- ")] == [
         f"- module-name: {named._quote(module)} # checksum: {_appended_checksum(module)}"
         for module in ("importlib.metadata", "importlib_metadata", "pkg_resources")
+    ] + [
+        "- module-name: 'tzdata.zoneinfo.America' # checksum: "
+        + named.config_checksum({"implicit-imports": [{"depends": [".*"]}]})
     ]
     # a change of what is installed is a change of the compile key
     other = dict(PROBE, metadata=PROBE["metadata"][:1])  # type: ignore[call-overload]
@@ -497,6 +501,41 @@ def test_where_the_apps_files_ship(tmp_path: Path) -> None:
     assert _probe_app.shipped_as(str(tmp_path / "src/pkg/mod.py"), roots) == "pkg/mod.py"
     assert _probe_app.shipped_as(str(tmp_path / "pkg/__init__.py"), roots) == "pkg/__init__.py"
     assert _probe_app.shipped_as("/elsewhere/app.py", roots) is None
+
+
+def test_module_names_in_a_configuration_file_the_app_ships(tmp_path: Path) -> None:
+    from pybin2img.compile import _probe_app
+
+    config = tmp_path / "logging.yaml"
+    config.write_text(
+        "version: 1\n"
+        "formatters:\n"
+        "  json: {'()': pythonjsonlogger.json.JsonFormatter}\n"
+        "handlers:\n"
+        "  file: {class: logging.handlers.RotatingFileHandler, filename: /var/log/app.log}\n"
+        "  out: {class: logging.StreamHandler, stream: 'ext://sys.stdout'}\n"
+        "worker_class: uvicorn.workers:UvicornWorker  # see the docs.\n"
+        "app: main:app\n"
+        "version_string: 1.2.3, level: INFO, url: https://example.com/a.b\n"
+    )
+    assert _probe_app.config_names(str(config)) == [
+        ("pythonjsonlogger.json.JsonFormatter", 3),
+        ("logging.handlers.RotatingFileHandler", 5),
+        ("app.log", 5),
+        ("logging.StreamHandler", 6),
+        ("sys.stdout", 6),
+        ("uvicorn.workers:UvicornWorker", 7),
+        ("main:app", 8),
+        ("example.com", 9),
+        ("a.b", 9),
+    ]
+    # (the probe keeps those that name a module it finds: not app.log, sys.stdout, example.com)
+    binary = tmp_path / "data.json"
+    binary.write_bytes(b"pkg.mod\0")
+    large = tmp_path / "large.json"
+    large.write_text("pkg.mod " * (_probe_app.CONFIG_MAX_BYTES // 8 + 1))
+    assert _probe_app.config_names(str(binary)) == _probe_app.config_names(str(large)) == []
+    assert _probe_app.config_names(str(tmp_path / "gone.json")) == []
 
 
 _JOBLIB_SCRIPT = """

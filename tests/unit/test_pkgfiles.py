@@ -12,6 +12,7 @@ import pytest
 
 from pybin2img.cache import listing_digest
 from pybin2img.compile.pkgfiles import (
+    config_files,
     copy_included_data,
     copy_package_files,
     files_args,
@@ -138,6 +139,8 @@ def test_include_data_ships_code_files_but_not_caches(tmp_path: Path) -> None:
     scripts = python_files(items)
     assert sorted(p.name for p in scripts) == ["001_first.py", "env.py"]
     assert imported_modules(scripts) >= {"alembic", "alembic.context", "logging.config"}
+    # configuration files, whose names the probe reads: not the template or the scripts
+    assert config_files(items) == [single]
 
 
 def test_include_data_that_vanished_is_a_compile_error(tmp_path: Path) -> None:

@@ -215,6 +215,35 @@ def test_strings_naming_modules_relative_to_their_package(tmp_path: Path) -> Non
     }
 
 
+def test_strings_naming_modules_of_the_packages_a_package_requires(tmp_path: Path) -> None:
+    """python-dateutil 4 opens tzdata's zones as the resources of ``tzdata.zoneinfo.AREA``;
+    a string naming a module of a distribution it does not require is not taken."""
+    _tree(
+        tmp_path,
+        {
+            "du/__init__.py": "from . import tzimpl\n",
+            "du/tzimpl.py": (
+                "import importlib.resources\n"
+                "def load(key):\n"
+                "    package = '.'.join(['zd.zoneinfo'] + key.split('/')[:-1])\n"
+                "    return importlib.resources.files(package)\n"
+                "OTHER = ['nd.module', 'zd', 'zd.missing']\n"
+            ),
+            "zd/__init__.py": "",
+            "zd/zoneinfo/__init__.py": "",
+            "zd/zoneinfo/Europe/__init__.py": "",
+            "nd/__init__.py": "",
+            "nd/module.py": "",
+        },
+    )
+    walker = _walker(tmp_path, dependencies={"du": frozenset({"zd"})})
+    walker.add("du")
+    walker.run()
+    assert {m: (r["line"], r["by"]) for m, r in walker.modules.items()} == {
+        "zd.zoneinfo": (3, ["du.tzimpl"])
+    }
+
+
 def test_computed_import_adds_every_module_under_the_prefix(tmp_path: Path) -> None:
     files: dict[str, str | bytes] = {
         "dp/__init__.py": "from .loader import load\n",
@@ -499,6 +528,11 @@ def test_distributions_and_their_top_level_modules(tmp_path: Path) -> None:
     assert found["pycodestyle"]["modules"] == ["pycodestyle"]
     assert found["protobuf"]["modules"] == ["google._upb", "google.protobuf"]  # a namespace
     assert probe._build_tools(list(found.values())) == {"nuitka", "ordered-set"}
+    # what each top-level module's distribution requires, not for an extra
+    assert probe._dependencies(list(found.values())) == {
+        "nuitka": frozenset({"ordered_set"}),
+        # pyflakes is not installed
+    }
 
 
 def test_namespace_packages_are_found_without_importing(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import os
+import re
 import sys
 from typing import Any
 
@@ -112,6 +113,33 @@ def string_constants(tree: ast.AST) -> list[tuple[str, int]]:
         and id(node) not in skip
         and len(node.value) < 200
     ]
+
+
+#: A name in a configuration file that may be a module's: ``pkg.mod.Class``, ``pkg.mod:attr``.
+_CONFIG_NAME = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?")
+#: Larger configuration files are not read for module names.
+CONFIG_MAX_BYTES = 1 << 20
+
+
+def config_names(path: str) -> list[tuple[str, int]]:
+    """The dotted names (``pythonjsonlogger.json.JsonFormatter``, ``app.workers:Worker``) of
+    a configuration file the app ships, with their lines: what logging's ``dictConfig``, a
+    plugin list or a worker setting imports by name at run time. Not a binary file, nor one
+    over :data:`CONFIG_MAX_BYTES`."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(CONFIG_MAX_BYTES + 1)
+    except OSError:
+        return []
+    if len(data) > CONFIG_MAX_BYTES or b"\0" in data:
+        return []
+    found = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        for token in _CONFIG_NAME.findall(line):
+            name = token.rstrip(".")  # the end of a sentence in a comment
+            if ("." in name or ":" in name) and MODULE_STRING.fullmatch(name):
+                found.append((name, number))
+    return found
 
 
 #: ``pkg_resources`` functions whose first argument is a module's name (``"certifi"``): the

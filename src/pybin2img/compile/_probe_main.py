@@ -258,6 +258,16 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         modules.setdefault(name, {"module": name, "file": file, "line": line})
         return name
 
+    # The image's arguments and environment, and the configuration files shipped with the app
+    # (--include-data: logging's dictConfig, plugin lists and worker settings import what they
+    # name), before the app's files: an own module they name is read with those.
+    for value in args.get("strings", ()):
+        name_string(value, "the image's arguments", 0)
+    for value in args.get("env", {}).values():
+        name_string(value, "the image's environment", 0)
+    for path in args.get("config_files", ()):
+        for value, line in app_files.config_names(path):
+            name_string(value, path, line)
     while queue and len(scanned) < _MAX_FILES:
         path = queue.pop(0)
         if path in scanned:
@@ -299,8 +309,6 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                 app_files.django_assign(node, path, django)
         for value, line in app_files.string_constants(tree):
             name_string(value, path, line)
-    for value in args.get("strings", ()):
-        name_string(value, "the image's arguments", 0)
     library_files = [
         name for package, names in _LIBRARY_FILES.items() if package in imported for name in names
     ]
@@ -391,6 +399,7 @@ def _installed(
         own=own.holds,
         groups=groups,
         top_level=frozenset(m for d in dists for m in d["modules"] if "." not in m),
+        dependencies=_dependencies(dists),
         # The build's own tools are no part of the program unless the app imports them.
         skip=frozenset(m.split(".")[0] for d in dists if d["key"] in tools for m in d["modules"])
         - {name.split(".")[0] for name in reached},
@@ -508,6 +517,35 @@ def _top_level(dist: Any) -> list[str]:
     return sorted(n for n in found if all(p.isidentifier() for p in n.split(".")))
 
 
+def _required(requires: list[str]) -> list[str]:
+    """The keys of the distributions a distribution requires, not those of its extras."""
+    keys = []
+    for requirement in requires:
+        if "extra" in requirement.partition(";")[2]:
+            continue
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        if match:
+            keys.append(re.sub(r"[-_.]+", "-", match.group(0)).lower())
+    return keys
+
+
+def _dependencies(dists: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    """Top-level module -> the top-level modules of the distributions its distribution
+    requires (not for an extra)."""
+    by_key = {d["key"]: d for d in dists}
+    found: dict[str, set[str]] = {}
+    for dist in dists:
+        needed = {
+            module.split(".")[0]
+            for key in _required(dist["requires"])
+            if key in by_key
+            for module in by_key[key]["modules"]
+        }
+        for module in dist["modules"]:
+            found.setdefault(module.split(".")[0], set()).update(needed)
+    return {top: frozenset(modules) for top, modules in found.items() if modules}
+
+
 def _build_tools(dists: list[dict[str, Any]]) -> set[str]:
     """Distributions of the build itself (Nuitka, pip, setuptools, wheel, pybin2img and what
     they require): their entry points are never an app's plugins."""
@@ -519,12 +557,7 @@ def _build_tools(dists: list[dict[str, Any]]) -> set[str]:
         if key in tools or key not in by_key:
             continue
         tools.add(key)
-        for requirement in by_key[key]["requires"]:
-            if "extra" in requirement.partition(";")[2]:
-                continue
-            match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-            if match:
-                todo.append(re.sub(r"[-_.]+", "-", match.group(0)).lower())
+        todo.extend(_required(by_key[key]["requires"]))
     return tools
 
 

@@ -123,8 +123,9 @@ class Walker:
     ``roots``: the import path; ``stdlib``: top-level standard library names; ``own``: whether
     a module spec is one of the app's own (those are read by the app scan, not here);
     ``groups``: entry-point group -> the targets installed distributions define for it;
-    ``top_level``: installed top-level module names; ``cache``: findings by file (read and
-    updated), ``max_files``/``budget``: the bounds.
+    ``top_level``: installed top-level module names; ``dependencies``: which of them each
+    one's distribution requires (their modules its strings may name); ``cache``: findings by
+    file (read and updated), ``max_files``/``budget``: the bounds.
     """
 
     roots: list[str]
@@ -132,6 +133,8 @@ class Walker:
     own: Callable[[Any], bool]
     groups: dict[str, list[EntryTarget]] = field(default_factory=dict)
     top_level: frozenset[str] = frozenset()
+    #: Top-level module -> those of the distributions its distribution requires.
+    dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Top-level modules never read (the build's own tools: setuptools, pip, Nuitka).
     skip: frozenset[str] = frozenset()
     cache: dict[str, Any] = field(default_factory=dict)
@@ -309,14 +312,22 @@ class Walker:
                 self._entry_points(value, group, origin, line, by=name)
             if not MODULE_STRING.fullmatch(value):
                 continue
+            first = value.split(".", maxsplit=1)[0].partition(":")[0]
             if value.startswith(top + "."):
                 named += self._named(value, origin, line, by=name)
-            elif package and ("." in value or ":" in value):
+            elif first in self.dependencies.get(top, ()) and ("." in value or ":" in value):
+                # A module of a distribution the package requires: python-dateutil 4 opens
+                # tzdata's zone files from its "tzdata.zoneinfo.AREA" packages by name.
+                named += self._named(value, origin, line, by=name)
+            elif (
+                package
+                and ("." in value or ":" in value)
+                and not first.startswith("__")
+                and self._installed(f"{package}.{first}")
+            ):
                 # Relative to the file's own package: lml's plugin chains (pyexcel) are given
                 # ``"output_to_memory.WriteSheetToMemory"`` with the package's ``__name__``.
-                first = value.split(".", maxsplit=1)[0].partition(":")[0]
-                if not first.startswith("__") and self._installed(f"{package}.{first}"):
-                    named += self._named(f"{package}.{value}", origin, line, by=name)
+                named += self._named(f"{package}.{value}", origin, line, by=name)
             if named > MAX_NAMED_PER_FILE:
                 self.capped.append({"file": origin, "limit": MAX_NAMED_PER_FILE})
                 break

@@ -285,7 +285,8 @@ class NamedModules:
         imports), and each distribution's metadata (METADATA, entry_points.txt) is kept when
         one of its top-level modules is compiled in; and ``pkg_resources`` knows Nuitka's
         loader (:data:`_PKG_RESOURCES`) and ``importlib.metadata`` the distribution of an entry
-        point Nuitka made at compile time (:data:`_ENTRY_POINT_DIST`): :data:`APPENDED`.
+        point Nuitka made at compile time (:data:`_ENTRY_POINT_DIST`): :data:`APPENDED`; and
+        the subpackages of :data:`SUBPACKAGES`.
 
         Conditional on what Nuitka really compiles, so a module the probe reached but Nuitka
         never follows (left out by Nuitka's own configuration) adds nothing."""
@@ -303,6 +304,8 @@ class NamedModules:
             "# every distribution whose code is compiled in, and code appended to modules.",
             "",
         ]
+        for module in SUBPACKAGES:
+            depends.setdefault(module, set()).add(".*")
         for module in sorted(owners.keys() | depends.keys() | APPENDED.keys()):
             entry: dict[str, list[dict[str, Any]]] = {}
             if module in owners:
@@ -529,6 +532,12 @@ APPENDED = {
     "importlib.metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
     "importlib_metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
 }
+
+#: Packages whose subpackages are all compiled in with them, where Nuitka's configuration
+#: stops a level above: tzdata's zones are read as the resources of packages named
+#: ``tzdata.zoneinfo.AREA[.SUBAREA]`` (``zoneinfo`` without the system's files, python-dateutil
+#: 4), and Nuitka brings ``tzdata.zoneinfo``'s areas, not ``America.Argentina``.
+SUBPACKAGES = frozenset({"tzdata.zoneinfo.America"})
 
 
 def config_checksum(entry: Mapping[str, Any]) -> str:

@@ -152,6 +152,26 @@ def python_files(items: Sequence[str]) -> list[Path]:
     return found
 
 
+#: Suffixes of the configuration files whose dotted names the probe reads as module names.
+CONFIG_SUFFIXES = frozenset(
+    {".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".properties"}
+)
+#: How many of them are read at most (a directory of JSON records is data, not configuration).
+CONFIG_FILES_READ = 200
+
+
+def config_files(items: Sequence[str]) -> list[Path]:
+    """The configuration files (:data:`CONFIG_SUFFIXES`) that ``--include-data`` ships, the
+    first :data:`CONFIG_FILES_READ`: what they name (logging's handler and formatter classes,
+    plugins) is imported by that name."""
+    found: list[Path] = []
+    for item in items:
+        root = Path(item.partition("=")[0])
+        files = _tree(root) if root.is_dir() else iter([root])
+        found.extend(path for path in files if path.suffix.lower() in CONFIG_SUFFIXES)
+    return found[:CONFIG_FILES_READ]
+
+
 def imported_modules(files: Iterable[Path]) -> set[str]:
     """The absolute module names the files import (``import a.b``, ``from a.b import c``:
     ``a.b`` and ``a.b.c``), for Nuitka to compile in what code loaded by path will import."""

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..log import Log
 from ..options import BuildOptions
 from .buildenv import build_environment, interpreter_sites
+from .pkgfiles import config_files
 from .probe import (
     Interpreter,
     NuitkaMissingError,
@@ -87,6 +88,7 @@ def prepare_compile(
             import_path=(early.cwd, *early.pythonpath) if early else (),
             strings=options.cmd,
             env=options.env,
+            config_files=config_files(options.include_data),
             scan_cache=cache.ensure("probe") / f"{scan_key[:16]}.json",
             shown_as=shown_as,
         )

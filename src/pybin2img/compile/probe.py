@@ -136,13 +136,15 @@ def probe_interpreter(
     import_path: Sequence[Path] = (),
     strings: Sequence[str] = (),
     env: Sequence[str] = (),
+    config_files: Sequence[Path] = (),
     scan_cache: Path | None = None,
     shown_as: Path | None = None,
 ) -> Interpreter:
     """Run the build interpreter once: versions, Nuitka present, the app's files free of syntax
     errors and of module-level imports the interpreter cannot find (``import_path`` is where
     the app's own modules are), and the modules the app names in strings (its files, and
-    ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment) or the
+    ``strings``: the image's arguments; ``env``: its ``KEY=VALUE`` environment; the
+    ``config_files`` shipped with it) or the
     installed packages it reaches name (``scan_cache``: where what was read of them is kept
     for the next probe of the same interpreter). ``shown_as``: the interpreter messages name
     (the user's, when ``python`` is a build environment made from it to add Nuitka)."""
@@ -155,6 +157,7 @@ def probe_interpreter(
         "path": [str(p) for p in import_path],
         "strings": list(strings),
         "env": dict(item.partition("=")[::2] for item in env),
+        "config_files": [str(p) for p in config_files],
         "scan_cache": str(scan_cache) if scan_cache else None,
     }
     try:
