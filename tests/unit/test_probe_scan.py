@@ -615,3 +615,24 @@ def test_standard_library_modules_nuitka_carries_without_what_they_import(tmp_pa
     named = NamedModules.from_probe({"modules": [record]})
     assert named.nuitka_args() == ("--include-module=importlib.resources",)
     assert "importlib.resources" not in named.package_configuration()
+
+
+def test_the_tzdata_package_comes_with_zoneinfo_where_it_is_installed(tmp_path: Path) -> None:
+    """``zoneinfo`` reads a zone from tzdata's packages where the system has no zone files
+    (``--tzdata never``): with tzdata installed, its zones come with ``zoneinfo``."""
+    _tree(tmp_path / "with", {"tzdata/__init__.py": "", "tzdata/zoneinfo/__init__.py": ""})
+    (tmp_path / "without").mkdir()
+    found = {}
+    stdlib = [p for p in sys.path if p and not p.endswith(("site-packages", "dist-packages"))]
+    for tree in ("with", "without"):
+        walker = walk.Walker(
+            roots=[str(tmp_path / tree), *stdlib],
+            stdlib=frozenset(sys.stdlib_module_names),
+            own=lambda _spec: False,
+        )
+        walker.add("zoneinfo")
+        walker.run()
+        found[tree] = walker.modules.get("tzdata.zoneinfo")
+    assert found["without"] is None
+    assert found["with"] is not None
+    assert (found["with"]["file"], found["with"]["by"]) == ("named inside zoneinfo", [""])

@@ -92,6 +92,11 @@ _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 #: reaches imports one, it is compiled in as if the app imported it (``--include-module``),
 #: and Nuitka follows what it imports.
 STDLIB_FOLLOWED = frozenset({"importlib.resources"})
+#: Standard library modules that import an installed package by a name they make, when it is
+#: installed: ``zoneinfo`` reads a zone from the resources of ``tzdata.zoneinfo.AREA`` where
+#: the system has no zone files (an image built with ``--tzdata never``). With tzdata in the
+#: app's requirements, ``ZoneInfo("Europe/Paris")`` found no zone in the image.
+STDLIB_NAMES = {"zoneinfo": ("tzdata.zoneinfo",)}
 #: How many modules of its own package one file's strings may name (a registry such as
 #: pygments' lexer mapping names hundreds); the rest are reported, not added.
 MAX_NAMED_PER_FILE = 100
@@ -236,6 +241,9 @@ class Walker:
         if name in STDLIB_FOLLOWED:
             spec = self.locate(name)
             self._record(name, spec.origin if spec and spec.origin else name, 0, "stdlib", None)
+        for named in STDLIB_NAMES.get(name, ()):
+            if self._installed(named) is not None:
+                self._record(named, f"named inside {name}", 0, "string", None)
         spec = self._installed(name)
         if spec is None:
             return
