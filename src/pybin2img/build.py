@@ -195,6 +195,40 @@ def _with_own_sources(options: BuildOptions, named: NamedModules, log: Log) -> B
     return dataclasses.replace(options, include_data=(*options.include_data, *extra))
 
 
+def _with_app_files(options: BuildOptions, named: NamedModules, log: Log) -> BuildOptions:
+    """``options`` with a web framework's conventional directories beside the app
+    (``templates``, ``static``) as ``--include-data``; and a warning for each other file or
+    directory beside the app that its code names and nothing ships (the image then lacks it:
+    Flask rendered a 500 for a template it did not have)."""
+    taken = {item.partition("=")[2].rstrip("/") for item in options.include_data}
+
+    def shipped(path: str) -> bool:
+        return any(path == dest or path.startswith(dest + "/") for dest in taken)
+
+    extra = tuple(f"{source}={dest}" for dest, source in named.web_data if not shipped(dest))
+    if extra:
+        log.detail(
+            "web data: "
+            + ", ".join(item.partition("=")[2] for item in extra)
+            + " beside the app, as the web framework it imports reads them, ship in /app"
+        )
+    taken |= {dest for dest, _source in named.web_data}
+    own = set(named.own_packages)
+    missing = [
+        (path, is_dir, where)
+        for path, _source, is_dir, where in named.app_paths
+        if not shipped(path) and path.split("/")[0] not in own
+    ]
+    for path, is_dir, where in missing[:5]:
+        log.warning(
+            f"the app's code names {path} ({where}), a {'directory' if is_dir else 'file'} "
+            f"beside it that the image does not get: --include-data {path}={path} ships it"
+        )
+    if len(missing) > 5:
+        log.warning(f"... and {len(missing) - 5} more files beside the app that its code names")
+    return dataclasses.replace(options, include_data=(*options.include_data, *extra))
+
+
 def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     """Compile the app, collect its libraries, write the image tarball and optionally load it."""
     log = log or Log()
@@ -212,6 +246,7 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
     ):
         interpreter, target, toolchain = _check(options, cache, log, remote)
         options = _with_own_sources(options, interpreter.named, log)
+        options = _with_app_files(options, interpreter.named, log)
         compiled = _compile(options, target, interpreter, cache, workdir, log, remote)
 
         base_image = _base(options, workdir, log) if options.base not in BASES else None

@@ -195,3 +195,63 @@ def test_own_packages_whose_data_files_ship(tmp_path: Path) -> None:
     assert named.own_packages == ("mypkg", "strpkg")
     assert "--include-package-data=mypkg" in named.nuitka_args()
     assert "--include-package-data=strpkg" in named.nuitka_args()
+
+
+def test_files_beside_the_app_that_its_code_names(tmp_path: Path) -> None:
+    """What the app's code names beside it (its configuration, a directory it lists) is
+    reported, for a warning: only --include-data ships it. A web framework's templates and
+    static directories ship."""
+    for directory in ("templates", "static", "conf", "pkg"):
+        (tmp_path / directory).mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "conf" / "app.toml").write_text("")
+    (tmp_path / "settings.json").write_text("{}")
+    (tmp_path / "helper.py").write_text("")
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import os\n"
+        "HERE = os.path.dirname(__file__)\n"
+        "SETTINGS = os.path.join(HERE, 'settings.json')\n"
+        "FILES = ['conf/app.toml', 'conf/', 'helper.py', 'pkg', 'missing.json', '/etc/passwd',\n"
+        "         '../settings.json', 'https://example.com/settings.json']\n"
+        "def make():\n"
+        "    from flask import Flask\n"  # (not installed here: an import in a function)
+    )
+    named = _probe(app)
+    assert [(path, is_dir, where) for path, _source, is_dir, where in named.app_paths] == [
+        ("conf", True, f"{app}, line 4"),
+        ("conf/app.toml", False, f"{app}, line 4"),
+        ("settings.json", False, f"{app}, line 3"),
+    ]
+    assert named.web_data == (
+        ("static", str(tmp_path / "static")),
+        ("templates", str(tmp_path / "templates")),
+    )
+    # without a web framework, its conventional directories are the app's business
+    app.write_text("import os\n")
+    assert _probe(app).web_data == ()
+
+
+def test_configuration_files_and_the_environment_name_modules(tmp_path: Path) -> None:
+    (tmp_path / "handlers.py").write_text("")
+    (tmp_path / "fmt").mkdir()
+    (tmp_path / "fmt" / "__init__.py").write_text("")
+    (tmp_path / "fmt" / "jsonfmt.py").write_text("")
+    config = tmp_path / "logging.yaml"
+    config.write_text(
+        "handlers:\n  h: {class: handlers.Handler}\nformatters:\n  j: {(): fmt.jsonfmt.Fmt}\n"
+    )
+    app = tmp_path / "app.py"
+    app.write_text("import logging.config\n")
+    named = probe_interpreter(
+        Path(sys.executable),
+        [app],
+        cwd=tmp_path,
+        import_path=[tmp_path],
+        env=("WORKER=http.server:SimpleHTTPRequestHandler",),
+        config_files=[config],
+    ).named
+    where = {n.module: n.where for n in named.modules}
+    assert where["handlers"] == f"{config}, line 2"  # the app's own module, followed
+    assert where["fmt.jsonfmt"] == f"{config}, line 4"
+    assert where["http.server"] == "the image's environment"

@@ -115,6 +115,48 @@ def string_constants(tree: ast.AST) -> list[tuple[str, int]]:
     ]
 
 
+#: Directories beside the app that web frameworks read by convention (Flask's default
+#: ``template_folder`` and ``static_folder``; Starlette's and FastAPI's ``Jinja2Templates`` and
+#: ``StaticFiles`` as their documentation names them): shipped when the app imports one.
+WEB_DATA_DIRS = ("templates", "static")
+WEB_FRAMEWORKS = frozenset({"flask", "fastapi", "starlette"})
+
+
+def app_paths(strings: list[tuple[str, str, int]], app_roots: list[str]) -> list[dict[str, Any]]:
+    """The files and directories beside the app (in one of ``app_roots``) that its own code
+    names in a string, ``(value, file, line)``, as relative paths: ``"logging.json"``,
+    ``"templates"``, ``"conf/app.toml"``. Not code (``.py`` files, packages), not the roots
+    themselves."""
+    found: dict[str, dict[str, Any]] = {}
+    for value, file, line in strings:
+        path = value.strip().rstrip("/")
+        if (
+            not path
+            or path in found
+            or len(path) > 200
+            or path.startswith(("/", "~"))
+            or "://" in path
+            or "\n" in path
+            or "\0" in path
+            or {".", ".."} & set(path.split("/"))
+            or path.endswith((".py", ".pyc", ".pyi", ".so"))
+        ):
+            continue
+        for root in app_roots:
+            full = os.path.join(root, path)
+            if not os.path.lexists(full) or os.path.isfile(os.path.join(full, "__init__.py")):
+                continue
+            found[path] = {
+                "path": path,
+                "source": full,
+                "dir": os.path.isdir(full),
+                "file": file,
+                "line": line,
+            }
+            break
+    return sorted(found.values(), key=lambda p: p["path"])
+
+
 #: A name in a configuration file that may be a module's: ``pkg.mod.Class``, ``pkg.mod:attr``.
 _CONFIG_NAME = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?")
 #: Larger configuration files are not read for module names.

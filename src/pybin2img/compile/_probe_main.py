@@ -225,6 +225,8 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     # script's, not a package app's __init__ (its functions are pickled by their names).
     main_files = {os.path.abspath(s) for s in args["sources"]}
     worker_functions: list[dict[str, Any]] = []
+    # The app's own string constants, for the files beside it that they name.
+    own_strings: list[tuple[str, str, int]] = []
     django: dict[str, Any] = {
         "used": False,
         "settings": None,
@@ -309,6 +311,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
                 app_files.django_assign(node, path, django)
         for value, line in app_files.string_constants(tree):
             name_string(value, path, line)
+            own_strings.append((value, path, line))
     library_files = [
         name for package, names in _LIBRARY_FILES.items() if package in imported for name in names
     ]
@@ -367,6 +370,17 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         else [],
     }
     result["worker_functions"] = worker_functions[:20]
+    # Files and directories beside the app that its code names; and a web framework's
+    # conventional directories, which ship.
+    result["app_paths"] = app_files.app_paths(own_strings, app_roots)[:50]
+    result["web_data"] = sorted(
+        [name, os.path.join(root, name)]
+        for name in app_files.WEB_DATA_DIRS
+        if imported & app_files.WEB_FRAMEWORKS
+        for root in app_roots[:1]
+        if os.path.isdir(os.path.join(root, name))
+        and not os.path.isfile(os.path.join(root, name, "__init__.py"))
+    )
     result.update(installed)
     return result
 

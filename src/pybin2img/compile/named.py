@@ -160,6 +160,13 @@ class NamedModules:
     #: Functions of the app's main script that it gives to joblib's ``delayed`` (name, where):
     #: joblib's process workers get them as code, which compiled functions have not got.
     worker_functions: tuple[tuple[str, str], ...] = ()
+    #: Files and directories beside the app that its own code names (path relative to
+    #: ``/app``, where it is here, whether a directory, where it is named): only
+    #: ``--include-data`` ships them.
+    app_paths: tuple[tuple[str, str, bool, str], ...] = ()
+    #: A web framework's conventional directories beside the app (``templates``, ``static``)
+    #: when it imports one: ``(dest, source)``, shipped.
+    web_data: tuple[tuple[str, str], ...] = ()
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -249,6 +256,11 @@ class NamedModules:
             worker_functions=tuple(
                 (str(w["function"]), _where(w)) for w in named.get("worker_functions", ())
             ),
+            app_paths=tuple(
+                (str(p["path"]), str(p["source"]), bool(p["dir"]), _where(p))
+                for p in named.get("app_paths", ())
+            ),
+            web_data=tuple((str(d), str(s)) for d, s in named.get("web_data", ())),
             programs=tuple(
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
                 for p in named.get("programs", ())
@@ -445,6 +457,11 @@ class NamedModules:
                 "reads": list(self.source_reads),
                 "files": [dest for _src, dest in self.own_sources],
             },
+            "app_paths": [
+                {"path": path, "directory": is_dir, "where": where}
+                for path, _source, is_dir, where in self.app_paths
+            ],
+            "web_data": [dest for dest, _source in self.web_data],
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),
