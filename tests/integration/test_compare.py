@@ -304,3 +304,29 @@ def test_the_start_check_fails_an_app_reading_a_file_beside_it_that_was_not_ship
     ) in proc.stderr
     assert "--include-data logging.json=logging.json ships it" in proc.stderr
     assert not (build_dir / f"{name}.tar").exists()
+
+
+def test_a_flask_scripts_templates_and_static_files_ship(
+    build_dir: Path, docker_engine: Any
+) -> None:
+    """tests/apps/webdata: Flask reads templates/ and static/ beside the script. They were not
+    shipped: the image answered 500 (and 404), and the build exited 0."""
+    name = "compare-webdata"
+    proc = pybin2img(
+        "build",
+        str(APPS / "webdata" / "app.py"),
+        "-r",
+        str(EXAMPLES / "web" / "requirements.txt"),
+        "-t",
+        f"pybin2img-test/{name}:{RUN_ID}",
+        "-o",
+        str(build_dir / f"{name}.tar"),
+        "--metadata-file",
+        str(build_dir / f"{name}.json"),
+        "--compare=render",
+        "-v",
+    )
+    metadata = json.loads((build_dir / f"{name}.json").read_text())
+    assert metadata["compare"]["same"] is True
+    assert metadata["named_modules"]["web_data"] == ["static", "templates"]
+    assert "web data: static, templates beside the app" in proc.stderr
