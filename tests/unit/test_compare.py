@@ -20,6 +20,7 @@ from pybin2img.ship.compare import (
     normalise,
     unified,
     verdict,
+    working_copy,
 )
 
 
@@ -197,3 +198,27 @@ def test_details_show_the_interpreters_output_only_when_it_failed() -> None:
     assert "the output of the interpreter ended with:\n  | Traceback ..." in text
     assert "the output of the image" not in text  # its output is its stdout: the diff shows it
     assert "the output of the interpreter" not in details(_run("the interpreter", 0, "x\n"), image)
+
+
+def test_the_interpreters_working_directory_is_a_copy_of_the_apps(tmp_path: Path) -> None:
+    """The image's working directory /app holds the app: a path read relative to it is found
+    by the interpreter run too (FastAPI's StaticFiles(directory="static") raised there), and
+    what it writes stays in the copy."""
+    app = tmp_path / "app"
+    for name in ("static", ".git", "venv", "__pycache__", "build"):
+        (app / name).mkdir(parents=True)
+    (app / "static" / "a.txt").write_text("a")
+    (app / "app.py").write_text("")
+    (app / ".env").write_text("KEY=1")
+    (app / ".git" / "HEAD").write_text("")
+    (app / "venv" / "pyvenv.cfg").write_text("")
+    (app / "__pycache__" / "app.pyc").write_bytes(b"")
+    with (app / "big.bin").open("wb") as f:
+        f.truncate(17 << 20)  # over the size of one file copied (sparse: no disk used)
+    cwd = app / "build" / "compare" / "cwd"  # the run's own directory, inside the app's
+    cwd.mkdir(parents=True)
+    working_copy(app, cwd)
+    copied = sorted(p.relative_to(cwd).as_posix() for p in cwd.rglob("*"))
+    assert copied == [".env", "app.py", "static", "static/a.txt"]
+    (cwd / "static" / "a.txt").write_text("changed")
+    assert (app / "static" / "a.txt").read_text() == "a"

@@ -2,7 +2,8 @@
 
 The app runs twice with ARGS: here, under the build interpreter (the build environment's, which
 has the app's requirements), locked down as ``--trace`` runs the dist (a private working
-directory, ``HOME`` and ``TMPDIR``, the image's ``--env``, stdin closed, a timeout); and in the
+directory, a copy of the app's directory where the image's is ``/app``, :func:`working_copy`;
+private ``HOME`` and ``TMPDIR``, the image's ``--env``, stdin closed, a timeout); and in the
 finished image, as the smoke test runs it (the Docker engine when reachable, else private
 namespaces). The build fails (exit code 9) when the exit codes or stdout differ; the message
 shows the first differing lines as a small unified diff.
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,6 +218,8 @@ def run_on_host(
     home, tmp, cwd = (workdir / name for name in ("home", "tmp", "cwd"))
     for directory in (home, tmp, cwd):
         directory.mkdir(parents=True, exist_ok=True)
+    if image_workdir == APP_PREFIX.rstrip("/"):
+        working_copy(launch.app_dir, cwd)
     stdout_file, stderr_file = workdir / "stdout", workdir / "stderr"
     with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
         process = subprocess.Popen(
@@ -247,6 +252,48 @@ def run_on_host(
         output=stdout + stderr,
     )
     return run, replacements
+
+
+#: What the interpreter run's working directory gets of the app's directory at most: in all,
+#: and of one file.
+WORKING_COPY_BYTES = 64 << 20
+WORKING_COPY_FILE_BYTES = 16 << 20
+#: Directories of the app's that are never copied there.
+_NOT_COPIED = frozenset({"__pycache__", "node_modules"})
+
+
+def working_copy(app_dir: Path, cwd: Path) -> None:
+    """Copy the app's directory into ``cwd``, the interpreter run's working directory: the
+    image's working directory ``/app`` holds the app, so a path the app reads relative to it
+    (``StaticFiles(directory="static")``, ``open("config.yaml")``) is found here as there, and
+    what the app writes stays in the copy. Left out: hidden directories (``.git``, ``.venv``),
+    virtual environments, ``__pycache__``, ``node_modules``, the run's own directory, and files
+    beyond :data:`WORKING_COPY_FILE_BYTES` each or :data:`WORKING_COPY_BYTES` in all."""
+    own = os.path.realpath(cwd)
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(app_dir):
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not name.startswith(".")
+            and name not in _NOT_COPIED
+            and not os.path.exists(os.path.join(dirpath, name, "pyvenv.cfg"))
+            and not (own + os.sep).startswith(
+                os.path.realpath(os.path.join(dirpath, name)) + os.sep
+            )
+        )
+        target = cwd / Path(dirpath).relative_to(app_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            source = os.path.join(dirpath, name)
+            try:
+                size = os.lstat(source).st_size
+                if size > WORKING_COPY_FILE_BYTES or total + size > WORKING_COPY_BYTES:
+                    continue
+                shutil.copy2(source, target / name, follow_symlinks=False)
+            except OSError:
+                continue
+            total += size
 
 
 def normalise(text: str, replacements: Sequence[tuple[str, str]]) -> str:
