@@ -241,6 +241,9 @@ def test_configuration_files_and_the_environment_name_modules(tmp_path: Path) ->
     config.write_text(
         "handlers:\n  h: {class: handlers.Handler}\nformatters:\n  j: {(): fmt.jsonfmt.Fmt}\n"
     )
+    (tmp_path / "workers.py").write_text("")
+    script = tmp_path / "gunicorn.conf.py"  # a script shipped as data: its strings
+    script.write_text("bind = '0.0.0.0:8000'\nworker_class = 'workers.Worker'\n")
     app = tmp_path / "app.py"
     app.write_text("import logging.config\n")
     named = probe_interpreter(
@@ -249,9 +252,10 @@ def test_configuration_files_and_the_environment_name_modules(tmp_path: Path) ->
         cwd=tmp_path,
         import_path=[tmp_path],
         env=("WORKER=http.server:SimpleHTTPRequestHandler",),
-        config_files=[config],
+        config_files=[config, script],
     ).named
     where = {n.module: n.where for n in named.modules}
     assert where["handlers"] == f"{config}, line 2"  # the app's own module, followed
     assert where["fmt.jsonfmt"] == f"{config}, line 4"
+    assert where["workers"] == f"{script}, line 2"
     assert where["http.server"] == "the image's environment"

@@ -139,8 +139,12 @@ def test_include_data_ships_code_files_but_not_caches(tmp_path: Path) -> None:
     scripts = python_files(items)
     assert sorted(p.name for p in scripts) == ["001_first.py", "env.py"]
     assert imported_modules(scripts) >= {"alembic", "alembic.context", "logging.config"}
-    # configuration files, whose names the probe reads: not the template or the scripts
-    assert config_files(items) == [single]
+    # configuration files and scripts, whose names the probe reads: not the template
+    assert config_files(items) == [
+        migrations / "env.py",
+        migrations / "versions" / "001_first.py",
+        single,
+    ]
 
 
 def test_include_data_that_vanished_is_a_compile_error(tmp_path: Path) -> None:

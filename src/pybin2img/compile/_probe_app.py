@@ -184,6 +184,16 @@ def config_names(path: str) -> list[tuple[str, int]]:
     return found
 
 
+def script_strings(path: str) -> list[tuple[str, int]]:
+    """The string constants of a ``.py`` file the app ships as data (``gunicorn.conf.py``'s
+    ``worker_class``, a script loaded by path), with their lines."""
+    try:
+        with open(path, "rb") as f:
+            return string_constants(ast.parse(f.read(), path))
+    except (OSError, SyntaxError, ValueError):
+        return []
+
+
 #: ``pkg_resources`` functions whose first argument is a module's name (``"certifi"``): the
 #: module is imported by that name when called.
 _RESOURCE_CALLS = frozenset(

@@ -260,15 +260,16 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
         modules.setdefault(name, {"module": name, "file": file, "line": line})
         return name
 
-    # The image's arguments and environment, and the configuration files shipped with the app
-    # (--include-data: logging's dictConfig, plugin lists and worker settings import what they
-    # name), before the app's files: an own module they name is read with those.
+    # The image's arguments and environment, and the configuration files and scripts shipped
+    # with the app (--include-data: logging's dictConfig, plugin lists and worker settings
+    # import what they name), before the app's files: an own module they name is read too.
     for value in args.get("strings", ()):
         name_string(value, "the image's arguments", 0)
     for value in args.get("env", {}).values():
         name_string(value, "the image's environment", 0)
     for path in args.get("config_files", ()):
-        for value, line in app_files.config_names(path):
+        read = app_files.script_strings if path.endswith(".py") else app_files.config_names
+        for value, line in read(path):
             name_string(value, path, line)
     while queue and len(scanned) < _MAX_FILES:
         path = queue.pop(0)

@@ -152,9 +152,10 @@ def python_files(items: Sequence[str]) -> list[Path]:
     return found
 
 
-#: Suffixes of the configuration files whose dotted names the probe reads as module names.
+#: Suffixes of the configuration files whose dotted names the probe reads as module names
+#: (and of scripts shipped as data, whose strings it reads: ``gunicorn.conf.py``).
 CONFIG_SUFFIXES = frozenset(
-    {".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".properties"}
+    {".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".properties", ".py"}
 )
 #: How many of them are read at most (a directory of JSON records is data, not configuration).
 CONFIG_FILES_READ = 200
