@@ -212,7 +212,7 @@ def test_files_beside_the_app_that_its_code_names(tmp_path: Path) -> None:
         "import os\n"
         "HERE = os.path.dirname(__file__)\n"
         "SETTINGS = os.path.join(HERE, 'settings.json')\n"
-        "FILES = ['conf/app.toml', 'conf/', 'helper.py', 'pkg', 'missing.json', '/etc/passwd',\n"
+        "FILES = ['./conf/app.toml', 'conf/', 'helper.py', 'pkg', 'missing.json', '/etc/passwd',\n"
         "         '../settings.json', 'https://example.com/settings.json']\n"
         "def make():\n"
         "    from flask import Flask\n"  # (not installed here: an import in a function)

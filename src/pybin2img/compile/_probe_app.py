@@ -130,6 +130,8 @@ def app_paths(strings: list[tuple[str, str, int]], app_roots: list[str]) -> list
     found: dict[str, dict[str, Any]] = {}
     for value, file, line in strings:
         path = value.strip().rstrip("/")
+        while path.startswith("./"):
+            path = path[2:]
         if (
             not path
             or path in found

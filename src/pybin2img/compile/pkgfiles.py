@@ -162,9 +162,9 @@ CONFIG_FILES_READ = 200
 
 
 def config_files(items: Sequence[str]) -> list[Path]:
-    """The configuration files (:data:`CONFIG_SUFFIXES`) that ``--include-data`` ships, the
-    first :data:`CONFIG_FILES_READ`: what they name (logging's handler and formatter classes,
-    plugins) is imported by that name."""
+    """The configuration files (:data:`CONFIG_SUFFIXES`) that ``--include-data`` (or
+    ``--add-file``) ships, ``SRC=DEST`` items, the first :data:`CONFIG_FILES_READ`: what they
+    name (logging's handler and formatter classes, plugins) is imported by that name."""
     found: list[Path] = []
     for item in items:
         root = Path(item.partition("=")[0])

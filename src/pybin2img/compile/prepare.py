@@ -88,7 +88,9 @@ def prepare_compile(
             import_path=(early.cwd, *early.pythonpath) if early else (),
             strings=options.cmd,
             env=options.env,
-            config_files=config_files(options.include_data),
+            config_files=config_files(
+                (*options.include_data, *(f"{src}={dest}" for src, dest in options.extra_files))
+            ),
             scan_cache=cache.ensure("probe") / f"{scan_key[:16]}.json",
             shown_as=shown_as,
         )
