@@ -63,22 +63,30 @@ def app(tmp_path_factory: pytest.TempPathFactory, docker_engine: Any) -> Path:
 
 
 def _build(app: Path, build_dir: Path, name: str, *extra: str, check: bool = True) -> Any:
-    tarball = build_dir / f"{name}.tar"
-    proc = pybin2img(
+    """tests/apps/compare (copied to ``app``) with its requirements."""
+    return _build_script(
+        app / "app.py", app.parent / "requirements.txt", build_dir, name, *extra, check=check
+    )
+
+
+def _build_script(
+    script: Path, requirements: Path, build_dir: Path, name: str, *extra: str, check: bool = True
+) -> Any:
+    """Build ``script`` into ``build_dir/NAME.tar``, with ``NAME.json`` as its metadata."""
+    return pybin2img(
         "build",
-        str(app / "app.py"),
+        str(script),
         "-t",
         f"pybin2img-test/{name}:{RUN_ID}",
         "-o",
-        str(tarball),
+        str(build_dir / f"{name}.tar"),
         "-r",
-        str(app.parent / "requirements.txt"),
+        str(requirements),
         "--metadata-file",
         str(build_dir / f"{name}.json"),
         *extra,
         check=check,
     )
-    return proc
 
 
 def test_compare_passes_with_the_programs_name_and_paths_as_the_image_has_them(
@@ -250,19 +258,13 @@ def test_modules_named_by_configuration_files_and_by_required_packages(
     ones too (``America/Argentina``)."""
     app = APPS / "configured"
     name = "compare-configured"
-    proc = pybin2img(
-        "build",
-        str(app / "configured.py"),
-        "-r",
-        str(app / "requirements.txt"),
+    proc = _build_script(
+        app / "configured.py",
+        app / "requirements.txt",
+        build_dir,
+        name,
         "--include-data",
         f"{app / 'logging.json'}=logging.json",
-        "-t",
-        f"pybin2img-test/{name}:{RUN_ID}",
-        "-o",
-        str(build_dir / f"{name}.tar"),
-        "--metadata-file",
-        str(build_dir / f"{name}.json"),
         "--compare",
         "-v",
     )
@@ -287,16 +289,8 @@ def test_the_start_check_fails_an_app_reading_a_file_beside_it_that_was_not_ship
     left the exit code 1 to the app). It fails now, naming the file and the option."""
     app = APPS / "configured"
     name = "compare-unshipped"
-    proc = pybin2img(
-        "build",
-        str(app / "configured.py"),
-        "-r",
-        str(app / "requirements.txt"),
-        "-t",
-        f"pybin2img-test/{name}:{RUN_ID}",
-        "-o",
-        str(build_dir / f"{name}.tar"),
-        check=False,
+    proc = _build_script(
+        app / "configured.py", app / "requirements.txt", build_dir, name, check=False
     )
     assert proc.returncode == 9, proc.stderr
     assert (
@@ -313,17 +307,11 @@ def test_a_flask_scripts_templates_and_static_files_ship(
     """tests/apps/webdata: Flask reads templates/ and static/ beside the script. They were not
     shipped: the image answered 500 (and 404), and the build exited 0."""
     name = "compare-webdata"
-    proc = pybin2img(
-        "build",
-        str(APPS / "webdata" / "app.py"),
-        "-r",
-        str(EXAMPLES / "web" / "requirements.txt"),
-        "-t",
-        f"pybin2img-test/{name}:{RUN_ID}",
-        "-o",
-        str(build_dir / f"{name}.tar"),
-        "--metadata-file",
-        str(build_dir / f"{name}.json"),
+    proc = _build_script(
+        APPS / "webdata" / "app.py",
+        EXAMPLES / "web" / "requirements.txt",
+        build_dir,
+        name,
         "--compare=render",
         "-v",
     )
