@@ -36,6 +36,9 @@ test=(
   debootstrap
   # instruction counts and peak RSS of a start (bench/startup.py)
   valgrind time
+  # Python packages as apt installs them, for builds with /usr/bin/python3
+  # (tests/integration/test_debian_packages.py)
+  python3-cryptography python3-yaml
 )
 
 if [ "${1:-}" = "--list" ]; then

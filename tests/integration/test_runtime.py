@@ -99,6 +99,15 @@ def test_find_library_finds_the_images_libraries(
     assert "etc/ld.so.cache" not in _image_files(bare_image.tarball)
 
 
+def test_openssl_loads_its_legacy_provider(runtime_image: BuiltImage) -> None:
+    """The build machine's libcrypto.so.3 dlopens its provider modules from the directory built
+    into it (Debian's ossl-modules): they ship with it, as with the interpreter on the host."""
+    proc = docker("run", *LOCKED, runtime_image.reference, "openssl")
+    assert "provider legacy True" in proc.stdout, proc.stdout + proc.stderr
+    assert "md4 a448017aaf21d8525fc10ae87aa6729d" in proc.stdout
+    assert any(p.endswith("/ossl-modules/legacy.so") for p in _image_files(runtime_image.tarball))
+
+
 def test_the_ld_so_cache_is_the_same_bytes_on_a_rebuild(
     runtime_image: BuiltImage, build_dir: Path
 ) -> None:

@@ -441,10 +441,15 @@ def test_extension_modules_imports(tmp_path: Path) -> None:
             "arrow/extra.py": "",
             f"arrow/fast{SUFFIX}": (
                 b"\x00PyInit_fast\x00threading\x00arrow.helper\x00tkinter\x00dep\x00nothere\x00"
+                b"_cffi_backend\x00lonepy\x00"
             ),
             "arrow/helper.py": "",
             "arrow/libarrow_python.so": b"\x00not a module\x00",
             "dep/__init__.py": "",
+            # a top-level extension module no metadata lists (Debian's python3-cffi-backend),
+            # which cffi's modules import from C; a lone .py module is not taken so
+            f"_cffi_backend{SUFFIX}": b"\x00PyInit__cffi_backend\x00",
+            "lonepy.py": "",
         },
     )
     walker = _walker(tmp_path, top_level=frozenset({"arrow", "dep"}))
@@ -458,8 +463,9 @@ def test_extension_modules_imports(tmp_path: Path) -> None:
         "threading": (f"fast{SUFFIX}", 0),
         "arrow.helper": (f"fast{SUFFIX}", 0),
         "dep": (f"fast{SUFFIX}", 0),
+        "_cffi_backend": (f"fast{SUFFIX}", 0),
     }
-    assert walker.extensions == 2
+    assert walker.extensions == 3
     assert scan.is_extension_module(str(tmp_path / f"arrow/lib{SUFFIX}"))
     assert not scan.is_extension_module(str(tmp_path / "arrow/libarrow_python.so"))
 

@@ -469,6 +469,40 @@ def test_extra_libs(world: World) -> None:
         world.resolve(extra_libs=["libnope.so"])
 
 
+def test_openssl_provider_modules_of_the_system_libcrypto(world: World, tmp_path: Path) -> None:
+    modules = f"{SYS}/ossl-modules"
+    world.prog(needed=["libc.so.6", "libcrypto.so.3"])
+    world.elf(
+        f"{SYS}/libcrypto.so.3",
+        soname="libcrypto.so.3",
+        needed=["libc.so.6"],
+        payload=f'\0MODULESDIR: "{modules}"\0'.encode(),
+    )
+    world.elf(f"{modules}/legacy.so", needed=["libcrypto.so.3", "libc.so.6"])
+    world.elf(f"{modules}/fips.so", needed=["libc.so.6"])
+    world.data(f"{modules}/README", b"not a module")
+    closure = world.resolve()
+    crypto = "/lib/x86_64-linux-gnu/libcrypto.so.3"
+    assert [(o.path, o.needed_by) for o in closure.objects if o.reason == "dlopen"][1:] == [
+        (f"{modules}/fips.so", crypto),
+        (f"{modules}/legacy.so", crypto),
+    ]
+    assert resolved(closure, f"{modules}/legacy.so", "libcrypto.so.3") == crypto
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    # a wheel's own copy (another name) and a directory that is not there: nothing more
+    bundled = World(staged)
+    bundled.glibc()
+    bundled.prog(needed=["libc.so.6", "libcrypto-1a2b.so.3"], rpath="/app/libs")
+    payload = b'\0MODULESDIR: "/opt/ssl/lib64/ossl-modules"\0'
+    bundled.elf("/app/libs/libcrypto-1a2b.so.3", soname="libcrypto-1a2b.so.3", payload=payload)
+    bundled.elf("/opt/ssl/lib64/ossl-modules/legacy.so")
+    assert "/opt/ssl/lib64/ossl-modules/legacy.so" not in paths(bundled.resolve())
+    world.nodes.pop(f"{modules}/legacy.so")
+    world.nodes.pop(f"{modules}/fips.so")
+    assert paths(world.resolve(), "dlopen") == ["/lib/x86_64-linux-gnu/libgcc_s.so.1"]
+
+
 def test_dlopen_roots_share_the_process(world: World) -> None:
     world.prog(rpath="/exe-rpath")
     world.elf("/app/e1.so", needed=["libq.so.1", "libshared.so"], rpath="$ORIGIN/e1")

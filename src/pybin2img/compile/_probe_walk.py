@@ -532,11 +532,24 @@ class Walker:
             if first not in sys.builtin_module_names:
                 self._record(module, origin, line, "extension", by)
             return
-        if first != top and (not exact and (first != value or first not in self.top_level)):
+        whole = first == value and (first in self.top_level or self._lone_extension(first))
+        if first != top and not exact and not whole:
             return
         if self._installed(value) is None or value == by:
             return
         self._record(value, origin, line, "extension", by)
+
+    def _lone_extension(self, name: str) -> bool:
+        """``name`` is a top-level extension module of one file, whether a distribution's
+        metadata lists it or not: Debian's ``_cffi_backend`` (python3-cffi-backend installs
+        the file alone, without metadata), which every cffi-generated extension module imports
+        from C by that name."""
+        spec = self.locate(name)
+        return (
+            spec is not None
+            and spec.submodule_search_locations is None
+            and (spec.origin or "").endswith(_EXTENSION_SUFFIXES)
+        )
 
 
 #: The modules editable installs' finders are defined in: setuptools' (``__editable___pkg_1_0

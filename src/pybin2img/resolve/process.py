@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ResolveError
 from . import elf
 from .closure import Closure, Conflict, Edge, LoadedObject
-from .fsview import FileSystemView
+from .fsview import FileSystemView, Kind
 from .search import Found, Searcher, SearchResult, open_interpreter, open_root
 from .target import (
     Target,
@@ -39,6 +40,9 @@ __all__ = ["resolve_closure", "verify_closure"]
 #: Names musl's loader answers itself ("lib" + one of these prefixes).
 _MUSL_RESERVED = ("c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet.")
 _MAX_MISMATCHES = 5
+#: Where an OpenSSL 3 libcrypto looks for its provider modules, as ``OpenSSL_version
+#: (OPENSSL_MODULES_DIR)`` spells it in the library.
+_MODULESDIR = re.compile(rb'MODULESDIR: "(/[^"\x00]{1,200})"')
 
 
 def resolve_closure(
@@ -216,12 +220,39 @@ class _Process:
                 self._implicit(name, libc, "dlopen", phase)
         for name in extra_libs:
             self._implicit(name, self.main, "extra", phase)
+        for crypto in [o for o in self.objects if posixpath.basename(o.path) == "libcrypto.so.3"]:
+            for module in self._openssl_modules(crypto):
+                self._implicit(module, crypto, "dlopen", phase)
         while self.deferred:
             batch, self.deferred = self.deferred, []
             self._walk(batch)
         if not self.musl:
             self._check_versions()
         return self._closure(roots, extra_libs, version)
+
+    def _openssl_modules(self, crypto: _Object) -> list[str]:
+        """The provider modules an OpenSSL 3 ``libcrypto.so.3`` ``dlopen``s from the directory
+        built into it (``MODULESDIR``) when a program loads one by name: Debian's
+        ``ossl-modules/legacy.so``, which ``OSSL_PROVIDER_load(NULL, "legacy")`` needs
+        (cryptography before 42 fails at import without it). A copy bundled in a wheel has
+        another name (``libcrypto-<hash>.so.3``) and is not read."""
+        try:
+            with open(crypto.found.source, "rb") as stream:
+                found = _MODULESDIR.search(stream.read())
+        except OSError:
+            return []
+        if found is None:
+            return []
+        directory = found.group(1).decode("utf-8", "surrogateescape")
+        real = self.view.realpath(directory)
+        if real is None or not directory.startswith("/"):
+            return []
+        return [
+            posixpath.join(directory, name)
+            for name in sorted(self.view.listdir(real))
+            if name.endswith(".so")
+            and self.view.lstat_kind(posixpath.join(real, name)) is Kind.REGULAR
+        ]
 
     def _walk(self, queue: list[_Object]) -> None:
         """Breadth-first over DT_NEEDED, each object's entries in order (_dl_map_object_deps)."""

@@ -10,6 +10,7 @@ standard library's; ``greeting`` is the app's own module beside them.
     runtime.py orphans    leave an orphaned child to PID 1, then count the zombies
     runtime.py programs   run a command through the shell, tini by its name, sys.executable
     runtime.py localtime  the zone and offset of local time at the epoch (TZ's zone)
+    runtime.py openssl    OpenSSL's legacy provider loaded by name, then an MD4 digest
 """
 
 import ctypes
@@ -79,6 +80,20 @@ def programs() -> None:
     print("sys.executable", itself)
 
 
+def openssl() -> None:
+    """OpenSSL's legacy provider loaded by name, as cryptography before 42 does at import and
+    NTLM clients do for MD4: libcrypto dlopens it from the directory built into it."""
+    import _hashlib
+    import hashlib
+
+    crypto = ctypes.CDLL(_hashlib.__file__)  # its libcrypto's symbols, through its handle
+    crypto.OSSL_PROVIDER_load.restype = ctypes.c_void_p
+    crypto.OSSL_PROVIDER_load.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    for name in (b"default", b"legacy"):
+        print("provider", name.decode(), bool(crypto.OSSL_PROVIDER_load(None, name)))
+    print("md4", hashlib.new("md4", b"abc").hexdigest())
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     if command == "wait":
@@ -89,6 +104,8 @@ if __name__ == "__main__":
         orphans()
     elif command == "programs":
         programs()
+    elif command == "openssl":
+        openssl()
     elif command == "localtime":
         print(time.strftime("%Z %z", time.localtime(0)))
     else:

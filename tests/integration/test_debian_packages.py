@@ -1,0 +1,51 @@
+"""Apps built with Debian's own python3 and the Python packages apt installs beside it
+(python3-cryptography, python3-yaml: ci/install-system-packages.sh), which its build
+environment sees: the image must run as /usr/bin/python3 runs the source."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require
+from tests.integration.conftest import ROOT, RUN_ID, docker, pybin2img
+
+pytestmark = pytest.mark.integration
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+APP = ROOT / "tests" / "apps" / "debian" / "debian.py"
+
+
+def test_debians_cryptography_and_yaml(docker_engine: Any, build_dir: Path) -> None:
+    require(SYSTEM_PYTHON.is_file(), f"{SYSTEM_PYTHON} is missing")
+    found = subprocess.run(
+        [str(SYSTEM_PYTHON), "-I", "-c", "import cryptography, yaml, _cffi_backend"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    require(
+        found.returncode == 0, f"Debian's python3-cryptography and python3-yaml: {found.stderr}"
+    )
+    reference = f"pybin2img-test/debian-packages:{RUN_ID}"
+    proc = pybin2img(
+        "build",
+        str(APP),
+        "--python",
+        str(SYSTEM_PYTHON),
+        "-t",
+        reference,
+        "-o",
+        str(build_dir / "debian-packages.tar"),
+        "--compare",
+        "-v",
+        check=False,
+    )
+    docker("rmi", "-f", reference, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "same exit code (0) and stdout (3 lines)" in proc.stderr
+    # the provider modules the build machine's libcrypto loads by name ship with it
+    assert "/ossl-modules/legacy.so  (dlopen, needed by " in proc.stderr
