@@ -73,7 +73,13 @@ def _pillow() -> str:
         out.seek(0)
         with Image.open(out) as again:
             sizes.append(f"{again.format}:{again.size[0]}x{again.size[1]}")
-    return f"{_sha(blurred.tobytes())} {' '.join(sizes)}"
+    # A font by its file name, which Pillow finds among the machine's fonts (the build adds
+    # it: --add-file), and text laid out by raqm, with the FriBiDi Pillow loads by name.
+    text = Image.new("L", (120, 24))
+    font = ImageFont.truetype("DejaVuSans.ttf", 16)
+    ImageDraw.Draw(text).text((2, 2), "AVATAR Wavy", font=font, fill=255)
+    layout = "raqm" if font.layout_engine == ImageFont.Layout.RAQM else "basic"
+    return f"{_sha(blurred.tobytes())} {' '.join(sizes)} text {layout} {_sha(text.tobytes())}"
 
 
 @check("wordcloud")

@@ -53,6 +53,7 @@ from .plan import (
     is_static_program,
     libraries_by_name,
     library_names,
+    missing_host_files,
     missing_programs,
     sbom_path,
 )
@@ -274,6 +275,8 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
             stage.summary = checked.summary
         programs = interpreter.named.programs
         for warning in missing_programs(programs, checked.plan.nodes, options.env):
+            log.warning(warning)
+        for warning in missing_host_files(interpreter.named.host_paths, checked.plan.nodes):
             log.warning(warning)
         for analyser in interpreter.named.analysers:
             log.warning(f"{analyser.where}: {analyser.why}")

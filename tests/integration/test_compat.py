@@ -78,8 +78,10 @@ PACKAGES = (
 )
 
 #: Build arguments beyond ``-r``, each because a package needs it (README's table): alembic runs
-#: migration scripts that are files, not modules of the program.
-NEEDS = ("--include-data", f"{COMPAT / 'migrations'}=migrations")
+#: migration scripts that are files, not modules of the program; Pillow draws with a font of
+#: the machine's (fonts-dejavu-core) that it finds by its file name.
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+NEEDS = ("--include-data", f"{COMPAT / 'migrations'}=migrations", "--add-file", FONT)
 
 FAILING: dict[str, str] = {}
 
@@ -168,3 +170,12 @@ def test_compare_passes_for_every_package_expected_to_work(program: Program) -> 
 def test_program_lists_the_packages_it_checks(program: Program) -> None:
     listed = docker("run", *LOCKED, REFERENCE).stdout
     assert listed == f"packages: {' '.join(PACKAGES)}\n"
+
+
+def test_what_pillow_finds_on_the_machine_is_known_to_the_build(program: Program) -> None:
+    """The font science.py names by its file name is found where Pillow looks (and, added, not
+    warned of); the FriBiDi library Pillow's _imagingft opens by name joins the image."""
+    named = program.metadata["named_modules"]
+    fonts = [p for p in named["host_paths"] if p["font"] == "DejaVuSans.ttf"]
+    assert [(p["path"], p["image_path"]) for p in fonts] == [(FONT, FONT)]
+    assert any(lib["name"] == "libfribidi.so.0" for lib in named["libraries"]), named["libraries"]

@@ -613,3 +613,90 @@ def test_programs_the_image_lacks() -> None:
     ]
     # The image's PATH is its --env's.
     assert len(missing_programs(programs, nodes, ("PATH=/app",))) == 4  # sh, tini, git, jq
+
+
+def test_files_of_the_build_machine_the_app_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Absolute paths that exist here (not the kernel's, the runtime's, temporary files, the
+    engine's own files, one-part paths, the app's own files) and fonts by their file name,
+    found where Pillow looks them up (a user's own given the system's directory)."""
+    from pybin2img.compile import _probe_app
+
+    app = tmp_path / "app"
+    (app / "data").mkdir(parents=True)
+    (app / "Beside.ttf").write_bytes(b"font")
+    system, user = tmp_path / "usr-share-fonts", tmp_path / "home" / "fonts"
+    (system / "truetype" / "dejavu").mkdir(parents=True)
+    (system / "truetype" / "dejavu" / "DejaVuSans.ttf").write_bytes(b"font")
+    (system / "Beside.ttf").write_bytes(b"font")
+    user.mkdir(parents=True)
+    (user / "Mine.otf").write_bytes(b"font")
+    words = tmp_path / "share" / "words"
+    words.parent.mkdir()
+    words.write_text("a\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(_probe_app, "FONT_DIRS", ("~/fonts", "/nowhere/fonts", str(system)))
+    # this test's files are in /tmp, a tree never taken (the image's own /tmp)
+    kept = tuple(p for p in _probe_app._NOT_HOST_FILES if p != "/tmp")
+    monkeypatch.setattr(_probe_app, "_NOT_HOST_FILES", kept)
+    strings = [
+        (str(words), "app.py", 1),
+        (str(words.parent), "app.py", 2),
+        (str(words) + "-not-there", "app.py", 3),
+        ("/proc/self/status", "app.py", 4),
+        ("/etc/hosts", "app.py", 5),
+        ("/var/tmp/x", "app.py", 6),
+        ("/usr", "app.py", 7),  # one part: more often a URL's path
+        (str(app / "data"), "app.py", 8),
+        ("DejaVuSans.ttf", "app.py", 9),
+        ("Beside.ttf", "app.py", 10),  # beside the app: the app's own
+        ("Mine.otf", "app.py", 11),
+        ("Missing.ttf", "app.py", 12),
+        (str(words), "app.py", 13),  # named again
+    ]
+    found = _probe_app.host_paths(strings, [str(app)])
+    dejavu = f"{system}/truetype/dejavu/DejaVuSans.ttf"
+    assert [(p["path"], p["dest"], p["dir"], p["font"], p["line"]) for p in found] == [
+        (f"{user}/Mine.otf", f"{system}/Mine.otf", False, "Mine.otf", 11),
+        (str(words.parent), str(words.parent), True, None, 2),
+        (str(words), str(words), False, None, 1),
+        (dejavu, dejavu, False, "DejaVuSans.ttf", 9),
+    ]
+
+
+def test_files_of_the_build_machine_the_image_lacks() -> None:
+    from pybin2img.oci import Entry, Kind
+    from pybin2img.plan import missing_host_files
+
+    def entry(path: str, kind: Kind = Kind.FILE) -> Entry:
+        source = f"/host{path}" if kind is Kind.FILE else None
+        return Entry(path=path, kind=kind, mode=0o644, uid=0, gid=0, source=source)
+
+    nodes = {
+        e.path: e
+        for e in (
+            entry("/", Kind.DIR),
+            entry("/etc", Kind.DIR),
+            entry("/etc/mime.types"),
+            entry("/usr", Kind.DIR),
+            entry("/usr/share", Kind.DIR),
+        )
+    }
+    paths = [
+        ("/etc/mime.types", "/etc/mime.types", False, "", "app.py, line 1"),
+        ("/usr/share/dict", "/usr/share/dict", True, "", "app.py, line 2"),
+        ("/usr/share/fonts/a/A.ttf", "/usr/share/fonts/a/A.ttf", False, "A.ttf", "app.py, line 3"),
+        ("/root/.fonts/B.ttf", "/usr/share/fonts/B.ttf", False, "B.ttf", "app.py, line 4"),
+    ]
+    assert missing_host_files(paths, nodes) == [
+        "app.py, line 2: the app's code names /usr/share/dict, a directory of this machine that "
+        "the image does not have: --add-file /usr/share/dict puts it there",
+        "app.py, line 3: the app's code names the font A.ttf, which this machine has "
+        "(/usr/share/fonts/a/A.ttf) where Pillow looks fonts up, and the image does not: "
+        "--add-file /usr/share/fonts/a/A.ttf puts it there",
+        "app.py, line 4: the app's code names the font B.ttf, which this machine has "
+        "(/root/.fonts/B.ttf) where Pillow looks fonts up, and the image does not: "
+        "--add-file /root/.fonts/B.ttf=/usr/share/fonts/B.ttf puts it there",
+    ]
+    assert missing_host_files([], nodes) == []

@@ -441,7 +441,7 @@ def test_extension_modules_imports(tmp_path: Path) -> None:
             "arrow/extra.py": "",
             f"arrow/fast{SUFFIX}": (
                 b"\x00PyInit_fast\x00threading\x00arrow.helper\x00tkinter\x00dep\x00nothere\x00"
-                b"_cffi_backend\x00lonepy\x00"
+                b"_cffi_backend\x00lonepy\x00libfribidi.so.0\x00libX11.so.6\x00libdev.so\x00"
             ),
             "arrow/helper.py": "",
             "arrow/libarrow_python.so": b"\x00not a module\x00",
@@ -453,6 +453,7 @@ def test_extension_modules_imports(tmp_path: Path) -> None:
         },
     )
     walker = _walker(tmp_path, top_level=frozenset({"arrow", "dep"}))
+    found_at = str(tmp_path / f"arrow/fast{SUFFIX}")
     walker.add("arrow")
     walker.run()
     found = {m: (Path(r["file"]).name, r["line"]) for m, r in walker.modules.items()}
@@ -466,6 +467,11 @@ def test_extension_modules_imports(tmp_path: Path) -> None:
         "_cffi_backend": (f"fast{SUFFIX}", 0),
     }
     assert walker.extensions == 3
+    # a library it dlopens by name (Pillow's fribidi); not a display client, nor a name
+    # without a version (a development link)
+    assert walker.libraries == {
+        "libfribidi.so.0": {"library": "libfribidi.so.0", "file": found_at, "line": 0}
+    }
     assert scan.is_extension_module(str(tmp_path / f"arrow/lib{SUFFIX}"))
     assert not scan.is_extension_module(str(tmp_path / "arrow/libarrow_python.so"))
 

@@ -159,6 +159,82 @@ def app_paths(strings: list[tuple[str, str, int]], app_roots: list[str]) -> list
     return sorted(found.values(), key=lambda p: p["path"])
 
 
+#: Trees of the build machine that hold no file an app would take along: the kernel's and the
+#: runtime's state, temporary files, and the image's own /app. And the files every engine
+#: gives a container of its own.
+_NOT_HOST_FILES = ("/proc", "/sys", "/dev", "/run", "/var/run", "/tmp", "/var/tmp", "/app")
+_ENGINE_FILES = frozenset({"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"})
+#: Font files a string may name by their file name alone, and where Pillow's
+#: ``ImageFont.truetype`` then looks for one, in its order (the ``fonts`` directories of
+#: ``XDG_DATA_HOME`` and ``XDG_DATA_DIRS``' defaults, walked), which the image has only with
+#: what is added to it. A font of the user's own is given the image's system directory.
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+FONT_DIRS = ("~/.local/share/fonts", "/usr/local/share/fonts", "/usr/share/fonts")
+#: At most so many font files are listed.
+FONTS_LISTED = 20000
+
+
+def host_paths(strings: list[tuple[str, str, int]], app_roots: list[str]) -> list[dict[str, Any]]:
+    """Files and directories of the build machine, outside the app, that the app's own code
+    names in a string, ``(value, file, line)``: an absolute path that exists here
+    (``"/usr/share/dict/words"``; two parts at least, as ``"/media"`` is more often a URL's
+    path than a directory), or a font by its file name (``"DejaVuSans.ttf"``) that is not
+    beside the app but among the machine's fonts, where Pillow finds it. The build checks them
+    against the image."""
+    found: dict[str, dict[str, Any]] = {}
+    fonts: dict[str, tuple[str, str]] | None = None
+    for value, file, line in strings:
+        text = value.strip()
+        if not text or len(text) > 300 or "\n" in text or "\0" in text:
+            continue
+        record = {"file": file, "line": line}
+        if text.startswith("/"):
+            path = os.path.normpath(text)
+            if (
+                path in found
+                or path.count("/") < 2
+                or path in _ENGINE_FILES
+                or any(path.startswith(p + "/") for p in _NOT_HOST_FILES)
+                or any(path == r or path.startswith(r.rstrip("/") + "/") for r in app_roots)
+                or not os.path.exists(path)
+            ):
+                continue
+            found[path] = {
+                "path": path,
+                "dest": path,
+                "dir": os.path.isdir(path),
+                "font": None,
+                **record,
+            }
+        elif "/" not in text and text.lower().endswith(FONT_SUFFIXES):
+            if any(os.path.exists(os.path.join(root, text)) for root in app_roots):
+                continue
+            if fonts is None:
+                fonts = _fonts()
+            path, dest = fonts.get(text, ("", ""))
+            if path and path not in found:
+                found[path] = {"path": path, "dest": dest, "dir": False, "font": text, **record}
+    return sorted(found.values(), key=lambda p: str(p["path"]))
+
+
+def _fonts() -> dict[str, tuple[str, str]]:
+    """The machine's font files by file name: where the first of each name is in Pillow's
+    walk, and where it goes in the image (there, or in ``/usr/share/fonts`` for a user's)."""
+    fonts: dict[str, tuple[str, str]] = {}
+    listed = 0
+    for directory in FONT_DIRS:
+        top = os.path.expanduser(directory)
+        for dirpath, _dirnames, filenames in os.walk(top):
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                dest = path if directory.startswith("/") else os.path.join(FONT_DIRS[-1], name)
+                fonts.setdefault(name, (path, dest))
+            listed += len(filenames)
+            if listed > FONTS_LISTED:
+                return fonts
+    return fonts
+
+
 #: A name in a configuration file that may be a module's: ``pkg.mod.Class``, ``pkg.mod:attr``.
 _CONFIG_NAME = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?")
 #: Larger configuration files are not read for module names.

@@ -374,6 +374,7 @@ def _named_modules(sources: list[str], args: dict[str, Any]) -> dict[str, Any]: 
     # Files and directories beside the app that its code names; and a web framework's
     # conventional directories, which ship.
     result["app_paths"] = app_files.app_paths(own_strings, app_roots)[:50]
+    result["host_paths"] = app_files.host_paths(own_strings, app_roots)[:50]
     result["web_data"] = sorted(
         [name, os.path.join(root, name)]
         for name in app_files.WEB_DATA_DIRS

@@ -499,6 +499,23 @@ def binary_strings(data: bytes) -> set[str]:
     return {m.decode() for m in _C_STRING.findall(data, max(start - 1, 0), end + 1)}
 
 
+#: A shared library's file name as a C string (``libfribidi.so.0``): what ``dlopen`` is given.
+_C_SONAME = re.compile(rb"(?<=\x00)lib[A-Za-z0-9_+-]{1,80}\.so(?:\.[0-9]{1,6}){1,4}(?=\x00)")
+#: Display clients (X11, Wayland), which an extension module opens only where a display is
+#: named (matplotlib's check of ``DISPLAY``): a container has none.
+_DISPLAY_LIBRARIES = re.compile(r"lib(?:X11|xcb|wayland-\w+|GL|EGL|GLX)\.so\b")
+
+
+def binary_libraries(data: bytes) -> list[str]:
+    """The shared libraries an ELF file's read-only data names by file name, which it
+    ``dlopen``s itself (Pillow's ``_imagingft`` opens ``libfribidi.so.0`` for text layout),
+    in the order they appear; not display clients (:data:`_DISPLAY_LIBRARIES`). The libraries
+    it links are named in its dynamic section, not there."""
+    start, end = _rodata(data)
+    found = (m.decode() for m in _C_SONAME.findall(data, max(start - 1, 0), end + 1))
+    return list(dict.fromkeys(n for n in found if not _DISPLAY_LIBRARIES.match(n)))
+
+
 def _rodata(data: bytes) -> tuple[int, int]:
     """Where an ELF file's ``.rodata`` section lies (the whole file when that is unknown)."""
     whole = (0, len(data))

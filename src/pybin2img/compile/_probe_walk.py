@@ -21,6 +21,7 @@ from typing import Any
 from ._probe_scan import (
     MODULE_STRING,
     Findings,
+    binary_libraries,
     binary_strings,
     cython_imports,
     is_extension_module,
@@ -489,18 +490,21 @@ class Walker:
 
     def _extension(self, name: str, origin: str, package: str) -> None:
         """An extension module: the imports of its Cython sources when they are shipped next
-        to it, else the module names among its C strings."""
+        to it, else the module names among its C strings; and the libraries it names to
+        ``dlopen`` them."""
         self.extensions += 1
         top = name.split(".", maxsplit=1)[0]
         stem = os.path.basename(origin).split(".")[0]
         source = os.path.join(os.path.dirname(origin), stem + ".pyx")
+        binary = self._findings(origin, _binary_findings)
+        for library, _line in binary.libraries if binary else ():
+            self.libraries.setdefault(library, {"library": library, "file": origin, "line": 0})
         if os.path.isfile(source):
             for path, findings in self._cython(source):
                 for imported, line in self._imports(findings.imports, package):
                     self._from_extension(imported, path, line, top, name, exact=True)
             return
-        strings = self._findings(origin, _binary_findings)
-        for value, _line in strings.strings if strings else ():
+        for value, _line in binary.strings if binary else ():
             self._from_extension(value, origin, 0, top, name, exact=False)
 
     def _cython(self, source: str) -> Iterable[tuple[str, Findings]]:
@@ -579,4 +583,7 @@ def _cython_findings(data: bytes) -> Findings:
 
 
 def _binary_findings(data: bytes) -> Findings:
-    return Findings(strings=[[s, 0] for s in sorted(binary_strings(data))])
+    return Findings(
+        strings=[[s, 0] for s in sorted(binary_strings(data))],
+        libraries=[[name, 0] for name in binary_libraries(data)],
+    )

@@ -164,6 +164,11 @@ class NamedModules:
     #: ``/app``, where it is here, whether a directory, where it is named): only
     #: ``--include-data`` ships them.
     app_paths: tuple[tuple[str, str, bool, str], ...] = ()
+    #: Files and directories of the build machine outside the app that its own code names
+    #: (an absolute path, a font by its file name): ``(path here, path in the image, whether a
+    #: directory, the font's name or "", where it is named)``. The build warns of those the
+    #: image lacks.
+    host_paths: tuple[tuple[str, str, bool, str, str], ...] = ()
     #: A web framework's conventional directories beside the app (``templates``, ``static``)
     #: when it imports one: ``(dest, source)``, shipped.
     web_data: tuple[tuple[str, str], ...] = ()
@@ -259,6 +264,10 @@ class NamedModules:
             app_paths=tuple(
                 (str(p["path"]), str(p["source"]), bool(p["dir"]), _where(p))
                 for p in named.get("app_paths", ())
+            ),
+            host_paths=tuple(
+                (str(p["path"]), str(p["dest"]), bool(p["dir"]), str(p["font"] or ""), _where(p))
+                for p in named.get("host_paths", ())
             ),
             web_data=tuple((str(d), str(s)) for d, s in named.get("web_data", ())),
             programs=tuple(
@@ -460,6 +469,16 @@ class NamedModules:
             "app_paths": [
                 {"path": path, "directory": is_dir, "where": where}
                 for path, _source, is_dir, where in self.app_paths
+            ],
+            "host_paths": [
+                {
+                    "path": path,
+                    "image_path": dest,
+                    "directory": is_dir,
+                    "font": font or None,
+                    "where": where,
+                }
+                for path, dest, is_dir, font, where in self.host_paths
             ],
             "web_data": [dest for dest, _source in self.web_data],
             "django": {

@@ -19,7 +19,7 @@ from .config import image_config
 from .host import HostFacts, find_tini, is_static_program
 from .libraries import FoundLibrary, data_of_libraries, libraries_by_name, library_names
 from .planner import ImagePlan
-from .programs import missing_programs
+from .programs import missing_host_files, missing_programs
 from .sbom import SbomMaker, compiled_distributions, sbom_path
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "is_static_program",
     "libraries_by_name",
     "library_names",
+    "missing_host_files",
     "missing_programs",
     "sbom_path",
 ]

@@ -57,3 +57,37 @@ def missing_programs(
     if len(missing) > _MAX_SHOWN:
         missing[_MAX_SHOWN:] = [f"and {len(missing) - _MAX_SHOWN} more programs the image lacks"]
     return missing
+
+
+def missing_host_files(
+    host_paths: Sequence[tuple[str, str, bool, str, str]], nodes: Mapping[str, Entry]
+) -> list[str]:
+    """One warning per file or directory of the build machine that the app's code names and
+    the image does not have (``host_paths`` as :attr:`NamedModules.host_paths`): the app
+    finds it here and not in the image (Pillow's ``truetype("DejaVuSans.ttf")`` raised
+    ``OSError: cannot open resource``)."""
+    if not host_paths:
+        return []
+    view = staged_view(nodes)
+    missing: list[str] = []
+    for path, dest, is_dir, font, where in host_paths:
+        if view.realpath(dest) is not None:
+            continue
+        what = "directory" if is_dir else "file"
+        add = path if dest == path else f"{path}={dest}"
+        if font:
+            missing.append(
+                f"{where}: the app's code names the font {font}, which this machine has "
+                f"({path}) where Pillow looks fonts up, and the image does not: "
+                f"--add-file {add} puts it there"
+            )
+        else:
+            missing.append(
+                f"{where}: the app's code names {path}, a {what} of this machine that the image "
+                f"does not have: --add-file {add} puts it there"
+            )
+    if len(missing) > _MAX_SHOWN:
+        missing[_MAX_SHOWN:] = [
+            f"and {len(missing) - _MAX_SHOWN} more files of this machine the app's code names"
+        ]
+    return missing
