@@ -276,7 +276,9 @@ def build_image(options: BuildOptions, log: Log | None = None) -> BuildResult:
         programs = interpreter.named.programs
         for warning in missing_programs(programs, checked.plan.nodes, options.env):
             log.warning(warning)
-        for warning in missing_host_files(interpreter.named.host_paths, checked.plan.nodes):
+        run = {p.program for p in programs}  # warned of above, as programs
+        host_paths = [p for p in interpreter.named.host_paths if p[0] not in run]
+        for warning in missing_host_files(host_paths, checked.plan.nodes):
             log.warning(warning)
         for analyser in interpreter.named.analysers:
             log.warning(f"{analyser.where}: {analyser.why}")
