@@ -187,33 +187,35 @@ def host_paths(strings: list[tuple[str, str, int]], app_roots: list[str]) -> lis
         text = value.strip()
         if not text or len(text) > 300 or "\n" in text or "\0" in text:
             continue
-        record = {"file": file, "line": line}
         if text.startswith("/"):
-            path = os.path.normpath(text)
+            path = dest = os.path.normpath(text)
+            font = None
             if (
-                path in found
-                or path.count("/") < 2
+                path.count("/") < 2
                 or path in _ENGINE_FILES
                 or any(path.startswith(p + "/") for p in _NOT_HOST_FILES)
                 or any(path == r or path.startswith(r.rstrip("/") + "/") for r in app_roots)
                 or not os.path.exists(path)
             ):
                 continue
-            found[path] = {
-                "path": path,
-                "dest": path,
-                "dir": os.path.isdir(path),
-                "font": None,
-                **record,
-            }
         elif "/" not in text and text.lower().endswith(FONT_SUFFIXES):
             if any(os.path.exists(os.path.join(root, text)) for root in app_roots):
                 continue
-            if fonts is None:
-                fonts = _fonts()
-            path, dest = fonts.get(text, ("", ""))
-            if path and path not in found:
-                found[path] = {"path": path, "dest": dest, "dir": False, "font": text, **record}
+            fonts = _fonts() if fonts is None else fonts
+            (path, dest), font = fonts.get(text, ("", "")), text
+            if not path:
+                continue
+        else:
+            continue
+        if path not in found:
+            found[path] = {
+                "path": path,
+                "dest": dest,
+                "dir": os.path.isdir(path),
+                "font": font,
+                "file": file,
+                "line": line,
+            }
     return sorted(found.values(), key=lambda p: str(p["path"]))
 
 

@@ -15,6 +15,7 @@ The result is frozen data; nothing here writes a file.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
@@ -133,6 +134,19 @@ def _differences(want: Closure, got: Closure) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+@functools.lru_cache(maxsize=8)
+def _modules_dir(source: str, identity: Hashable) -> str | None:
+    """The ``MODULESDIR`` built into the libcrypto at ``source`` (``identity``: the file's, so
+    that a resolve and its check in the staged image read it once), or None."""
+    del identity  # the key only
+    try:
+        with open(source, "rb") as stream:
+            found = _MODULESDIR.search(stream.read())
+    except OSError:
+        return None
+    return None if found is None else found.group(1).decode("utf-8", "surrogateescape")
+
+
 def _source_identity(source: str) -> Hashable:
     try:
         st = os.stat(source)
@@ -236,16 +250,9 @@ class _Process:
         ``ossl-modules/legacy.so``, which ``OSSL_PROVIDER_load(NULL, "legacy")`` needs
         (cryptography before 42 fails at import without it). A copy bundled in a wheel has
         another name (``libcrypto-<hash>.so.3``) and is not read."""
-        try:
-            with open(crypto.found.source, "rb") as stream:
-                found = _MODULESDIR.search(stream.read())
-        except OSError:
-            return []
-        if found is None:
-            return []
-        directory = found.group(1).decode("utf-8", "surrogateescape")
-        real = self.view.realpath(directory)
-        if real is None or not directory.startswith("/"):
+        directory = _modules_dir(crypto.found.source, crypto.found.identity)
+        real = None if directory is None else self.view.realpath(directory)
+        if directory is None or real is None:
             return []
         return [
             posixpath.join(directory, name)
