@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import EXAMPLES
+from tests.integration.conftest import EXAMPLES, RUN_ID
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,7 @@ def test_an_app_only_change_changes_only_the_app_and_sbom_layers(tmp_path: Path)
 def test_concurrent_builds_sharing_the_cache(tmp_path: Path) -> None:
     """Two builds of a new app at once: one compiles, the other waits for it and reuses it."""
     app = tmp_path / "hello.py"
-    app.write_text(SOURCE + f"# {tmp_path.name}\n")
+    app.write_text(SOURCE + f"# {RUN_ID}\n")  # new to a warm compile cache too
     argv = [sys.executable, "-m", "pybin2img", "build", str(app), "-t", "same:1"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     procs = [
