@@ -39,6 +39,8 @@ test=(
   # Python packages as apt installs them, for builds with /usr/bin/python3
   # (tests/integration/test_debian_packages.py)
   python3-cryptography python3-yaml
+  # GObject introspection through PyGObject (tests/apps/gi): GLib's typelibs come with it
+  python3-gi
   # what Pillow finds on the machine in the compatibility suite: a font by its file name, and
   # the FriBiDi library it loads by name for text layout
   fonts-dejavu-core libfribidi0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pybin2img.compile import _probe_gi as gi
 from pybin2img.compile import _probe_scan as scan
 from pybin2img.compile import _probe_walk as walk
 from pybin2img.compile.named import NamedModules
@@ -648,3 +649,86 @@ def test_the_tzdata_package_comes_with_zoneinfo_where_it_is_installed(tmp_path: 
     assert found["without"] is None
     assert found["with"] is not None
     assert (found["with"]["file"], found["with"]["by"]) == ("named inside zoneinfo", [""])
+
+
+def test_introspection_namespaces_imported_and_gis_overrides_left_to_nuitka(
+    tmp_path: Path,
+) -> None:
+    """``from gi.repository import GLib`` is a namespace PyGObject makes (kept with where it is
+    imported, by an installed module or the app); ``gi.overrides`` imports its modules by a
+    computed name, one per namespace: Nuitka's gi plugin takes those the program uses, never all
+    of them (Gtk's asked Nuitka for Gtk on a machine without its typelib)."""
+    files: dict[str, str | bytes] = {
+        "svc/__init__.py": "from gi.repository import GLib\nimport gi.repository.Gio as Gio\n",
+        "gi/__init__.py": "",
+        "gi/repository/__init__.py": "",
+        "gi/overrides/__init__.py": (
+            "import importlib\n"
+            "def load(ns):\n    return importlib.import_module('gi.overrides.' + ns)\n"
+        ),
+        "gi/overrides/GLib.py": "",
+        "gi/overrides/Gtk.py": "",
+    }
+    walker = _walked(tmp_path, files, "svc", "gi.overrides")
+    walker.app_imports(
+        scan.scan_source("import os\nfrom gi.repository import Gtk\n").imports, "", "/app/main.py"
+    )
+    assert not [m for m in walker.modules if m.startswith("gi.")]
+    assert not walker.prefixes
+    origin = str(tmp_path / "svc" / "__init__.py")
+    assert walker.introspection == {
+        "GLib": {"namespace": "GLib", "file": origin, "line": 1},
+        "Gio": {"namespace": "Gio", "file": origin, "line": 2},
+        "Gtk": {"namespace": "Gtk", "file": "/app/main.py", "line": 2},
+    }
+
+
+def _typelib(path: Path, libraries: str) -> str:
+    """A typelib's header as PyGObject writes it, naming ``libraries``."""
+    header = bytearray(b"GOBJ\nMETADATA\r\n\x1a" + bytes(64))
+    header[52:56] = len(header).to_bytes(4, "little")
+    path.write_bytes(bytes(header) + libraries.encode() + b"\0")
+    return str(path)
+
+
+def test_who_makes_the_introspection_namespaces(tmp_path: Path) -> None:
+    """Where Nuitka's gi plugin can load every namespace reached, it makes them; where it
+    cannot (no Gtk typelib; GLib older than 2.80 has no GLibUnix, which it asks for with
+    GLib), PyGObject makes them in the program from the typelibs pybin2img ships."""
+    glib = _typelib(tmp_path / "GLib-2.0.typelib", "libgobject-2.0.so.0,libglib-2.0.so.0")
+    gobject = _typelib(tmp_path / "GObject-2.0.typelib", "libgobject-2.0.so.0")
+    found: dict[str, dict[str, Any]] = {
+        "GLib": {"typelib": glib, "version": "2.0", "dependencies": [], "companion": "GLibUnix"},
+        "GObject": {"typelib": gobject, "version": "2.0", "dependencies": ["GLib"]},
+        "Gtk": {"typelib": None, "dependencies": []},
+    }
+    imported = {"GObject": {"namespace": "GObject", "file": "/app/main.py", "line": 3}}
+    overrides = {"gi.overrides.GLib", "gi.overrides.GObject", "gi.overrides.Gtk"}
+
+    def locate(name: str) -> object | None:
+        return object() if name in overrides else None
+
+    both = dict(found, GLib={**found["GLib"], "companion_found": True})
+    by_nuitka = gi.classify({k: v for k, v in both.items() if k != "Gtk"}, imported, locate)
+    assert (by_nuitka["plugin"], by_nuitka["stops"]) == ("nuitka", [])
+    assert {r["handled"] for r in by_nuitka["namespaces"]} == {"nuitka"}
+
+    old_glib = dict(found, GLib={**found["GLib"], "companion_found": False})
+    result = gi.classify(old_glib, imported, locate)
+    assert result["plugin"] == "pybin2img"
+    assert result["stops"] == ["GLibUnix for GLib", "Gtk (no typelib)"]
+    records = {r["namespace"]: r for r in result["namespaces"]}
+    assert {n: r["handled"] for n, r in records.items()} == {
+        "GLib": "shipped",
+        "GObject": "shipped",
+        "Gtk": "absent",
+    }
+    assert records["GLib"]["libraries"] == ["libgobject-2.0.so.0", "libglib-2.0.so.0"]
+    assert (records["GObject"]["imported"], records["GObject"]["line"]) == (True, 3)
+    assert (records["GLib"]["imported"], records["Gtk"]["overrides"]) == (False, False)
+    assert records["GLib"]["overrides"] is True
+    # a file that is no typelib names no library
+    (tmp_path / "junk.typelib").write_bytes(b"not a typelib")
+    assert gi.shared_libraries(str(tmp_path / "junk.typelib")) == []
+    assert gi.shared_libraries(str(tmp_path / "missing.typelib")) == []
+    assert gi.namespaces({}, locate) == {"namespaces": []}

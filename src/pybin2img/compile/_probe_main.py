@@ -55,6 +55,7 @@ def _load(name: str) -> Any:
 scan = _load("_probe_scan")
 walk = _load("_probe_walk")
 app_files = _load("_probe_app")
+gi = _load("_probe_gi")
 
 
 def main() -> None:
@@ -425,6 +426,9 @@ def _installed(
         walker.add(name)
     for path, findings in app_findings:
         module, is_package = app_files.module_name(path, app_roots)
+        walker.app_imports(
+            findings.imports, module if is_package else module.rpartition(".")[0], path
+        )
         for value, line in findings.strings:
             walker.found_in_app(value, path, line)
         for prefix, relative_to, line in findings.prefixes:
@@ -436,6 +440,13 @@ def _installed(
     walker.run()
     if len(cache) != before or walker.cached != walker.scanned:
         _write_cache(cache_path, cache)
+    introspection = gi.namespaces(walker.introspection, walker.locate)
+    for record in introspection["namespaces"]:
+        if record["handled"] != "absent":  # PyGObject opens them by the names the typelib holds
+            for library in record["libraries"]:
+                walker.libraries.setdefault(
+                    library, {"library": library, "file": record["typelib"], "line": 0}
+                )
     return {
         "modules": walker.modules,
         "prefixes": walker.prefixes,
@@ -444,6 +455,7 @@ def _installed(
         "libraries": sorted(walker.libraries.values(), key=lambda e: e["library"]),
         "sources": sorted(walker.sources.values(), key=lambda e: e["package"]),
         "analysers": sorted(walker.analysers.values(), key=lambda e: e["package"]),
+        "introspection": introspection,
         "metadata": [
             {"name": d["name"], "version": d["version"], "modules": d["modules"]}
             for d in dists

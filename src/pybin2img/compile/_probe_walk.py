@@ -98,6 +98,12 @@ STDLIB_FOLLOWED = frozenset({"importlib.resources"})
 #: the system has no zone files (an image built with ``--tzdata never``). With tzdata in the
 #: app's requirements, ``ZoneInfo("Europe/Paris")`` found no zone in the image.
 STDLIB_NAMES = {"zoneinfo": ("tzdata.zoneinfo",)}
+#: Packages whose modules imported by a computed name are Nuitka's own plugins' work, one for
+#: each name the app really uses: PyGObject loads ``gi.overrides.NAME`` for each introspection
+#: namespace it imports, and Nuitka's gi plugin compiles in the overrides of each namespace
+#: ``gi.repository.NAME`` it compiles in. Taking all of ``gi.overrides`` asked Nuitka for Gtk's
+#: (``gi.repository.Gtk``) on a machine without Gtk's typelib, and its plugin stopped the build.
+PLUGIN_PACKAGES = frozenset({"gi.overrides", "gi.repository"})
 #: How many modules of its own package one file's strings may name (a registry such as
 #: pygments' lexer mapping names hundreds); the rest are reported, not added.
 MAX_NAMED_PER_FILE = 100
@@ -159,6 +165,10 @@ class Walker:
     #: Top-level packages that read other modules' source at run time: package ->
     #: {"package", "file" (its ``__init__``), "why"} (:data:`SOURCE_ANALYSERS`).
     analysers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: GObject introspection namespaces imported (``from gi.repository import GLib``): name ->
+    #: {"namespace", "file", "line"}; made by PyGObject at run time from a typelib, never a
+    #: file of their own.
+    introspection: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
     extensions: int = 0
     cached: int = 0
@@ -311,7 +321,8 @@ class Walker:
             )
             if why and not level and module.split(".")[0] != top and top not in self.sources:
                 self.sources[top] = {"package": top, "file": origin, "line": line, "why": why}
-        for imported, _line in self._imports(findings.imports, package):
+        for imported, line in self._imports(findings.imports, package):
+            self.introspected(imported, origin, line)
             if self.locate(imported) is not None:
                 self.add(imported)
         named = 0
@@ -379,6 +390,20 @@ class Walker:
         self.add(module)
         return new
 
+    def app_imports(self, imports: Iterable[list[Any]], package: str, origin: str) -> None:
+        """What the app's own file ``origin`` imports (read by the app scan): its introspection
+        namespaces."""
+        for imported, line in self._imports(imports, package):
+            self.introspected(imported, origin, line)
+
+    def introspected(self, imported: str, origin: str, line: int) -> None:
+        """Keep ``imported`` when it is a GObject introspection namespace (``gi.repository.X``)."""
+        parts = imported.split(".")
+        if len(parts) == 3 and imported.startswith("gi.repository.") and parts[2].isidentifier():
+            self.introspection.setdefault(
+                parts[2], {"namespace": parts[2], "file": origin, "line": line}
+            )
+
     def _named(self, value: str, origin: str, line: int, by: str) -> int:
         """A string naming a module of the file's own package: ``pkg.mod``, ``pkg.mod:attr``,
         ``pkg.mod.func`` (the module is what is compiled in, never a whole package's tree)."""
@@ -399,7 +424,7 @@ class Walker:
         """An import by a computed name with a literal prefix (``where``: the package and
         name stem it stands for): every module under it, unless there are too many."""
         package, stem = where
-        if package.split(".")[0] in self.stdlib:
+        if package.split(".")[0] in self.stdlib or package in PLUGIN_PACKAGES:
             return
         if not self.locations(package):
             return

@@ -23,8 +23,10 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..cache import file_digest
 from ..errors import CompileError
 
 #: How a module came to be named, as ``-v`` says it.
@@ -117,6 +119,29 @@ class NamedProgram:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Introspected:
+    """A GObject introspection namespace the app reaches (``from gi.repository import GLib``,
+    or one such a namespace depends on), and who makes it (``_probe_gi``): ``nuitka`` (its gi
+    plugin), or, where that plugin would stop the build, PyGObject in the program: from the
+    typelib pybin2img ships (``shipped``) or not at all, as on the build machine (``absent``)."""
+
+    namespace: str
+    handled: str
+    typelib: str | None
+    version: str | None
+    #: Whether PyGObject has an overrides module for it (``gi.overrides.NAME``).
+    overrides: bool
+    #: Where the app or an installed module imports it; ``""``: a dependency of one that is.
+    where: str
+
+    @property
+    def dest(self) -> str:
+        """Where its typelib goes in the dist: where Nuitka's plugin puts them (the program's
+        ``GI_TYPELIB_PATH``)."""
+        return f"girepository/{(self.typelib or '').rpartition('/')[2]}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Distribution:
     """An installed distribution and the top-level modules it installs."""
 
@@ -172,6 +197,13 @@ class NamedModules:
     #: A web framework's conventional directories beside the app (``templates``, ``static``)
     #: when it imports one: ``(dest, source)``, shipped.
     web_data: tuple[tuple[str, str], ...] = ()
+    #: GObject introspection namespaces reached; ``nuitka`` or ``pybin2img``: who makes them,
+    #: and what Nuitka's plugin could not load here (why pybin2img does); why PyGObject's
+    #: repository could not be read when it could not.
+    introspection: tuple[Introspected, ...] = ()
+    introspection_by: str = "nuitka"
+    introspection_stops: tuple[str, ...] = ()
+    introspection_error: str | None = None
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
     #: Installed files read (and found in the probe's cache), extension modules among them,
@@ -192,6 +224,7 @@ class NamedModules:
         if django.get("error"):
             raise CompileError(django["error"])
         installed = named.get("installed") or {}
+        introspection = named.get("introspection") or {}
         return cls(
             modules=tuple(
                 NamedModule(
@@ -274,6 +307,20 @@ class NamedModules:
                 NamedProgram(program=p["program"], call=p["call"], where=_where(p))
                 for p in named.get("programs", ())
             ),
+            introspection=tuple(
+                Introspected(
+                    namespace=str(n["namespace"]),
+                    handled=str(n["handled"]),
+                    typelib=n.get("typelib"),
+                    version=n.get("version"),
+                    overrides=bool(n.get("overrides")),
+                    where=_where(n) if n.get("imported") else "",
+                )
+                for n in introspection.get("namespaces", ())
+            ),
+            introspection_by=str(introspection.get("plugin") or "nuitka"),
+            introspection_stops=tuple(introspection.get("stops") or ()),
+            introspection_error=introspection.get("error"),
             distributions=tuple(
                 Distribution(name=d["name"], version=d["version"], modules=tuple(d["modules"]))
                 for d in named.get("metadata", ())
@@ -298,6 +345,21 @@ class NamedModules:
         args += [f"--include-data-dir={src}={dest}" for src, dest in self.django_data]
         if self.django_settings:
             args.append(f"--module-parameter=django-settings-module={self.django_settings}")
+        return tuple(args) + self._introspection_args()
+
+    def _introspection_args(self) -> tuple[str, ...]:
+        """Where Nuitka's gi plugin would stop the build, it is off, and the imports of
+        ``gi.repository`` are left to PyGObject in the program: the typelibs ship where the
+        plugin puts them, and the overrides modules are compiled in (:data:`GI_TYPELIB_PATH`
+        is set as the plugin sets it)."""
+        if self.introspection_by != "pybin2img":
+            return ()
+        args = ["--disable-plugin=gi"]
+        for n in self.introspection:
+            if n.handled == "shipped" and n.typelib:
+                args.append(f"--include-data-files={n.typelib}={n.dest}")
+                if n.overrides:
+                    args.append(f"--include-module=gi.overrides.{n.namespace}")
         return tuple(args)
 
     def package_configuration(self) -> str:
@@ -327,12 +389,16 @@ class NamedModules:
         ]
         for module in SUBPACKAGES:
             depends.setdefault(module, set()).add(".*")
-        for module in sorted(owners.keys() | depends.keys() | APPENDED.keys()):
+        pre_import = {"gi": GI_TYPELIB_PATH} if self.introspection_by == "pybin2img" else {}
+        for module in sorted(owners.keys() | depends.keys() | APPENDED.keys() | pre_import.keys()):
             entry: dict[str, list[dict[str, Any]]] = {}
             if module in owners:
                 entry["data-files"] = [{"include-metadata": sorted(owners[module])}]
-            if module in depends:
-                entry["implicit-imports"] = [{"depends": sorted(depends[module])}]
+            if module in depends or module in pre_import:
+                entry["implicit-imports"] = [
+                    *([{"depends": sorted(depends[module])}] if module in depends else []),
+                    *([{"pre-import-code": [pre_import[module]]}] if module in pre_import else []),
+                ]
             if module in APPENDED:
                 why, code = APPENDED[module]
                 entry["anti-bloat"] = [{"description": why, "append_plain": code}]
@@ -344,7 +410,12 @@ class NamedModules:
                         lead = "    - " if number == 0 else "      "
                         if isinstance(value, list):
                             lines.append(f"{lead}{key}:")
-                            lines += [f"        - {_quote(v)}" for v in value]
+                            for v in value:
+                                if "\n" in v:
+                                    lines.append("        - |")
+                                    lines += [f"          {line}" for line in v.splitlines()]
+                                else:
+                                    lines.append(f"        - {_quote(v)}")
                         elif "\n" in value:
                             lines.append(f"{lead}{key}: |")
                             lines += [f"        {line}" for line in value.splitlines()]
@@ -355,14 +426,19 @@ class NamedModules:
 
     def cache_key(self) -> tuple[str, ...]:
         """:meth:`nuitka_args` without host paths (the files themselves are hashed as the
-        dist's sources), so that a dist is found again from another cache directory; and the
-        package configuration."""
+        dist's sources), so that a dist is found again from another cache directory; the
+        package configuration; and the typelibs shipped (a system package's, not a source)."""
         return (
             *(
                 arg.rpartition("=")[2] if arg.startswith("--include-data-dir=") else arg
                 for arg in self.nuitka_args()
             ),
             self.package_configuration(),
+            *(
+                f"{n.dest}={_digest(n.typelib)}"
+                for n in self.introspection
+                if n.handled == "shipped" and n.typelib and self.introspection_by == "pybin2img"
+            ),
         )
 
     def describe(self) -> list[str]:
@@ -398,6 +474,25 @@ class NamedModules:
             "(the first ones are added)"
             for file, limit in self.capped
         ]
+        if self.introspection_by == "pybin2img":
+            lines.append(
+                "gi: Nuitka's gi plugin cannot load "
+                + ", ".join(self.introspection_stops)
+                + " here; PyGObject makes gi.repository's namespaces in the program, as it does "
+                "under the interpreter"
+            )
+        for n in self.introspection:
+            where = f" ({n.where})" if n.where else " (a dependency)"
+            made = {
+                "nuitka": "compiled in by Nuitka's gi plugin",
+                "shipped": f"made by PyGObject in the program from {n.dest}",
+                "absent": "no typelib on this machine: its import fails in the image as here",
+            }[n.handled]
+            lines.append(f"gi.repository.{n.namespace}{where}: {made}")
+        if self.introspection_error:
+            lines.append(
+                f"gi: PyGObject's repository could not be read: {self.introspection_error}"
+            )
         if self.django_settings:
             lines.append(f"Django settings module: {self.django_settings}")
         lines += [f"Django app module: {m}" for m in self.django_modules]
@@ -481,6 +576,20 @@ class NamedModules:
                 for path, dest, is_dir, font, where in self.host_paths
             ],
             "web_data": [dest for dest, _source in self.web_data],
+            "introspection": {
+                "by": self.introspection_by,
+                "stops": list(self.introspection_stops),
+                "namespaces": [
+                    {
+                        "namespace": n.namespace,
+                        "version": n.version,
+                        "handled": n.handled,
+                        "typelib": n.dest if n.handled == "shipped" else None,
+                        "where": n.where or None,
+                    }
+                    for n in self.introspection
+                ],
+            },
             "django": {
                 "settings": self.django_settings,
                 "modules": list(self.django_modules),
@@ -563,6 +672,15 @@ _ENTRY_POINT_DIST = (
 
 #: Code pybin2img's package configuration appends to a module (Nuitka's ``anti-bloat``
 #: ``append_plain``), when the program has that module: why, and the code.
+#: What Nuitka's gi plugin runs before ``gi`` is imported, where pybin2img does its work: the
+#: typelibs shipped in the dist are PyGObject's, unless the environment names others.
+GI_TYPELIB_PATH = """\
+import os
+if not os.getenv("GI_TYPELIB_PATH"):
+    _pybin2img_info = globals().get("__uncompiled__", globals().get("__compiled__"))
+    os.environ["GI_TYPELIB_PATH"] = os.path.join(_pybin2img_info.python_runtime_dir, "girepository")
+"""
+
 APPENDED = {
     "pkg_resources": (_PKG_RESOURCES_WHY, _PKG_RESOURCES),
     "importlib.metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
@@ -601,6 +719,13 @@ def config_checksum(entry: Mapping[str, Any]) -> str:
 
 def _where(record: Mapping[str, Any]) -> str:
     return f"{record['file']}, line {record['line']}" if record.get("line") else record["file"]
+
+
+def _digest(path: str) -> str:
+    try:
+        return file_digest(Path(path))
+    except OSError:
+        return "unreadable"
 
 
 def _quote(value: str) -> str:
