@@ -2,19 +2,17 @@
 
 ``from gi.repository import GLib`` is made at run time by PyGObject from a typelib (a file in
 ``girepository-1.0``), never a module file. Nuitka's gi plugin compiles each such import into a
-module of its own, with the namespace's typelib and those of the namespaces it depends on; and
-it stops the whole build ("Plugin issue") when the build machine cannot load one: a namespace
-without its typelib (Gtk on a server, where the app's ``except ImportError`` handles its
-absence), and for GLib and Gio the platform namespaces GLibUnix and GioUnix, which GLib has
-only since 2.80 (Debian 12 has 2.74).
+module of its own, and that went wrong both ways: on Debian 12 it stopped the build ("Plugin
+issue") over any namespace the machine cannot load (Gtk without its typelib on a server, where
+the app's ``except ImportError`` handles it; with GLib and Gio, the GLibUnix and GioUnix
+namespaces it asks for, which GLib has only from 2.80 on), and on Debian 13 (PyGObject 3.50)
+the program it made had a ``GObject`` without ``Object``.
 
-So: when Nuitka's plugin can make every namespace reached (those imported and those they depend
-on), it does (``"plugin": "nuitka"``). When it cannot, pybin2img does what the plugin does,
-the way PyGObject does it under the interpreter (``"plugin": "pybin2img"``): the imports are
-left to PyGObject in the program, which makes each namespace from the typelib pybin2img ships
-(``"shipped"``; its overrides module is compiled in), or fails to, as on this machine, where
-there is none (``"absent"``). Either way the libraries each typelib names (PyGObject opens them
-by those names) join the image.
+So pybin2img leaves the namespaces to PyGObject in the program, as under the interpreter: each
+namespace reached (those imported and those they depend on) is made from the typelib pybin2img
+ships (``"shipped"``; its overrides module is compiled in), or fails to be, as on this machine,
+where there is none (``"absent"``). The libraries each typelib names (PyGObject opens them by
+those names) join the image.
 
 Standard library only (:mod:`_probe_main`): the typelibs are found by the build interpreter in
 a process of its own, so that the probe never loads PyGObject, and read here as files.
@@ -28,9 +26,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
-
-#: The platform namespaces Nuitka's gi plugin (4.3) asks for with GLib and Gio.
-COMPANIONS = {"GLib": "GLibUnix", "Gio": "GioUnix"}
 
 _QUERY = """
 import json, sys
@@ -66,10 +61,6 @@ while todo:
         "dependencies": dependencies,
     }
     todo += dependencies
-for namespace, companion in json.loads(sys.argv[2]).items():
-    if namespace in out and out[namespace]["typelib"]:
-        out[namespace]["companion"] = companion
-        out[namespace]["companion_found"] = loads(companion)
 print(json.dumps({"namespaces": out}))
 """
 
@@ -105,7 +96,6 @@ def namespaces(imported: dict[str, dict[str, Any]], locate: Callable[[str], Any]
                 "-c",
                 _QUERY,
                 json.dumps(sorted(imported)),
-                json.dumps(COMPANIONS),
             ],
             capture_output=True,
             text=True,
@@ -126,15 +116,9 @@ def classify(
     imported: dict[str, dict[str, Any]],
     locate: Callable[[str], Any],
 ) -> dict[str, Any]:
-    """Who makes the namespaces ``found`` (name -> its typelib, version, dependencies and, for
-    GLib and Gio, whether Nuitka's companion loads): ``plugin``, what stops Nuitka's plugin
-    here, and each one's record (see the module's text). ``locate`` finds a module (the
-    namespace's overrides)."""
-    stops = sorted(
-        f"{name} (no typelib)" if not info.get("typelib") else f"{info['companion']} for {name}"
-        for name, info in found.items()
-        if not info.get("typelib") or info.get("companion_found") is False
-    )
+    """The record of each namespace ``found`` (name -> its typelib, version and dependencies):
+    ``shipped`` or ``absent``, where it is imported, the libraries its typelib names, whether
+    PyGObject has overrides for it (``locate`` finds a module)."""
     records = []
     for name, info in sorted(found.items()):
         where = imported.get(name) or {"file": "", "line": 0}
@@ -145,16 +129,11 @@ def classify(
                 "file": where["file"],
                 "line": where["line"],
                 "imported": name in imported,
-                "handled": "nuitka" if not stops else "shipped" if typelib else "absent",
+                "handled": "shipped" if typelib else "absent",
                 "typelib": typelib,
                 "version": info.get("version"),
                 "libraries": shared_libraries(typelib) if typelib else [],
                 "overrides": bool(typelib) and locate(f"gi.overrides.{name}") is not None,
             }
         )
-    return {
-        "namespaces": records,
-        "plugin": "pybin2img" if stops else "nuitka",
-        # What Nuitka's plugin could not load here: why pybin2img does its work.
-        "stops": stops,
-    }
+    return {"namespaces": records}

@@ -442,7 +442,7 @@ def _installed(
         _write_cache(cache_path, cache)
     introspection = gi.namespaces(walker.introspection, walker.locate)
     for record in introspection["namespaces"]:
-        if record["handled"] != "absent":  # PyGObject opens them by the names the typelib holds
+        if record["handled"] == "shipped":  # PyGObject opens them by the names the typelib holds
             for library in record["libraries"]:
                 walker.libraries.setdefault(
                     library, {"library": library, "file": record["typelib"], "line": 0}

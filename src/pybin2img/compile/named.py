@@ -121,9 +121,9 @@ class NamedProgram:
 @dataclass(frozen=True, kw_only=True)
 class Introspected:
     """A GObject introspection namespace the app reaches (``from gi.repository import GLib``,
-    or one such a namespace depends on), and who makes it (``_probe_gi``): ``nuitka`` (its gi
-    plugin), or, where that plugin would stop the build, PyGObject in the program: from the
-    typelib pybin2img ships (``shipped``) or not at all, as on the build machine (``absent``)."""
+    or one such a namespace depends on), which PyGObject makes in the program (``_probe_gi``):
+    from the typelib pybin2img ships (``shipped``), or not at all, as on the build machine
+    (``absent``)."""
 
     namespace: str
     handled: str
@@ -136,8 +136,7 @@ class Introspected:
 
     @property
     def dest(self) -> str:
-        """Where its typelib goes in the dist: where Nuitka's plugin puts them (the program's
-        ``GI_TYPELIB_PATH``)."""
+        """Where its typelib goes in the dist (the program's ``GI_TYPELIB_PATH``)."""
         return f"girepository/{(self.typelib or '').rpartition('/')[2]}"
 
 
@@ -197,12 +196,9 @@ class NamedModules:
     #: A web framework's conventional directories beside the app (``templates``, ``static``)
     #: when it imports one: ``(dest, source)``, shipped.
     web_data: tuple[tuple[str, str], ...] = ()
-    #: GObject introspection namespaces reached; ``nuitka`` or ``pybin2img``: who makes them,
-    #: and what Nuitka's plugin could not load here (why pybin2img does); why PyGObject's
-    #: repository could not be read when it could not.
+    #: GObject introspection namespaces reached, and why PyGObject's repository could not be
+    #: read when it could not.
     introspection: tuple[Introspected, ...] = ()
-    introspection_by: str = "nuitka"
-    introspection_stops: tuple[str, ...] = ()
     introspection_error: str | None = None
     #: Every installed distribution: its metadata is kept when its code is compiled in.
     distributions: tuple[Distribution, ...] = ()
@@ -318,8 +314,6 @@ class NamedModules:
                 )
                 for n in introspection.get("namespaces", ())
             ),
-            introspection_by=str(introspection.get("plugin") or "nuitka"),
-            introspection_stops=tuple(introspection.get("stops") or ()),
             introspection_error=introspection.get("error"),
             distributions=tuple(
                 Distribution(name=d["name"], version=d["version"], modules=tuple(d["modules"]))
@@ -348,11 +342,11 @@ class NamedModules:
         return tuple(args) + self._introspection_args()
 
     def _introspection_args(self) -> tuple[str, ...]:
-        """Where Nuitka's gi plugin would stop the build, it is off, and the imports of
-        ``gi.repository`` are left to PyGObject in the program: the typelibs ship where the
-        plugin puts them, and the overrides modules are compiled in (:data:`GI_TYPELIB_PATH`
-        is set as the plugin sets it)."""
-        if self.introspection_by != "pybin2img":
+        """With namespaces of ``gi.repository`` reached, Nuitka's gi plugin is off and the
+        imports are left to PyGObject in the program: the typelibs ship in ``girepository/``
+        and the overrides modules are compiled in (:data:`GI_TYPELIB_PATH` is set as the
+        plugin sets it)."""
+        if not self.introspection:
             return ()
         args = ["--disable-plugin=gi"]
         for n in self.introspection:
@@ -389,7 +383,7 @@ class NamedModules:
         ]
         for module in SUBPACKAGES:
             depends.setdefault(module, set()).add(".*")
-        pre_import = {"gi": GI_TYPELIB_PATH} if self.introspection_by == "pybin2img" else {}
+        pre_import = {"gi": GI_TYPELIB_PATH} if self.introspection else {}
         for module in sorted(owners.keys() | depends.keys() | APPENDED.keys() | pre_import.keys()):
             entry: dict[str, list[dict[str, Any]]] = {}
             if module in owners:
@@ -437,7 +431,7 @@ class NamedModules:
             *(
                 f"{n.dest}={_digest(n.typelib)}"
                 for n in self.introspection
-                if n.handled == "shipped" and n.typelib and self.introspection_by == "pybin2img"
+                if n.handled == "shipped" and n.typelib
             ),
         )
 
@@ -474,17 +468,9 @@ class NamedModules:
             "(the first ones are added)"
             for file, limit in self.capped
         ]
-        if self.introspection_by == "pybin2img":
-            lines.append(
-                "gi: Nuitka's gi plugin cannot load "
-                + ", ".join(self.introspection_stops)
-                + " here; PyGObject makes gi.repository's namespaces in the program, as it does "
-                "under the interpreter"
-            )
         for n in self.introspection:
             where = f" ({n.where})" if n.where else " (a dependency)"
             made = {
-                "nuitka": "compiled in by Nuitka's gi plugin",
                 "shipped": f"made by PyGObject in the program from {n.dest}",
                 "absent": "no typelib on this machine: its import fails in the image as here",
             }[n.handled]
@@ -577,8 +563,6 @@ class NamedModules:
             ],
             "web_data": [dest for dest, _source in self.web_data],
             "introspection": {
-                "by": self.introspection_by,
-                "stops": list(self.introspection_stops),
                 "namespaces": [
                     {
                         "namespace": n.namespace,
@@ -670,10 +654,9 @@ _ENTRY_POINT_DIST = (
     "del _pybin2img_entry_point_dist\n"
 )
 
-#: Code pybin2img's package configuration appends to a module (Nuitka's ``anti-bloat``
-#: ``append_plain``), when the program has that module: why, and the code.
-#: What Nuitka's gi plugin runs before ``gi`` is imported, where pybin2img does its work: the
-#: typelibs shipped in the dist are PyGObject's, unless the environment names others.
+#: What Nuitka's gi plugin runs before ``gi`` is imported, where pybin2img turns the plugin off
+#: (``_probe_gi``): the typelibs shipped in the dist are PyGObject's, unless the environment
+#: names others.
 GI_TYPELIB_PATH = """\
 import os
 if not os.getenv("GI_TYPELIB_PATH"):
@@ -681,6 +664,8 @@ if not os.getenv("GI_TYPELIB_PATH"):
     os.environ["GI_TYPELIB_PATH"] = os.path.join(_pybin2img_info.python_runtime_dir, "girepository")
 """
 
+#: Code pybin2img's package configuration appends to a module (Nuitka's ``anti-bloat``
+#: ``append_plain``), when the program has that module: why, and the code.
 APPENDED = {
     "pkg_resources": (_PKG_RESOURCES_WHY, _PKG_RESOURCES),
     "importlib.metadata": (_ENTRY_POINT_DIST_WHY, _ENTRY_POINT_DIST),
