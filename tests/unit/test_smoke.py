@@ -27,6 +27,7 @@ from pybin2img.ship.smoke import (
     ImportFailure,
     import_failure,
     missing_app_file,
+    missing_attribute,
     missing_package_file,
     own_modules,
     run_smoke_test,
@@ -612,3 +613,43 @@ def test_a_file_beside_the_app_that_the_image_lacks_is_a_broken_image(tmp_path: 
         assert missing_app_file(1, _died_reading(path), dirs) is None
     # the app did not die of it
     assert missing_app_file(0, _died_reading("/app/logging.json"), dirs) is None
+
+
+NO_OBJECT = (
+    "Traceback (most recent call last):\n"
+    '  File "/app/services.py", line 10, in <module>\n'
+    "AttributeError: module 'gi.repository.GObject' has no attribute 'Object'\n"
+)
+
+
+def test_a_module_lacking_what_the_app_uses_is_a_broken_image() -> None:
+    """The app's own line uses what a module of an installed package has on the machine and
+    not in the image (a GObject without ``Object``; a submodule nothing compiled in): the
+    start check left the exit code to the app, and the build exited 0."""
+    failure = missing_attribute(1, NO_OBJECT, frozenset({"services"}))
+    assert failure is not None
+    assert (failure.module, failure.attribute) == ("gi.repository.GObject", "Object")
+    assert failure.message("start check (Docker engine)").startswith(
+        "start check (Docker engine): the app died of AttributeError: module "
+        "'gi.repository.GObject' has no attribute 'Object', a module that is not the app's own"
+    )
+    assert "--include-module=gi.repository.GObject.Object" in failure.message("x")
+    partial = NO_OBJECT.replace("module 'gi", "partially initialized module 'gi")
+    assert missing_attribute(1, partial, frozenset()) is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "output"),
+    [
+        # the app's own module: its business
+        (1, NO_OBJECT.replace("gi.repository.GObject", "services.model")),
+        (1, NO_OBJECT.replace("'gi.repository.GObject'", "'__main__'")),
+        # an object's attribute, not a module's
+        (1, NO_OBJECT.replace("module 'gi.repository.GObject'", "'NoneType' object")),
+        # an exit the app chose, and a traceback it logged and went on from
+        (2, NO_OBJECT),
+        (1, NO_OBJECT + "going on without GObject\n"),
+    ],
+)
+def test_what_is_not_a_module_lacking_what_the_app_uses(code: int, output: str) -> None:
+    assert missing_attribute(code, output, frozenset({"services"})) is None

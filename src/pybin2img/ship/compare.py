@@ -41,6 +41,7 @@ from .runimage import SmokeResult, engine_reachable, exit_code_text, output_tail
 from .smoke import (
     APP_PREFIX,
     import_failure,
+    missing_attribute,
     missing_module,
     missing_module_hint,
     missing_package_file,
@@ -355,8 +356,14 @@ def details(host: Run, image: Run, own_modules: frozenset[str] = frozenset()) ->
     failed (an exception shows there), with the one message for an app that died importing a
     package."""
     lines = [f"  {line}" for line in unified(host.stdout, image.stdout)]
-    failure = import_failure(image.exit_code, image.output, own_modules) or missing_package_file(
-        image.exit_code, image.output, own_modules
+    failure = (
+        import_failure(image.exit_code, image.output, own_modules)
+        or missing_package_file(image.exit_code, image.output, own_modules)
+        or (
+            missing_attribute(image.exit_code, image.output, own_modules)
+            if missing_attribute(host.exit_code, host.output, own_modules) is None
+            else None
+        )
     )
     missing = missing_module(image.output)
     if failure is not None:

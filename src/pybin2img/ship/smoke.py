@@ -245,6 +245,53 @@ def missing_package_file(
     )
 
 
+#: The exception of a module that lacks an attribute: the module and the attribute.
+_NO_ATTRIBUTE = re.compile(
+    r"^AttributeError: (?:partially initialized )?module '(?P<module>[\w.]+)' has no "
+    r"attribute '(?P<attribute>\w+)'"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissingAttribute:
+    """The app died of an uncaught ``AttributeError`` for an attribute of a module that is not
+    the app's own: the module in the image lacks what the app uses of it on the build machine,
+    most often a submodule nothing compiled in (``import google; google.protobuf``) that some
+    other import made an attribute of its package there."""
+
+    module: str
+    attribute: str
+    error: str
+
+    def message(self, what: str) -> str:
+        return (
+            f"{what}: the app died of {self.error}, a module that is not the app's own: in the "
+            "image it lacks what the app uses of it; where that is a submodule, "
+            f"--nuitka-arg=--include-module={self.module}.{self.attribute} compiles it in "
+            "(--compare runs the app under the interpreter too, to show the difference)"
+        )
+
+
+def missing_attribute(
+    exit_code: int | None, output: str, own_modules: frozenset[str] = frozenset()
+) -> MissingAttribute | None:
+    """Whether the run died of an uncaught ``AttributeError: module 'X' has no attribute
+    'Y'`` for a module ``X`` that is not one of the app's own (``own_modules``: top-level
+    names; the app's own module is its business). A working app does not die of that at its
+    start; a module of the image that is not the one of the build machine does."""
+    found = _uncaught(exit_code, output)
+    if found is None:
+        return None
+    _frames, error = found
+    match = _NO_ATTRIBUTE.match(error[0]) if len(error) == 1 else None
+    if match is None:
+        return None
+    module = match["module"]
+    if module.split(".")[0] in own_modules or module == "__main__":
+        return None
+    return MissingAttribute(module=module, attribute=match["attribute"], error=error[0])
+
+
 #: The exception of a file that is not there: its path as the app gave it.
 _NO_FILE = re.compile(
     r"^FileNotFoundError: \[Errno 2\] No such file or directory: (?:PosixPath\()?'(?P<path>[^']+)'"
@@ -469,9 +516,10 @@ def smoke_test(
     ``engine``: use the Docker engine (the caller checked it is reachable); otherwise run in
     private namespaces. ``strict``: a non-zero exit fails too, not only a crash, the output
     of a broken image (:data:`FAILURE_PATTERNS`), the app dying while a package was
-    imported (:func:`import_failure`; ``own_modules`` are the app's, not packages) or reading
+    imported (:func:`import_failure`; ``own_modules`` are the app's, not packages), reading
     a file of its own that was not shipped (:func:`missing_app_file`: ``app_dirs`` on this
-    machine, ``workdir`` in the image).
+    machine, ``workdir`` in the image) or using what a module lacks in the image
+    (:func:`missing_attribute`).
     """
     result = run_image(
         tarball=tarball,
@@ -482,10 +530,11 @@ def smoke_test(
         engine=engine,
     )
     tail = output_tail(result.output)
-    failure: ImportFailure | MissingPackageFile | MissingAppFile | None = (
+    failure: ImportFailure | MissingPackageFile | MissingAppFile | MissingAttribute | None = (
         import_failure(result.exit_code, result.output, own_modules)
         or missing_package_file(result.exit_code, result.output, own_modules)
         or missing_app_file(result.exit_code, result.output, app_dirs, workdir)
+        or missing_attribute(result.exit_code, result.output, own_modules)
     )
     what = "smoke test" if strict else "start check"
     if failure is not None:
