@@ -46,6 +46,7 @@ from .plan import (
     FoundLibrary,
     ImagePlan,
     checked_plan,
+    companion_data,
     compiled_distributions,
     data_of_libraries,
     find_tini,
@@ -454,6 +455,7 @@ def _resolve(
     dist = str(compiled.dist_dir) + "/"
     copied = [o for o in closure.objects if not o.source.startswith(dist)]
     by_name_data = data_of_libraries(by_name, closure.objects, log)
+    by_name_data += companion_data(closure.objects, dist, log)
     summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
     if trace:
         traced = {lib.path for lib in trace.libraries}

@@ -462,6 +462,20 @@ def _owners(
     return None
 
 
+def package_sources(names: Iterable[str], *, root: Path = Path("/")) -> dict[str, str]:
+    """The source package of each installed package of ``names`` (``proj-data`` -> ``proj``);
+    those not installed are left out."""
+    wanted = {name.partition(":")[0] for name in names}
+    stanzas = _read_status(root / ADMINDIR, wanted)
+    found: dict[str, str] = {}
+    for name in wanted:
+        stanza = _stanza_for(name, stanzas)
+        if stanza is not None and _installed(stanza):
+            source = _SOURCE.match(stanza.get("source") or "")
+            found[name] = source.group(1) if source else name
+    return found
+
+
 # --- package details ----------------------------------------------------------------------
 
 

@@ -53,6 +53,85 @@ def test_debians_cryptography_and_yaml(docker_engine: Any, build_dir: Path) -> N
 
 
 GI_APP = ROOT / "tests" / "apps" / "gi" / "gtk_optional.py"
+GEO_APP = ROOT / "tests" / "apps" / "debian" / "geo.py"
+SHAPES_APP = ROOT / "tests" / "apps" / "debian" / "shapes.py"
+
+
+def _system_has(*modules: str) -> None:
+    require(SYSTEM_PYTHON.is_file(), f"{SYSTEM_PYTHON} is missing")
+    found = subprocess.run(
+        [str(SYSTEM_PYTHON), "-I", "-c", f"import {', '.join(modules)}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    require(found.returncode == 0, f"Debian's packages of {', '.join(modules)}: {found.stderr}")
+
+
+def test_a_system_librarys_data_from_its_own_source(docker_engine: Any, build_dir: Path) -> None:
+    """Debian's python3-pyproj calls libproj, whose database is in proj-data, a data-only
+    package of its source: the image has it (the transformations failed, the build exited
+    0), and /etc/timezone, which Debian's tzlocal reads first (--compare)."""
+    _system_has("pyproj", "tzlocal")
+    reference = f"pybin2img-test/debian-geo:{RUN_ID}"
+    proc = pybin2img(
+        "build",
+        str(GEO_APP),
+        "--python",
+        str(SYSTEM_PYTHON),
+        "-t",
+        reference,
+        "-o",
+        str(build_dir / "debian-geo.tar"),
+        "--compare",
+        "-v",
+        check=False,
+    )
+    docker("rmi", "-f", reference, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "same exit code (0) and stdout (2 lines)" in proc.stderr
+    assert "data of a library: /usr/share/proj/proj.db (proj-data)" in proc.stderr
+
+
+def test_a_library_nuitka_cannot_place_says_what_works(tmp_path: Path) -> None:
+    """Debian 12's python3-shapely 1.8 loads the system's GEOS by its soname; Nuitka's
+    configuration for shapely < 2 takes that name for a path and its DLL plugin stops: one
+    line says why and what works, exit code 4, nothing written. Debian 13's Shapely 2 has no
+    such configuration: its image runs as the interpreter does (--compare)."""
+    _system_has("shapely")
+    version = subprocess.run(
+        [str(SYSTEM_PYTHON), "-I", "-c", "import shapely; print(shapely.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = tmp_path / "shapes.tar"
+    reference = f"pybin2img-test/debian-shapes:{RUN_ID}"
+    proc = pybin2img(
+        "build",
+        str(SHAPES_APP),
+        "--python",
+        str(SYSTEM_PYTHON),
+        "-t",
+        reference,
+        "-o",
+        str(out),
+        "--compare",
+        check=False,
+    )
+    docker("rmi", "-f", reference, check=False)
+    if not version.startswith("1."):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "same exit code (0) and stdout (1 lines)" in proc.stderr
+        return
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    error = next(line for line in proc.stderr.splitlines() if line.startswith("pybin2img: error"))
+    assert (
+        "Nuitka's configuration for shapely.geos names the library libgeos_c.so.1 by its bare "
+        "name" in error
+    ), error
+    assert "build with shapely from PyPI" in error
+    assert not out.exists()
 
 
 def test_gobject_introspection_with_debians_pygobject(docker_engine: Any, build_dir: Path) -> None:

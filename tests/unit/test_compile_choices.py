@@ -174,3 +174,29 @@ def test_every_accelerator_nuitka_leaves_out_is_included() -> None:
         accelerators=("_json",),
     )
     assert nuitka._accelerator_args(interpreter) == ("--include-module=_json",)
+
+
+SHAPELY_STOPS = """\
+  |   File "/env/nuitka/freezer/IncludedEntryPoints.py", line 181, in _makeDllOrExeEntryPoint
+  |     assert isRelativePath(dest_path), dest_path
+  | AssertionError: ../../../../root/.cache/pybin2img/tmp/build-ai29p2yb/imports/0/libgeos_c.so.1
+  | FATAL: dll-files: Plugin issue while working on 'module 'shapely.geos''. Please report \
+the bug with the above traceback included.
+  | Nuitka-Reports: Compilation report written to file '/root/.cache/build/nuitka/report.xml'.
+"""
+
+
+def test_a_library_nuitkas_configuration_gives_by_its_bare_name_says_what_works() -> None:
+    """Debian's python3-shapely 1.8 loads the system's GEOS by its soname; Nuitka's
+    configuration for shapely < 2 takes that name for a path and its DLL plugin stops."""
+    assert nuitka.known_failure(SHAPELY_STOPS) == (
+        "Nuitka's configuration for shapely.geos names the library libgeos_c.so.1 by its bare "
+        "name, as the package installed here loads it from the system (Debian's packages do), "
+        "and Nuitka's DLL plugin cannot place a library given so (it stops with an "
+        "AssertionError); build with shapely from PyPI, whose wheel brings its own copy (a venv "
+        "with it: --python VENV/bin/python, or -r)"
+    )
+    assert (
+        nuitka.known_failure("  | FATAL: gi: Plugin issue while working on 'module 'x''.\n") is None
+    )
+    assert nuitka.known_failure("") is None

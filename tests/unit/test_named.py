@@ -417,6 +417,53 @@ def test_data_of_a_library_loaded_by_name(tmp_path: Path) -> None:
     assert data.too_large == ()
 
 
+def test_data_packages_built_from_a_librarys_own_source(tmp_path: Path) -> None:
+    """Every library of the image brings the data-only packages it depends on that come from
+    its own source (libproj25 -> proj-data: its database); not its own package's files, not a
+    library package's, not a data-only package of another source (debconf)."""
+    files = {
+        "usr/lib/x86_64-linux-gnu/libproj.so.25.9.1.1": b"\x7fELF",
+        "usr/share/proj/proj.db": b"SQLite format 3",
+        "usr/share/doc/proj-data/copyright": b"",
+        "usr/share/debconf/confmodule": b"#!/bin/sh",
+        "etc/proj.conf": b"",
+        "usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6": b"\x7fELF",
+        "usr/share/sqlite3/data.txt": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "usr/lib/x86_64-linux-gnu/libproj.so.25").symlink_to("libproj.so.25.9.1.1")
+    info = tmp_path / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "libproj25:amd64.list").write_text(
+        "/etc/proj.conf\n/usr/lib/x86_64-linux-gnu/libproj.so.25.9.1.1\n"
+        "/usr/lib/x86_64-linux-gnu/libproj.so.25\n"
+    )
+    (info / "proj-data.list").write_text(
+        "/usr/share/proj/proj.db\n/usr/share/doc/proj-data/copyright\n"
+    )
+    (info / "debconf.list").write_text("/usr/share/debconf/confmodule\n")
+    (info / "libsqlite3-0:amd64.list").write_text(
+        "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6\n/usr/share/sqlite3/data.txt\n"
+    )
+    (tmp_path / "var/lib/dpkg/status").write_text(
+        "Package: libproj25\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Source: proj\nVersion: 9.1.1-1+b1\n"
+        "Depends: proj-data (>= 9.1.1-1), libsqlite3-0, debconf | debconf-2.0\n\n"
+        "Package: proj-data\nStatus: install ok installed\nArchitecture: all\n"
+        "Source: proj (9.1.1-1)\nVersion: 9.1.1-1\n\n"
+        "Package: debconf\nStatus: install ok installed\nArchitecture: all\n"
+        "Version: 1.5.82\n\n"
+        "Package: libsqlite3-0\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Source: sqlite3\nVersion: 3.40.1-2\n\n"
+    )
+    data = library_data(
+        ["/usr/lib/x86_64-linux-gnu/libproj.so.25"], root=tmp_path, companions_only=True
+    )
+    assert data.files == (("/usr/share/proj/proj.db", "proj-data"),)
+
+
 def test_a_failed_smoke_test_names_trace_when_libraries_were_loaded_by_name() -> None:
     from pybin2img.errors import SmokeTestError
     from pybin2img.plan.libraries import FoundLibrary, library_names

@@ -382,6 +382,11 @@ def test_time_zones(
     assert (localtime is not None) is shipped
     if localtime is not None:
         assert localtime.target == "/usr/share/zoneinfo/Etc/UTC"
+    # and by its name, which Debian's tzlocal reads first ("UTC" from the link alone)
+    timezone = plan.nodes.get("etc/timezone")
+    assert (timezone is not None) is shipped
+    if timezone is not None:
+        assert timezone.data == b"Etc/UTC\n"
 
 
 def test_time_zones_the_host_does_not_have(machine: Machine) -> None:

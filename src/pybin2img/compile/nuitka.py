@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -332,9 +333,12 @@ def _compile_into_cache(
         )
     except CompileError as exc:
         full = cache.out_of_space("compiling the app", exc.details)
-        if full is None:
-            raise
-        raise full from exc
+        if full is not None:
+            raise full from exc
+        known = known_failure(exc.details or "")
+        if known is not None:
+            raise CompileError(f"{known}; full log: {log_file}", details=exc.details) from exc
+        raise
     check_dist(dist, lambda rel: _copied_from(report, rel, interpreter, target.cwd), patchelf)
     if link.libpython is not None:
         check_linked(dist / target.binary_name, link.libpython)
@@ -547,6 +551,32 @@ def _run_nuitka(
             f"Nuitka finished but left no {name} binary in {out_dir}; log: {log_file}"
         )
     return dists[0], report
+
+
+#: Nuitka's DLL plugin stopping on a library its configuration gives by a bare name (the
+#: assertion's path is that name made relative to the module's directory): a package that
+#: loads the system's library by its soname, as Debian's do.
+_BARE_DLL = re.compile(
+    r"AssertionError: (?P<path>\.\./\S*?(?P<name>[^/\s]+\.so[.\d]*))\s*\n"
+    r"(?:.*\n)*?.*FATAL: dll-files: Plugin issue while working on 'module '(?P<module>[\w.]+)''"
+)
+
+
+def known_failure(output: str) -> str | None:
+    """What a Nuitka failure whose output ends with ``output`` means, in one line, where it is
+    one pybin2img knows; ``None`` otherwise."""
+    output = "\n".join(line.removeprefix("  | ") for line in output.splitlines())
+    bare = _BARE_DLL.search(output)
+    if bare is not None:
+        top = bare["module"].split(".")[0]
+        return (
+            f"Nuitka's configuration for {bare['module']} names the library {bare['name']} by "
+            "its bare name, as the package installed here loads it from the system (Debian's "
+            "packages do), and Nuitka's DLL plugin cannot place a library given so (it stops "
+            f"with an AssertionError); build with {top} from PyPI, whose wheel brings its own "
+            "copy (a venv with it: --python VENV/bin/python, or -r)"
+        )
+    return None
 
 
 def _bytecode_metadata(

@@ -17,7 +17,13 @@ runs them in order. ``config`` makes the image config.
 from .checked import CheckedPlan, checked_plan
 from .config import image_config
 from .host import HostFacts, find_tini, is_static_program
-from .libraries import FoundLibrary, data_of_libraries, libraries_by_name, library_names
+from .libraries import (
+    FoundLibrary,
+    companion_data,
+    data_of_libraries,
+    libraries_by_name,
+    library_names,
+)
 from .planner import ImagePlan
 from .programs import missing_host_files, missing_programs
 from .sbom import SbomMaker, compiled_distributions, sbom_path
@@ -29,6 +35,7 @@ __all__ = [
     "ImagePlan",
     "SbomMaker",
     "checked_plan",
+    "companion_data",
     "compiled_distributions",
     "data_of_libraries",
     "find_tini",

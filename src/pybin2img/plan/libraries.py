@@ -14,6 +14,12 @@ machine they are the files of the library's own package and of the data-only pac
 depends on (``libmagic1`` -> ``libmagic-mgc``), read from the dpkg database without running
 dpkg: everything but documentation, manual pages, headers, programs and shared libraries, up to
 :data:`MAX_DATA_BYTES`.
+
+Every system library of the closure brings the data-only packages it depends on that are built
+from its own source (:func:`companion_data`): libproj25 reads its database from proj-data
+(``/usr/share/proj/proj.db``); without it Debian's python3-pyproj warned and failed every
+transformation in the image, and the build exited 0. Data-only packages of another source
+(debconf, tzdata) are no part of the library.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..compile import NamedLibrary, NamedModules
-from ..dpkg import ADMINDIR, system_packages
+from ..dpkg import ADMINDIR, package_sources, system_packages
 from ..log import Log
 from ..resolve import HostView, LdCache, LoadedObject, read_ld_so_cache
 
@@ -101,19 +107,33 @@ class LibraryData:
     too_large: tuple[tuple[str, int], ...] = ()
 
 
-def library_data(libraries: Iterable[str], *, root: Path = Path("/")) -> LibraryData:
+def library_data(
+    libraries: Iterable[str], *, root: Path = Path("/"), companions_only: bool = False
+) -> LibraryData:
     """Data files for the libraries at host paths ``libraries``: those of each one's Debian
-    package and of the packages it depends on that hold no shared library."""
+    package and of the packages it depends on that hold no shared library. ``companions_only``:
+    only those dependencies, and only the ones built from the library's own source
+    (:func:`companion_data`)."""
     owners = system_packages(libraries, root=root)
     if owners.database != "dpkg":
         return LibraryData()
     admindir = root / ADMINDIR
+    depends = {package.key: _depends(package.control) for package in owners.packages}
+    sources = (
+        package_sources({d for names in depends.values() for d in names}, root=root)
+        if companions_only
+        else {}
+    )
     files: list[tuple[str, str]] = []
     too_large: list[tuple[str, int]] = []
     seen: set[str] = set()
     for package in owners.packages:
-        candidates = [(package.key, True)]
-        candidates += [(name, False) for name in _depends(package.control)]
+        candidates = [] if companions_only else [(package.key, True)]
+        candidates += [
+            (name, False)
+            for name in depends[package.key]
+            if not companions_only or sources.get(name) == package.source
+        ]
         for key, own in candidates:
             listed = _package_files(admindir, key)
             if listed is None or key in seen:
@@ -129,6 +149,25 @@ def library_data(libraries: Iterable[str], *, root: Path = Path("/")) -> Library
                 continue
             files += [(path, name) for path in data]
     return LibraryData(files=tuple(sorted(set(files))), too_large=tuple(too_large))
+
+
+def companion_data(objects: Iterable[LoadedObject], dist: str, log: Log) -> tuple[str, ...]:
+    """The files of the data-only packages that the system libraries among ``objects`` (those
+    not under ``dist``) depend on and that are built from their own source (proj-data for
+    libproj25), reported; those too large to ship are named with what to do instead."""
+    sources = [o.source for o in objects if not o.source.startswith(dist)]
+    if not sources:
+        return ()
+    data = library_data(sources, companions_only=True)
+    for path, package in data.files:
+        log.detail(f"data of a library: {path} ({package})")
+    for package, size in data.too_large:
+        log.warning(
+            f"the data files of {package} ({size / 1e6:.0f} MB), which a library of the image "
+            "may read, are not in the image: --trace finds those the app reads, --add-file "
+            "adds others"
+        )
+    return tuple(path for path, _ in data.files)
 
 
 def _depends(control: str) -> list[str]:

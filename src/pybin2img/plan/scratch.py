@@ -20,6 +20,8 @@ ZONEINFO = "/usr/share/zoneinfo"
 #: The image's local time zone, where it has the zones: a link to :data:`LOCALTIME_ZONE`.
 LOCALTIME = "/etc/localtime"
 LOCALTIME_ZONE = "Etc/UTC"
+#: The local zone by name, as Debian writes it.
+TIMEZONE = "/etc/timezone"
 
 PASSWD = f"""\
 root:x:0:0:root:/root:/sbin/nologin
@@ -97,8 +99,11 @@ def add_base(builder: RootfsBuilder, spec: BaseSpec) -> None:
         builder.add_tree(spec.zoneinfo, ZONEINFO.lstrip("/"), skip=("right",))
         if os.path.isfile(os.path.join(spec.zoneinfo, LOCALTIME_ZONE)):
             # The local zone of Debian's images (and so of the slim-Python ones): UTC, by
-            # name, so that what reads the link (tzlocal, pendulum) names it as there.
+            # name, so that what reads the link (tzlocal, pendulum) names it as there; and
+            # /etc/timezone, which Debian's tzlocal reads first ("Etc/UTC", where the link
+            # alone made it "UTC").
             builder.add_symlink(LOCALTIME.lstrip("/"), f"{ZONEINFO}/{LOCALTIME_ZONE}")
+            builder.add_data(TIMEZONE.lstrip("/"), f"{LOCALTIME_ZONE}\n".encode(), mode=0o644)
 
     if spec.name == "distroless":
         builder.add_dir("root", mode=0o700)
