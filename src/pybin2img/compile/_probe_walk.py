@@ -98,11 +98,11 @@ STDLIB_FOLLOWED = frozenset({"importlib.resources"})
 #: the system has no zone files (an image built with ``--tzdata never``). With tzdata in the
 #: app's requirements, ``ZoneInfo("Europe/Paris")`` found no zone in the image.
 STDLIB_NAMES = {"zoneinfo": ("tzdata.zoneinfo",)}
-#: Packages whose modules imported by a computed name are Nuitka's own plugins' work, one for
-#: each name the app really uses: PyGObject loads ``gi.overrides.NAME`` for each introspection
-#: namespace it imports, and Nuitka's gi plugin compiles in the overrides of each namespace
-#: ``gi.repository.NAME`` it compiles in. Taking all of ``gi.overrides`` asked Nuitka for Gtk's
-#: (``gi.repository.Gtk``) on a machine without Gtk's typelib, and its plugin stopped the build.
+#: Packages whose modules imported by a computed name are taken one for each name the app
+#: really uses, not all: PyGObject loads ``gi.overrides.NAME`` for each introspection namespace
+#: it makes, and the overrides of each namespace the app reaches are compiled in (``_probe_gi``).
+#: Taking all of ``gi.overrides`` asked Nuitka for Gtk's (``gi.repository.Gtk``) on a machine
+#: without Gtk's typelib, and its gi plugin stopped the build.
 PLUGIN_PACKAGES = frozenset({"gi.overrides", "gi.repository"})
 #: How many modules of its own package one file's strings may name (a registry such as
 #: pygments' lexer mapping names hundreds); the rest are reported, not added.
