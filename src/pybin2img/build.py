@@ -455,7 +455,9 @@ def _resolve(
     dist = str(compiled.dist_dir) + "/"
     copied = [o for o in closure.objects if not o.source.startswith(dist)]
     by_name_data = data_of_libraries(by_name, closure.objects, log)
-    by_name_data += companion_data(closure.objects, dist, log)
+    by_name_data += tuple(
+        path for path in companion_data(closure.objects, dist, log) if path not in by_name_data
+    )
     summary = f"{len(roots)} ELF files in the dist, {len(copied)} system libraries"
     if trace:
         traced = {lib.path for lib in trace.libraries}
