@@ -677,10 +677,30 @@ def test_introspection_namespaces_imported_and_gis_overrides_left_to_nuitka(
     assert not walker.prefixes
     origin = str(tmp_path / "svc" / "__init__.py")
     assert walker.introspection == {
-        "GLib": {"namespace": "GLib", "file": origin, "line": 1},
-        "Gio": {"namespace": "Gio", "file": origin, "line": 2},
-        "Gtk": {"namespace": "Gtk", "file": "/app/main.py", "line": 2},
+        "GLib": {"namespace": "GLib", "file": origin, "line": 1, "by": ["svc"]},
+        "Gio": {"namespace": "Gio", "file": origin, "line": 2, "by": ["svc"]},
+        "Gtk": {"namespace": "Gtk", "file": "/app/main.py", "line": 2, "by": [""]},
     }
+    assert not walker.only_named(["svc"])
+    assert not walker.only_named([""])
+
+
+def test_introspection_namespaces_of_modules_reached_by_name(tmp_path: Path) -> None:
+    """A GUI backend reached only through a computed import's prefix imports Gtk: a module
+    compiled in only with the one naming it (which Nuitka's configuration may leave out)."""
+    files: dict[str, str | bytes] = {
+        "plot/__init__.py": (
+            "import importlib\n"
+            "def use(name):\n    return importlib.import_module('plot.backends.' + name)\n"
+        ),
+        "plot/backends/__init__.py": "",
+        "plot/backends/gtk.py": "from gi.repository import Gtk\n",
+        "plot/backends/agg.py": "",
+    }
+    walker = _walked(tmp_path, files, "plot")
+    assert walker.introspection["Gtk"]["by"] == ["plot.backends.gtk"]
+    assert walker.only_named(["plot.backends.gtk"])
+    assert not walker.only_named(["plot.backends.gtk", ""])
 
 
 def _typelib(path: Path, libraries: str) -> str:
@@ -702,7 +722,10 @@ def test_the_introspection_namespaces_reached_and_their_typelibs(tmp_path: Path)
         "GObject": {"typelib": gobject, "version": "2.0", "dependencies": ["GLib"]},
         "Gtk": {"typelib": None, "dependencies": []},
     }
-    imported = {"GObject": {"namespace": "GObject", "file": "/app/main.py", "line": 3}}
+    imported = {
+        "GObject": {"namespace": "GObject", "file": "/app/main.py", "line": 3},
+        "Gtk": {"namespace": "Gtk", "file": "/venv/plot/gtk.py", "line": 1, "named_only": True},
+    }
     overrides = {"gi.overrides.GLib", "gi.overrides.GObject", "gi.overrides.Gtk"}
 
     def locate(name: str) -> object | None:
@@ -718,6 +741,12 @@ def test_the_introspection_namespaces_reached_and_their_typelibs(tmp_path: Path)
     assert (records["GObject"]["imported"], records["GObject"]["line"]) == (True, 3)
     assert (records["GLib"]["imported"], records["GLib"]["overrides"]) == (False, True)
     assert (records["Gtk"]["overrides"], records["Gtk"]["libraries"]) == (False, [])
+    # a namespace only a module reached by name imports ships without its libraries
+    gtk = _typelib(tmp_path / "Gtk-3.0.typelib", "libgtk-3.so.0,libgdk-3.so.0")
+    with_gtk = dict(found, Gtk={"typelib": gtk, "version": "3.0", "dependencies": ["GObject"]})
+    records = {r["namespace"]: r for r in gi.classify(with_gtk, imported, locate)["namespaces"]}
+    assert (records["Gtk"]["handled"], records["Gtk"]["libraries"]) == ("shipped", [])
+    assert records["GObject"]["libraries"] == ["libgobject-2.0.so.0"]
     # a file that is no typelib names no library
     (tmp_path / "junk.typelib").write_bytes(b"not a typelib")
     assert gi.shared_libraries(str(tmp_path / "junk.typelib")) == []

@@ -12,7 +12,9 @@ So pybin2img leaves the namespaces to PyGObject in the program, as under the int
 namespace reached (those imported and those they depend on) is made from the typelib pybin2img
 ships (``"shipped"``; its overrides module is compiled in), or fails to be, as on this machine,
 where there is none (``"absent"``). The libraries each typelib names (PyGObject opens them by
-those names) join the image.
+those names) join the image, but for namespaces only modules reached because code names them
+import (matplotlib's GUI backends, which Nuitka's configuration leaves out): their typelibs and
+overrides are small, Gtk's libraries are not.
 
 Standard library only (:mod:`_probe_main`): the typelibs are found by the build interpreter in
 a process of its own, so that the probe never loads PyGObject, and read here as files.
@@ -117,8 +119,16 @@ def classify(
     locate: Callable[[str], Any],
 ) -> dict[str, Any]:
     """The record of each namespace ``found`` (name -> its typelib, version and dependencies):
-    ``shipped`` or ``absent``, where it is imported, the libraries its typelib names, whether
-    PyGObject has overrides for it (``locate`` finds a module)."""
+    ``shipped`` or ``absent``, where it is imported, the libraries its typelib names (none
+    for the namespaces only those ``imported`` with ``named_only`` reach), whether PyGObject
+    has overrides for it (``locate`` finds a module)."""
+    linked: set[str] = set()
+    todo = [name for name, where in imported.items() if not where.get("named_only")]
+    while todo:
+        name = todo.pop()
+        if name not in linked and name in found:
+            linked.add(name)
+            todo += found[name].get("dependencies", [])
     records = []
     for name, info in sorted(found.items()):
         where = imported.get(name) or {"file": "", "line": 0}
@@ -132,7 +142,7 @@ def classify(
                 "handled": "shipped" if typelib else "absent",
                 "typelib": typelib,
                 "version": info.get("version"),
-                "libraries": shared_libraries(typelib) if typelib else [],
+                "libraries": shared_libraries(typelib) if typelib and name in linked else [],
                 "overrides": bool(typelib) and locate(f"gi.overrides.{name}") is not None,
             }
         )

@@ -440,7 +440,13 @@ def _installed(
     walker.run()
     if len(cache) != before or walker.cached != walker.scanned:
         _write_cache(cache_path, cache)
-    introspection = gi.namespaces(walker.introspection, walker.locate)
+    introspection = gi.namespaces(
+        {
+            name: {**record, "named_only": walker.only_named(record["by"])}
+            for name, record in walker.introspection.items()
+        },
+        walker.locate,
+    )
     for record in introspection["namespaces"]:
         if record["handled"] == "shipped":  # PyGObject opens them by the names the typelib holds
             for library in record["libraries"]:

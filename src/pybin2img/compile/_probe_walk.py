@@ -166,8 +166,8 @@ class Walker:
     #: {"package", "file" (its ``__init__``), "why"} (:data:`SOURCE_ANALYSERS`).
     analysers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: GObject introspection namespaces imported (``from gi.repository import GLib``): name ->
-    #: {"namespace", "file", "line"}; made by PyGObject at run time from a typelib, never a
-    #: file of their own.
+    #: {"namespace", "file", "line", "by"} (``by``: the modules importing it, ``""`` for the
+    #: app's own files); made by PyGObject at run time from a typelib, never a file of their own.
     introspection: dict[str, dict[str, Any]] = field(default_factory=dict)
     scanned: int = 0
     extensions: int = 0
@@ -322,7 +322,7 @@ class Walker:
             if why and not level and module.split(".")[0] != top and top not in self.sources:
                 self.sources[top] = {"package": top, "file": origin, "line": line, "why": why}
         for imported, line in self._imports(findings.imports, package):
-            self.introspected(imported, origin, line)
+            self.introspected(imported, origin, line, by=name)
             if self.locate(imported) is not None:
                 self.add(imported)
         named = 0
@@ -394,15 +394,25 @@ class Walker:
         """What the app's own file ``origin`` imports (read by the app scan): its introspection
         namespaces."""
         for imported, line in self._imports(imports, package):
-            self.introspected(imported, origin, line)
+            self.introspected(imported, origin, line, by="")
 
-    def introspected(self, imported: str, origin: str, line: int) -> None:
-        """Keep ``imported`` when it is a GObject introspection namespace (``gi.repository.X``)."""
+    def introspected(self, imported: str, origin: str, line: int, *, by: str) -> None:
+        """Keep ``imported`` when it is a GObject introspection namespace (``gi.repository.X``),
+        imported by the module ``by``."""
         parts = imported.split(".")
         if len(parts) == 3 and imported.startswith("gi.repository.") and parts[2].isidentifier():
-            self.introspection.setdefault(
-                parts[2], {"namespace": parts[2], "file": origin, "line": line}
+            record = self.introspection.setdefault(
+                parts[2], {"namespace": parts[2], "file": origin, "line": line, "by": []}
             )
+            if by not in record["by"]:
+                record["by"].append(by)
+
+    def only_named(self, importers: Iterable[str]) -> bool:
+        """Whether every one of ``importers`` is a module reached only because code names it
+        (a string, a computed import's prefix, an entry point): compiled in only when the
+        module naming it is, which Nuitka's own configuration may leave out (matplotlib's GUI
+        backends)."""
+        return all(by and by in self.modules for by in importers)
 
     def _named(self, value: str, origin: str, line: int, by: str) -> int:
         """A string naming a module of the file's own package: ``pkg.mod``, ``pkg.mod:attr``,
