@@ -42,8 +42,9 @@ test=(
   # GObject introspection through PyGObject (tests/apps/gi): GLib's typelibs come with it
   python3-gi
   # a system library's data in a package of its own source (libproj25 -> proj-data), the
-  # local zone by name, and GEOS loaded by its soname (tests/apps/debian)
-  python3-pyproj python3-tzlocal python3-shapely
+  # local zone by name, package data without a RECORD, and GEOS loaded by its soname
+  # (tests/apps/debian)
+  python3-pyproj python3-tzlocal python3-netaddr python3-shapely
   # what Pillow finds on the machine in the compatibility suite: a font by its file name, and
   # the FriBiDi library it loads by name for text layout
   fonts-dejavu-core libfribidi0

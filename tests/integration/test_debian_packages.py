@@ -71,8 +71,9 @@ def _system_has(*modules: str) -> None:
 def test_a_system_librarys_data_from_its_own_source(docker_engine: Any, build_dir: Path) -> None:
     """Debian's python3-pyproj calls libproj, whose database is in proj-data, a data-only
     package of its source: the image has it (the transformations failed, the build exited
-    0), and /etc/timezone, which Debian's tzlocal reads first (--compare)."""
-    _system_has("pyproj", "tzlocal")
+    0); /etc/timezone, which Debian's tzlocal reads first; and python3-netaddr's index beside
+    its code, which no RECORD lists (FileNotFoundError before) (--compare)."""
+    _system_has("pyproj", "tzlocal", "netaddr")
     reference = f"pybin2img-test/debian-geo:{RUN_ID}"
     proc = pybin2img(
         "build",
@@ -89,8 +90,9 @@ def test_a_system_librarys_data_from_its_own_source(docker_engine: Any, build_di
     )
     docker("rmi", "-f", reference, check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "same exit code (0) and stdout (2 lines)" in proc.stderr
+    assert "same exit code (0) and stdout (3 lines)" in proc.stderr
     assert "data of a library: /usr/share/proj/proj.db (proj-data)" in proc.stderr
+    assert "package data: netaddr (netaddr)" in proc.stderr
 
 
 def test_a_library_nuitka_cannot_place_says_what_works(tmp_path: Path) -> None:

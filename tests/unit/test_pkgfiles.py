@@ -369,3 +369,36 @@ def test_an_editable_src_layout_below_a_namespace(tmp_path: Path) -> None:
     (found,) = package_data(dist, modules, [str(site)], ())
     assert _rel(dist) == {"acme/widgets/knob.txt", "acme/widgets/dials/face.txt"}
     assert str(widgets) in found.sources
+
+
+def test_data_of_a_distribution_installed_without_a_record(tmp_path: Path) -> None:
+    """Debian's python3-netaddr: an egg-info without RECORD, its top-level package named in
+    top_level.txt; its ``eui/oui.idx`` (and the link to ieee-data's ``oui.txt``) ship as any
+    package's data. A package of another distribution in the same directory does not."""
+    site = tmp_path / "dist-packages"
+    ieee = tmp_path / "ieee-data"
+    ieee.mkdir()
+    (ieee / "oui.txt").write_text("00-1B-77   (hex)\t\tIntel Corporate\n")
+    files = {
+        "netaddr/__init__.py": "",
+        "netaddr/eui/__init__.py": "",
+        "netaddr/eui/oui.idx": "001B77,0,40\n",
+        "netaddr/tests/data.txt": "",
+        "unrelated/__init__.py": "",
+        "unrelated/table.json": "{}",
+    }
+    for rel, text in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    (site / "netaddr/eui/oui.txt").symlink_to(ieee / "oui.txt")
+    info = site / "netaddr-0.8.0.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: netaddr\nVersion: 0.8.0\n")
+    (info / "top_level.txt").write_text("netaddr\n")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    modules = frozenset({"netaddr", "netaddr.eui", "unrelated"})
+    (found,) = package_data(dist, modules, [str(site)], ())
+    assert (found.package, found.distribution) == ("netaddr", "netaddr")
+    assert _rel(dist) == {"netaddr/eui/oui.idx", "netaddr/eui/oui.txt"}
+    assert (dist / "netaddr/eui/oui.txt").read_text().startswith("00-1B-77")

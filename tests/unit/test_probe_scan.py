@@ -752,3 +752,22 @@ def test_the_introspection_namespaces_reached_and_their_typelibs(tmp_path: Path)
     assert gi.shared_libraries(str(tmp_path / "junk.typelib")) == []
     assert gi.shared_libraries(str(tmp_path / "missing.typelib")) == []
     assert gi.namespaces({}, locate) == {"namespaces": []}
+
+
+def test_libraries_loaded_by_names_a_loop_goes_over() -> None:
+    """pyenchant tries each name of a list with ``find_library``: each is a library loaded by
+    name; a list holding anything but strings names none."""
+    source = (
+        "import ctypes.util\n"
+        "def from_system():\n"
+        "    candidates = ['enchant-2', 'libenchant-2']\n"
+        "    for name in candidates:\n"
+        "        res = ctypes.util.find_library(name)\n"
+        "        if res:\n"
+        "            return res\n"
+        "for other in ('magic', None):\n"
+        "    ctypes.CDLL(other)\n"
+        "for found in ('z',):\n"
+        "    print(found)\n"
+    )
+    assert scan.scan_source(source).libraries == [["enchant-2", 5], ["libenchant-2", 5]]

@@ -242,6 +242,39 @@ def not_strings(node: ast.AST, skip: set[int]) -> bool:
     return False
 
 
+def _string_list(node: ast.expr) -> list[str]:
+    """The strings of a list or tuple literal of strings only; none for anything else."""
+    if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
+        return []
+    values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+    if len(values) != len(node.elts) or not all(isinstance(v, str) and v for v in values):
+        return []
+    return [str(v) for v in values]
+
+
+def _loop_strings(tree: ast.AST) -> dict[str, list[str]]:
+    """Loop variables that go over a literal list of strings, directly or through a name bound
+    to one, with those strings: ``for name in ["enchant-2", "enchant"]: find_library(name)``
+    (pyenchant) loads each of them by name."""
+    lists: dict[str, list[str]] = {}
+    loops: list[tuple[str, ast.expr]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            loops.append((node.target.id, node.iter))
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            lists.setdefault(node.targets[0].id, []).extend(_string_list(node.value))
+    values: dict[str, list[str]] = {}
+    for variable, over in loops:
+        strings = lists.get(over.id, []) if isinstance(over, ast.Name) else _string_list(over)
+        if strings:
+            values.setdefault(variable, []).extend(strings)
+    return values
+
+
 def scan_tree(tree: ast.AST) -> Findings:
     """The findings of one parsed Python file."""
     found = Findings()
@@ -270,6 +303,7 @@ def scan_tree(tree: ast.AST) -> Findings:
                 prefix = _literal_prefix(node.value, {})
                 if prefix is not None:
                     assigned.setdefault(target.id, []).append(prefix)
+    loop_values = _loop_strings(tree) if calls else {}
     for call in calls:
         name = _called_name(call.func)
         if not call.args:
@@ -282,6 +316,8 @@ def scan_tree(tree: ast.AST) -> Findings:
             arg = call.args[0]
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value:
                 found.libraries.append([arg.value, call.lineno])
+            elif isinstance(arg, ast.Name) and arg.id in loop_values:
+                found.libraries += [[value, call.lineno] for value in loop_values[arg.id]]
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Constant)

@@ -11,6 +11,8 @@ install's RECORD lists only the hook that makes the project's packages importabl
 path, setuptools' finder with its ``MAPPING``, or the editables library's ``map_module()``
 calls): its packages' files are read from there, and
 recorded among the dist's sources (each data file, and each package directory's file names).
+A distribution installed without a RECORD (Debian's python3-* packages) has its top-level
+packages' directories read instead (its ``top_level.txt``).
 """
 
 from __future__ import annotations
@@ -227,10 +229,12 @@ def package_data(
     tops = {module.split(".")[0] for module in modules}
     for distribution in _distributions(sys_path):
         name = distribution.metadata["Name"] or "?"
-        files = [
-            (PurePosixPath(entry.as_posix()), Path(str(entry.locate())))
-            for entry in distribution.files or []
-        ]
+        recorded = distribution.files
+        files = (
+            [(PurePosixPath(entry.as_posix()), Path(str(entry.locate()))) for entry in recorded]
+            if recorded is not None
+            else list(_unrecorded_files(distribution, tops))
+        )
         editable = _editable_packages(distribution, tops)
         for mapped_name, directory in sorted(editable.items()):
             files.extend(_package_files(mapped_name, directory))
@@ -274,6 +278,26 @@ def package_data(
                 )
             )
     return found
+
+
+def _unrecorded_files(
+    distribution: metadata.Distribution, tops: set[str]
+) -> Iterator[tuple[PurePosixPath, Path]]:
+    """For a distribution installed without a RECORD (Debian's python3-* packages), the files
+    of its top-level packages that the program has (``tops``), from the directory its
+    metadata is in: the names in its ``top_level.txt``, else its own name. Debian's
+    python3-netaddr reads ``netaddr/eui/oui.idx``, which no RECORD lists: the image had none."""
+    try:
+        base = Path(str(distribution.locate_file("")))
+        listed = distribution.read_text("top_level.txt") or ""
+    except (OSError, ValueError):
+        return
+    names = [line.strip() for line in listed.splitlines() if line.strip()]
+    if not names:
+        names = [(distribution.metadata["Name"] or "").lower().replace("-", "_")]
+    for top in sorted(set(names)):
+        if top in tops and top.isidentifier() and (base / top).is_dir():
+            yield from _package_files(top, base / top)
 
 
 def _editable_packages(distribution: metadata.Distribution, tops: set[str]) -> dict[str, Path]:
