@@ -102,7 +102,10 @@ def test_modules_named_inside_installed_packages_as_on_the_host(dynamic: Example
     assert translations["added"]
     assert translations["modules"] > 100
     assert _modules(dynamic, "extension")["queue"].endswith("pyarrow/io.pxi, line 33")
-    assert [lib["name"] for lib in named["libraries"]] == ["libmagic.so.1", "magic"]
+    # python-magic's loader: find_library("magic"), "libmagic.so.1", and on Windows each name
+    # of a list (looked up here too, found for "libmagic" only: the same library)
+    names = [lib["name"] for lib in named["libraries"]]
+    assert {"libmagic.so.1", "magic", "libmagic"} <= set(names), names
 
 
 EDITABLE = Path(__file__).resolve().parents[1] / "apps" / "editable"
